@@ -1,0 +1,155 @@
+"""Use cases of accounts: log in, resolve a token to an actor, create users and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.domain import Actor, Role, UnitRef
+from accounts.exceptions import AccountInvalid, BadCredentials, TokenInvalid, UsernameTaken
+from accounts.passwords import Passwords
+from accounts.storage import ApiKey, ApiToken, User
+from dispatch.storage import Hotline, Unit
+
+LOGIN_ROLES = [r for r in Role if r != Role.SYSTEM]
+MIN_PASSWORD_LENGTH = 8
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def _unit_ref(session: AsyncSession, unit_id: int | None) -> UnitRef | None:
+    if unit_id is None:
+        return None
+    unit = await session.get(Unit, unit_id)
+    return UnitRef(unit.id, unit.code, unit.name, unit.path)
+
+
+async def actor_for(session: AsyncSession, user: User) -> Actor:
+    return Actor(
+        user.username,
+        Role(user.role),
+        await _unit_ref(session, user.unit_id),
+        frozenset(user.hotlines or ()),
+    )
+
+
+async def login(
+    session: AsyncSession,
+    passwords: Passwords,
+    username: str,
+    password: str,
+    now: datetime,
+    ttl_hours: float,
+) -> tuple[str, Actor]:
+    """Check the password and issue a bearer token; the token itself is never stored."""
+    user = await session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user else None
+    # The KDF is deliberately slow: keep it off the event loop.
+    if not await asyncio.to_thread(passwords.verify, stored, password):
+        raise BadCredentials("用户名或密码错误")
+    if not user.active:
+        raise BadCredentials("用户名或密码错误")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await asyncio.to_thread(passwords.hash, password)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            token_hash=_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=ttl_hours),
+        )
+    )
+    return token, await actor_for(session, user)
+
+
+async def actor_from_token(session: AsyncSession, token: str, now: datetime) -> Actor:
+    row = await session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _digest(token),
+            ApiToken.revoked.is_(False),
+            ApiToken.expires_at > now,
+            User.active.is_(True),
+        )
+    )
+    if row is None:
+        raise TokenInvalid("登录已失效,请重新登录")
+    return await actor_for(session, row)
+
+
+async def revoke_token(session: AsyncSession, token: str) -> None:
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is not None:
+        row.revoked = True
+
+
+async def create_user(
+    session: AsyncSession,
+    passwords: Passwords,
+    username: str,
+    password: str,
+    role: str,
+    unit: str | None = None,
+    hotlines: list[str] | None = None,
+    display_name: str = "",
+    email: str | None = None,
+) -> User:
+    if role not in LOGIN_ROLES:
+        raise AccountInvalid(f"未知角色: {role}", code="unknown_role")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    if await session.scalar(select(User.id).where(User.username == username)):
+        raise UsernameTaken(f"用户名已存在: {username}")
+    unit_id = None
+    if role == Role.UNIT and not unit:
+        raise AccountInvalid("承办人员必须指定所属单位", code="unit_required")
+    if unit:
+        unit_id = await session.scalar(select(Unit.id).where(Unit.code == unit))
+        if unit_id is None:
+            raise AccountInvalid(f"未知单位: {unit}", code="unknown_unit")
+    hotlines = list(dict.fromkeys(hotlines or []))
+    known = set(await session.scalars(select(Hotline.number).where(Hotline.number.in_(hotlines))))
+    if missing := [h for h in hotlines if h not in known]:
+        raise AccountInvalid(f"未知热线: {', '.join(missing)}", code="unknown_hotline")
+    user = User(
+        username=username,
+        password_hash=await asyncio.to_thread(passwords.hash, password),
+        role=role,
+        unit_id=unit_id,
+        hotlines=hotlines,
+        display_name=display_name or username,
+        email=email,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def ensure_admin(session: AsyncSession, passwords: Passwords, password: str) -> bool:
+    """First start: with no user at all and a password given, create `admin`."""
+    if not password or await session.scalar(select(func.count(User.id))):
+        return False
+    await create_user(session, passwords, "admin", password, Role.ADMIN, display_name="系统管理员")
+    return True
+
+
+async def create_api_key(session: AsyncSession, name: str, by: Actor) -> str:
+    key = "hk_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(name=name, key_hash=_digest(key), created_by=by.username))
+    await session.flush()
+    return key
+
+
+async def api_key_name(session: AsyncSession, key: str) -> str | None:
+    return await session.scalar(
+        select(ApiKey.name).where(ApiKey.key_hash == _digest(key), ApiKey.active.is_(True))
+    )

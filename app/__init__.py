@@ -1,0 +1,1 @@
+"""The application shell: app factory, database, HTTP plumbing shared by all packages."""

@@ -1,0 +1,87 @@
+"""The app factory: everything the service runs, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import text
+
+from accounts import routes as account_routes
+from accounts import services as accounts
+from accounts.passwords import Passwords
+from app import db, openapi
+from app.http import ApiRoute, Call, add_routes, error_middleware
+from app.keys import ACTOR_RESOLVER, DISPATCH, ENGINE, PASSWORDS, ROUTES, SESSIONS, SETTINGS
+from config import Settings
+from dispatch import notifications, org
+from dispatch import routes as dispatch_routes
+from dispatch.scanner import run_scanner
+from dispatch.services import DispatchService
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: web.Request, call: Call):
+    async with request.app[ENGINE].connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return {"status": "ok", "database": request.app[ENGINE].dialect.name}
+
+
+def _database(now: Callable[[], datetime]):
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        engine = db.create_engine(settings.database.url, settings.database.echo)
+        await db.migrate(engine)
+        sessions = db.session_factory(engine)
+        app[ENGINE], app[SESSIONS] = engine, sessions
+        async with db.unit_of_work(sessions) as session:
+            await org.sync_hotlines(session, settings.hotlines)
+            if await accounts.ensure_admin(session, app[PASSWORDS], settings.auth.admin_password):
+                log.info("created user 'admin' from HOTLINE_ADMIN_PASSWORD")
+        service = DispatchService(sessions, settings, now)
+        service.subscribers.append(notifications.notify)
+        await service.reload_calendar()
+        app[DISPATCH] = service
+
+        async def resolve(token: str):
+            async with sessions() as session:
+                return await accounts.actor_from_token(session, token, now())
+
+        app[ACTOR_RESOLVER] = resolve
+        yield
+        await engine.dispose()
+
+    return database_ctx
+
+
+async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(
+        run_scanner(app[DISPATCH], app[SETTINGS].scanner.interval_seconds), name="scanner"
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(
+    settings: Settings, *, now: Callable[[], datetime] = db.utcnow, scanner: bool = True
+) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+    )
+    app[SETTINGS] = settings
+    app[ROUTES] = []
+    app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
+    app[account_routes.THROTTLE] = account_routes.LoginThrottle()
+    app.cleanup_ctx.append(_database(now))
+    if scanner:
+        app.cleanup_ctx.append(scanner_ctx)
+    add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
+    add_routes(app, openapi.routes + account_routes.routes + dispatch_routes.routes)
+    return app

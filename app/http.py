@@ -1,0 +1,195 @@
+"""HTTP plumbing shared by every package's routes.
+
+A package declares its endpoints as `ApiRoute`s; `add_routes` wraps each handler so
+authentication, role checks and input validation happen before it runs, and the same
+declarations produce the OpenAPI document. Errors become `{"error": {"code","message"}}`
+in one middleware.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from accounts.domain import Actor, Role
+from app.errors import AppError, Forbidden, InvalidInput, Unauthenticated
+from app.keys import ACTOR_RESOLVER, ROUTES
+
+log = logging.getLogger(__name__)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    text = json.dumps(data, ensure_ascii=False, default=_default)
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+}
+_HTTP_MESSAGES = {404: "请求的资源不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Every failure leaves as the JSON error body; never a traceback, never a 500 page."""
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return error_response(exc.status, code, _HTTP_MESSAGES.get(exc.status, exc.reason))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "服务器内部错误,请稍后重试")
+
+
+# ------------------------------------------------------------------ validation
+
+_PYDANTIC_MESSAGES = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "string_too_short": "不能为空",
+    "string_too_long": "内容过长",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "string_pattern_mismatch": "格式不正确",
+    "bool_type": "应为 true 或 false",
+    "int_parsing": "应为整数",
+    "float_parsing": "应为数字",
+    "datetime_from_date_parsing": "日期时间格式不正确",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+}
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "请求体"
+        parts.append(f"{where}: {_PYDANTIC_MESSAGES.get(err['type'], '格式不正确')}")
+    return "请求参数不正确 — " + "; ".join(parts)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc)) from None
+
+
+async def read_json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidInput("请求体不是合法的 JSON", code="malformed_json") from None
+
+
+# ------------------------------------------------------------------ routes
+
+ANY_USER = None  # `roles=ANY_USER`: any logged-in user
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a wrapped handler receives besides the request."""
+
+    actor: Actor | None
+    body: Any = None
+    query: Any = None
+
+
+Handler = Callable[[web.Request, Call], Awaitable[web.StreamResponse | Any]]
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: frozenset[Role] | None = ANY_USER
+    public: bool = False
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        actor = None
+        if not route.public:
+            token = bearer_token(request)
+            if token is None:
+                raise Unauthenticated("请先登录(缺少 Authorization: Bearer 令牌)")
+            actor = await request.app[ACTOR_RESOLVER](token)
+            if route.roles is not ANY_USER and actor.role not in route.roles:
+                raise Forbidden("当前角色无权访问该接口")
+        body = parse_model(route.body, await read_json(request)) if route.body else None
+        query = parse_model(route.query, dict(request.query)) if route.query else None
+        result = await route.handler(request, Call(actor, body, query))
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, status=route.status)
+
+    handler.__name__ = route.handler.__name__
+    return handler
+
+
+def add_routes(app: web.Application, routes: Iterable[ApiRoute]) -> None:
+    for route in routes:
+        app.router.add_route(route.method, route.path, _wrap(route))
+        app[ROUTES].append(route)
+
+
+class Page(BaseModel):
+    """Common list parameters: `page` from 1, `page_size` default 50, max 500."""
+
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=500)
+
+
+def page_answer(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page, "page_size": page_size}

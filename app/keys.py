@@ -1,0 +1,19 @@
+"""Typed keys for objects shared on the aiohttp application (dependency-free module)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+if TYPE_CHECKING:
+    pass
+
+SETTINGS = web.AppKey["Settings"]("settings")
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+DISPATCH = web.AppKey["DispatchService"]("dispatch")
+ACTOR_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("actor_resolver")
+PASSWORDS = web.AppKey["Passwords"]("passwords")
+ROUTES = web.AppKey["list[ApiRoute]"]("routes")

@@ -1,0 +1,6 @@
+"""Imports every package's tables so `Base.metadata` is complete (migrations, checks)."""
+
+
+def import_all() -> None:
+    import accounts.storage  # noqa: F401
+    import dispatch.storage  # noqa: F401

@@ -1,0 +1,95 @@
+"""The OpenAPI 3.1 document, built from the routes' own declarations and models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from app.http import ApiRoute, Call
+from app.keys import ROUTES
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__,
+            "tags": list(route.tags),
+            "responses": {
+                str(route.status): {"description": "成功"},
+                "400": _error("参数错误"),
+                "404": _error("不存在或无权查看"),
+            },
+        }
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", route.path)
+        ]
+        if route.query is not None:
+            props = route.query.model_json_schema(by_alias=True).get("properties", {})
+            required = route.query.model_json_schema(by_alias=True).get("required", [])
+            params += [
+                {"name": name, "in": "query", "required": name in required, "schema": schema}
+                for name, schema in props.items()
+            ]
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(route.body, components)}},
+            }
+        if not route.public:
+            op["security"] = [{"bearer": []}]
+            op["responses"]["401"] = _error("未登录")
+            op["responses"]["403"] = _error("角色无权操作")
+        if route.path.endswith("/actions/" + route.path.rsplit("/", 1)[-1]):
+            op["responses"]["409"] = _error("当前状态不允许该操作")
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 热线工单系统 API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+async def openapi(request: web.Request, call: Call):
+    return build_document(request.app[ROUTES])
+
+
+routes = [ApiRoute("GET", "/api/v1/openapi.json", openapi, "OpenAPI 文档", public=True)]

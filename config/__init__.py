@@ -1,0 +1,155 @@
+"""Typed settings: `config/default.toml`, an optional file, then HOTLINE_* environment.
+
+One `Settings` object is built at start-up and handed to the app factory; nothing else
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+DEFAULT_FILE = Path(__file__).with_name("default.toml")
+PROJECT_ROOT = DEFAULT_FILE.parent.parent
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    public_url: str = ""
+
+
+class DatabaseSettings(BaseModel):
+    url: str
+    echo: bool = False
+
+
+class AuthSettings(BaseModel):
+    token_ttl_hours: float = Field(12, gt=0)
+    admin_password: str = ""
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+
+
+class CalendarSettings(BaseModel):
+    timezone: str = "Asia/Shanghai"
+    working_hours: list[tuple[time, time]]
+
+    @field_validator("working_hours")
+    @classmethod
+    def _ordered(cls, periods: list[tuple[time, time]]) -> list[tuple[time, time]]:
+        previous_end = time.min
+        for start, end in periods:
+            if not previous_end <= start < end:
+                raise ValueError("working periods must be ordered and not overlap")
+            previous_end = end
+        if not periods:
+            raise ValueError("at least one working period is needed")
+        return periods
+
+
+class DeadlineSettings(BaseModel):
+    accept_working_hours: float = Field(gt=0)
+    accept_urgent_minutes: float = Field(gt=0)
+    urgent_finish_hours: float = Field(gt=0)
+    finish_working_days: dict[str, float]
+    return_window_working_days: float = Field(ge=0)
+    max_extensions: int = Field(ge=0)
+    max_extension_days: float = Field(gt=0)
+    rectification_working_days: float = Field(gt=0)
+    warning_ratio: float = Field(gt=0, lt=1)
+
+
+class ScannerSettings(BaseModel):
+    interval_seconds: float = Field(60, gt=0)
+
+
+class KpiSettings(BaseModel):
+    three_rate_weights: dict[str, float]
+
+
+class HotlineSettings(BaseModel):
+    number: str = Field(pattern=r"^\d{3,20}$")
+    name: str
+    mode: Literal["central", "external", "subplatform"]
+
+
+class Settings(BaseModel):
+    server: ServerSettings
+    database: DatabaseSettings
+    auth: AuthSettings
+    calendar: CalendarSettings
+    deadlines: DeadlineSettings
+    scanner: ScannerSettings
+    kpi: KpiSettings
+    hotlines: list[HotlineSettings]
+
+
+# Environment variable -> (section, key). Values are parsed by the model's types.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "HOTLINE_HOST": ("server", "host"),
+    "HOTLINE_PORT": ("server", "port"),
+    "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_DB_URL": ("database", "url"),
+    "HOTLINE_DB_ECHO": ("database", "echo"),
+    "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),
+    "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
+    "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _resolve_sqlite_path(url: str) -> str:
+    """Relative SQLite paths are relative to the project root, not the cwd."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(PROJECT_ROOT / url[len(prefix) :])
+    return url
+
+
+def load_settings(
+    path: Path | str | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Build the settings from defaults, an optional TOML file and the environment."""
+    data = _read_toml(DEFAULT_FILE)
+    if path is not None:
+        data = _merge(data, _read_toml(Path(path)))
+    env = os.environ if environ is None else environ
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in env:
+            data.setdefault(section, {})[key] = env[var]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+    settings.database.url = _resolve_sqlite_path(settings.database.url)
+    return settings

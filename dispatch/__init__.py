@@ -1,0 +1,1 @@
+"""Dispatch: work orders (工单), units, hotlines, the life cycle, deadlines and supervision."""

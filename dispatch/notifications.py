@@ -1,0 +1,83 @@
+"""In-app notifications: a subscriber to appended order events (e-mail joins later).
+
+Who hears of what: the handling unit of new work and of alarms; dispatchers of returns;
+supervisors of replies to review, extension requests, overdue orders and bad ratings.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.domain import Role
+from accounts.storage import User
+from dispatch.lifecycle import Flag, State
+from dispatch.services import Appended, UnitDirectory
+from dispatch.storage import Notification
+
+UNIT, DISPATCHERS, SUPERVISORS = "unit", Role.DISPATCHER, Role.SUPERVISOR
+
+# action -> (who, message template); {number} is filled in.
+RULES: dict[str, list[tuple[str, str]]] = {
+    "dispatch": [(UNIT, "新工单 {number} 已派至本单位,请及时签收")],
+    "redispatch": [(UNIT, "工单 {number} 已改派至本单位,请及时签收")],
+    "subdispatch": [(UNIT, "工单 {number} 已下派至本单位,请及时办理")],
+    "reopen": [(UNIT, "工单 {number} 已重办,请重新办理")],
+    "return": [(DISPATCHERS, "工单 {number} 被退单,请改派或坚持原派")],
+    "reply": [(SUPERVISORS, "工单 {number} 已答复,请审核")],
+    "extend_request": [(SUPERVISORS, "工单 {number} 申请延期,请审批")],
+    "extend_decide": [(UNIT, "工单 {number} 的延期申请已审批")],
+    "supervise": [(UNIT, "工单 {number} 被督办,请加快办理")],
+    Flag.ACCEPT_WARNING.value: [(UNIT, "工单 {number} 即将超过签收时限")],
+    Flag.ACCEPT_OVERDUE.value: [
+        (UNIT, "工单 {number} 已超过签收时限"),
+        (SUPERVISORS, "工单 {number} 超时未签收"),
+    ],
+    Flag.WARNING.value: [(UNIT, "工单 {number} 办理时间已用75%,请抓紧办理(黄牌预警)")],
+    Flag.OVERDUE.value: [
+        (UNIT, "工单 {number} 已超期(红牌),请立即办理"),
+        (SUPERVISORS, "工单 {number} 已超期"),
+    ],
+}
+
+
+def _targets(appended: Appended) -> list[tuple[str, str]]:
+    event = appended.event
+    if event.action == "review" and not event.data.get("approve"):
+        return [(UNIT, "工单 {number} 的答复被退回,请重新答复")]
+    if event.action == "callback" and event.to_state == State.CALLBACK_PENDING:
+        return [(SUPERVISORS, "工单 {number} 回访不满意或未解决,请核实")]
+    return RULES.get(event.action, [])
+
+
+async def notify(session: AsyncSession, appended: Appended, units: UnitDirectory) -> None:
+    for who, template in _targets(appended):
+        if who == UNIT:
+            unit = units.by_code.get(appended.view.assignee or "")
+            if unit is None:
+                continue
+            condition = User.unit_id == unit.id
+        else:
+            condition = User.role == who.value
+        users = await session.scalars(select(User).where(condition, User.active.is_(True)))
+        for user in users:
+            if user.hotlines and appended.hotline not in user.hotlines:
+                continue
+            session.add(
+                Notification(
+                    user_id=user.id,
+                    order_id=appended.order_id,
+                    kind=appended.event.action,
+                    message=template.format(number=appended.number),
+                    created_at=appended.event.at,
+                )
+            )
+
+
+async def list_for(
+    session: AsyncSession, user_id: int, unread_only: bool, limit: int = 100
+) -> list[Notification]:
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(await session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))

@@ -1,0 +1,434 @@
+"""HTTP entrypoints of dispatch (DESIGN §9): orders, actions, units, hotlines, calendar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from accounts.domain import Role
+from accounts.storage import User
+from app.db import unit_of_work
+from app.errors import NotFound
+from app.http import ApiRoute, Call, Page, page_answer
+from app.keys import DISPATCH, SESSIONS
+from dispatch import notifications, org
+from dispatch.exceptions import ActionRejected
+from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
+from dispatch.services import OrderFilter
+from dispatch.storage import Category, Hotline, Notification, Order, Unit
+from dispatch.views import order_detail, order_summary
+
+CENTRE = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreateOrder(Strict):
+    channel: Channel
+    hotline: str = Field(min_length=1, max_length=20)
+    content: str = Field(min_length=1, max_length=5000)
+    title: str | None = Field(None, max_length=200)
+    caller_phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{3,20}$")
+    caller_name: str | None = Field(None, max_length=60)
+    contact_preference: Literal["phone", "sms", "none"] | None = None
+    confidential: bool = False
+    address: str | None = Field(None, max_length=300)
+    district: str | None = Field(None, max_length=60)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    type: RequestType = RequestType.CONSULTATION
+    urgency: Urgency = Urgency.NORMAL
+    category: str | None = Field(None, max_length=40)
+
+
+class Text(Strict):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class Reason(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DispatchBody(Strict):
+    unit: str = Field(min_length=1)
+    co_units: list[str] | None = None
+    category: str | None = None
+    note: str | None = Field(None, max_length=1000)
+
+
+class UnitBody(Strict):
+    unit: str = Field(min_length=1)
+    note: str | None = Field(None, max_length=1000)
+
+
+class ExtendRequest(Strict):
+    days: float = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Decision(Strict):
+    approve: bool
+    note: str | None = Field(None, max_length=1000)
+
+
+class Callback(Strict):
+    satisfaction: Literal["satisfied", "basic", "dissatisfied"]
+    resolved: bool
+    note: str | None = Field(None, max_length=1000)
+
+
+class Verify(Strict):
+    valid: bool
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class Merge(Strict):
+    parent: str = Field(min_length=1, max_length=20)
+    note: str | None = Field(None, max_length=1000)
+
+
+class Supervise(Strict):
+    note: str = Field(min_length=1, max_length=1000)
+    due: AwareDatetime | None = None
+
+
+class Empty(Strict):
+    pass
+
+
+ACTION_BODIES: dict[str, type[BaseModel]] = {
+    "answer": Text,
+    "dispatch": DispatchBody,
+    "accept": Empty,
+    "return": Reason,
+    "redispatch": DispatchBody,
+    "subdispatch": UnitBody,
+    "extend_request": ExtendRequest,
+    "extend_decide": Decision,
+    "reply": Text,
+    "review": Decision,
+    "callback": Callback,
+    "verify": Verify,
+    "reopen": Reason,
+    "merge": Merge,
+    "invalidate": Reason,
+    "supervise": Supervise,
+}
+assert set(ACTION_BODIES) == set(RULES)
+
+
+class OrderQuery(Page):
+    state: State | None = None
+    unit: str | None = None
+    flag: Flag | None = None
+    hotline: str | None = None
+    q: str | None = Field(None, max_length=100)
+    caller_phone: str | None = None
+
+
+def _tz(request: web.Request) -> ZoneInfo:
+    return request.app[DISPATCH].tz
+
+
+async def create_order(request: web.Request, call: Call):
+    service = request.app[DISPATCH]
+    detail = await service.register(call.actor, call.body.model_dump())
+    body = order_detail(detail, None, call.actor, _tz(request))
+    body["suggestions"] = {"category": [], "unit": [], "kb": [], "duplicates": []}
+    return body
+
+
+async def list_orders(request: web.Request, call: Call):
+    q: OrderQuery = call.query
+    filters = OrderFilter(
+        state=q.state,
+        unit=q.unit,
+        flag=q.flag,
+        hotline=q.hotline,
+        q=q.q,
+        caller_phone=q.caller_phone,
+    )
+    rows, total, units = await request.app[DISPATCH].list(call.actor, filters, q.page, q.page_size)
+    items = [order_summary(o, units, call.actor, _tz(request)) for o in rows]
+    return page_answer(items, total, q.page, q.page_size)
+
+
+async def get_order(request: web.Request, call: Call):
+    service = request.app[DISPATCH]
+    detail = await service.get(call.actor, request.match_info["number"])
+    parent = await service.parent_number(detail.order)
+    return order_detail(detail, parent, call.actor, _tz(request))
+
+
+def _action(name: str):
+    async def order_action(request: web.Request, call: Call):
+        payload = call.body.model_dump(exclude_none=True)
+        service = request.app[DISPATCH]
+        detail = await service.act(call.actor, request.match_info["number"], name, payload)
+        parent = await service.parent_number(detail.order)
+        return order_detail(detail, parent, call.actor, _tz(request))
+
+    order_action.__name__ = f"order_{name}"
+    return order_action
+
+
+async def list_hotlines(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        rows = await session.scalars(select(Hotline).order_by(Hotline.number))
+        return {"items": [{"number": h.number, "name": h.name, "mode": h.mode} for h in rows]}
+
+
+class CreateUnit(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    parent: str | None = None
+    email: str | None = Field(None, max_length=200)
+
+
+def _unit_json(unit: Unit, units_by_id: dict[int, Unit]) -> dict:
+    parent = units_by_id.get(unit.parent_id) if unit.parent_id else None
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "parent": parent.code if parent else None,
+        "level": unit.level,
+        "email": unit.email,
+        "active": unit.active,
+    }
+
+
+async def create_unit(request: web.Request, call: Call):
+    body: CreateUnit = call.body
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        unit = await org.create_unit(session, body.code, body.name, body.parent, body.email)
+        return {
+            "code": unit.code,
+            "name": unit.name,
+            "parent": body.parent,
+            "level": unit.level,
+            "email": unit.email,
+            "active": unit.active,
+        }
+
+
+async def list_units(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        rows = list(await session.scalars(select(Unit).order_by(Unit.path)))
+    by_id = {u.id: u for u in rows}
+    return {"items": [_unit_json(u, by_id) for u in rows]}
+
+
+class CreateCategory(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    parent: str | None = None
+    default_unit: str | None = None
+
+
+async def create_category(request: web.Request, call: Call):
+    body: CreateCategory = call.body
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        cat = await org.create_category(
+            session, body.code, body.name, body.parent, body.default_unit
+        )
+        return {
+            "code": cat.code,
+            "name": cat.name,
+            "parent": cat.parent_code,
+            "level": cat.level,
+            "default_unit": body.default_unit,
+        }
+
+
+async def list_categories(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        rows = await session.execute(
+            select(Category, Unit.code)
+            .outerjoin(Unit, Unit.id == Category.default_unit_id)
+            .order_by(Category.code)
+        )
+        return {
+            "items": [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "parent": c.parent_code,
+                    "level": c.level,
+                    "default_unit": unit,
+                }
+                for c, unit in rows
+            ]
+        }
+
+
+class CalendarQuery(BaseModel):
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
+class CalendarDayBody(Strict):
+    working: bool
+    note: str = Field("", max_length=200)
+
+
+async def get_calendar(request: web.Request, call: Call):
+    q: CalendarQuery = call.query
+    if not 0 <= (q.end - q.start).days <= 400:
+        raise ActionRejected("日期范围应在 0 到 400 天之间", code="invalid_range")
+    calendar = request.app[DISPATCH].policy.calendar
+    days = []
+    for offset in range((q.end - q.start).days + 1):
+        day = date.fromordinal(q.start.toordinal() + offset)
+        days.append(
+            {
+                "date": day.isoformat(),
+                "working": calendar.is_working_day(day),
+                "verified": calendar.is_verified(day),
+                "override": calendar.overrides.get(day),
+            }
+        )
+    return {"items": days}
+
+
+async def put_calendar_day(request: web.Request, call: Call):
+    try:
+        day = date.fromisoformat(request.match_info["day"])
+    except ValueError:
+        raise ActionRejected("日期格式应为 YYYY-MM-DD", code="invalid_date") from None
+    body: CalendarDayBody = call.body
+    await request.app[DISPATCH].set_calendar_day(call.actor, day, body.working, body.note)
+    return {"date": day.isoformat(), "working": body.working, "note": body.note}
+
+
+class NotificationQuery(BaseModel):
+    unread: bool = False
+
+
+async def list_notifications(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
+        rows = await notifications.list_for(session, user_id, call.query.unread)
+        numbers = {}
+        if rows:
+            ids = {r.order_id for r in rows if r.order_id}
+            numbers = dict(
+                (
+                    await session.execute(select(Order.id, Order.number).where(Order.id.in_(ids)))
+                ).all()
+            )
+    tz = _tz(request)
+    return {
+        "items": [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "message": n.message,
+                "order": numbers.get(n.order_id),
+                "at": _at(n.created_at, tz),
+                "read": n.read_at is not None,
+            }
+            for n in rows
+        ]
+    }
+
+
+def _at(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).isoformat(timespec="seconds")
+
+
+async def read_notification(request: web.Request, call: Call):
+    try:
+        nid = int(request.match_info["id"])
+    except ValueError:
+        raise NotFound("通知不存在") from None
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
+        row = await session.get(Notification, nid)
+        if row is None or row.user_id != user_id:
+            raise NotFound("通知不存在")
+        row.read_at = row.read_at or request.app[DISPATCH].now()
+    return {"id": nid, "read": True}
+
+
+routes = [
+    ApiRoute(
+        "POST",
+        "/api/v1/orders",
+        create_order,
+        "登记工单",
+        body=CreateOrder,
+        status=201,
+        tags=("orders",),
+    ),
+    ApiRoute("GET", "/api/v1/orders", list_orders, "工单列表", query=OrderQuery, tags=("orders",)),
+    ApiRoute("GET", "/api/v1/orders/{number}", get_order, "工单详情与流转记录", tags=("orders",)),
+    *(
+        ApiRoute(
+            "POST",
+            f"/api/v1/orders/{{number}}/actions/{name}",
+            _action(name),
+            f"工单操作:{RULES[name].label}",
+            body=model,
+            tags=("actions",),
+        )
+        for name, model in ACTION_BODIES.items()
+    ),
+    ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", tags=("admin",)),
+    ApiRoute("GET", "/api/v1/units", list_units, "单位列表", tags=("admin",)),
+    ApiRoute(
+        "POST",
+        "/api/v1/units",
+        create_unit,
+        "新增单位",
+        roles=ADMIN,
+        body=CreateUnit,
+        status=201,
+        tags=("admin",),
+    ),
+    ApiRoute("GET", "/api/v1/categories", list_categories, "派单目录", tags=("admin",)),
+    ApiRoute(
+        "POST",
+        "/api/v1/categories",
+        create_category,
+        "新增派单目录分类",
+        roles=ADMIN,
+        body=CreateCategory,
+        status=201,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET", "/api/v1/calendar", get_calendar, "工作日历", query=CalendarQuery, tags=("admin",)
+    ),
+    ApiRoute(
+        "PUT",
+        "/api/v1/calendar/{day}",
+        put_calendar_day,
+        "修改工作日历",
+        roles=ADMIN,
+        body=CalendarDayBody,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/notifications",
+        list_notifications,
+        "我的通知",
+        query=NotificationQuery,
+        tags=("notifications",),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/notifications/{id}/read",
+        read_notification,
+        "标记通知已读",
+        tags=("notifications",),
+    ),
+]

@@ -1,0 +1,522 @@
+"""Use cases of dispatch: register an order, act on it, read it, scan its deadlines.
+
+Each public method is one transaction (`unit_of_work`): the event is appended, the
+projection rewritten and the notifications written together, or nothing is.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import ColumnElement
+
+from accounts.domain import SYSTEM_ACTOR, Actor, Role
+from app.db import unit_of_work
+from config import Settings
+from dispatch.calendar import WallClock, WorkingCalendar
+from dispatch.exceptions import ActionForbidden, ActionRejected, ConcurrentUpdate, OrderNotFound
+from dispatch.lifecycle import (
+    SYSTEM_ACTIONS,
+    Context,
+    Event,
+    OrderView,
+    Policy,
+    State,
+    apply,
+    decide,
+    due_alarms,
+    replay,
+)
+from dispatch.storage import (
+    CalendarDay,
+    Category,
+    Hotline,
+    Order,
+    OrderEvent,
+    OrderFlag,
+    OrderSequence,
+    OrderUnit,
+    Unit,
+)
+
+log = logging.getLogger(__name__)
+
+# Roles that may register orders through the API (citizens come through web/Open311).
+REGISTER_ROLES = frozenset(
+    {Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM}
+)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Domain event: one entry was appended to an order's log (subscribers notify)."""
+
+    order_id: int
+    number: str
+    hotline: str
+    event: Event
+    view: OrderView
+
+
+Subscriber = Callable[[AsyncSession, Appended, "UnitDirectory"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class UnitDirectory:
+    """All units by code and id: the hierarchy as the domain and the views need it."""
+
+    by_code: Mapping[str, Unit]
+    by_id: Mapping[int, Unit]
+
+    def exists(self, code: str) -> bool:
+        unit = self.by_code.get(code)
+        return unit is not None and unit.active
+
+    def within(self, code: str, ancestor: str) -> bool:
+        unit, top = self.by_code.get(code), self.by_code.get(ancestor)
+        return unit is not None and top is not None and unit.path.startswith(top.path)
+
+    def code(self, unit_id: int | None) -> str | None:
+        return self.by_id[unit_id].code if unit_id is not None else None
+
+
+async def load_units(session: AsyncSession) -> UnitDirectory:
+    units = list(await session.scalars(select(Unit)))
+    return UnitDirectory({u.code: u for u in units}, {u.id: u for u in units})
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: Order
+    events: list[OrderEvent]
+    units: UnitDirectory
+    view: OrderView
+
+
+def event_from_row(row: OrderEvent) -> Event:
+    return Event(
+        action=row.action,
+        at=row.at,
+        by=row.actor,
+        role=Role(row.actor_role),
+        from_state=State(row.from_state) if row.from_state else None,
+        to_state=State(row.to_state),
+        note=row.note,
+        data=row.data,
+    )
+
+
+def build_policy(settings: Settings, overrides: Mapping[date, bool]) -> Policy:
+    cal = settings.calendar
+    calendar = WorkingCalendar(
+        work_periods=tuple(cal.working_hours), tz=ZoneInfo(cal.timezone), overrides=dict(overrides)
+    )
+    return Policy(calendar=calendar, wall=WallClock(), rules=settings.deadlines)
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool] | None:
+    """The SQL condition for orders this actor may see (None: all of them)."""
+    if actor.role == Role.UNIT:
+        if actor.unit is None:
+            return Order.id.is_(None)
+        return exists(
+            select(OrderUnit.order_id)
+            .join(Unit, Unit.id == OrderUnit.unit_id)
+            .where(OrderUnit.order_id == Order.id, Unit.path.startswith(actor.unit.path))
+        )
+    if actor.role == Role.INSPECTOR:
+        return Order.created_by == actor.username
+    if actor.hotlines:
+        return Order.hotline_number.in_(sorted(actor.hotlines))
+    return None
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    state: str | None = None
+    unit: str | None = None
+    flag: str | None = None
+    hotline: str | None = None
+    q: str | None = None
+    caller_phone: str | None = None
+
+
+class DispatchService:
+    """The dispatch use cases, bound to a database and the current deadline policy."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.now = now
+        self.policy = build_policy(settings, {})
+        self.subscribers: list[Subscriber] = []
+        self.tz = ZoneInfo(settings.calendar.timezone)
+
+    # ------------------------------------------------------------ calendar
+
+    async def reload_calendar(self) -> None:
+        """Rebuild the policy after the calendar table changed."""
+        async with self.sessions() as session:
+            rows = await session.execute(select(CalendarDay.day, CalendarDay.working))
+            self.policy = build_policy(self.settings, dict(rows.all()))
+
+    async def set_calendar_day(self, actor: Actor, day: date, working: bool, note: str) -> None:
+        async with unit_of_work(self.sessions) as session:
+            row = await session.get(CalendarDay, day)
+            if row is None:
+                session.add(
+                    CalendarDay(
+                        day=day,
+                        working=working,
+                        note=note,
+                        updated_by=actor.username,
+                        updated_at=self.now(),
+                    )
+                )
+            else:
+                row.working, row.note = working, note
+                row.updated_by, row.updated_at = actor.username, self.now()
+        await self.reload_calendar()
+
+    # ------------------------------------------------------------ registration
+
+    async def _next_number(self, session: AsyncSession, now: datetime) -> str:
+        day = now.astimezone(self.tz).strftime("%Y%m%d")
+        table = OrderSequence.__table__
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            insert(table)
+            .values(day=day, last=1)
+            .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+            .returning(table.c.last)
+        )
+        last = (await session.execute(stmt)).scalar_one()
+        return f"{day}{last:06d}"
+
+    async def register(self, actor: Actor, fields: Mapping[str, Any]) -> OrderDetail:
+        """受理: register a request as a work order; the citizen may be told its number."""
+        if actor.role not in REGISTER_ROLES:
+            raise ActionForbidden("当前角色无权登记工单")
+        now = self.now()
+        async with unit_of_work(self.sessions) as session:
+            hotline = await session.get(Hotline, fields["hotline"])
+            if hotline is None:
+                raise ActionRejected(f"未知热线号码: {fields['hotline']}", code="unknown_hotline")
+            if actor.hotlines and hotline.number not in actor.hotlines:
+                raise ActionForbidden("无权登记该热线的工单")
+            category = fields.get("category")
+            if category and await session.get(Category, category) is None:
+                raise ActionRejected(f"未知分类: {category}", code="unknown_category")
+            number = await self._next_number(session, now)
+            order = Order(
+                number=number,
+                hotline_number=hotline.number,
+                channel=fields["channel"],
+                request_type=fields["type"],
+                urgency=fields["urgency"],
+                title=fields.get("title"),
+                content=fields["content"],
+                caller_phone=fields.get("caller_phone"),
+                caller_name=fields.get("caller_name"),
+                contact_preference=fields.get("contact_preference"),
+                confidential=bool(fields.get("confidential")),
+                address=fields.get("address"),
+                district=fields.get("district"),
+                latitude=fields.get("latitude"),
+                longitude=fields.get("longitude"),
+                created_at=now,
+                created_by=actor.username,
+                tracking_token=secrets.token_urlsafe(24),
+                state=State.REGISTERED,
+                updated_at=now,
+                events=[],
+                units=[],
+                flag_rows=[],
+            )
+            session.add(order)
+            await session.flush()
+            event = Event(
+                action="register",
+                at=now,
+                by=actor.username,
+                role=actor.role,
+                from_state=None,
+                to_state=State.REGISTERED,
+                data={
+                    "hotline": hotline.number,
+                    "channel": fields["channel"],
+                    "type": fields["type"],
+                    "urgency": fields["urgency"],
+                    **({"category": category} if category else {}),
+                },
+            )
+            units = await load_units(session)
+            return await self._append(session, order, [], event, units, actor)
+
+    # ------------------------------------------------------------ actions
+
+    async def _load(self, session: AsyncSession, actor: Actor, number: str) -> Order:
+        stmt = (
+            select(Order)
+            .where(Order.number == number)
+            .options(
+                selectinload(Order.events), selectinload(Order.units), selectinload(Order.flag_rows)
+            )
+        )
+        if (cond := visible_to(actor)) is not None:
+            stmt = stmt.where(cond)
+        order = await session.scalar(stmt)
+        if order is None:
+            raise OrderNotFound(number)
+        return order
+
+    async def act(
+        self, actor: Actor, number: str, action: str, payload: Mapping[str, Any]
+    ) -> OrderDetail:
+        """Perform one life-cycle action on an order, all or nothing."""
+        try:
+            async with unit_of_work(self.sessions) as session:
+                order = await self._load(session, actor, number)
+                units = await load_units(session)
+                view = replay(map(event_from_row, order.events), self.policy)
+                parent_state = None
+                if action == "merge" and isinstance(payload.get("parent"), str):
+                    parent_state = await self._parent_state(
+                        session, actor, payload["parent"], number
+                    )
+                ctx = Context(
+                    policy=self.policy,
+                    units=units,
+                    now=self.now(),
+                    order_state=lambda _n: parent_state,
+                )
+                event = decide(view, action, payload, actor, ctx)
+                return await self._append(session, order, order.events, event, units, actor, view)
+        except (StaleDataError, IntegrityError) as exc:
+            log.info("concurrent update of order %s: %s", number, exc)
+            raise ConcurrentUpdate("工单已被他人更新,请刷新后重试") from None
+
+    async def _parent_state(
+        self, session: AsyncSession, actor: Actor, parent: str, number: str
+    ) -> State | None:
+        if parent == number:
+            return None
+        stmt = select(Order.state).where(Order.number == parent)
+        if (cond := visible_to(actor)) is not None:
+            stmt = stmt.where(cond)
+        state = await session.scalar(stmt)
+        return State(state) if state else None
+
+    async def _append(
+        self,
+        session: AsyncSession,
+        order: Order,
+        rows: list[OrderEvent],
+        event: Event,
+        units: UnitDirectory,
+        actor: Actor,
+        view: OrderView | None = None,
+    ) -> OrderDetail:
+        new_view = replay([event], self.policy) if view is None else apply(view, event, self.policy)
+        row = OrderEvent(
+            order_id=order.id,
+            seq=len(rows) + 1,
+            at=event.at,
+            actor=event.by,
+            actor_role=event.role.value,
+            actor_unit=actor.unit.code if actor.unit else None,
+            action=event.action,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            note=event.note,
+            data=dict(event.data),
+        )
+        session.add(row)
+        events = [*rows, row]
+        if new_view.parent and order.parent_id is None:
+            order.parent_id = await session.scalar(
+                select(Order.id).where(Order.number == new_view.parent)
+            )
+        self._project(order, new_view, units)
+        await session.flush()
+        appended = Appended(order.id, order.number, order.hotline_number, event, new_view)
+        for subscriber in self.subscribers:
+            await subscriber(session, appended, units)
+        return OrderDetail(order, events, units, new_view)
+
+    def _project(self, order: Order, view: OrderView, units: UnitDirectory) -> None:
+        """Rewrite the order's projection columns from its view."""
+        unit_id = {
+            code: units.by_code[code].id
+            for code in filter(None, (view.lead_unit, view.assignee, *view.co_units))
+        }
+        order.state = view.state.value
+        order.category_code = view.category
+        order.lead_unit_id = unit_id.get(view.lead_unit)
+        order.assignee_unit_id = unit_id.get(view.assignee)
+        order.accept_due = view.accept_due
+        order.finish_due = view.finish_due
+        order.next_alarm_at = view.next_alarm()
+        order.dispatched_at = view.dispatched_at
+        order.accepted_at = view.accepted_at
+        order.replied_at = view.replied_at
+        order.closed_at = view.closed_at
+        order.extensions = view.extensions
+        order.return_count = view.return_count
+        order.reopen_count = view.reopen_count
+        order.satisfaction = view.satisfaction.value if view.satisfaction else None
+        order.resolved = view.resolved
+        order.updated_at = self.now()
+        roles = {
+            (view.lead_unit, "lead"),
+            (view.assignee, "assignee"),
+            *((c, "co") for c in view.co_units),
+        }
+        wanted = {(unit_id[code], role) for code, role in roles if code}
+        order.units = [u for u in order.units if (u.unit_id, u.role) in wanted] + [
+            OrderUnit(unit_id=uid, role=role)
+            for uid, role in sorted(wanted)
+            if not any(u.unit_id == uid and u.role == role for u in order.units)
+        ]
+        flags = {f.value for f in view.flags}
+        order.flag_rows = [f for f in order.flag_rows if f.flag in flags] + [
+            OrderFlag(flag=f) for f in sorted(flags - {r.flag for r in order.flag_rows})
+        ]
+
+    # ------------------------------------------------------------ reading
+
+    async def get(self, actor: Actor, number: str) -> OrderDetail:
+        async with self.sessions() as session:
+            order = await self._load(session, actor, number)
+            units = await load_units(session)
+            view = replay(map(event_from_row, order.events), self.policy)
+            return OrderDetail(order, list(order.events), units, view)
+
+    async def parent_number(self, order: Order) -> str | None:
+        if order.parent_id is None:
+            return None
+        async with self.sessions() as session:
+            return await session.scalar(select(Order.number).where(Order.id == order.parent_id))
+
+    async def list(
+        self, actor: Actor, filters: OrderFilter, page: int, page_size: int
+    ) -> tuple[list[Order], int, UnitDirectory]:
+        conditions = []
+        if (cond := visible_to(actor)) is not None:
+            conditions.append(cond)
+        if filters.state:
+            conditions.append(Order.state == filters.state)
+        if filters.hotline:
+            conditions.append(Order.hotline_number == filters.hotline)
+        if filters.caller_phone:
+            conditions.append(Order.caller_phone == filters.caller_phone)
+        if filters.flag:
+            conditions.append(
+                exists(
+                    select(OrderFlag.order_id).where(
+                        OrderFlag.order_id == Order.id, OrderFlag.flag == filters.flag
+                    )
+                )
+            )
+        if filters.q:
+            pattern = f"%{filters.q}%"
+            conditions.append(
+                or_(
+                    Order.content.like(pattern),
+                    Order.number == filters.q,
+                    Order.address.like(pattern),
+                    Order.title.like(pattern),
+                )
+            )
+        async with self.sessions() as session:
+            units = await load_units(session)
+            if filters.unit:
+                unit = units.by_code.get(filters.unit)
+                if unit is None:
+                    raise ActionRejected(f"未知单位: {filters.unit}", code="unknown_unit")
+                conditions.append(
+                    exists(
+                        select(OrderUnit.order_id)
+                        .join(Unit, Unit.id == OrderUnit.unit_id)
+                        .where(OrderUnit.order_id == Order.id, Unit.path.startswith(unit.path))
+                    )
+                )
+            total = await session.scalar(select(func.count(Order.id)).where(*conditions))
+            rows = await session.scalars(
+                select(Order)
+                .where(*conditions)
+                .options(selectinload(Order.units), selectinload(Order.flag_rows))
+                .order_by(Order.created_at.desc(), Order.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+            return list(rows), total or 0, units
+
+    # ------------------------------------------------------------ the deadline scanner
+
+    async def scan(self) -> list[tuple[str, str]]:
+        """Raise warnings (75 %) and overdue flags that are due; each exactly once."""
+        now = self.now()
+        async with self.sessions() as session:
+            numbers = list(
+                await session.scalars(
+                    select(Order.number)
+                    .where(Order.next_alarm_at <= now)
+                    .order_by(Order.next_alarm_at)
+                    .limit(1000)
+                )
+            )
+        raised = []
+        for number in numbers:
+            try:
+                raised += await self._scan_one(number, now)
+            except ConcurrentUpdate:
+                log.info("order %s changed during the scan; it is looked at next time", number)
+        return raised
+
+    async def _scan_one(self, number: str, now: datetime) -> list[tuple[str, str]]:
+        raised = []
+        try:
+            async with unit_of_work(self.sessions) as session:
+                order = await self._load(session, SYSTEM_ACTOR, number)
+                units = await load_units(session)
+                rows = list(order.events)
+                view = replay(map(event_from_row, rows), self.policy)
+                for flag in due_alarms(view, now):
+                    event = Event(
+                        action=flag.value,
+                        at=now,
+                        by=SYSTEM_ACTOR.username,
+                        role=Role.SYSTEM,
+                        from_state=view.state,
+                        to_state=view.state,
+                        note=SYSTEM_ACTIONS[flag.value],
+                    )
+                    detail = await self._append(
+                        session, order, rows, event, units, SYSTEM_ACTOR, view
+                    )
+                    rows, view = detail.events, detail.view
+                    raised.append((number, flag.value))
+                if not raised:  # stale alarm time (e.g. calendar changed): refresh it
+                    self._project(order, view, units)
+        except (StaleDataError, IntegrityError):
+            raise ConcurrentUpdate("concurrent update") from None
+        return raised

@@ -1,0 +1,101 @@
+"""Start the hotline service: `python run.py [--demo] [--config FILE] [--host H] [--port P]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from config import ConfigError, Settings, load_settings
+
+DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="12345 热线工单系统")
+    parser.add_argument("--config", help="TOML file overriding config/default.toml")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use var/demo.db (unless HOTLINE_DB_URL is set) and fill it with "
+        "demo units, users and a month of orders if it is empty",
+    )
+    parser.add_argument("--host", help="listen address (default from config)")
+    parser.add_argument("--port", type=int, help="listen port (default from config)")
+    return parser.parse_args(argv)
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    if args.demo and "HOTLINE_DB_URL" not in env:
+        env["HOTLINE_DB_URL"] = DEMO_DB
+    if args.host:
+        env["HOTLINE_HOST"] = args.host
+    if args.port is not None:
+        env["HOTLINE_PORT"] = str(args.port)
+    return load_settings(args.config, env)
+
+
+def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
+    base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+    lines = [
+        "12345 热线工单系统已启动 / hotline service is up",
+        f"  API:      {base}/api/v1/",
+        f"  OpenAPI:  {base}/api/v1/openapi.json",
+        f"  Health:   {base}/healthz",
+        f"  Database: {settings.database.url}",
+    ]
+    if accounts:
+        lines.append("  Demo accounts (username / password / role):")
+        lines += [f"    {u:<16} {p:<14} {r}" for u, p, r in accounts]
+    return "\n".join(lines)
+
+
+async def serve(settings: Settings, demo: bool) -> None:
+    from app.demo import DEMO_ACCOUNTS, load_demo
+    from app.factory import create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    accounts = []
+    if demo:
+        created = await load_demo(app)
+        print("已生成演示数据 / demo data loaded" if created else "演示数据已存在 / demo data kept")
+        accounts = DEMO_ACCOUNTS
+    site = web.TCPSite(runner, settings.server.host, settings.server.port)
+    await site.start()
+    print(banner(settings, accounts), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = build_settings(args)
+    except ConfigError as exc:
+        print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings, args.demo))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

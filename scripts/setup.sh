@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up everything the service needs on a fresh Debian machine: a virtualenv with the
+# locked Python dependencies. With --test, also the system tools the tests use
+# (PostgreSQL server). Safe to run again: it only installs what is missing or changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    echo "Python 3.11 is required (found: $("$python" --version 2>&1)); set PYTHON=..." >&2
+    exit 1
+fi
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing system packages: $*"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.lock | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+    echo "$want" > "$stamp"
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        apt_install postgresql
+    fi
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (including test-only system tools) and run the checks: ruff, then the whole
+# test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+export HOTLINE_REQUIRE_POSTGRES=1
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,62 @@
+"""The deadline scanner raises warning then overdue exactly once, and notifies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from app.keys import DISPATCH
+
+
+async def test_scanner_warning_then_overdue_exactly_once(api, clock):
+    number = (await api.register(type="consultation"))["number"]  # 2 working days = 14 h
+    order = await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    await api.act("zjj", number, "accept")
+    service = api.client.app[DISPATCH]
+    assert await service.scan() == []
+
+    # 75 % of 14 working hours = 10.5 h: Monday 6 h, Tuesday 3 h + 1.5 h after lunch
+    clock.at = service.policy.calendar.add_working_seconds(clock.at, 10.5 * 3600)
+    assert clock.at.isoformat() == "2026-11-24T15:00:00+08:00"
+    assert await service.scan() == [(number, "warning")]
+    assert await service.scan() == []
+    assert "warning" in (await api.order(number))["flags"]
+
+    clock.at = clock.at + timedelta(hours=1)
+    assert await service.scan() == []
+    due = (await api.order(number))["finish_due"]
+    assert due == "2026-11-25T10:00:00+08:00"
+    clock.advance(days=2)
+    assert await service.scan() == [(number, "overdue")]
+    assert await service.scan() == []
+    order = await api.order(number)
+    assert {"warning", "overdue"} <= set(order["flags"])
+    assert [e["action"] for e in order["events"]].count("overdue") == 1
+    overdue = await api.call("GET", "/api/v1/orders?flag=overdue", "supervisor")
+    assert [o["number"] for o in overdue["items"]] == [number]
+
+    # the unit and the supervisors were told, in the app
+    unit_news = await api.call("GET", "/api/v1/notifications", "zjj")
+    kinds = [n["kind"] for n in unit_news["items"]]
+    assert kinds.count("warning") == 1 and kinds.count("overdue") == 1
+    sup_news = await api.call("GET", "/api/v1/notifications?unread=true", "supervisor")
+    assert [n["kind"] for n in sup_news["items"]].count("overdue") == 1
+    first = sup_news["items"][0]
+    await api.call("POST", f"/api/v1/notifications/{first['id']}/read", "supervisor")
+    await api.call("POST", f"/api/v1/notifications/{first['id']}/read", "zjj", expect=404)
+
+    # supervision with a new deadline clears the red card; it can be raised again later
+    new_due = clock.at + timedelta(days=3)
+    order = await api.act(
+        "supervisor", number, "supervise", note="限期三日内办结", due=new_due.isoformat()
+    )
+    assert "overdue" not in order["flags"] and "supervised" in order["flags"]
+    assert datetime.fromisoformat(order["finish_due"]) == new_due
+
+
+async def test_accept_overdue_for_unaccepted_order(api, clock):
+    number = (await api.register())["number"]
+    await api.act("dispatcher", number, "dispatch", unit="CGJ")
+    clock.advance(hours=3)  # past 12:00: 2 working hours gone
+    service = api.client.app[DISPATCH]
+    assert await service.scan() == [(number, "accept_overdue")]
+    assert await service.scan() == []
