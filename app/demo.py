@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from accounts import services as accounts
 from accounts.domain import Actor, Role, UnitRef
+from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
@@ -221,10 +222,19 @@ async def _seed_organisation(app: web.Application) -> dict[str, Actor]:
         for code, name, parent, unit in CATEGORIES:
             await org.create_category(session, code, name, parent, unit)
         actors = {}
+        existing = set(await session.scalars(select(User.username)))
         for username, role, unit, hotlines, display in USERS:
-            await accounts.create_user(
-                session, app[PASSWORDS], username, DEMO_PASSWORD, role, unit, hotlines, display
-            )
+            if username not in existing:  # e.g. admin from HOTLINE_ADMIN_PASSWORD
+                await accounts.create_user(
+                    session,
+                    app[PASSWORDS],
+                    username,
+                    DEMO_PASSWORD,
+                    role,
+                    unit,
+                    hotlines,
+                    display,
+                )
             ref = None
             if unit:
                 u = units[unit]

@@ -1,0 +1,112 @@
+"""The real process: start-up, a crash right after acknowledging an order, a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "Admin@Run-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _start(db: Path, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HOTLINE_DB_URL": f"sqlite+aiosqlite:///{db}",
+        "HOTLINE_ADMIN_PASSWORD": ADMIN,
+        "HOTLINE_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "run.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(150):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.communicate()[0].decode())
+
+
+async def _token(http, base, username, password):
+    async with http.post(
+        f"{base}/api/v1/auth/token", json={"username": username, "password": password}
+    ) as resp:
+        assert resp.status == 200
+        return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
+    db, port = tmp_path / "crash.db", _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await _start(db, port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            admin = await _token(http, base, "admin", ADMIN)
+            async with http.post(
+                f"{base}/api/v1/users",
+                headers=admin,
+                json={"username": "agent", "password": "Agent@123", "role": "agent"},
+            ) as resp:
+                assert resp.status == 201
+            agent = await _token(http, base, "agent", "Agent@123")
+            async with http.post(
+                f"{base}/api/v1/orders",
+                headers=agent,
+                json={
+                    "channel": "phone",
+                    "hotline": "12319",
+                    "content": "井盖缺失,有安全隐患",
+                    "caller_phone": "13700000000",
+                },
+            ) as resp:
+                assert resp.status == 201
+                number = (await resp.json())["number"]
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no clean shutdown at all
+        proc.communicate(timeout=20)
+    proc = await _start(db, port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            agent = await _token(http, base, "agent", "Agent@123")
+            async with http.get(f"{base}/api/v1/orders/{number}", headers=agent) as resp:
+                assert resp.status == 200
+                order = await resp.json()
+        assert order["state"] == "registered" and order["hotline"] == "12319"
+        assert [e["action"] for e in order["events"]] == ["register"]
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0].decode()
+    assert "Traceback" not in output
+
+
+def test_bad_config_file_is_a_clear_error():
+    result = subprocess.run(
+        [sys.executable, "run.py", "--config", "/nonexistent.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr and "Traceback" not in result.stderr
