@@ -90,6 +90,7 @@ class Flag(StrEnum):
     EXTENDED = "extended"
     DISPUTED = "disputed"  # returned, waiting for the dispatcher
     CLOCK_STOPPED = "clock_stopped"
+    SUSPENDED = "suspended"  # 挂起: waiting for the citizen (materials, access, ...)
     VERIFY_PENDING = "verify_pending"  # dissatisfied rating waiting for 核实
     REOPENED = "reopened"  # 重办
     CALENDAR_UNVERIFIED = "calendar_unverified"  # a deadline crosses an unpublished year
@@ -285,6 +286,8 @@ RULES: dict[str, ActionRule] = {
     "merge": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "并单"),
     "invalidate": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "无效工单"),
     "supervise": _rule([R.SUPERVISOR], [S.DISPATCHED, S.ACCEPTED, S.RETURNED], "督办"),
+    "suspend": _rule([R.UNIT], [S.ACCEPTED], "挂起(等待市民)"),
+    "resume": _rule([R.UNIT, R.SUPERVISOR], [S.ACCEPTED], "恢复办理"),
 }
 # Written by the service itself, never requested through the API.
 SYSTEM_ACTIONS = {
@@ -527,6 +530,22 @@ def _d_invalidate(view, payload, actor, ctx) -> Decision:
     return S.INVALID, {}, _text(payload, "reason", "无效原因")
 
 
+def _d_suspend(view, payload, actor, ctx) -> Decision:
+    """挂起: the unit waits for the citizen; the finish clock stops until resumed."""
+    _acts_for_assignee(view, actor, ctx)
+    if Flag.SUSPENDED in view.flags:
+        raise ActionRejected("工单已挂起", code="already_suspended")
+    return view.state, {}, _text(payload, "reason", "挂起原因")
+
+
+def _d_resume(view, payload, actor, ctx) -> Decision:
+    if actor.role == Role.UNIT:
+        _acts_for_assignee(view, actor, ctx)
+    if Flag.SUSPENDED not in view.flags:
+        raise ActionRejected("工单未挂起", code="not_suspended")
+    return view.state, {}, payload.get("note") or ""
+
+
 def _d_supervise(view, payload, actor, ctx) -> Decision:
     note = _text(payload, "note", "督办意见")
     data: dict[str, Any] = {}
@@ -557,6 +576,8 @@ _DECIDERS: dict[str, Callable[..., Decision]] = {
     "merge": _d_merge,
     "invalidate": _d_invalidate,
     "supervise": _d_supervise,
+    "suspend": _d_suspend,
+    "resume": _d_resume,
 }
 assert set(_DECIDERS) == set(RULES)
 
@@ -710,6 +731,7 @@ def _a_reply(view, event, policy):
         replied_at=event.at,
         accept_clock=_stop(view.accept_clock, event.at, view, policy),
         finish_clock=_stop(view.finish_clock, event.at, view, policy),
+        flags=_flags(view, drop=[Flag.SUSPENDED, Flag.CLOCK_STOPPED]),
     )
 
 
@@ -785,6 +807,23 @@ def _a_supervise(view, event, policy):
     )
 
 
+def _a_suspend(view, event, policy):
+    return replace(
+        view,
+        finish_clock=_stop(view.finish_clock, event.at, view, policy),
+        flags=_flags(view, add=[Flag.SUSPENDED, Flag.CLOCK_STOPPED]),
+    )
+
+
+def _a_resume(view, event, policy):
+    clock = policy.clock(view.urgency)
+    return replace(
+        view,
+        finish_clock=view.finish_clock.start(event.at, clock, _ratio(policy)),
+        flags=_flags(view, drop=[Flag.SUSPENDED, Flag.CLOCK_STOPPED]),
+    )
+
+
 def _a_alarm(view, event, policy):
     return replace(view, flags=_flags(view, add=[Flag(event.action)]))
 
@@ -805,6 +844,8 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
     "reopen": _reopened,
     "merge": _a_merge,
     "supervise": _a_supervise,
+    "suspend": _a_suspend,
+    "resume": _a_resume,
     **{
         flag.value: _a_alarm
         for flag in (Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE, Flag.WARNING, Flag.OVERDUE)

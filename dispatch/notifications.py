@@ -28,6 +28,7 @@ RULES: dict[str, list[tuple[str, str]]] = {
     "extend_request": [(SUPERVISORS, "工单 {number} 申请延期,请审批")],
     "extend_decide": [(UNIT, "工单 {number} 的延期申请已审批")],
     "supervise": [(UNIT, "工单 {number} 被督办,请加快办理")],
+    "suspend": [(SUPERVISORS, "工单 {number} 已挂起等待市民,办理时限暂停计算")],
     Flag.ACCEPT_WARNING.value: [(UNIT, "工单 {number} 即将超过签收时限")],
     Flag.ACCEPT_OVERDUE.value: [
         (UNIT, "工单 {number} 已超过签收时限"),

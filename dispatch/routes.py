@@ -100,6 +100,10 @@ class Supervise(Strict):
     due: AwareDatetime | None = None
 
 
+class Note(Strict):
+    note: str | None = Field(None, max_length=1000)
+
+
 class Empty(Strict):
     pass
 
@@ -121,6 +125,8 @@ ACTION_BODIES: dict[str, type[BaseModel]] = {
     "merge": Merge,
     "invalidate": Reason,
     "supervise": Supervise,
+    "suspend": Reason,
+    "resume": Note,
 }
 assert set(ACTION_BODIES) == set(RULES)
 

@@ -151,6 +151,7 @@ ALLOWED = [
     ("supervise", SUPERVISOR, {"note": "请加快办理"}, State.DISPATCHED, State.DISPATCHED),
     ("supervise", SUPERVISOR, {"note": "请加快办理"}, State.ACCEPTED, State.ACCEPTED),
     ("supervise", SUPERVISOR, {"note": "请尽快改派"}, State.RETURNED, State.RETURNED),
+    ("suspend", ZJJ, {"reason": "等待市民补充材料"}, State.ACCEPTED, State.ACCEPTED),
 ]
 
 
@@ -168,11 +169,12 @@ def test_allowed_transition(action, who, payload, start, end):
 def test_every_rule_has_an_allowed_case():
     covered = {(a, s) for a, _, _, s, _ in ALLOWED}
     rule_states = {(a, s) for a, rule in RULES.items() for s in rule.from_states}
-    # extend_decide and verify need a pending request; they have their own tests below
+    # extend_decide, verify and resume need something pending; they have their own tests
     assert rule_states - covered == {
         ("extend_decide", State.DISPATCHED),
         ("extend_decide", State.ACCEPTED),
         ("verify", State.CALLBACK_PENDING),
+        ("resume", State.ACCEPTED),
     }
 
 
@@ -378,3 +380,21 @@ def test_log_must_start_with_registration():
             ],
             POLICY,
         )
+
+
+def test_suspension_stops_the_finish_clock():
+    order = in_state(State.ACCEPTED)
+    due = order.view.finish_due
+    with pytest.raises(ActionRejected) as err:
+        order.do(ZJJ, "resume")
+    assert err.value.code == "not_suspended"
+    view = order.later(hours=1).do(ZJJ, "suspend", reason="等待市民提供购房合同")
+    assert {Flag.SUSPENDED, Flag.CLOCK_STOPPED} <= view.flags
+    assert due_alarms(view, due + timedelta(days=30)) == []  # a stopped clock raises nothing
+    with pytest.raises(ActionRejected):
+        order.do(ZJJ, "suspend", reason="再次挂起")
+    with pytest.raises(ActionForbidden):
+        order.do(CGJ, "resume")
+    view = order.later(hours=48).do(SUPERVISOR, "resume", note="材料已补齐")  # Wednesday
+    assert Flag.SUSPENDED not in view.flags
+    assert view.finish_due == POLICY.calendar.add_working_days(due, 2)
