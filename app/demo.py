@@ -7,6 +7,7 @@ real use cases with a simulated clock, so every state, event and deadline is gen
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -17,12 +18,14 @@ from accounts.domain import Actor, Role, UnitRef
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError
-from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from app.keys import DISPATCH, KB, PASSWORDS, SESSIONS, SETTINGS
 from dispatch import notifications, org
 from dispatch.services import DispatchService
 from dispatch.storage import Order, Unit
+from knowledge_base.records import read_records
 
 DEMO_PASSWORD = "Demo@12345"
+DEMO_KB = Path(__file__).resolve().parent.parent / "knowledge_base" / "data" / "demo_kb.jsonl"
 
 # (code, name, parent)
 UNITS = [
@@ -347,6 +350,7 @@ async def load_demo(
         if await session.scalar(select(func.count(Order.id))):
             return False
     actors = await _seed_organisation(app)
+    await app[KB].import_records(read_records(DEMO_KB), by="demo")
     async with sessions() as session:
         units = {u.code: u for u in await session.scalars(select(Unit))}
     live: DispatchService = app[DISPATCH]

@@ -16,12 +16,14 @@ from accounts import services as accounts
 from accounts.passwords import Passwords
 from app import db, openapi
 from app.http import ApiRoute, Call, add_routes, error_middleware
-from app.keys import ACTOR_RESOLVER, DISPATCH, ENGINE, PASSWORDS, ROUTES, SESSIONS, SETTINGS
+from app.keys import ACTOR_RESOLVER, DISPATCH, ENGINE, KB, PASSWORDS, ROUTES, SESSIONS, SETTINGS
 from config import Settings
 from dispatch import notifications, org
 from dispatch import routes as dispatch_routes
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
+from knowledge_base import routes as kb_routes
+from knowledge_base.live_index import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,19 @@ def _database(now: Callable[[], datetime]):
     return database_ctx
 
 
+async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The KB search index, built once at start-up and kept in step with the database."""
+    settings = app[SETTINGS]
+    kb = await KnowledgeBase.load(app[SESSIONS], timezone=settings.calendar.timezone)
+    app[KB] = kb
+    log.info("knowledge base index: %d searchable entries", len(kb))
+    yield
+
+
 async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(
-        run_scanner(app[DISPATCH], app[SETTINGS].scanner.interval_seconds), name="scanner"
+        run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds),
+        name="scanner",
     )
     yield
     task.cancel()
@@ -80,8 +92,11 @@ def create_app(
     app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
     app[account_routes.THROTTLE] = account_routes.LoginThrottle()
     app.cleanup_ctx.append(_database(now))
+    app.cleanup_ctx.append(knowledge_ctx)
     if scanner:
         app.cleanup_ctx.append(scanner_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
-    add_routes(app, openapi.routes + account_routes.routes + dispatch_routes.routes)
+    add_routes(
+        app, openapi.routes + account_routes.routes + dispatch_routes.routes + kb_routes.routes
+    )
     return app

@@ -1,0 +1,83 @@
+import time
+
+import pytest
+from conftest import content
+
+from knowledge_base.domain import SearchDocument
+from knowledge_base.evaluation import evaluate, load_documents, load_paraphrases
+from knowledge_base.search import SearchIndex
+from knowledge_base.text import normalize
+
+
+@pytest.fixture(scope="module")
+def demo_index() -> SearchIndex:
+    return SearchIndex(load_documents())
+
+
+def test_paraphrase_floors(demo_index):
+    """The acceptance target of issue 4 on the whole paraphrase set (both halves)."""
+    accuracy = evaluate(demo_index, load_paraphrases())
+    assert accuracy.n >= 300
+    assert accuracy.top1 >= 0.95, accuracy.misses
+    assert accuracy.top5 >= 0.99, accuracy.misses
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("公基金怎么取", "KB-0016"),  # homophone typo, pinyin channel
+        ("身分證丟了", "KB-0020"),  # variant character + traditional-looking
+        ("ＫＢ社保卡丢了！！", "KB-0005"),  # full-width letters and punctuation
+    ],
+)
+def test_robust_queries(demo_index, query, expected):
+    ids = [hit.external_id for hit in demo_index.search(query, top=3)]
+    assert expected in ids
+
+
+@pytest.mark.parametrize("query", ["", "   ", "？？！！", "的了吗"])
+def test_queries_without_content_find_nothing(demo_index, query):
+    assert demo_index.search(query) == []
+
+
+def test_huge_query_is_fast_and_sane(demo_index):
+    query = "公积金租房提取" * 15_000  # ~100 kB
+    started = time.perf_counter()
+    hits = demo_index.search(query, top=3)
+    assert time.perf_counter() - started < 2
+    assert hits and hits[0].external_id == "KB-0014"
+
+
+def test_results_are_ordered_and_limited(demo_index):
+    hits = demo_index.search("公积金", top=4)
+    assert len(hits) == 4
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_category_filter(demo_index):
+    hits = demo_index.search("投诉", top=10, category="交通")
+    assert hits and {h.category for h in hits} == {"交通"}
+
+
+def test_hotline_filter_keeps_general_entries():
+    documents = [
+        SearchDocument("general", content(title="占道经营投诉A")),
+        SearchDocument("city", content(title="占道经营投诉B", hotlines=("12319",))),
+        SearchDocument("price", content(title="占道经营投诉C", hotlines=("12358",))),
+    ]
+    index = SearchIndex(documents)
+    found = {h.external_id for h in index.search("占道经营", top=5, hotline="12319")}
+    assert found == {"general", "city"}
+    assert {h.external_id for h in index.search("占道经营", top=5)} == {
+        "general",
+        "city",
+        "price",
+    }
+
+
+def test_empty_index():
+    assert SearchIndex([]).search("公积金") == []
+
+
+def test_normalize_maps_synonyms_and_drops_fillers():
+    assert normalize("请问驾照咋整？") == normalize("驾驶证怎么办")
