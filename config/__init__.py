@@ -68,6 +68,7 @@ class DeadlineSettings(BaseModel):
     max_extension_days: float = Field(gt=0)
     rectification_working_days: float = Field(gt=0)
     warning_ratio: float = Field(gt=0, lt=1)
+    escalate_after_working_days: float = Field(gt=0)
 
 
 class ScannerSettings(BaseModel):

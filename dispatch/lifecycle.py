@@ -93,6 +93,7 @@ class Flag(StrEnum):
     SUSPENDED = "suspended"  # 挂起: waiting for the citizen (materials, access, ...)
     VERIFY_PENDING = "verify_pending"  # dissatisfied rating waiting for 核实
     REOPENED = "reopened"  # 重办
+    ESCALATED = "escalated"  # still overdue long after the deadline: up to the leadership
     CALENDAR_UNVERIFIED = "calendar_unverified"  # a deadline crosses an unpublished year
 
 
@@ -222,13 +223,18 @@ class OrderView:
     def finish_due(self) -> datetime | None:
         return self.finish_clock.due if self.finish_clock else None
 
-    def next_alarm(self) -> datetime | None:
+    def next_alarm(self, policy: Policy) -> datetime | None:
         """The next instant at which the scanner has something to raise, if any."""
-        return min((at for _, at in _alarms(self)), default=None)
+        return min((at for _, at in _alarms(self, policy)), default=None)
 
 
-def _alarms(view: OrderView) -> list[tuple[str, datetime]]:
-    """(flag, at) pairs the scanner still has to raise for the running clocks."""
+def _alarms(view: OrderView, policy: Policy) -> list[tuple[Flag, datetime]]:
+    """(flag, at) pairs the scanner still has to raise for the running clocks.
+
+    The ladder (逐级升级): warning (黄牌) to the unit at 75 % of the time, overdue (红牌)
+    to the unit and supervisors at the deadline, escalated to the leadership when still
+    overdue `escalate_after_working_days` later.
+    """
     pending = []
     for clock, warn, overdue in (
         (view.accept_clock, Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE),
@@ -240,12 +246,18 @@ def _alarms(view: OrderView) -> list[tuple[str, datetime]]:
             pending.append((warn, clock.warn_at))
         if overdue not in view.flags and clock.due:
             pending.append((overdue, clock.due))
+    finish = view.finish_clock
+    if finish and finish.running and finish.due and Flag.ESCALATED not in view.flags:
+        grace = policy.days(view.urgency, policy.rules.escalate_after_working_days)
+        pending.append(
+            (Flag.ESCALATED, policy.clock(view.urgency).add_working_seconds(finish.due, grace))
+        )
     return pending
 
 
-def due_alarms(view: OrderView, now: datetime) -> list[Flag]:
-    """Warnings and overdue flags that are due at `now` and not raised yet (at most once)."""
-    due = [flag for flag, at in _alarms(view) if at <= now]
+def due_alarms(view: OrderView, now: datetime, policy: Policy) -> list[Flag]:
+    """Alarms that are due at `now` and not raised yet, each at most once, in ladder order."""
+    due = [flag for flag, at in _alarms(view, policy) if at <= now]
     # An overdue clock needs no separate warning raised after the fact.
     for warn, overdue in ((Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE), (Flag.WARNING, Flag.OVERDUE)):
         if overdue in due and warn in due:
@@ -296,6 +308,7 @@ SYSTEM_ACTIONS = {
     Flag.ACCEPT_OVERDUE.value: "签收超时",
     Flag.WARNING.value: "办理预警(黄牌)",
     Flag.OVERDUE.value: "办理超期(红牌)",
+    Flag.ESCALATED.value: "超期升级",
 }
 
 
@@ -624,6 +637,10 @@ def _flags(view: OrderView, add: Iterable[Flag] = (), drop: Iterable[Flag] = ())
     return (view.flags - frozenset(drop)) | frozenset(add)
 
 
+# Raised against the finish deadline; cleared whenever that deadline moves.
+FINISH_ALARMS = (Flag.WARNING, Flag.OVERDUE, Flag.ESCALATED)
+
+
 def _ratio(policy: Policy) -> float:
     return policy.rules.warning_ratio
 
@@ -708,7 +725,7 @@ def _moved_due(view: OrderView, finish: Clock, event: Event, policy: Policy) -> 
         finish = finish.stop(event.at, policy.clock(view.urgency)).start(
             event.at, policy.clock(view.urgency), _ratio(policy)
         )
-    return replace(view, finish_clock=finish, flags=_flags(view, drop=[Flag.WARNING, Flag.OVERDUE]))
+    return replace(view, finish_clock=finish, flags=_flags(view, drop=FINISH_ALARMS))
 
 
 def _a_extend_decide(view, event, policy):
@@ -770,7 +787,7 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
         flags=_flags(
             view,
             add=[Flag.REOPENED],
-            drop=[Flag.VERIFY_PENDING, Flag.WARNING, Flag.OVERDUE, Flag.DIRECT],
+            drop=[Flag.VERIFY_PENDING, Flag.DIRECT, *FINISH_ALARMS],
         ),
     )
     if event.to_state != S.DISPATCHED:
@@ -803,7 +820,7 @@ def _a_supervise(view, event, policy):
     return replace(
         view,
         finish_clock=replace(finish, due=due),
-        flags=_flags(view, drop=[Flag.WARNING, Flag.OVERDUE]),
+        flags=_flags(view, drop=FINISH_ALARMS),
     )
 
 
@@ -848,7 +865,13 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
     "resume": _a_resume,
     **{
         flag.value: _a_alarm
-        for flag in (Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE, Flag.WARNING, Flag.OVERDUE)
+        for flag in (
+            Flag.ACCEPT_WARNING,
+            Flag.ACCEPT_OVERDUE,
+            Flag.WARNING,
+            Flag.OVERDUE,
+            Flag.ESCALATED,
+        )
     },
 }
 

@@ -16,6 +16,7 @@ from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Notification
 
 UNIT, DISPATCHERS, SUPERVISORS = "unit", Role.DISPATCHER, Role.SUPERVISOR
+LEADERS = Role.ADMIN  # the leadership report goes out through the admins for now
 
 # action -> (who, message template); {number} is filled in.
 RULES: dict[str, list[tuple[str, str]]] = {
@@ -35,6 +36,11 @@ RULES: dict[str, list[tuple[str, str]]] = {
         (SUPERVISORS, "工单 {number} 超时未签收"),
     ],
     Flag.WARNING.value: [(UNIT, "工单 {number} 办理时间已用75%,请抓紧办理(黄牌预警)")],
+    Flag.ESCALATED.value: [
+        (UNIT, "工单 {number} 超期未办结,已升级督办"),
+        (SUPERVISORS, "工单 {number} 超期未办结,已升级至领导督办"),
+        (LEADERS, "工单 {number} 超期未办结,请关注"),
+    ],
     Flag.OVERDUE.value: [
         (UNIT, "工单 {number} 已超期(红牌),请立即办理"),
         (SUPERVISORS, "工单 {number} 已超期"),

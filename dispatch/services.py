@@ -374,7 +374,7 @@ class DispatchService:
         order.assignee_unit_id = unit_id.get(view.assignee)
         order.accept_due = view.accept_due
         order.finish_due = view.finish_due
-        order.next_alarm_at = view.next_alarm()
+        order.next_alarm_at = view.next_alarm(self.policy)
         order.dispatched_at = view.dispatched_at
         order.accepted_at = view.accepted_at
         order.replied_at = view.replied_at
@@ -500,7 +500,7 @@ class DispatchService:
                 units = await load_units(session)
                 rows = list(order.events)
                 view = replay(map(event_from_row, rows), self.policy)
-                for flag in due_alarms(view, now):
+                for flag in due_alarms(view, now, self.policy):
                     event = Event(
                         action=flag.value,
                         at=now,

@@ -44,12 +44,20 @@ async def test_scanner_warning_then_overdue_exactly_once(api, clock):
     await api.call("POST", f"/api/v1/notifications/{first['id']}/read", "supervisor")
     await api.call("POST", f"/api/v1/notifications/{first['id']}/read", "zjj", expect=404)
 
+    # two more working days overdue (Wed 10:00 + 14 h = Thu 17:30): up to the leadership
+    clock.advance(days=1)
+    assert await service.scan() == [(number, "escalated")]
+    assert await service.scan() == []
+    admin_news = await api.call("GET", "/api/v1/notifications", "admin")
+    assert [n["kind"] for n in admin_news["items"]] == ["escalated"]
+
     # supervision with a new deadline clears the red card; it can be raised again later
     new_due = clock.at + timedelta(days=3)
     order = await api.act(
         "supervisor", number, "supervise", note="限期三日内办结", due=new_due.isoformat()
     )
-    assert "overdue" not in order["flags"] and "supervised" in order["flags"]
+    assert not {"overdue", "escalated"} & set(order["flags"])
+    assert "supervised" in order["flags"]
     assert datetime.fromisoformat(order["finish_due"]) == new_due
 
 

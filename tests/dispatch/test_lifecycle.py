@@ -336,24 +336,24 @@ def test_supervise_sets_a_new_due():
 def test_alarms_warning_then_overdue_once():
     order = in_state(State.ACCEPTED)  # complaint: 105 working hours, warning at 78.75 h
     view = order.view
-    assert due_alarms(view, order.now) == []
+    assert due_alarms(view, order.now, POLICY) == []
     warn_at = POLICY.calendar.add_working_seconds(
         view.finish_clock.running_since, 0.75 * view.finish_clock.budget
     )
-    assert due_alarms(view, warn_at - timedelta(seconds=1)) == []
-    assert due_alarms(view, warn_at) == [Flag.WARNING]
+    assert due_alarms(view, warn_at - timedelta(seconds=1), POLICY) == []
+    assert due_alarms(view, warn_at, POLICY) == [Flag.WARNING]
     warned = apply(
         view, Event("warning", warn_at, "system", Role.SYSTEM, view.state, view.state), POLICY
     )
-    assert due_alarms(warned, warn_at + timedelta(hours=1)) == []
-    assert due_alarms(warned, view.finish_due) == [Flag.OVERDUE]
+    assert due_alarms(warned, warn_at + timedelta(hours=1), POLICY) == []
+    assert due_alarms(warned, view.finish_due, POLICY) == [Flag.OVERDUE]
     # skipped straight past both: only the overdue is raised
-    assert due_alarms(view, view.finish_due + timedelta(days=1)) == [Flag.OVERDUE]
+    assert due_alarms(view, view.finish_due + timedelta(days=1), POLICY) == [Flag.OVERDUE]
 
 
 def test_accept_alarm_for_unaccepted_order():
     order = in_state(State.DISPATCHED)
-    assert due_alarms(order.view, order.view.accept_due) == [Flag.ACCEPT_OVERDUE]
+    assert due_alarms(order.view, order.view.accept_due, POLICY) == [Flag.ACCEPT_OVERDUE]
 
 
 def test_calendar_unverified_flag_beyond_published_years():
@@ -390,7 +390,9 @@ def test_suspension_stops_the_finish_clock():
     assert err.value.code == "not_suspended"
     view = order.later(hours=1).do(ZJJ, "suspend", reason="等待市民提供购房合同")
     assert {Flag.SUSPENDED, Flag.CLOCK_STOPPED} <= view.flags
-    assert due_alarms(view, due + timedelta(days=30)) == []  # a stopped clock raises nothing
+    assert (
+        due_alarms(view, due + timedelta(days=30), POLICY) == []
+    )  # a stopped clock raises nothing
     with pytest.raises(ActionRejected):
         order.do(ZJJ, "suspend", reason="再次挂起")
     with pytest.raises(ActionForbidden):
@@ -398,3 +400,17 @@ def test_suspension_stops_the_finish_clock():
     view = order.later(hours=48).do(SUPERVISOR, "resume", note="材料已补齐")  # Wednesday
     assert Flag.SUSPENDED not in view.flags
     assert view.finish_due == POLICY.calendar.add_working_days(due, 2)
+
+
+def test_escalation_after_two_more_working_days_overdue():
+    order = in_state(State.ACCEPTED)
+    due = order.view.finish_due
+    overdue = apply(
+        order.view,
+        Event("overdue", due, "system", Role.SYSTEM, State.ACCEPTED, State.ACCEPTED),
+        POLICY,
+    )
+    escalate_at = POLICY.calendar.add_working_days(due, 2)
+    assert due_alarms(overdue, escalate_at - timedelta(seconds=1), POLICY) == []
+    assert due_alarms(overdue, escalate_at, POLICY) == [Flag.ESCALATED]
+    assert overdue.next_alarm(POLICY) == escalate_at
