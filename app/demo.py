@@ -7,8 +7,8 @@ real use cases with a simulated clock, so every state, event and deadline is gen
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import func, select
