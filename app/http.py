@@ -115,9 +115,22 @@ async def read_json(request: web.Request) -> Any:
         return {}
     raw = await request.read()
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidInput("请求体不是合法的 JSON", code="malformed_json") from None
+    if _has_nul(data):  # PostgreSQL text cannot hold NUL; refuse it for every database
+        raise InvalidInput("请求内容包含非法字符(NUL)", code="invalid_character")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # ------------------------------------------------------------------ routes

@@ -358,10 +358,10 @@ def _at(at: datetime, tz: ZoneInfo) -> str:
 
 
 async def read_notification(request: web.Request, call: Call):
-    try:
-        nid = int(request.match_info["id"])
-    except ValueError:
-        raise NotFound("通知不存在") from None
+    raw = request.match_info["id"]
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:  # ids are 32-bit in PostgreSQL
+        raise NotFound("通知不存在")
+    nid = int(raw)
     async with unit_of_work(request.app[SESSIONS]) as session:
         user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
         row = await session.get(Notification, nid)

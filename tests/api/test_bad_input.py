@@ -144,3 +144,10 @@ async def test_bad_page_size(api):
 async def test_revoked_token(api):
     await api.call("POST", "/api/v1/auth/revoke", "agent")
     await api.call("GET", "/api/v1/me", "agent", expect=401)
+
+
+async def test_nul_characters_are_refused(api):
+    err = await api.call("POST", "/api/v1/orders", "agent",
+                         {"channel": "phone", "hotline": "12345", "content": "漏水\x00"},
+                         expect=400)
+    assert err["error"]["code"] == "invalid_character"
