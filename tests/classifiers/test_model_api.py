@@ -1,0 +1,94 @@
+"""Python API of the classifier: predictions, odd input, fast transform equivalence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from clf_helpers import OWN_DATA
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifiers import load_model, read_records, train
+from classifiers.char_features import CharTfidf
+from classifiers.exceptions import ModelNotFound, TrainingError
+from classifiers.text import MAX_CHARS, build_document, normalize
+
+
+@pytest.fixture(scope="module")
+def model(small_model):
+    return load_model(small_model)
+
+
+def test_probabilities_are_calibrated_and_sorted(model):
+    top = model.predict("小区物业乱收停车费", k=7)
+    assert len(top) == 7
+    assert abs(sum(p for _, p in top) - 1) < 1e-3
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+    assert top[0][0] == "城乡建设"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "？？！！。。", "......", None])
+def test_no_content_gives_no_suggestion(model, text):
+    assert model.predict(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "樓下燒烤攤油煙太大了，晚上還很吵",  # traditional
+        "Hello, my landlord won't return the deposit",  # English
+        "小区wifi信号差，ＡＰＰ报修没人理 123",  # mixed scripts, full-width
+        "噪音" * 50_000,  # 100 kB
+    ],
+)
+def test_odd_input_gives_a_result(model, text):
+    top = model.predict(text)
+    assert len(top) == 3
+
+
+def test_traditional_is_converted():
+    assert normalize("燒烤攤油煙") == "烧烤摊油烟"
+    assert len(build_document("很长" * 100_000, title="标题")) <= MAX_CHARS
+
+
+def test_load_missing_model_raises(tmp_path):
+    with pytest.raises(ModelNotFound):
+        load_model(tmp_path / "nope")
+
+
+def test_unit_field_trains_a_unit_recommender(tmp_path):
+    rows = [
+        {"id": i, "text": t, "label": "x", "unit": u}
+        for i, (t, u) in enumerate(
+            [
+                ("停水三天", "水务局"),
+                ("自来水发黄", "水务局"),
+                ("水压太低", "水务局"),
+                ("路灯不亮", "城管局"),
+                ("占道经营", "城管局"),
+                ("乱摆摊", "城管局"),
+            ]
+        )
+    ]
+    path = tmp_path / "units.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    clf = train(read_records(path), field="unit", cv_folds=0)
+    assert clf.metadata["field"] == "unit"
+    assert clf.predict("家里没有自来水", k=1)[0][0] == "水务局"
+
+
+def test_single_label_is_rejected(tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "x"}\n', encoding="utf-8")
+    with pytest.raises(TrainingError):
+        train(read_records(path), cv_folds=0)
+
+
+def test_fast_char_transform_equals_sklearn():
+    docs = [build_document(r.text) for r in read_records(OWN_DATA / "phone_style.jsonl")]
+    docs += ["", "  a   b  ", "Hello World 你好"]
+    fast = CharTfidf().fit(docs[:120])
+    ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(docs[:120])
+    diff = fast.transform(docs[120:]) - ref.transform(docs[120:])
+    assert np.abs(diff.toarray()).max() < 1e-6

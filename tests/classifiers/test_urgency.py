@@ -1,0 +1,67 @@
+"""Urgency detection: examples, tricky ordinary requests, set-level recall/precision."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from clf_helpers import OWN_DATA
+
+from classifiers import detect_urgency
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("我们楼下着火了，烟好大", "fire"),
+        ("樓下著火了", "fire"),
+        ("家里煤气泄漏了，满屋子都是味道", "gas"),
+        ("河水漫上来了，村里好多人被困在屋顶上", "flood"),
+        ("电梯突然停了，我们被困在里面", "trapped"),
+        ("有人拿刀在街上砍人", "violence"),
+        ("我不想活了", "self_harm"),
+        ("学校好多学生吃了午饭后中毒了", "poisoning"),
+        ("房子塌了，里面可能有人", "collapse"),
+        ("有人触电了，倒在地上不动了", "electric"),
+        ("路上有个老人晕倒了，没有呼吸", "medical"),
+    ],
+)
+def test_dangerous_requests_are_urgent(text, kind):
+    result = detect_urgency(text)
+    assert result.urgent and result.type == kind
+    assert result.matched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "上次火灾后的补偿款到现在还没发",
+        "楼道里堆满杂物，万一着火了怎么办",
+        "燃气费怎么比上个月多了这么多",
+        "被困扰很久的停车难问题能不能解决",
+        "学校的洪水防范演练安排在哪天",
+        "前天有人在小区门口打架，现在没事了，建议加强巡逻",
+        "爆炸头造型的理发店收费太贵",
+        "请问杀虫剂哪里有卖的",
+        "",
+        None,
+    ],
+)
+def test_ordinary_requests_are_not_urgent(text):
+    assert not detect_urgency(text).urgent
+
+
+def _rates(name):
+    rows = [json.loads(line) for line in (OWN_DATA / name).read_text().splitlines()]
+    flags = [(row["urgent"], detect_urgency(row["text"]).urgent) for row in rows]
+    tp = sum(want and got for want, got in flags)
+    recall = tp / sum(want for want, _ in flags)
+    precision = tp / sum(got for _, got in flags)
+    return recall, precision
+
+
+@pytest.mark.parametrize("name", ["urgency.jsonl", "urgency_fresh.jsonl"])
+def test_urgency_sets_meet_targets(name):
+    recall, precision = _rates(name)
+    assert recall >= 0.95
+    assert precision >= 0.8
