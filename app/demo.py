@@ -85,9 +85,12 @@ USERS = [
 ]
 DEMO_ACCOUNTS = [(u, DEMO_PASSWORD, role.value) for u, role, *_ in USERS]
 
-# (code, name, parent, default unit)
+# (code, name, parent, default unit). First-level names follow the TipDM categories, so a
+# model trained on that data (scripts/demo.sh does) maps onto this catalogue by name.
 CATEGORIES = [
-    ("CJ", "城乡建设", None, None),
+    ("JY", "教育文体", None, "JYJ"),
+    ("WS", "卫生计生", None, "WJW"),
+    ("CJ", "城乡建设", None, "ZJJ"),
     ("CJ.WY", "物业管理", "CJ", "ZJJ-WY"),
     ("CJ.WY.01", "物业服务纠纷", "CJ.WY", "ZJJ-WY"),
     ("CJ.JZ", "建筑施工", "CJ", "ZJJ-JG"),
@@ -98,20 +101,20 @@ CATEGORIES = [
     ("CG.SR.02", "垃圾清运", "CG.SR", "CGJ-SR"),
     ("CG.SZ", "市政设施", "CG", "CGJ"),
     ("CG.SZ.01", "道路积水", "CG.SZ", "CGJ"),
-    ("SC", "市场监管", None, None),
+    ("SC", "商贸旅游", None, "SCJ"),
     ("SC.JG", "价格监管", "SC", "SCJ-JG"),
     ("SC.JG.01", "价格欺诈", "SC.JG", "SCJ-JG"),
     ("SC.SP", "食品安全", "SC", "SCJ"),
     ("AQ", "安全生产", None, None),
     ("AQ.YH", "安全隐患", "AQ", "YJJ"),
-    ("LD", "劳动保障", None, None),
+    ("LD", "劳动和社会保障", None, "RSJ"),
     ("LD.GZ", "拖欠工资", "LD", "RSJ"),
     ("LD.SB", "社保咨询", "LD", "RSJ-SB"),
     ("ZF", "住房保障", None, None),
     ("ZF.GJJ", "公积金", "ZF", "GJJ"),
-    ("HB", "生态环境", None, None),
+    ("HB", "环境保护", None, "HBJ"),
     ("HB.ZS", "噪声污染", "HB", "HBJ"),
-    ("JT", "交通运输", None, None),
+    ("JT", "交通运输", None, "JTJ"),
     ("JT.CZ", "出租车与网约车", "JT", "JTJ"),
 ]
 

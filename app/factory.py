@@ -16,12 +16,24 @@ from accounts import services as accounts
 from accounts.passwords import Passwords
 from app import db, openapi
 from app.http import ApiRoute, Call, add_routes, error_middleware
-from app.keys import ACTOR_RESOLVER, DISPATCH, ENGINE, KB, PASSWORDS, ROUTES, SESSIONS, SETTINGS
+from app.keys import (
+    ACTOR_RESOLVER,
+    DISPATCH,
+    ENGINE,
+    KB,
+    PASSWORDS,
+    ROUTES,
+    SESSIONS,
+    SETTINGS,
+    SUGGESTER,
+)
+from classifiers import ClassifierError, load_model
 from config import Settings
 from dispatch import notifications, org
 from dispatch import routes as dispatch_routes
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
+from dispatch.suggestions import Suggester
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
 
@@ -70,6 +82,19 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the category model once (off the loop); without one, run without it."""
+    path = app[SETTINGS].classifiers.category_model_path
+    try:
+        model = await asyncio.get_running_loop().run_in_executor(None, load_model, path)
+        log.info("category model %s loaded from %s", model.version, path)
+    except ClassifierError as exc:
+        model = None
+        log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
+    app[SUGGESTER] = Suggester(app[KB], model)
+    yield
+
+
 async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(
         run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds),
@@ -93,6 +118,7 @@ def create_app(
     app[account_routes.THROTTLE] = account_routes.LoginThrottle()
     app.cleanup_ctx.append(_database(now))
     app.cleanup_ctx.append(knowledge_ctx)
+    app.cleanup_ctx.append(suggestions_ctx)
     if scanner:
         app.cleanup_ctx.append(scanner_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])

@@ -75,6 +75,15 @@ class ScannerSettings(BaseModel):
     interval_seconds: float = Field(60, gt=0)
 
 
+class ClassifierSettings(BaseModel):
+    category_model: str = "var/models/category"
+
+    @property
+    def category_model_path(self) -> Path:
+        path = Path(self.category_model)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 class KpiSettings(BaseModel):
     three_rate_weights: dict[str, float]
 
@@ -92,6 +101,7 @@ class Settings(BaseModel):
     calendar: CalendarSettings
     deadlines: DeadlineSettings
     scanner: ScannerSettings
+    classifiers: ClassifierSettings
     kpi: KpiSettings
     hotlines: list[HotlineSettings]
 
@@ -106,6 +116,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),
     "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
+    "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
 }
 
 

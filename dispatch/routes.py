@@ -15,7 +15,7 @@ from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import NotFound
 from app.http import ApiRoute, Call, Page, page_answer
-from app.keys import DISPATCH, KB, SESSIONS
+from app.keys import DISPATCH, SESSIONS, SUGGESTER
 from dispatch import notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
@@ -25,7 +25,6 @@ from dispatch.views import order_detail, order_summary
 
 CENTRE = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
-SUGGESTIONS = 3  # knowledge-base answers proposed with a newly registered order
 
 
 class Strict(BaseModel):
@@ -147,16 +146,14 @@ def _tz(request: web.Request) -> ZoneInfo:
 
 async def create_order(request: web.Request, call: Call):
     service = request.app[DISPATCH]
-    detail = await service.register(call.actor, call.body.model_dump())
-    body = order_detail(detail, None, call.actor, _tz(request))
-    kb = request.app[KB].search(call.body.content, SUGGESTIONS, hotline=call.body.hotline)
-    body["suggestions"] = {
-        "category": [],
-        "unit": [],
-        "kb": [{**hit.as_json(), "answer": hit.answer} for hit in kb],
-        "duplicates": [],
-    }
-    return body
+    body: CreateOrder = call.body
+    detail = await service.register(call.actor, body.model_dump())
+    answer = order_detail(detail, None, call.actor, _tz(request))
+    async with request.app[SESSIONS]() as session:
+        answer["suggestions"] = await request.app[SUGGESTER].suggest(
+            session, body.content, body.title, body.hotline
+        )
+    return answer
 
 
 async def list_orders(request: web.Request, call: Call):

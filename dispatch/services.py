@@ -25,6 +25,7 @@ from sqlalchemy.sql import ColumnElement
 
 from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from app.db import unit_of_work
+from classifiers import extract_district
 from config import Settings
 from dispatch.calendar import WallClock, WorkingCalendar
 from dispatch.exceptions import ActionForbidden, ActionRejected, ConcurrentUpdate, OrderNotFound
@@ -239,7 +240,7 @@ class DispatchService:
                 contact_preference=fields.get("contact_preference"),
                 confidential=bool(fields.get("confidential")),
                 address=fields.get("address"),
-                district=fields.get("district"),
+                district=fields.get("district") or extract_district(fields.get("address")),
                 latitude=fields.get("latitude"),
                 longitude=fields.get("longitude"),
                 created_at=now,

@@ -4,4 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The category model is trained from the TipDM data beside the project when present
+# (2 s); without it the service runs, just without category/unit suggestions.
+data=../shared/data/tipdm2020/labelled.jsonl
+if [ ! -f var/models/category/metadata.json ] && [ -f "$data" ]; then
+    .venv/bin/python -m classifiers train --data "$data" --out var/models/category --cv-folds 0
+fi
 exec .venv/bin/python run.py --demo "$@"

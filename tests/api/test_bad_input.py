@@ -147,7 +147,11 @@ async def test_revoked_token(api):
 
 
 async def test_nul_characters_are_refused(api):
-    err = await api.call("POST", "/api/v1/orders", "agent",
-                         {"channel": "phone", "hotline": "12345", "content": "漏水\x00"},
-                         expect=400)
+    err = await api.call(
+        "POST",
+        "/api/v1/orders",
+        "agent",
+        {"channel": "phone", "hotline": "12345", "content": "漏水\x00"},
+        expect=400,
+    )
     assert err["error"]["code"] == "invalid_character"

@@ -18,8 +18,11 @@ async def test_concurrent_accepts(aiohttp_client, any_db_url, clock):
     await api.login("zjj_wy")
 
     async def accept(user, number):
-        resp = await api.client.post(f"/api/v1/orders/{number}/actions/accept", json={},
-                                     headers={"Authorization": f"Bearer {api.tokens[user]}"})
+        resp = await api.client.post(
+            f"/api/v1/orders/{number}/actions/accept",
+            json={},
+            headers={"Authorization": f"Bearer {api.tokens[user]}"},
+        )
         return resp.status, await resp.json()
 
     codes = []

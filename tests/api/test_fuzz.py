@@ -36,8 +36,9 @@ async def test_no_route_answers_500(aiohttp_client, any_db_url, clock):
             if path.endswith("/auth/revoke"):
                 continue
             for body in BODIES if method != "GET" else [None]:
-                resp = await api.client.request(method, path + "?page=-1&from=x",
-                                                json=body, headers=headers)
+                resp = await api.client.request(
+                    method, path + "?page=-1&from=x", json=body, headers=headers
+                )
                 assert resp.status < 500, (user, method, path, body, await resp.text())
                 data = await resp.json()
                 if resp.status >= 400:

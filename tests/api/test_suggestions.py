@@ -1,0 +1,75 @@
+"""Registration proposes category and unit from a trained model, urgency, type, district."""
+
+from __future__ import annotations
+
+from app.factory import create_app
+from classifiers import Record, train
+from tests.api.conftest import Api, seed
+from tests.conftest import FakeClock, make_settings
+
+TRAINING = {
+    "城乡建设": [
+        "小区物业不管楼道垃圾",
+        "物业费乱收费",
+        "小区电梯坏了物业不修",
+        "楼上漏水物业推诿",
+        "小区停车位被物业占用",
+        "物业公司不作为",
+    ],
+    "交通运输": [
+        "公交车不按站停车",
+        "出租车拒载绕路",
+        "公交线路调整不合理",
+        "网约车乱收费",
+        "地铁站出口太少",
+        "公交车司机态度差",
+    ],
+}
+
+
+def _model_dir(tmp_path):
+    records = [
+        Record(id=f"{label}-{i}", text=text, title=None, raw={"text": text, "label": label}, line=i)
+        for label, texts in TRAINING.items()
+        for i, text in enumerate(texts)
+    ]
+    model = train(records, use_keywords=False, cv_folds=0)
+    path = tmp_path / "model"
+    model.save(path)
+    return path
+
+
+async def test_registration_suggestions(aiohttp_client, sqlite_url, tmp_path):
+    settings = make_settings(sqlite_url)
+    settings.classifiers.category_model = str(_model_dir(tmp_path))
+    api = Api(await aiohttp_client(create_app(settings, now=FakeClock(), scanner=False)))
+    await seed(api)
+    await api.call(
+        "POST",
+        "/api/v1/categories",
+        "admin",
+        {"code": "CJ", "name": "城乡建设", "default_unit": "ZJJ"},
+        expect=201,
+    )
+
+    order = await api.register(
+        content="我们小区物业很久不打扫楼道了", address="东湖区湖滨街道锦绣花园"
+    )
+    suggestions = order["suggestions"]
+    assert suggestions["category"][0]["label"] == "城乡建设"
+    assert suggestions["category"][0]["code"] == "CJ"
+    assert 0 < suggestions["category"][0]["score"] <= 1
+    assert suggestions["unit"][0]["unit"] == "ZJJ"
+    assert {c["label"] for c in suggestions["category"]} == {"城乡建设", "交通运输"}
+    assert order["district"] == "东湖区"
+    assert suggestions["urgency"]["urgent"] is False
+
+    fire = await api.register(content="快来人,楼下着火了,有人被困在三楼")
+    assert fire["suggestions"]["urgency"]["urgent"] is True
+    assert fire["suggestions"]["urgency"]["type"]
+
+
+async def test_without_a_model_the_service_still_registers(api):
+    order = await api.register(content="咨询公积金怎么提取")
+    assert order["suggestions"]["category"] == [] and order["suggestions"]["unit"] == []
+    assert order["suggestions"]["type"] == "consultation"
