@@ -309,6 +309,7 @@ SYSTEM_ACTIONS = {
     Flag.WARNING.value: "办理预警(黄牌)",
     Flag.OVERDUE.value: "办理超期(红牌)",
     Flag.ESCALATED.value: "超期升级",
+    "parent_replied": "主工单已答复,并单工单随之办结",
 }
 
 
@@ -534,8 +535,9 @@ def _d_merge(view, payload, actor, ctx) -> Decision:
     parent_state = ctx.order_state(parent)
     if parent_state is None:
         raise ActionRejected(f"主工单不存在: {parent}", code="unknown_parent")
-    if parent_state in (S.MERGED, S.INVALID, S.CLOSED):
-        raise ActionRejected("主工单已并单、无效或办结,不能并入", code="invalid_parent")
+    # The parent's reply closes its children, so it must still be waiting for one.
+    if parent_state not in (S.REGISTERED, S.DISPATCHED, S.ACCEPTED, S.RETURNED):
+        raise ActionRejected("主工单已答复、并单、无效或办结,不能并入", code="invalid_parent")
     return S.MERGED, {"parent": parent}, payload.get("note") or ""
 
 
@@ -841,6 +843,11 @@ def _a_resume(view, event, policy):
     )
 
 
+def _a_parent_replied(view, event, policy):
+    """并单: the parent's reply answers the merged child too."""
+    return replace(view, replied_at=event.at, closed_at=event.at)
+
+
 def _a_alarm(view, event, policy):
     return replace(view, flags=_flags(view, add=[Flag(event.action)]))
 
@@ -863,6 +870,7 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
     "supervise": _a_supervise,
     "suspend": _a_suspend,
     "resume": _a_resume,
+    "parent_replied": _a_parent_replied,
     **{
         flag.value: _a_alarm
         for flag in (

@@ -361,7 +361,34 @@ class DispatchService:
         appended = Appended(order.id, order.number, order.hotline_number, event, new_view)
         for subscriber in self.subscribers:
             await subscriber(session, appended, units)
+        if event.to_state == State.REPLIED and event.action in ("reply", "answer"):
+            await self._close_children(session, order, event, units)
         return OrderDetail(order, events, units, new_view)
+
+    async def _close_children(
+        self, session: AsyncSession, parent: Order, reply: Event, units: UnitDirectory
+    ) -> None:
+        """The parent's reply closes the orders merged into it (并单), in the same transaction."""
+        children = await session.scalars(
+            select(Order)
+            .where(Order.parent_id == parent.id, Order.state == State.MERGED)
+            .options(
+                selectinload(Order.events), selectinload(Order.units), selectinload(Order.flag_rows)
+            )
+        )
+        for child in children:
+            view = replay(map(event_from_row, child.events), self.policy)
+            event = Event(
+                action="parent_replied",
+                at=reply.at,
+                by=SYSTEM_ACTOR.username,
+                role=Role.SYSTEM,
+                from_state=State.MERGED,
+                to_state=State.CLOSED,
+                note=reply.note,
+                data={"parent": parent.number},
+            )
+            await self._append(session, child, list(child.events), event, units, SYSTEM_ACTOR, view)
 
     def _project(self, order: Order, view: OrderView, units: UnitDirectory) -> None:
         """Rewrite the order's projection columns from its view."""

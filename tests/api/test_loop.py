@@ -109,7 +109,18 @@ async def test_direct_answer_merge_and_invalid(api, clock):
     await api.act("supervisor", ask, "review", approve=True)
     order = await api.act("agent", ask, "callback", satisfaction="basic", resolved=True)
     assert order["state"] == "closed"
-    # a merged order cannot become a parent
+    # the parent's reply closes the merged child with the same answer
+    await api.act("dispatcher", parent, "dispatch", unit="CGJ")
+    await api.act("cgj", parent, "accept")
+    await api.act("cgj", parent, "reply", text="路灯已全部修复")
+    child_order = await api.order(child)
+    assert child_order["state"] == "closed"
+    assert child_order["events"][-1]["action"] == "parent_replied"
+    assert child_order["events"][-1]["note"] == "路灯已全部修复"
+    # a replied order cannot take new children; a merged one cannot be a parent
+    late = (await api.register())["number"]
+    err = await api.act("agent", late, "merge", parent=parent, expect=400)
+    assert err["error"]["code"] == "invalid_parent"
     other = (await api.register())["number"]
     err = await api.act("agent", other, "merge", parent=child, expect=400)
     assert err["error"]["code"] == "invalid_parent"
