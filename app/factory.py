@@ -91,7 +91,7 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    app[SUGGESTER] = Suggester(app[KB], model)
+    app[SUGGESTER] = Suggester(app[KB], model, app[SETTINGS].classifiers)
     yield
 
 

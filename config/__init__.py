@@ -77,6 +77,9 @@ class ScannerSettings(BaseModel):
 
 class ClassifierSettings(BaseModel):
     category_model: str = "var/models/category"
+    auto_dispatch_confidence: float = Field(0.9, gt=0)
+    duplicate_days: float = Field(7, gt=0)
+    duplicate_threshold: float = Field(0.45, gt=0, le=1)
 
     @property
     def category_model_path(self) -> Path:

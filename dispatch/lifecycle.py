@@ -283,7 +283,8 @@ R, S = Role, State
 ACTIVE = (S.DISPATCHED, S.ACCEPTED)
 RULES: dict[str, ActionRule] = {
     "answer": _rule([R.AGENT, R.DISPATCHER], [S.REGISTERED], "直接答复"),
-    "dispatch": _rule([R.DISPATCHER], [S.REGISTERED], "派单"),
+    # `system`: 智能派单, when the classifier is confident (dispatch/suggestions.py)
+    "dispatch": _rule([R.DISPATCHER, R.SYSTEM], [S.REGISTERED], "派单"),
     "accept": _rule([R.UNIT], [S.DISPATCHED], "签收"),
     "return": _rule([R.UNIT], ACTIVE, "退单"),
     "redispatch": _rule([R.DISPATCHER], [S.RETURNED, S.DISPATCHED], "改派"),

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from accounts.domain import Role
+from accounts.domain import SYSTEM_ACTOR, Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import NotFound
@@ -145,14 +145,16 @@ def _tz(request: web.Request) -> ZoneInfo:
 
 
 async def create_order(request: web.Request, call: Call):
-    service = request.app[DISPATCH]
-    body: CreateOrder = call.body
-    detail = await service.register(call.actor, body.model_dump())
-    answer = order_detail(detail, None, call.actor, _tz(request))
+    service, suggester = request.app[DISPATCH], request.app[SUGGESTER]
+    detail = await service.register(call.actor, call.body.model_dump())
     async with request.app[SESSIONS]() as session:
-        answer["suggestions"] = await request.app[SUGGESTER].suggest(
-            session, body.content, body.title, body.hotline
-        )
+        suggestions = await suggester.suggest(session, call.actor, detail.order)
+        hotline = await session.get(Hotline, detail.order.hotline_number)
+    payload = suggester.auto_dispatch(detail.order, hotline.mode, suggestions)
+    if payload is not None:
+        detail = await service.act(SYSTEM_ACTOR, detail.order.number, "dispatch", payload)
+    answer = order_detail(detail, None, call.actor, _tz(request))
+    answer["suggestions"] = suggestions
     return answer
 
 

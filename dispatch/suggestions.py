@@ -1,19 +1,25 @@
 """Suggestions for a request being registered (智能辅助): category and unit (top-3 with
-confidence), knowledge-base answers, request type, urgency. Proposals only: the agent or
-dispatcher decides, and every action still goes through the life-cycle rules.
+confidence), knowledge-base answers, possible duplicates, request type, urgency.
+Proposals only: the agent or dispatcher decides, and every action still goes through
+the life-cycle rules (auto-dispatch included, as the `system` actor).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.domain import Actor
 from classifiers import TextClassifier, classify_request_type, detect_urgency
-from dispatch.storage import Category, Unit
+from config import ClassifierSettings
+from dispatch.duplicates import find_duplicates
+from dispatch.services import duplicate_candidates
+from dispatch.storage import Category, Order, Unit
 from knowledge_base.live_index import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -25,20 +31,33 @@ class Suggester:
     kb: KnowledgeBase
     # None when no model has been trained yet: the service runs without category hints.
     category_model: TextClassifier | None
+    settings: ClassifierSettings
 
-    async def suggest(
-        self, session: AsyncSession, content: str, title: str | None, hotline: str
-    ) -> dict[str, Any]:
-        kb = self.kb.search(content if not title else f"{title} {content}", TOP, hotline=hotline)
+    async def suggest(self, session: AsyncSession, actor: Actor, order: Order) -> dict[str, Any]:
+        content, title = order.content, order.title
+        query = f"{title} {content}" if title else content
+        kb = self.kb.search(query, TOP, hotline=order.hotline_number)
         urgency = detect_urgency(content)
         categories, units = await self._categories(session, content, title)
+        since = order.created_at - timedelta(days=self.settings.duplicate_days)
+        candidates = await duplicate_candidates(session, actor, order, since)
+        duplicates = find_duplicates(
+            content, order.address, candidates, self.settings.duplicate_threshold, TOP
+        )
         return {
             "category": categories,
             "unit": units,
             "kb": [{**hit.as_json(), "answer": hit.answer} for hit in kb],
-            "duplicates": [],
+            "duplicates": [
+                {"number": d.number, "similarity": d.similarity, "same_place": d.same_place}
+                for d in duplicates
+            ],
             "type": classify_request_type(content),
-            "urgency": {"urgent": urgency.urgent, "type": urgency.type, "matched": urgency.matched},
+            "urgency": {
+                "urgent": urgency.urgent,
+                "type": urgency.type,
+                "matched": urgency.matched,
+            },
         }
 
     async def _categories(
@@ -66,3 +85,27 @@ class Suggester:
             if unit and unit not in {u["unit"] for u in units}:
                 units.append({"unit": unit, "name": unit_name, "score": round(score, 4)})
         return categories, units
+
+    def auto_dispatch(
+        self, order: Order, hotline_mode: str, suggestions: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """智能派单: the dispatch payload when the model is confident enough, else None.
+
+        Only for hotlines the centre dispatches itself (central mode), never for
+        consultations (the agent answers those on the spot) or urgent orders (a person
+        handles those at once).
+        """
+        top = suggestions["category"][0] if suggestions["category"] else None
+        if (
+            top is None
+            or top["score"] < self.settings.auto_dispatch_confidence
+            or hotline_mode != "central"
+            or order.request_type == "consultation"
+            or order.urgency == "urgent"
+            or not suggestions["unit"]
+            or top["code"] is None
+        ):
+            return None
+        unit = suggestions["unit"][0]["unit"]
+        note = f"智能派单:{top['label']},置信度 {top['score']:.2f}"
+        return {"unit": unit, "category": top["code"], "note": note}

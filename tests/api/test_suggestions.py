@@ -42,6 +42,7 @@ def _model_dir(tmp_path):
 async def test_registration_suggestions(aiohttp_client, sqlite_url, tmp_path):
     settings = make_settings(sqlite_url)
     settings.classifiers.category_model = str(_model_dir(tmp_path))
+    settings.classifiers.auto_dispatch_confidence = 1.01  # off here; see the next test
     api = Api(await aiohttp_client(create_app(settings, now=FakeClock(), scanner=False)))
     await seed(api)
     await api.call(
@@ -73,3 +74,63 @@ async def test_without_a_model_the_service_still_registers(api):
     order = await api.register(content="咨询公积金怎么提取")
     assert order["suggestions"]["category"] == [] and order["suggestions"]["unit"] == []
     assert order["suggestions"]["type"] == "consultation"
+
+
+async def _client_with_model(aiohttp_client, sqlite_url, tmp_path, threshold):
+    settings = make_settings(sqlite_url)
+    settings.classifiers.category_model = str(_model_dir(tmp_path))
+    settings.classifiers.auto_dispatch_confidence = threshold
+    api = Api(await aiohttp_client(create_app(settings, now=FakeClock(), scanner=False)))
+    await seed(api)
+    await api.call(
+        "POST",
+        "/api/v1/categories",
+        "admin",
+        {"code": "CJ", "name": "城乡建设", "default_unit": "ZJJ"},
+        expect=201,
+    )
+    return api
+
+
+async def test_confident_orders_are_dispatched_automatically(aiohttp_client, sqlite_url, tmp_path):
+    api = await _client_with_model(aiohttp_client, sqlite_url, tmp_path, 0.5)
+    order = await api.register(content="小区物业不管楼道垃圾,物业公司不作为", type="complaint")
+    assert order["suggestions"]["category"][0]["score"] >= 0.5
+    assert order["state"] == "dispatched" and order["lead_unit"] == "ZJJ"
+    assert order["category"] == "CJ"
+    last = order["events"][-1]
+    assert last["action"] == "dispatch" and last["by"] == "system"
+    assert last["note"].startswith("智能派单:城乡建设")
+
+    # not for consultations, urgent orders, other hotline modes, or weak predictions
+    for fields in ({"type": "consultation"}, {"urgency": "urgent"}, {"hotline": "12358"}):
+        kept = await api.register(content="小区物业不管楼道垃圾,物业公司不作为", **fields)
+        assert kept["state"] == "registered", fields
+    weak = await _client_with_model(
+        aiohttp_client, sqlite_url.replace(".db", "2.db"), tmp_path, 0.99
+    )
+    order = await weak.register(content="小区物业不管楼道垃圾", type="complaint")
+    assert order["state"] == "registered"
+
+
+async def test_possible_duplicates(api):
+    first = await api.register(
+        content="锦绣花园小区楼道垃圾堆积一周无人清理,物业不管", address="东湖区湖滨街道锦绣花园3栋"
+    )
+    await api.register(content="新华路菜市场门口占道经营严重", address="东湖区东湖街道新华路")
+    again = await api.register(
+        content="我们锦绣花园楼道里垃圾一直没人清理,物业也不管", address="东湖区湖滨街道锦绣花园3栋"
+    )
+    duplicates = again["suggestions"]["duplicates"]
+    assert [d["number"] for d in duplicates] == [first["number"]]
+    assert duplicates[0]["same_place"] is True and duplicates[0]["similarity"] > 0.5
+    other = await api.register(content="公积金怎么提取", type="consultation")
+    assert other["suggestions"]["duplicates"] == []
+    # unit users do not register orders
+    await api.call(
+        "POST",
+        "/api/v1/orders",
+        "zjj",
+        {"channel": "phone", "hotline": "12345", "content": "x"},
+        expect=403,
+    )
