@@ -77,14 +77,23 @@ class ScannerSettings(BaseModel):
 
 class ClassifierSettings(BaseModel):
     category_model: str = "var/models/category"
+    base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.9, gt=0)
     duplicate_days: float = Field(7, gt=0)
     duplicate_threshold: float = Field(0.45, gt=0, le=1)
 
     @property
     def category_model_path(self) -> Path:
-        path = Path(self.category_model)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return _project_path(self.category_model)
+
+    @property
+    def base_training_path(self) -> Path | None:
+        return _project_path(self.base_training_data) if self.base_training_data else None
+
+
+def _project_path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 class KpiSettings(BaseModel):

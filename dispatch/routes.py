@@ -13,10 +13,11 @@ from sqlalchemy import select
 from accounts.domain import SYSTEM_ACTOR, Role
 from accounts.storage import User
 from app.db import unit_of_work
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.http import ApiRoute, Call, Page, page_answer
-from app.keys import DISPATCH, SESSIONS, SUGGESTER
-from dispatch import notifications, org
+from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from classifiers import ClassifierError
+from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
 from dispatch.services import OrderFilter
@@ -153,6 +154,14 @@ async def create_order(request: web.Request, call: Call):
     payload = suggester.auto_dispatch(detail.order, hotline.mode, suggestions)
     if payload is not None:
         detail = await service.act(SYSTEM_ACTOR, detail.order.number, "dispatch", payload)
+    if suggestions["category"]:
+        await learning.record_suggestion(
+            request.app[SESSIONS],
+            detail.order,
+            suggester.model_version,
+            suggestions,
+            payload is not None,
+        )
     answer = order_detail(detail, None, call.actor, _tz(request))
     answer["suggestions"] = suggestions
     return answer
@@ -370,7 +379,37 @@ async def read_notification(request: web.Request, call: Call):
     return {"id": nid, "read": True}
 
 
+async def retrain(request: web.Request, call: Call):
+    """重新训练: base data plus settled orders; the new model serves from the next request."""
+    suggester = request.app[SUGGESTER]
+    settings = request.app[SETTINGS].classifiers
+    if suggester.retrain_lock.locked():
+        raise Conflict("模型正在训练中,请稍后再试", code="retrain_running")
+    async with suggester.retrain_lock:
+        try:
+            result, model = await learning.retrain(
+                request.app[SESSIONS], settings.base_training_path, settings.category_model_path
+            )
+        except ClassifierError as exc:
+            raise ActionRejected(f"无法训练模型: {exc}", code="training_failed") from None
+        suggester.category_model = model
+    return {
+        "version": result.version,
+        "examples": result.examples,
+        "from_orders": result.from_orders,
+        "corrections": result.corrections,
+    }
+
+
 routes = [
+    ApiRoute(
+        "POST",
+        "/api/v1/admin/retrain",
+        retrain,
+        "用办理结果重新训练分类模型",
+        roles=ADMIN,
+        tags=("admin",),
+    ),
     ApiRoute(
         "POST",
         "/api/v1/orders",

@@ -199,3 +199,20 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class OrderSuggestion(Base):
+    """What the classifier proposed when the order was registered. Compared with where
+    the order was finally dispatched, it tells the corrections (退单/改派/改分类) that
+    the next retrain learns from."""
+
+    __tablename__ = "order_suggestions"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(60))
+    label: Mapped[str] = mapped_column(String(100))
+    category_code: Mapped[str | None] = mapped_column(String(40))
+    unit_code: Mapped[str | None] = mapped_column(String(40))
+    confidence: Mapped[float] = mapped_column(Float)
+    auto_dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,8 +6,9 @@ the life-cycle rules (auto-dispatch included, as the `system` actor).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,12 @@ class Suggester:
     # None when no model has been trained yet: the service runs without category hints.
     category_model: TextClassifier | None
     settings: ClassifierSettings
+    # One retrain at a time per process.
+    retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def model_version(self) -> str | None:
+        return self.category_model.version if self.category_model else None
 
     async def suggest(self, session: AsyncSession, actor: Actor, order: Order) -> dict[str, Any]:
         content, title = order.content, order.title

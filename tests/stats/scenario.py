@@ -4,17 +4,30 @@ The clock starts on Monday 23 November 2026, 10:00 Shanghai; every time below is
 Accept deadline: 2 working hours (working hours 09:00–12:00, 13:30–17:30);
 consultation: 2 working days (14 h), complaint: 15 working days.
 
-| order | registered by, hotline, channel, district, type | what happens (lead unit at the end) |
-|---|---|---|
-| O1 | agent, 12345, phone, 东湖区, complaint, category HJ | dispatch CGJ Mon 10:00, accepted 10:30, replied 11:00, rated 不满意/unresolved Mon 14:00, 核实 valid -> reopened, replied Wed 09:30, rated 满意/resolved and closed Thu 10:00 (CGJ) |
-| O2 | agent, 12345, web, 东湖区, consultation | dispatch CGJ Mon 10:00 (accept due 12:00), accepted Mon 14:00 (late), replied Thu 10:00 (due Wed 10:00: late), rated 满意/resolved, closed Thu 10:00 (CGJ) |
-| O3 | agent, 12345, phone, 西湖区, consultation | dispatch ZJJ Mon 10:00, ZJJ returns (退单) 10:30, redispatch DHQ 11:00 (accept due 14:30), accepted Mon 14:00, extension approved, replied Wed 09:30 (DHQ) |
-| O4 | agent, 12345, wechat, 西湖区, consultation | answered directly Mon 10:00, reviewed, rated 基本满意/resolved, closed Mon 10:30 (no unit) |
-| O5 | agent, 12345, phone, -, consultation | invalidated (not a request: in no KPI) |
-| O6 | dispatcher, 12319, phone, 东湖区, consultation | dispatch CGJ Mon 10:00, never accepted (due 12:00 passed) (CGJ) |
-| O7 | agent, 12345, phone, 东湖区, consultation | dispatch ZJJ Mon 10:00, accepted 10:30, sub-dispatched to ZJJ-WY which hands it back (not a 退单), ZJJ replies Mon 11:00 (ZJJ) |
-| O8 | agent, 12345, phone, 西湖区, consultation | registered and dispatched to DHQ Thu 10:00; accept due Thu 12:00 is still ahead at the query time (DHQ) |
-| O9 | agent, 12345, phone, 东湖区, consultation | dispatch ZJJ-WY Mon 10:00, accepted Mon 14:00 (late) (ZJJ-WY) |
+Orders (registered by, hotline, channel, district, type; what happens; lead unit at
+the end):
+
+- O1 agent, 12345, phone, 东湖区, complaint, category HJ: dispatch CGJ Mon 10:00,
+  accepted 10:30, replied 11:00, rated 不满意/unresolved Mon 14:00, 核实 valid ->
+  reopened, replied Wed 09:30, rated 满意/resolved and closed Thu 10:00 (CGJ).
+- O2 agent, 12345, web, 东湖区, consultation: dispatch CGJ Mon 10:00 (accept due
+  12:00), accepted Mon 14:00 (late), replied Thu 10:00 (due Wed 10:00: late), rated
+  满意/resolved, closed Thu 10:00 (CGJ).
+- O3 agent, 12345, phone, 西湖区, consultation: dispatch ZJJ Mon 10:00, ZJJ returns
+  (退单) 10:30, redispatch DHQ 11:00 (accept due 14:30), accepted Mon 14:00, extension
+  approved, replied Wed 09:30 (DHQ).
+- O4 agent, 12345, wechat, 西湖区, consultation: answered directly Mon 10:00, reviewed,
+  rated 基本满意/resolved, closed Mon 10:30 (no unit).
+- O5 agent, 12345, phone, no district: invalidated (not a request: in no KPI).
+- O6 dispatcher, 12319, phone, 东湖区, consultation: dispatch CGJ Mon 10:00, never
+  accepted (due 12:00 passed) (CGJ).
+- O7 agent, 12345, phone, 东湖区, consultation: dispatch ZJJ Mon 10:00, accepted
+  10:30, sub-dispatched to ZJJ-WY which hands it back (not a 退单), ZJJ replies Mon
+  11:00 (ZJJ).
+- O8 agent, 12345, phone, 西湖区, consultation: registered and dispatched to DHQ Thu
+  10:00; its accept due (Thu 12:00) is still ahead at the query time (DHQ).
+- O9 agent, 12345, phone, 东湖区, consultation: dispatch ZJJ-WY Mon 10:00, accepted
+  Mon 14:00 (late) (ZJJ-WY).
 
 The queries run at Thursday 26 November 10:00 (after the last action).
 """

@@ -35,7 +35,7 @@ async def test_hotspots_counts_burst_and_keywords(api, clock):
     # keywords of 1–8 December: 8 停水 calls, 8 噪音 calls (one a day); stop words out
     words = {k["word"]: k["count"] for k in body["keywords"]}
     assert len(words) == 5 and "任何" not in words
-    assert {"停水": 8, "噪音": 8} == {w: words[w] for w in ("停水", "噪音")}
+    assert {w: words[w] for w in ("停水", "噪音")} == {"停水": 8, "噪音": 8}
 
     await api.call("GET", "/api/v1/stats/hotspots?from=2026-01-01&to=2027-06-01", "supervisor",
                    expect=400)  # fmt: skip
