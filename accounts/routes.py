@@ -6,7 +6,7 @@ import time
 from collections import deque
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from accounts import services
@@ -14,7 +14,7 @@ from accounts.domain import ROLE_LABELS, Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import RateLimited
-from app.http import ApiRoute, Call, bearer_token
+from app.http import ApiRoute, Call, StrictBody, bearer_token
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
 from dispatch.storage import Unit
 
@@ -24,16 +24,12 @@ LOGIN_FAILURES_ALLOWED = 10
 LOGIN_WINDOW_SECONDS = 300.0
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class TokenRequest(Strict):
+class TokenRequest(StrictBody):
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
 
 
-class CreateUser(Strict):
+class CreateUser(StrictBody):
     username: str = Field(pattern=r"^[A-Za-z0-9_.\-]{2,60}$")
     password: str = Field(min_length=1, max_length=200)
     role: Role
@@ -43,7 +39,7 @@ class CreateUser(Strict):
     email: str | None = Field(None, max_length=200)
 
 
-class CreateApiKey(Strict):
+class CreateApiKey(StrictBody):
     name: str = Field(min_length=1, max_length=100)
 
 

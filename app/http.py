@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.domain import Actor, Role
 from app.errors import AppError, Forbidden, InvalidInput, Unauthenticated
@@ -195,6 +195,12 @@ def add_routes(app: web.Application, routes: Iterable[ApiRoute]) -> None:
     for route in routes:
         app.router.add_route(route.method, route.path, _wrap(route))
         app[ROUTES].append(route)
+
+
+class StrictBody(BaseModel):
+    """Request bodies: unknown fields are an error, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Page(BaseModel):

@@ -7,14 +7,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from accounts.domain import SYSTEM_ACTOR, Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import Conflict, NotFound
-from app.http import ApiRoute, Call, Page, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from classifiers import ClassifierError
 from dispatch import learning, notifications, org
@@ -28,11 +28,7 @@ CENTRE = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CreateOrder(Strict):
+class CreateOrder(StrictBody):
     channel: Channel
     hotline: str = Field(min_length=1, max_length=20)
     content: str = Field(min_length=1, max_length=5000)
@@ -50,62 +46,62 @@ class CreateOrder(Strict):
     category: str | None = Field(None, max_length=40)
 
 
-class Text(Strict):
+class Text(StrictBody):
     text: str = Field(min_length=1, max_length=5000)
 
 
-class Reason(Strict):
+class Reason(StrictBody):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class DispatchBody(Strict):
+class DispatchBody(StrictBody):
     unit: str = Field(min_length=1)
     co_units: list[str] | None = None
     category: str | None = None
     note: str | None = Field(None, max_length=1000)
 
 
-class UnitBody(Strict):
+class UnitBody(StrictBody):
     unit: str = Field(min_length=1)
     note: str | None = Field(None, max_length=1000)
 
 
-class ExtendRequest(Strict):
+class ExtendRequest(StrictBody):
     days: float = Field(gt=0)
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class Decision(Strict):
+class Decision(StrictBody):
     approve: bool
     note: str | None = Field(None, max_length=1000)
 
 
-class Callback(Strict):
+class Callback(StrictBody):
     satisfaction: Literal["satisfied", "basic", "dissatisfied"]
     resolved: bool
     note: str | None = Field(None, max_length=1000)
 
 
-class Verify(Strict):
+class Verify(StrictBody):
     valid: bool
     note: str = Field(min_length=1, max_length=1000)
 
 
-class Merge(Strict):
+class Merge(StrictBody):
     parent: str = Field(min_length=1, max_length=20)
     note: str | None = Field(None, max_length=1000)
 
 
-class Supervise(Strict):
+class Supervise(StrictBody):
     note: str = Field(min_length=1, max_length=1000)
     due: AwareDatetime | None = None
 
 
-class Note(Strict):
+class Note(StrictBody):
     note: str | None = Field(None, max_length=1000)
 
 
-class Empty(Strict):
+class Empty(StrictBody):
     pass
 
 
@@ -207,7 +203,7 @@ async def list_hotlines(request: web.Request, call: Call):
         return {"items": [{"number": h.number, "name": h.name, "mode": h.mode} for h in rows]}
 
 
-class CreateUnit(Strict):
+class CreateUnit(StrictBody):
     code: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,40}$")
     name: str = Field(min_length=1, max_length=100)
     parent: str | None = None
@@ -247,7 +243,7 @@ async def list_units(request: web.Request, call: Call):
     return {"items": [_unit_json(u, by_id) for u in rows]}
 
 
-class CreateCategory(Strict):
+class CreateCategory(StrictBody):
     code: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,40}$")
     name: str = Field(min_length=1, max_length=100)
     parent: str | None = None
@@ -295,7 +291,7 @@ class CalendarQuery(BaseModel):
     end: date = Field(alias="to")
 
 
-class CalendarDayBody(Strict):
+class CalendarDayBody(StrictBody):
     working: bool
     note: str = Field("", max_length=200)
 

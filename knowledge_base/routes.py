@@ -7,20 +7,16 @@ from dataclasses import asdict
 from datetime import date
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from accounts.domain import Role
-from app.http import ApiRoute, Call
+from app.http import ApiRoute, Call, StrictBody
 from app.keys import KB, SESSIONS
 from knowledge_base import services
 from knowledge_base.domain import EntryContent
 from knowledge_base.services import EntryView
 
 EDITORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class SearchQuery(BaseModel):
@@ -30,7 +26,7 @@ class SearchQuery(BaseModel):
     hotline: str | None = None
 
 
-class EntryBody(Strict):
+class EntryBody(StrictBody):
     title: str = Field(min_length=1, max_length=200)
     questions: list[str] = Field(min_length=1, max_length=50)
     answer: str = Field(min_length=1, max_length=20000)
@@ -57,7 +53,7 @@ class CreateEntry(EntryBody):
     id: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,60}$")
 
 
-class Note(Strict):
+class Note(StrictBody):
     note: str | None = Field(None, max_length=1000)
 
 

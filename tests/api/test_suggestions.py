@@ -40,18 +40,8 @@ def _model_dir(tmp_path):
 
 
 async def test_registration_suggestions(aiohttp_client, sqlite_url, tmp_path):
-    settings = make_settings(sqlite_url)
-    settings.classifiers.category_model = str(_model_dir(tmp_path))
-    settings.classifiers.auto_dispatch_confidence = 1.01  # off here; see the next test
-    api = Api(await aiohttp_client(create_app(settings, now=FakeClock(), scanner=False)))
-    await seed(api)
-    await api.call(
-        "POST",
-        "/api/v1/categories",
-        "admin",
-        {"code": "CJ", "name": "城乡建设", "default_unit": "ZJJ"},
-        expect=201,
-    )
+    # auto-dispatch off here; see test_confident_orders_are_dispatched_automatically
+    api = await _client_with_model(aiohttp_client, sqlite_url, tmp_path, 1.01)
 
     order = await api.register(
         content="我们小区物业很久不打扫楼道了", address="东湖区湖滨街道锦绣花园"
