@@ -36,6 +36,7 @@ from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
+from stats import routes as stats_routes
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,11 @@ def create_app(
         app.cleanup_ctx.append(scanner_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
     add_routes(
-        app, openapi.routes + account_routes.routes + dispatch_routes.routes + kb_routes.routes
+        app,
+        openapi.routes
+        + account_routes.routes
+        + dispatch_routes.routes
+        + kb_routes.routes
+        + stats_routes.routes,
     )
     return app

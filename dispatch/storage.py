@@ -103,12 +103,12 @@ class Order(Base):
     assignee_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     accept_due: Mapped[datetime | None]
-    finish_due: Mapped[datetime | None]
+    finish_due: Mapped[datetime | None] = mapped_column(index=True)
     next_alarm_at: Mapped[datetime | None] = mapped_column(index=True)
-    dispatched_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
     accepted_at: Mapped[datetime | None]
-    replied_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
     extensions: Mapped[int] = mapped_column(Integer, default=0)
     return_count: Mapped[int] = mapped_column(Integer, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -148,7 +148,12 @@ class OrderEvent(Base):
     """The append-only log of an order: rows are inserted, never updated or deleted."""
 
     __tablename__ = "order_events"
-    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq"),
+        # KPI queries (stats/queries.py) filter events by action and time
+        Index("ix_order_events_action_at", "action", "at"),
+        Index("ix_order_events_order_action_at", "order_id", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))

@@ -1,0 +1,561 @@
+"""The KPI, hotspot and export queries: SQL GROUP BY over `orders` and `order_events`.
+
+Each order KPI of DESIGN §7 is defined once, in `RATE_SQL` below, as a ratio of two
+*measures*; a measure is a count of the rows of one *source* that satisfy one SQL
+condition, and a source is a table anchored on one timestamp that puts its rows into
+the period (the rules are in `stats/domain.py`'s docstring). One statement computes a
+whole KPI table:
+
+    facts  = UNION ALL over sources of
+             SELECT <group key>, SUM(CASE WHEN <measure condition> THEN 1 ELSE 0 END) ...
+             FROM <source> WHERE <anchor> IN [from, to) AND <scope> GROUP BY <group key>
+    sums   = SELECT key, SUM(<measure>) ... FROM facts GROUP BY key
+             (units with sub-units: joined to the unit tree and summed again per ancestor)
+    rates  = SELECT key, CAST(numerator AS FLOAT) / NULLIF(denominator, 0) ... FROM sums
+    answer = SELECT rates.*, <三率 score> FROM rates
+
+Each source branch reads only its period's rows through an index on its anchor
+(see the benchmark for the indexes this needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import ColumnElement, FromClause
+
+from accounts.storage import User
+from dispatch.lifecycle import Satisfaction, State
+from dispatch.storage import Category, Hotline, Order, OrderEvent, Unit
+from stats.domain import (
+    CALL_KPIS,
+    CHANNEL_LABELS,
+    KPI_NAMES,
+    NO_KEY_LABELS,
+    SCORE,
+    Dimension,
+    Period,
+)
+
+# Orders that are not requests anyone handles: duplicates merged into a parent, and
+# invalid/harassment registrations. Left out of the "orders registered" denominator.
+NOT_REQUESTS = (State.MERGED.value, State.INVALID.value)
+DISPATCH_ACTIONS = ("dispatch", "redispatch")
+
+
+# ---------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """Rows anchored on one timestamp: `at` in the period puts a row in."""
+
+    name: str
+    from_: FromClause
+    at: ColumnElement
+    unit_id: ColumnElement  # the unit a row is attributed to
+    where: tuple[ColumnElement[bool], ...] = ()
+    # The same rows without the join to `orders`, when nothing of the order is needed
+    # (grouped by unit, no hotline scope): one primary-key probe less per event.
+    from_alone: FromClause | None = None
+
+
+_dispatch_unit = aliased(Unit, name="dispatch_unit")
+_return_unit = aliased(Unit, name="return_unit")
+_events = OrderEvent.__table__.join(Order.__table__, Order.id == OrderEvent.order_id)
+
+REGISTERED = Source(
+    "registered",
+    Order.__table__,
+    Order.created_at,
+    Order.lead_unit_id,
+    (Order.state.not_in(NOT_REQUESTS),),
+)
+DISPATCHED = Source("dispatched", Order.__table__, Order.dispatched_at, Order.lead_unit_id)
+REPLIED = Source("replied", Order.__table__, Order.replied_at, Order.lead_unit_id)
+DUE = Source("due", Order.__table__, Order.finish_due, Order.lead_unit_id)
+CLOSED = Source("closed", Order.__table__, Order.closed_at, Order.lead_unit_id)
+DISPATCH_EVENTS = Source(
+    "dispatch_events",
+    _events.outerjoin(_dispatch_unit, _dispatch_unit.code == OrderEvent.data["unit"].as_string()),
+    OrderEvent.at,
+    _dispatch_unit.id,
+    (OrderEvent.action.in_(DISPATCH_ACTIONS),),
+    OrderEvent.__table__.outerjoin(
+        _dispatch_unit, _dispatch_unit.code == OrderEvent.data["unit"].as_string()
+    ),
+)
+RETURN_EVENTS = Source(
+    "return_events",
+    # The returning unit is the actor's unit (the same code as the event's data.unit).
+    _events.outerjoin(_return_unit, _return_unit.code == OrderEvent.actor_unit),
+    OrderEvent.at,
+    _return_unit.id,
+    # A sub-unit handing an order back to its lead unit keeps the state: not a 退单.
+    (OrderEvent.action == "return", OrderEvent.to_state == State.RETURNED.value),
+    OrderEvent.__table__.outerjoin(_return_unit, _return_unit.code == OrderEvent.actor_unit),
+)
+CALLBACK_EVENTS = Source(
+    "callback_events",
+    _events,
+    OrderEvent.at,
+    Order.lead_unit_id,
+    (OrderEvent.action == "callback",),
+)
+SOURCES = (
+    REGISTERED,
+    DISPATCHED,
+    REPLIED,
+    DUE,
+    CLOSED,
+    DISPATCH_EVENTS,
+    RETURN_EVENTS,
+    CALLBACK_EVENTS,
+)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """COUNT of a source's rows in the period for which `condition` holds."""
+
+    name: str
+    source: Source
+    condition: ColumnElement[bool] | None = None
+
+
+_later_callback = aliased(OrderEvent, name="later_callback")
+_answer_event = aliased(OrderEvent, name="answer_event")
+
+# "Orders with the direct flag or answered via `answer`": the `direct` flag is set only
+# by an `answer` event (and dropped again when a review sends the answer back), so an
+# `answer` event in the log covers both — one index probe instead of two.
+answered_directly = exists().where(
+    _answer_event.order_id == Order.id, _answer_event.action == "answer"
+)
+
+M_REGISTERED = Measure("registered", REGISTERED)
+M_DIRECT = Measure("direct", REGISTERED, answered_directly)
+M_DISPATCHED = Measure("dispatched", DISPATCHED)
+# Judged: accepted, or the accept deadline has passed (`:as_of` is bound per query).
+M_ACCEPT_JUDGED = Measure(
+    "accept_judged",
+    DISPATCHED,
+    or_(Order.accepted_at.is_not(None), Order.accept_due <= bindparam("as_of")),
+)
+M_ACCEPTED_ON_TIME = Measure(
+    "accepted_on_time",
+    DISPATCHED,
+    and_(Order.accepted_at.is_not(None), Order.accepted_at <= Order.accept_due),
+)
+M_EXTENDED = Measure("extended", DISPATCHED, Order.extensions > 0)
+M_REPLIED = Measure("replied", REPLIED)
+M_REPLIED_WITH_DUE = Measure("replied_with_due", REPLIED, Order.finish_due.is_not(None))
+M_REPLIED_ON_TIME = Measure(
+    "replied_on_time",
+    REPLIED,
+    and_(Order.finish_due.is_not(None), Order.replied_at <= Order.finish_due),
+)
+M_CALLED_BACK = Measure(
+    "called_back",
+    REPLIED,
+    exists().where(
+        _later_callback.order_id == Order.id,
+        _later_callback.action == "callback",
+        _later_callback.at >= Order.replied_at,
+    ),
+)
+M_DUE = Measure("due", DUE)
+M_DUE_CLOSED = Measure("due_closed", DUE, Order.closed_at.is_not(None))
+M_CLOSED = Measure("closed", CLOSED)
+M_CLOSED_REOPENED = Measure("closed_reopened", CLOSED, Order.reopen_count > 0)
+M_DISPATCH_EVENTS = Measure("dispatch_events", DISPATCH_EVENTS)
+M_RETURN_EVENTS = Measure("return_events", RETURN_EVENTS)
+M_RATED = Measure("rated", CALLBACK_EVENTS)
+M_RATED_SATISFIED = Measure(
+    "rated_satisfied",
+    CALLBACK_EVENTS,
+    OrderEvent.data["satisfaction"]
+    .as_string()
+    .in_([Satisfaction.SATISFIED.value, Satisfaction.BASIC.value]),
+)
+M_RATED_RESOLVED = Measure(
+    "rated_resolved", CALLBACK_EVENTS, OrderEvent.data["resolved"].as_boolean() == true()
+)
+
+MEASURES: tuple[Measure, ...] = (
+    M_REGISTERED,
+    M_DIRECT,
+    M_DISPATCHED,
+    M_ACCEPT_JUDGED,
+    M_ACCEPTED_ON_TIME,
+    M_EXTENDED,
+    M_REPLIED,
+    M_REPLIED_WITH_DUE,
+    M_REPLIED_ON_TIME,
+    M_CALLED_BACK,
+    M_DUE,
+    M_DUE_CLOSED,
+    M_CLOSED,
+    M_CLOSED_REOPENED,
+    M_DISPATCH_EVENTS,
+    M_RETURN_EVENTS,
+    M_RATED,
+    M_RATED_SATISFIED,
+    M_RATED_RESOLVED,
+)
+
+# ---------------------------------------------------------------------- the KPIs, once
+
+RATE_SQL: Mapping[str, tuple[Measure, Measure]] = {
+    "direct_rate": (M_DIRECT, M_REGISTERED),
+    "ontime_accept_rate": (M_ACCEPTED_ON_TIME, M_ACCEPT_JUDGED),
+    "ontime_finish_rate": (M_REPLIED_ON_TIME, M_REPLIED_WITH_DUE),
+    "completion_rate": (M_DUE_CLOSED, M_DUE),
+    "return_rate": (M_RETURN_EVENTS, M_DISPATCH_EVENTS),
+    "extension_rate": (M_EXTENDED, M_DISPATCHED),
+    "reopen_rate": (M_CLOSED_REOPENED, M_CLOSED),
+    "callback_rate": (M_CALLED_BACK, M_REPLIED),
+    "satisfaction_rate": (M_RATED_SATISFIED, M_RATED),
+    "resolution_rate": (M_RATED_RESOLVED, M_RATED),
+}
+assert set(RATE_SQL) | set(CALL_KPIS) | {SCORE} == set(KPI_NAMES)
+
+
+def rate_expression(numerator: ColumnElement, denominator: ColumnElement) -> ColumnElement:
+    """A fraction, NULL when the denominator is 0."""
+    return cast(numerator, Float) / func.nullif(denominator, 0)
+
+
+def score_expression(
+    rates: Mapping[str, ColumnElement], weights: Mapping[str, float]
+) -> ColumnElement:
+    """三率 score: weighted mean of the non-NULL rates (weights renormalised), else NULL."""
+    weighted = [literal(w, Float) * func.coalesce(rates[k], 0.0) for k, w in weights.items()]
+    present = [case((rates[k].is_(None), 0.0), else_=literal(w, Float)) for k, w in weights.items()]
+    return sum(weighted[1:], weighted[0]) / func.nullif(sum(present[1:], present[0]), 0.0)
+
+
+# ---------------------------------------------------------------------- scope, query
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the caller may see: a unit subtree (unit users) and/or some hotlines."""
+
+    unit_path: str | None = None
+    hotlines: frozenset[str] = frozenset()
+
+    @property
+    def unit_level(self) -> int:
+        return self.unit_path.strip("/").count("/") + 1 if self.unit_path else 1
+
+    def conditions(self, unit_id: ColumnElement) -> list[ColumnElement[bool]]:
+        found = []
+        if self.unit_path is not None:
+            found.append(unit_id.in_(select(Unit.id).where(Unit.path.startswith(self.unit_path))))
+        if self.hotlines:
+            found.append(Order.hotline_number.in_(sorted(self.hotlines)))
+        return found
+
+
+@dataclass(frozen=True)
+class KpiQuery:
+    period: Period
+    dimension: Dimension
+    as_of: datetime  # "now": decides which accept deadlines have passed
+    include_sub_units: bool = False
+    level: int = 1  # with sub-units: roll up to the units of this level (1 = top)
+    scope: Scope = field(default_factory=Scope)
+
+
+_KEY_COLUMNS = {
+    Dimension.HOTLINE: Order.hotline_number,
+    Dimension.CATEGORY: Order.category_code,
+    Dimension.DISTRICT: Order.district,
+    Dimension.CHANNEL: Order.channel,
+    Dimension.AGENT: Order.created_by,
+}
+
+
+def _group_key(source: Source, dimension: Dimension) -> ColumnElement:
+    return source.unit_id if dimension == Dimension.UNIT else _KEY_COLUMNS[dimension]
+
+
+def _branch(source: Source, query: KpiQuery):
+    key = _group_key(source, query.dimension)
+    columns = [key.label("k")]
+    for measure in MEASURES:
+        if measure.source is not source:
+            columns.append(literal_column("0").label(measure.name))
+        elif measure.condition is None:
+            columns.append(func.count().label(measure.name))
+        else:
+            one = case((measure.condition, literal_column("1")), else_=literal_column("0"))
+            columns.append(func.sum(one).label(measure.name))
+    period = query.period
+    from_ = source.from_
+    if source.from_alone is not None and query.dimension == Dimension.UNIT:
+        from_ = source.from_ if query.scope.hotlines else source.from_alone
+    return (
+        select(*columns)
+        .select_from(from_)
+        .where(
+            source.at >= period.start,
+            source.at < period.end,
+            *source.where,
+            *query.scope.conditions(source.unit_id),
+        )
+        .group_by(key)
+    )
+
+
+def _sums(query: KpiQuery):
+    facts = union_all(*(_branch(s, query) for s in SOURCES)).subquery("facts")
+    sums = select(facts.c.k, *(func.sum(facts.c[m.name]).label(m.name) for m in MEASURES))
+    sums = sums.group_by(facts.c.k).subquery("sums")
+    if query.dimension != Dimension.UNIT or not query.include_sub_units:
+        return sums
+    # Sums are additive: roll each unit's sums up to its ancestor at `level` (a unit
+    # above that level stands for itself); only a few rows per unit get here.
+    level = max(query.level, query.scope.unit_level)
+    unit, top = aliased(Unit, name="unit"), aliased(Unit, name="top")
+    top_level = case((unit.level < level, unit.level), else_=level)
+    rolled = (
+        select(top.id.label("k"), *(func.sum(sums.c[m.name]).label(m.name) for m in MEASURES))
+        .select_from(
+            sums.outerjoin(unit, unit.id == sums.c.k).outerjoin(
+                top, and_(unit.path.startswith(top.path), top.level == top_level)
+            )
+        )
+        .group_by(top.id)
+    )
+    return rolled.subquery("rolled")
+
+
+def kpi_statement(query: KpiQuery, weights: Mapping[str, float]):
+    """The one SELECT of a KPI table: rows (k, <order KPIs>..., three_rate_score)."""
+    sums = _sums(query)
+    rates = select(
+        sums.c.k,
+        *(
+            rate_expression(sums.c[num.name], sums.c[den.name]).label(name)
+            for name, (num, den) in RATE_SQL.items()
+        ),
+    ).subquery("rates")
+    score = score_expression({k: rates.c[k] for k in weights}, weights)
+    stmt = select(rates, score.label(SCORE))
+    return stmt.params(as_of=query.as_of)
+
+
+async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[str, float | None]]:
+    """Call-side KPIs (接通率, 15秒接通率, ASA, 呼损率) per group key — the plug for the
+    call records: there is no `calls` table yet, so every group gets NULL for them.
+
+    Once it lands: offered = calls in the period, answered = answered_at set,
+    service level = answered within 15 s of offered_at, ASA = mean wait of answered
+    calls, abandoned = outcome abandoned; grouped by hotline or agent (other groupings
+    have no call side and stay NULL).
+    """
+    return {}
+
+
+async def kpi_table(
+    session: AsyncSession, query: KpiQuery, weights: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """`{"key","name", <every KPI>}` per group, in the order of DESIGN §7."""
+    stmt = kpi_statement(query, weights)
+    rows = (await session.execute(stmt)).mappings().all()
+    calls = await call_kpis(session, query)
+    names = await group_names(session, query.dimension, [r["k"] for r in rows])
+    table = []
+    for row in rows:
+        key, name, order = names[row["k"]]
+        values = {k: (calls.get(row["k"], {}).get(k)) for k in CALL_KPIS}
+        values.update({k: row[k] for k in KPI_NAMES if k not in CALL_KPIS})
+        table.append({"key": key, "name": name, **{k: values[k] for k in KPI_NAMES}, "_o": order})
+    table.sort(key=lambda r: (r["key"] is None, r["_o"]))
+    for r in table:
+        del r["_o"]
+    return table
+
+
+async def group_names(
+    session: AsyncSession, dimension: Dimension, keys: Sequence[Any]
+) -> dict[Any, tuple[str | None, str, str]]:
+    """Group key -> (key shown, display name, sort key)."""
+    wanted = [k for k in keys if k is not None]
+    names: dict[Any, tuple[str | None, str, str]] = {None: (None, NO_KEY_LABELS[dimension], "")}
+    if dimension == Dimension.UNIT:
+        rows = await session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.path).where(Unit.id.in_(wanted))
+        )
+        names.update({i: (code, name, path) for i, code, name, path in rows})
+    elif dimension == Dimension.HOTLINE:
+        rows = await session.execute(
+            select(Hotline.number, Hotline.name).where(Hotline.number.in_(wanted))
+        )
+        names.update({k: (k, name, k) for k, name in rows})
+    elif dimension == Dimension.CATEGORY:
+        rows = await session.execute(
+            select(Category.code, Category.name).where(Category.code.in_(wanted))
+        )
+        names.update({k: (k, name, k) for k, name in rows})
+    elif dimension == Dimension.AGENT:
+        rows = await session.execute(
+            select(User.username, User.display_name).where(User.username.in_(wanted))
+        )
+        names.update({k: (k, name or k, k) for k, name in rows})
+    elif dimension == Dimension.CHANNEL:
+        names.update({k: (k, CHANNEL_LABELS.get(k, k), k) for k in wanted})
+    for k in wanted:  # districts, and keys whose table row is gone
+        names.setdefault(k, (str(k), str(k), str(k)))
+    return names
+
+
+# ---------------------------------------------------------------------- hotspots
+
+
+def local_day(column: ColumnElement, dialect: str, offset: timedelta) -> ColumnElement:
+    """'YYYY-MM-DD' of a stored (naive UTC) timestamp in the local time zone.
+
+    A fixed offset (Asia/Shanghai has no daylight saving time); the literals are
+    inlined so the expression is identical wherever PostgreSQL sees it.
+    """
+    minutes = int(offset.total_seconds() // 60)
+    if dialect == "postgresql":
+        shifted = column + literal_column(f"interval '{minutes} minutes'")
+        return func.to_char(shifted, literal_column("'YYYY-MM-DD'"))
+    return func.date(column, literal_column(f"'{minutes:+d} minutes'"))
+
+
+async def daily_counts(
+    session: AsyncSession, start: datetime, end: datetime, offset: timedelta, scope: Scope
+) -> list[tuple[str | None, str | None, date, int]]:
+    """(category, district, local day, orders registered) for [start, end).
+
+    Every registration counts except invalid ones: merged duplicates are exactly the
+    many-callers-one-problem signal a hotspot is made of.
+    """
+    dialect = session.bind.dialect.name
+    cells = (
+        select(
+            Order.category_code.label("category"),
+            Order.district.label("district"),
+            local_day(Order.created_at, dialect, offset).label("day"),
+        )
+        .where(
+            Order.created_at >= start,
+            Order.created_at < end,
+            Order.state != State.INVALID.value,
+            *scope.conditions(Order.lead_unit_id),
+        )
+        .subquery("cells")
+    )
+    stmt = select(cells.c.category, cells.c.district, cells.c.day, func.count()).group_by(
+        cells.c.category, cells.c.district, cells.c.day
+    )
+    rows = await session.execute(stmt)
+    return [(c, d, date.fromisoformat(day), n) for c, d, day, n in rows]
+
+
+async def category_names(session: AsyncSession) -> dict[str, str]:
+    return dict((await session.execute(select(Category.code, Category.name))).all())
+
+
+async def period_texts(
+    session: AsyncSession, period: Period, scope: Scope, limit: int
+) -> list[str]:
+    """Title and content of the period's orders (the latest `limit`), for keywords."""
+    rows = await session.execute(
+        select(Order.title, Order.content)
+        .where(
+            Order.created_at >= period.start,
+            Order.created_at < period.end,
+            Order.state != State.INVALID.value,
+            *scope.conditions(Order.lead_unit_id),
+        )
+        .order_by(Order.created_at.desc())
+        .limit(limit)
+    )
+    return [f"{title or ''} {content}" for title, content in rows]
+
+
+# ---------------------------------------------------------------------- order lists
+
+
+async def order_rows(
+    session: AsyncSession,
+    period: Period,
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Orders registered in the period (oldest first) as flat rows for an export."""
+    lead = aliased(Unit, name="lead")
+    stmt = (
+        select(Order, lead.code.label("lead_code"), lead.name.label("lead_name"))
+        .outerjoin(lead, lead.id == Order.lead_unit_id)
+        .where(Order.created_at >= period.start, Order.created_at < period.end, *conditions)
+        .order_by(Order.created_at, Order.id)
+        .limit(limit)
+    )
+    rows = []
+    for order, lead_code, lead_name in await session.execute(stmt):
+        rows.append(
+            {
+                "number": order.number,
+                "created_at": order.created_at,
+                "hotline": order.hotline_number,
+                "channel": order.channel,
+                "type": order.request_type,
+                "urgency": order.urgency,
+                "state": order.state,
+                "category": order.category_code,
+                "district": order.district,
+                "address": order.address,
+                "lead_unit": lead_code,
+                "lead_unit_name": lead_name,
+                "dispatched_at": order.dispatched_at,
+                "accept_due": order.accept_due,
+                "accepted_at": order.accepted_at,
+                "finish_due": order.finish_due,
+                "replied_at": order.replied_at,
+                "closed_at": order.closed_at,
+                "extensions": order.extensions,
+                "return_count": order.return_count,
+                "reopen_count": order.reopen_count,
+                "satisfaction": order.satisfaction,
+                "resolved": order.resolved,
+                "title": order.title,
+                "content": order.content,
+            }
+        )
+    return rows
+
+
+async def count_orders(
+    session: AsyncSession, period: Period, conditions: Sequence[ColumnElement[bool]]
+) -> int:
+    stmt = select(func.count(Order.id)).where(
+        Order.created_at >= period.start, Order.created_at < period.end, *conditions
+    )
+    return int(await session.scalar(stmt) or 0)
