@@ -27,6 +27,7 @@ from app.keys import (
     SETTINGS,
     SUGGESTER,
 )
+from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
 from dispatch import notifications, org
@@ -120,6 +121,7 @@ def create_app(
     app.cleanup_ctx.append(_database(now))
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
+    app.cleanup_ctx.append(callcenter_ctx)
     if scanner:
         app.cleanup_ctx.append(scanner_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])

@@ -18,4 +18,5 @@ ACTOR_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("actor_resolver
 PASSWORDS = web.AppKey["Passwords"]("passwords")
 KB = web.AppKey["KnowledgeBase"]("kb")
 SUGGESTER = web.AppKey["Suggester"]("suggester")
+CALLCENTER = web.AppKey["CallCenter"]("callcenter")
 ROUTES = web.AppKey["list[ApiRoute]"]("routes")

@@ -7,12 +7,13 @@ reads the environment.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 PROJECT_ROOT = DEFAULT_FILE.parent.parent
@@ -106,6 +107,51 @@ class HotlineSettings(BaseModel):
     mode: Literal["central", "external", "subplatform"]
 
 
+class SipSettings(BaseModel):
+    enabled: bool = True
+    # This intake node's name in call records; "" = <hostname>:<port>.
+    node: str = Field("", max_length=64)
+    # Address the SIP transports bind to, and the one put in Contact/SDP.
+    bind: str = "127.0.0.1"
+    public_address: str = ""
+    # UDP and TCP on the same port (HOTLINE_SIP_PORT).
+    port: int = Field(5060, ge=0, le=65535)
+    # RTP/RTCP ports: [rtp_port, rtp_port + rtp_port_range); two per call. Give every
+    # intake process on a host its own range.
+    rtp_port: int = Field(40000, ge=1024, le=65534)
+    rtp_port_range: int = Field(2000, ge=2, le=60000)
+    max_calls: int = Field(500, ge=1)
+    # Greeting prompts: <prompts_dir>/<hotline number>/greeting.wav (8 kHz mono 16-bit).
+    prompts_dir: str = "var/prompts"
+    # Recordings: <recordings_dir>/<yyyy-mm-dd>/<call record id>.wav
+    recordings_dir: str = "var/recordings"
+    # pjsip log level into Python logging (0 none ... 5 trace; 2 = warnings).
+    log_level: int = Field(2, ge=0, le=6)
+    # On shut-down: how long to wait for hung-up calls to end before destroying pjsua.
+    shutdown_timeout_seconds: float = Field(5, gt=0)
+
+    @model_validator(mode="after")
+    def _ports_fit(self) -> SipSettings:
+        if self.rtp_port + self.rtp_port_range > 65536:
+            raise ValueError("rtp_port + rtp_port_range must not pass 65535")
+        return self
+
+    @property
+    def prompts_path(self) -> Path:
+        return _project_path(self.prompts_dir)
+
+    @property
+    def recordings_path(self) -> Path:
+        return _project_path(self.recordings_dir)
+
+    @property
+    def node_name(self) -> str:
+        return self.node or f"{socket.gethostname()}:{self.port}"[:64]
+
+    def greeting(self, hotline: str) -> Path:
+        return self.prompts_path / hotline / "greeting.wav"
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -116,6 +162,7 @@ class Settings(BaseModel):
     classifiers: ClassifierSettings
     kpi: KpiSettings
     hotlines: list[HotlineSettings]
+    sip: SipSettings
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.
@@ -129,6 +176,9 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
+    "HOTLINE_SIP_ENABLED": ("sip", "enabled"),
+    "HOTLINE_SIP_BIND": ("sip", "bind"),
+    "HOTLINE_SIP_PORT": ("sip", "port"),
 }
 
 

@@ -29,6 +29,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The SIP intake: pjsua2 built with call-centre limits (cached per machine), espeak-ng and
+# sox for the greeting prompts; with --test also SIPp.
+callcenter/setup.sh "$@"
+
 if [ "${1:-}" = "--test" ]; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         apt_install postgresql

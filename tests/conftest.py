@@ -47,6 +47,8 @@ def make_settings(db_url: str) -> Settings:
     settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib = 1, 64
     # Tests never pick up a model trained in var/ by a developer; they train their own.
     settings.classifiers.category_model = "/dev/null/no-model"
+    # One pjsua endpoint per process: only tests/callcenter start the SIP intake.
+    settings.sip.enabled = False
     return settings
 
 

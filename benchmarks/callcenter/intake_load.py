@@ -1,0 +1,131 @@
+"""Load on the SIP intake: SIPp calls hotline numbers on 127.0.0.1 at a fixed rate.
+
+    .venv/bin/python benchmarks/callcenter/intake_load.py [--calls 1000] [--rate 200]
+        [--hold-ms 2000] [--transport u1]
+
+Every call is answered, greeted (player) and recorded (recorder), so each one holds
+two RTP sockets and three conference ports. Prints one JSON line: SIPp's successful
+and failed calls, attempts per second, peak concurrent calls, CPU seconds and peak
+RSS of this process, call records written, and whether the endpoint is back to idle.
+A measurement, not a test: run it on an otherwise quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from app.db import Base, create_engine, session_factory  # noqa: E402
+from callcenter import storage  # noqa: E402
+from callcenter.prompts import ensure_greetings  # noqa: E402
+from callcenter.service import CallCenter  # noqa: E402
+from config import SipSettings, load_settings  # noqa: E402
+from tests.callcenter.conftest import SCENARIOS, free_port  # noqa: E402
+
+
+def sipp_counts(output: str) -> dict[str, int]:
+    counts = {}
+    for name in ("Successful call", "Failed call"):
+        match = re.findall(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", output)
+        counts[name] = int(match[-1]) if match else -1
+    return counts
+
+
+async def main(args: argparse.Namespace) -> dict:
+    hotlines = [(h.number, h.name) for h in load_settings(environ={}).hotlines]
+    work = Path(tempfile.mkdtemp(prefix="intake-load-"))
+    ensure_greetings(hotlines, work / "prompts")
+    engine = create_engine(f"sqlite+aiosqlite:///{work / 'calls.db'}")
+    from dispatch.storage import Category, Hotline, Order, Unit
+
+    tables = [m.__table__ for m in (Hotline, Unit, Category, Order, storage.Call)]
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all, tables=tables)
+        await conn.execute(
+            Hotline.__table__.insert(),
+            [{"number": n, "name": name, "mode": "central"} for n, name in hotlines],
+        )
+    sessions = session_factory(engine)
+    settings = SipSettings(
+        port=free_port(),
+        rtp_port=30000,
+        rtp_port_range=4000,
+        prompts_dir=str(work / "prompts"),
+        recordings_dir=str(work / "recordings"),
+        max_calls=512,
+        log_level=1,
+    )
+    center = CallCenter(settings, [n for n, _ in hotlines], sessions)
+    await center.start()
+    inject = work / "calls.csv"
+    inject.write_text(
+        "SEQUENTIAL\n" + "".join(f"{n};1380013{i:04d};\n" for i, (n, _) in enumerate(hotlines))
+    )
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        "sipp", f"127.0.0.1:{settings.port}", "-sf", str(SCENARIOS / "answered.xml"),
+        "-inf", str(inject), "-m", str(args.calls), "-r", str(args.rate), "-l", "500",
+        "-d", str(args.hold_ms), "-t", args.transport, "-i", "127.0.0.1",
+        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(pair=True)),
+        "-nostdin", "-timeout", "300s", "-timeout_error", "-max_socket", "2000",
+        cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    peak = 0
+    reader = asyncio.create_task(proc.communicate())
+    while not reader.done():
+        peak = max(peak, center.active_calls)
+        await asyncio.sleep(0.05)
+    out = (await reader)[0].decode(errors="replace")
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    await center.flush()
+    stats = await center.endpoint.stats()
+    report = await center.stop()
+    async with sessions() as session:
+        rows = await storage.list_calls(session)
+    await engine.dispose()
+    if args.keep:
+        print(f"recordings and SIPp files kept in {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work)
+    counts = sipp_counts(out)
+    return {
+        "calls": args.calls,
+        "rate": args.rate,
+        "hold_ms": args.hold_ms,
+        "transport": args.transport,
+        "sipp_exit": proc.returncode,
+        "successful": counts["Successful call"],
+        "failed": counts["Failed call"],
+        "attempts_per_s": round(args.calls / max(wall - args.hold_ms / 1000, 1e-3), 1),
+        "wall_s": round(wall, 1),
+        "peak_concurrent": peak,
+        "cpu_s": round(cpu, 1),
+        "cpu_share": round(cpu / wall, 2),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "records": len(rows),
+        "records_completed": sum(r.outcome == "completed" for r in rows),
+        "idle_after": stats.idle,
+        "active_ports_after": stats.active_ports,
+        "shutdown_clean": report.clean,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--hold-ms", type=int, default=2000)
+    parser.add_argument("--transport", default="u1", help="SIPp transport: u1 (UDP), t1 (TCP)")
+    parser.add_argument("--keep", action="store_true", help="keep recordings and the database")
+    print(json.dumps(asyncio.run(main(parser.parse_args()))))

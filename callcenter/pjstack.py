@@ -1,0 +1,358 @@
+"""pjsua2 objects of the intake; everything here runs on the endpoint's own thread.
+
+Only `callcenter.bridge` imports this module (lazily, so the rest of the package and
+its tests import without pjsua2). The rules that keep pjsua2 well-behaved, measured
+on this project's machines (issue 7):
+
+- One thread creates, initialises, polls (`libHandleEvents`) and destroys the library
+  (`mainThreadOnly`, `threadCnt = 0`); other threads only post commands to it.
+- Callbacks copy plain data out (`emit`) and never block. Media work asked for inside a
+  callback is deferred to the loop (onCallMediaState fires inside `answer()`).
+- A Call object stays referenced from INVITE to DISCONNECTED and its last reference is
+  dropped in the DISCONNECTED callback: a Call freed later still holds its old call id
+  and hangs up whichever new call reuses that id. Asyncio code names calls by `leg`, a
+  number never reused, not by pjsua call id.
+- Players and recorders exist only while their call is up; a recorder writes its WAV
+  header when destroyed, so it is destroyed on hang-up.
+- `sndAutoCloseTime = -1`: the null sound device closing while port removals are queued
+  leaks conference slots.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pjsua2 as pj
+
+from callcenter import events as ev
+from callcenter.exceptions import SipCommandFailed, UnknownCall
+from config import SipSettings
+
+log = logging.getLogger("callcenter.pjsip")
+_PJ_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+
+# The conference bridge runs at telephone quality: prompts and recordings are 8 kHz
+# mono, so nothing is resampled per call.
+CLOCK_RATE = 8000
+
+
+def error_text(exc: pj.Error) -> str:
+    return f"{exc.title}: {exc.reason}" if exc.reason else str(exc.title)
+
+
+class _LogWriter(pj.LogWriter):
+    """pjsip's log lines into Python logging (called from any pjsip thread)."""
+
+    def write(self, entry: pj.LogEntry) -> None:
+        log.log(_PJ_LEVELS.get(entry.level, logging.DEBUG), "%s", entry.msg.rstrip())
+
+
+@dataclass
+class _MediaPlan:
+    greeting: Path | None
+    record_to: Path | None
+    applied: bool = False
+
+
+class _Greeting(pj.AudioMediaPlayer):
+    def __init__(self, stack: PjStack, leg: int) -> None:
+        super().__init__()
+        self._stack, self._leg = stack, leg
+
+    def onEof2(self) -> None:
+        # Runs on the media clock thread: hand over, never touch the player here.
+        self._stack.defer(self._stack.greeting_finished, self._leg)
+
+
+class _Call(pj.Call):
+    """One SIP call leg. Holds no reference to asyncio objects."""
+
+    def __init__(self, stack: PjStack, account: pj.Account, call_id: int, leg: int) -> None:
+        super().__init__(account, call_id)
+        self.stack, self.leg = stack, leg
+        self.plan: _MediaPlan | None = None
+        self.player: _Greeting | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.answered = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.stack.emit(ev.CallConfirmed(self.leg))
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.stack.call_disconnected(self, info.lastStatusCode, info.lastReason)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        self.stack.defer(self.stack.apply_media, self.leg)
+
+
+class _IntakeAccount(pj.Account):
+    """The account every INVITE to the intake lands on, whatever number was dialled."""
+
+    def __init__(self, stack: PjStack) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        try:
+            self.stack.incoming_call(self, prm)
+        except pj.Error as exc:  # never let an error escape into pjsip's C stack
+            log.warning("incoming call %d not taken: %s", prm.callId, error_text(exc))
+
+
+class PjStack:
+    """The library, its transports and the live calls; owned by the endpoint thread."""
+
+    def __init__(self, settings: SipSettings, emit: Callable[[ev.BridgeEvent], None]) -> None:
+        self.settings = settings
+        self.emit = emit
+        self.calls: dict[int, _Call] = {}
+        self.closing = False
+        self._legs = itertools.count(1)
+        self._deferred: deque[tuple[Callable, tuple]] = deque()
+        # Python-side Call objects still alive (dropped from `calls` but not yet freed
+        # would be the leak that cuts other calls).
+        self._live: weakref.WeakSet[_Call] = weakref.WeakSet()
+        self.endpoint: pj.Endpoint | None = None
+        self.account: _IntakeAccount | None = None
+        self._log_writer = _LogWriter()
+        self.idle_ports = 0
+        self.sip_port = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        s = self.settings
+        ep = self.endpoint = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = s.max_calls
+        cfg.uaConfig.userAgent = "hotline-intake"
+        cfg.logConfig.level = s.log_level
+        cfg.logConfig.consoleLevel = s.log_level
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.decor = pj.PJ_LOG_HAS_SENDER
+        med = cfg.medConfig
+        med.sndAutoCloseTime = -1
+        med.clockRate = med.sndClockRate = CLOCK_RATE
+        med.channelCount = 1
+        med.ecTailLen = 0
+        ep.libInit(cfg)
+
+        transport = pj.TransportConfig()
+        transport.port = s.port
+        transport.boundAddress = s.bind
+        if s.public_address:
+            transport.publicAddress = s.public_address
+        udp = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        self.sip_port = ep.transportGetInfo(udp).localName.rsplit(":", 1)[-1]
+        # TCP on the same port as UDP (an ephemeral UDP port is reused for TCP).
+        transport.port = int(self.sip_port)
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+
+        acc_cfg = pj.AccountConfig()
+        host = s.public_address or s.bind
+        acc_cfg.idUri = f"sip:intake@{host}:{self.sip_port}"
+        rtp = acc_cfg.mediaConfig.transportConfig
+        rtp.port, rtp.portRange, rtp.boundAddress = s.rtp_port, s.rtp_port_range, s.bind
+        if s.public_address:
+            rtp.publicAddress = s.public_address
+        self.account = _IntakeAccount(self)
+        self.account.create(acc_cfg, True)
+        self.idle_ports = ep.mediaActivePorts()
+        log.info(
+            "SIP intake on %s:%s (UDP, TCP), RTP %d-%d, at most %d calls",
+            s.bind,
+            self.sip_port,
+            s.rtp_port,
+            s.rtp_port + s.rtp_port_range - 1,
+            s.max_calls,
+        )
+
+    def destroy(self) -> None:
+        """Undo a start that failed half-way (a port in use, say)."""
+        self.account = None
+        gc.collect()
+        if self.endpoint is not None:
+            self.endpoint.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+            self.endpoint = None
+
+    def poll(self, timeout_ms: int) -> None:
+        self.run_deferred()
+        self.endpoint.libHandleEvents(timeout_ms)
+        self.run_deferred()
+
+    def shutdown(self) -> ev.ShutdownReport:
+        """Hang up every call, wait for them to end, then destroy the library."""
+        self.closing = True
+        ep = self.endpoint
+        started = time.monotonic()
+        hung_up = len(self.calls)
+        if self.calls:
+            ep.hangupAllCalls()
+        deadline = started + self.settings.shutdown_timeout_seconds
+        while self.calls and time.monotonic() < deadline:
+            self.poll(10)
+        unfinished = len(self.calls)
+        if unfinished:
+            log.warning("%d calls did not end before shut-down; dropping them", unfinished)
+            for call in list(self.calls.values()):
+                self._drop(call)
+        self.run_deferred()
+        gc.collect()
+        report = ev.ShutdownReport(
+            hung_up=hung_up,
+            unfinished=unfinished,
+            live_call_objects=len(self._live),
+            active_ports=ep.mediaActivePorts(),
+            idle_ports=self.idle_ports,
+            seconds=0.0,
+        )
+        if self.account is not None:
+            self.account.shutdown()
+            self.account = None
+        gc.collect()
+        ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+        self.endpoint = None
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    # ------------------------------------------------------------------ deferral
+
+    def defer(self, fn: Callable, *args) -> None:
+        """Run `fn(*args)` on the endpoint thread once the current callback returned."""
+        self._deferred.append((fn, args))
+
+    def run_deferred(self) -> None:
+        while self._deferred:
+            fn, args = self._deferred.popleft()
+            try:
+                fn(*args)
+            except pj.Error as exc:
+                log.warning("deferred %s failed: %s", fn.__name__, error_text(exc))
+
+    # ------------------------------------------------------------------ callbacks
+
+    def incoming_call(self, account: pj.Account, prm: pj.OnIncomingCallParam) -> None:
+        leg = next(self._legs)
+        call = _Call(self, account, prm.callId, leg)
+        self.calls[leg] = call
+        self._live.add(call)
+        if self.closing:
+            op = pj.CallOpParam()
+            op.statusCode = pj.PJSIP_SC_SERVICE_UNAVAILABLE
+            call.hangup(op)
+            return
+        self.emit(ev.IncomingCall(leg, prm.rdata.wholeMsg, prm.rdata.srcAddress))
+
+    def call_disconnected(self, call: _Call, code: int, reason: str) -> None:
+        self._drop(call)
+        self.emit(ev.CallDisconnected(call.leg, code, reason, call.answered))
+
+    def _drop(self, call: _Call) -> None:
+        # Recorder first: destroying it writes the WAV header.
+        call.recorder = None
+        call.player = None
+        self.calls.pop(call.leg, None)
+
+    def greeting_finished(self, leg: int) -> None:
+        call = self.calls.get(leg)
+        if call is not None and call.player is not None:
+            call.player = None  # frees its conference slot
+            self.emit(ev.GreetingFinished(leg))
+
+    # ------------------------------------------------------------------ commands
+
+    def _call(self, leg: int) -> _Call:
+        call = self.calls.get(leg)
+        if call is None:
+            raise UnknownCall(leg)
+        return call
+
+    def answer(self, leg: int, code: int, greeting: Path | None, record_to: Path | None) -> None:
+        call = self._call(leg)
+        call.plan = _MediaPlan(greeting, record_to)
+        op = pj.CallOpParam()
+        op.statusCode = code
+        try:
+            call.answer(op)
+        except pj.Error as exc:
+            raise SipCommandFailed(error_text(exc)) from None
+        if code == 200:
+            call.answered = True
+            self.emit(ev.CallAnswered(leg))
+
+    def hangup(self, leg: int, code: int = 0, reason: str = "") -> None:
+        call = self._call(leg)
+        op = pj.CallOpParam()
+        if code:
+            op.statusCode = code
+        if reason:
+            op.reason = reason
+        try:
+            call.hangup(op)
+        except pj.Error as exc:
+            raise SipCommandFailed(error_text(exc)) from None
+
+    def apply_media(self, leg: int) -> None:
+        """Connect the greeting and the recorder once the call's audio is active."""
+        call = self.calls.get(leg)
+        if call is None or call.plan is None or call.plan.applied:
+            return
+        audio = self._active_audio(call)
+        if audio is None:
+            return
+        call.plan.applied = True
+        plan = call.plan
+        try:
+            if plan.record_to is not None:
+                plan.record_to.parent.mkdir(parents=True, exist_ok=True)
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(str(plan.record_to))
+                call.recorder = recorder
+                audio.startTransmit(recorder)
+            if plan.greeting is not None:
+                player = _Greeting(self, leg)
+                player.createPlayer(str(plan.greeting), pj.PJMEDIA_FILE_NO_LOOP)
+                call.player = player
+                player.startTransmit(audio)
+                if call.recorder is not None:
+                    player.startTransmit(call.recorder)
+        except (pj.Error, OSError) as exc:
+            reason = error_text(exc) if isinstance(exc, pj.Error) else str(exc)
+            log.warning("media for call leg %d failed: %s", leg, reason)
+            self.emit(ev.MediaFailed(leg, reason))
+            return
+        self.emit(ev.MediaStarted(leg, str(plan.record_to) if call.recorder else None))
+
+    @staticmethod
+    def _active_audio(call: _Call) -> pj.AudioMedia | None:
+        # Keep the CallInfo referenced: SWIG hands out its vector's items by reference,
+        # so iterating `getInfo().media` reads freed memory.
+        info = call.getInfo()
+        for media in info.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return call.getAudioMedia(media.index)
+        return None
+
+    def stats(self) -> ev.EndpointStats:
+        gc.collect()
+        return ev.EndpointStats(
+            calls=len(self.calls),
+            live_call_objects=len(self._live),
+            active_ports=self.endpoint.mediaActivePorts(),
+            idle_ports=self.idle_ports,
+            max_ports=self.endpoint.mediaMaxPorts(),
+        )

@@ -1,0 +1,28 @@
+/*
+ * pjproject compile-time limits for the hotline SIP intake (copied into
+ * pjlib/include/pj/config_site.h by callcenter/pjsua2/build.sh).
+ *
+ * The defaults (and the PyPI wheel `pjsua2-python`) allow 4 calls, 32 players,
+ * 32 recorders, 8 accounts, 254 conference ports and a 64-handle ioqueue: a call
+ * centre needs hundreds of each. A call holds one conference port for its audio plus
+ * one per player and recorder attached to it: a greeted, recorded call takes 3, so
+ * 512 calls need 1,537 ports with the master port (measured: 1,100 ran out at ~370
+ * greeted and recorded calls). Changing this file changes the cache key, so the
+ * next setup rebuilds.
+ */
+#define PJSUA_MAX_CALLS 512
+#define PJSUA_MAX_ACC 32
+#define PJSUA_MAX_CONF_PORTS 2048
+#define PJSUA_MAX_PLAYERS 1024
+#define PJSUA_MAX_RECORDERS 1024
+
+/* Sockets: two RTP/RTCP sockets per call plus SIP transports and TCP connections. */
+#define PJ_IOQUEUE_MAX_HANDLES 4096
+#define PJ_IOQUEUE_MAX_EVENTS_IN_SINGLE_POLL 64
+
+/* Hash table sizes for transactions and dialogs (bursts of INVITEs at ~200 CPS). */
+#define PJSIP_MAX_TSX_COUNT (8 * 1024 - 1)
+#define PJSIP_MAX_DIALOG_COUNT (4 * 1024 - 1)
+
+/* Server build: no video, no sound device (the null device drives the bridge). */
+#define PJMEDIA_HAS_VIDEO 0
