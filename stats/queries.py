@@ -45,6 +45,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from accounts.storage import User
+from callcenter.storage import Call
 from dispatch.lifecycle import Satisfaction, State
 from dispatch.storage import Category, Hotline, Order, OrderEvent, Unit
 from stats.domain import (
@@ -367,16 +368,51 @@ def kpi_statement(query: KpiQuery, weights: Mapping[str, float]):
     return stmt.params(as_of=query.as_of)
 
 
-async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[str, float | None]]:
-    """Call-side KPIs (接通率, 15秒接通率, ASA, 呼损率) per group key — the plug for the
-    call records: there is no `calls` table yet, so every group gets NULL for them.
+# Answered within this many seconds counts for the service level (GB/T 33358: 15 s).
+SERVICE_LEVEL_SECONDS = 15
+_CALL_KEYS = {Dimension.HOTLINE: Call.hotline, Dimension.AGENT: Call.agent}
 
-    Once it lands: offered = calls in the period, answered = answered_at set,
-    service level = answered within 15 s of offered_at, ASA = mean wait of answered
-    calls, abandoned = outcome abandoned; grouped by hotline or agent (other groupings
-    have no call side and stay NULL).
+
+def _wait_seconds(dialect: str) -> ColumnElement:
+    """answered_at - offered_at in seconds, per database."""
+    if dialect == "postgresql":
+        return func.extract("epoch", Call.answered_at - Call.offered_at)
+    return (func.julianday(Call.answered_at) - func.julianday(Call.offered_at)) * 86400.0
+
+
+async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[str, float | None]]:
+    """Call-side KPIs from the call records (话单), for calls offered in the period.
+
+    接通率 = answered / offered; 15秒接通率 = answered within 15 s / offered; ASA = mean
+    wait of answered calls in seconds; 呼损率 = abandoned / offered. Only groupings with a
+    call side (hotline, agent) have them, and not for unit users (calls have no unit).
     """
-    return {}
+    key = _CALL_KEYS.get(query.dimension)
+    if key is None or query.scope.unit_path is not None:
+        return {}
+    wait = _wait_seconds(session.bind.dialect.name)
+    answered = Call.answered_at.is_not(None)
+    offered = func.count(Call.id)
+    stmt = select(
+        key.label("k"),
+        offered.label("offered"),
+        func.count(Call.answered_at).label("answered"),
+        func.sum(case((and_(answered, wait <= SERVICE_LEVEL_SECONDS), 1), else_=0)).label("sl"),
+        func.avg(case((answered, wait))).label("asa"),
+        func.sum(case((Call.outcome == "abandoned", 1), else_=0)).label("abandoned"),
+    ).where(Call.offered_at >= query.period.start, Call.offered_at < query.period.end)
+    if query.scope.hotlines:
+        stmt = stmt.where(Call.hotline.in_(sorted(query.scope.hotlines)))
+    result = {}
+    for row in (await session.execute(stmt.group_by(key))).mappings():
+        n = row["offered"]
+        result[row["k"]] = {
+            "connection_rate": row["answered"] / n if n else None,
+            "service_level_15s": row["sl"] / n if n else None,
+            "asa_seconds": float(row["asa"]) if row["asa"] is not None else None,
+            "abandon_rate": row["abandoned"] / n if n else None,
+        }
+    return result
 
 
 async def kpi_table(
@@ -393,6 +429,15 @@ async def kpi_table(
         values = {k: (calls.get(row["k"], {}).get(k)) for k in CALL_KPIS}
         values.update({k: row[k] for k in KPI_NAMES if k not in CALL_KPIS})
         table.append({"key": key, "name": name, **{k: values[k] for k in KPI_NAMES}, "_o": order})
+    # groups with calls but no orders in the period (an agent who only took calls)
+    seen = {row["k"] for row in rows}
+    extra = [k for k in calls if k not in seen and k is not None]
+    if extra:
+        more = await group_names(session, query.dimension, extra)
+        for k in extra:
+            key, name, order = more[k]
+            values = {n: calls[k].get(n) for n in KPI_NAMES}
+            table.append({"key": key, "name": name, **values, "_o": order})
     table.sort(key=lambda r: (r["key"] is None, r["_o"]))
     for r in table:
         del r["_o"]
