@@ -36,3 +36,21 @@ async def test_concurrent_accepts(aiohttp_client, any_db_url, clock):
         order = await api.order(number)
         assert order["state"] == "accepted"
         assert [e["action"] for e in order["events"]].count("accept") == 1
+
+
+async def test_concurrent_registrations_get_distinct_numbers(aiohttp_client, any_db_url, clock):
+    api = await make_api(aiohttp_client, any_db_url, clock)
+    await api.login("agent")
+    await api.login("dispatcher")
+    headers = {"Authorization": f"Bearer {api.tokens['agent']}"}
+    body = {"channel": "phone", "hotline": "12345", "content": "路灯不亮", "type": "complaint"}
+
+    async def register():
+        resp = await api.client.post("/api/v1/orders", json=body, headers=headers)
+        return resp.status, await resp.json()
+
+    results = await asyncio.gather(*(register() for _ in range(20)))
+    assert [status for status, _ in results] == [201] * 20, results
+    numbers = {order["number"] for _, order in results}
+    assert len(numbers) == 20
+    assert (await api.call("GET", "/api/v1/orders", "supervisor"))["total"] == 20
