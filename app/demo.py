@@ -19,7 +19,7 @@ from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError
 from app.keys import DISPATCH, KB, PASSWORDS, SESSIONS, SETTINGS
-from dispatch import notifications, org
+from dispatch import org
 from dispatch.services import DispatchService
 from dispatch.storage import Order, Unit
 from knowledge_base.records import read_records
@@ -362,7 +362,7 @@ async def load_demo(
     clock = SimClock(now - timedelta(days=days))
     service = DispatchService(sessions, app[SETTINGS], clock)
     service.policy = live.policy
-    service.subscribers.append(notifications.notify)
+    service.subscribers = list(live.subscribers)
     for day in range(days):
         for _ in range(per_day):
             start = now - timedelta(days=days - day) + timedelta(hours=rng.uniform(0, 14))

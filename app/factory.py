@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -21,6 +22,7 @@ from app.keys import (
     DISPATCH,
     ENGINE,
     KB,
+    OUTBOX,
     PASSWORDS,
     ROUTES,
     SESSIONS,
@@ -35,6 +37,7 @@ from dispatch import routes as dispatch_routes
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
+from integrations.outbox import OutboxSender, run_outbox
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
 from stats import routes as stats_routes
@@ -60,7 +63,9 @@ def _database(now: Callable[[], datetime]):
             if await accounts.ensure_admin(session, app[PASSWORDS], settings.auth.admin_password):
                 log.info("created user 'admin' from HOTLINE_ADMIN_PASSWORD")
         service = DispatchService(sessions, settings, now)
-        service.subscribers.append(notifications.notify)
+        service.subscribers.append(
+            functools.partial(notifications.notify, email=settings.email.enabled)
+        )
         await service.reload_calendar()
         app[DISPATCH] = service
 
@@ -108,6 +113,24 @@ async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+def _outbox(background: bool):
+    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        """The e-mail sender; with `background`, it delivers on its own while the app runs."""
+        settings = app[SETTINGS].email
+        sender = OutboxSender(app[SESSIONS], settings, app[DISPATCH].now)
+        app[OUTBOX] = sender
+        if not background:
+            yield
+            return
+        task = asyncio.create_task(run_outbox(sender, settings.interval_seconds), name="outbox")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return outbox_ctx
+
+
 def create_app(
     settings: Settings, *, now: Callable[[], datetime] = db.utcnow, scanner: bool = True
 ) -> web.Application:
@@ -122,7 +145,9 @@ def create_app(
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
     app.cleanup_ctx.append(callcenter_ctx)
-    if scanner:
+    if settings.email.enabled:
+        app.cleanup_ctx.append(_outbox(background=scanner))
+    if scanner:  # background loops; tests drive them by hand
         app.cleanup_ctx.append(scanner_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
     add_routes(

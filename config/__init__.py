@@ -152,6 +152,23 @@ class SipSettings(BaseModel):
         return self.prompts_path / hotline / "greeting.wav"
 
 
+class EmailSettings(BaseModel):
+    """SMTP for e-mail notifications; off unless enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    username: str = ""
+    password: str = ""
+    sender: str = "12345@hotline.local"
+    use_tls: bool = False
+    starttls: bool = False
+    timeout_seconds: float = Field(10, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(60, gt=0)
+    interval_seconds: float = Field(10, gt=0)
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -163,6 +180,7 @@ class Settings(BaseModel):
     kpi: KpiSettings
     hotlines: list[HotlineSettings]
     sip: SipSettings
+    email: EmailSettings = EmailSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.
@@ -177,6 +195,11 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),
+    "HOTLINE_EMAIL_ENABLED": ("email", "enabled"),
+    "HOTLINE_SMTP_HOST": ("email", "host"),
+    "HOTLINE_SMTP_PORT": ("email", "port"),
+    "HOTLINE_SMTP_USER": ("email", "username"),
+    "HOTLINE_SMTP_PASSWORD": ("email", "password"),
     "HOTLINE_SIP_BIND": ("sip", "bind"),
     "HOTLINE_SIP_PORT": ("sip", "port"),
 }

@@ -1,4 +1,6 @@
-"""In-app notifications: a subscriber to appended order events (e-mail joins later).
+"""Notifications: a subscriber to appended order events. Every recipient gets an in-app
+notification; with e-mail enabled, users with an address also get it by e-mail (queued
+in the outbox in the same transaction, sent by integrations.outbox).
 
 Who hears of what: the handling unit of new work and of alarms; dispatchers of returns;
 supervisors of replies to review, extension requests, overdue orders and bad ratings.
@@ -14,6 +16,7 @@ from accounts.storage import User
 from dispatch.lifecycle import Flag, State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Notification
+from integrations.outbox import enqueue_email
 
 UNIT, DISPATCHERS, SUPERVISORS = "unit", Role.DISPATCHER, Role.SUPERVISOR
 LEADERS = Role.ADMIN  # the leadership report goes out through the admins for now
@@ -57,7 +60,13 @@ def _targets(appended: Appended) -> list[tuple[str, str]]:
     return RULES.get(event.action, [])
 
 
-async def notify(session: AsyncSession, appended: Appended, units: UnitDirectory) -> None:
+EMAIL_SUBJECT = "【12345热线】{message}"
+EMAIL_BODY = "{message}\n\n工单编号:{number}\n时间:{at}\n\n此邮件由系统自动发送,请登录系统处理。"
+
+
+async def notify(
+    session: AsyncSession, appended: Appended, units: UnitDirectory, email: bool = False
+) -> None:
     for who, template in _targets(appended):
         if who == UNIT:
             unit = units.by_code.get(appended.view.assignee or "")
@@ -70,15 +79,29 @@ async def notify(session: AsyncSession, appended: Appended, units: UnitDirectory
         for user in users:
             if user.hotlines and appended.hotline not in user.hotlines:
                 continue
+            message = template.format(number=appended.number)
             session.add(
                 Notification(
                     user_id=user.id,
                     order_id=appended.order_id,
                     kind=appended.event.action,
-                    message=template.format(number=appended.number),
+                    message=message,
                     created_at=appended.event.at,
                 )
             )
+            if email and user.email:
+                body = EMAIL_BODY.format(
+                    message=message,
+                    number=appended.number,
+                    at=appended.event.at.isoformat(timespec="seconds"),
+                )
+                enqueue_email(
+                    session,
+                    user.email,
+                    EMAIL_SUBJECT.format(message=message),
+                    body,
+                    appended.event.at,
+                )
 
 
 async def list_for(

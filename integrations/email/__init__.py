@@ -1,0 +1,1 @@
+"""E-mail notifications to units and supervisors (aiosmtplib)."""

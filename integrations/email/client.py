@@ -1,0 +1,37 @@
+"""The one module that speaks SMTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from config import EmailSettings
+from integrations.exceptions import DeliveryFailed
+
+
+@dataclass(frozen=True)
+class SmtpClient:
+    settings: EmailSettings
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.host,
+                port=s.port,
+                username=s.username or None,
+                password=s.password or None,
+                use_tls=s.use_tls,
+                start_tls=s.starttls,
+                timeout=s.timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP {s.host}:{s.port}: {exc}") from exc
