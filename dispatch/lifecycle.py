@@ -2,7 +2,7 @@
 
 Everything here is pure: no database, no clock of its own. An order is its append-only
 event log; `replay(events, policy)` folds the log into an `OrderView` (state, units,
-flags, deadlines), and `decide(view, action, payload, actor, now, policy, units)`
+flags, deadlines), and `decide(view, action, payload, actor, ctx)`
 checks one requested action and returns the `Event` to append, or raises.
 """
 
@@ -42,10 +42,6 @@ STATE_LABELS = {
     State.MERGED: "已并单",
     State.INVALID: "无效",
 }
-
-OPEN_STATES = frozenset(
-    {State.REGISTERED, State.DISPATCHED, State.ACCEPTED, State.RETURNED, State.REPLIED}
-)
 
 
 class Channel(StrEnum):
