@@ -334,7 +334,7 @@ async def _drive(
     if not await step(supervisor, "review", 1, 20, approve=True):
         return
     satisfied = rng.random() < 0.85
-    await step(
+    rated = await step(
         agent,
         "callback",
         2,
@@ -342,6 +342,15 @@ async def _drive(
         satisfaction=rng.choice(["satisfied", "basic"]) if satisfied else "dissatisfied",
         resolved=satisfied,
     )
+    if satisfied or not rated:
+        return
+    # 差评核实: some complaints are valid and reopen the order, others are closed
+    if rng.random() < 0.5:
+        reopened = await step(supervisor, "verify", 2, 8, valid=True, note="核实属实,要求整改")
+        if reopened and await step(handler, "accept", 1, 6):
+            await step(handler, "reply", 24, 24 * 8, text="已按要求整改到位")
+    else:
+        await step(supervisor, "verify", 2, 8, valid=False, note="诉求超出职责范围,已向市民解释")
 
 
 async def load_demo(
