@@ -29,6 +29,7 @@ from app.keys import (
     SETTINGS,
     SUGGESTER,
 )
+from callcenter import routes as callcenter_routes
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
@@ -156,6 +157,7 @@ def create_app(
         + account_routes.routes
         + dispatch_routes.routes
         + kb_routes.routes
-        + stats_routes.routes,
+        + stats_routes.routes
+        + callcenter_routes.routes,
     )
     return app

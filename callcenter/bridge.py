@@ -136,6 +136,10 @@ class SipEndpoint:
     def answer(self, leg: int, greeting: Path | None = None, record_to: Path | None = None) -> None:
         self.post(_answer, leg, 200, greeting, record_to)
 
+    def play(self, leg: int, files: list[Path], *, loop: bool = False, token: int = 1) -> None:
+        """Play `files` in turn to the caller (and the recording); PromptFinished follows."""
+        self.post(_play, leg, list(files), loop, token)
+
     def reject(self, leg: int, code: int, reason: str = "") -> None:
         self.post(_hangup, leg, code, reason)
 
@@ -219,6 +223,10 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
 
 def _answer(stack, leg: int, code: int, greeting: Path | None, record_to: Path | None) -> None:
     stack.answer(leg, code, greeting, record_to)
+
+
+def _play(stack, leg: int, files: list[Path], loop: bool, token: int) -> None:
+    stack.play(leg, files, loop, token)
 
 
 def _hangup(stack, leg: int, code: int, reason: str) -> None:

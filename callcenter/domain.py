@@ -3,8 +3,9 @@
 - Which hotline a call is for: the dialled number (Request-URI user part), with the
   To header and Diversion headers (forwarded calls) as fallbacks.
 - Who is calling: P-Asserted-Identity, else From.
-- A call record's life cycle (话单/CDR): offered → answered → ended, or offered → ended
-  (abandoned: the caller hung up before anyone answered).
+- A call record's life cycle (话单/CDR): offered → answered (by the IVR) → [queued] →
+  ended, or offered → ended (abandoned: the caller hung up before an answer). Hanging up
+  while queued is abandoned too; a callback-list entry ends it as `callback`.
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ class Outcome(StrEnum):
     COMPLETED = "completed"  # answered, then hung up by either side
     ABANDONED = "abandoned"  # 放弃: the caller hung up before an answer
     FAILED = "failed"  # never answered through no choice of the caller (media/SIP error)
+    CALLBACK = "callback"  # ended with a callback-list entry (asked for one, or overflow)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,18 @@ class CallRecord:
     order_number: str | None = None
     recording: str | None = None
     intake: str = ""  # the intake node that took the call
+    queue: str | None = None  # the queue the IVR put the caller in
+    queued_at: datetime | None = None
+
+    @property
+    def queue_wait_seconds(self) -> float | None:
+        """Seconds in the queue: until the end of the call while no agent took it."""
+        if self.queued_at is None:
+            return None
+        until = self.ended_at
+        if until is None:
+            return None
+        return (until - self.queued_at).total_seconds()
 
     @property
     def state(self) -> CallState:
@@ -261,11 +275,28 @@ def attach_recording(record: CallRecord, path: str) -> CallRecord:
     return replace(record, recording=path)
 
 
-def end(record: CallRecord, at: datetime, failed: bool = False) -> CallRecord:
-    """The call is over; its outcome follows from whether it was answered."""
+def enqueue(record: CallRecord, queue: str, at: datetime) -> CallRecord:
+    """The IVR put the (answered) caller in a queue to wait for an agent (排队)."""
+    if record.state is not CallState.ANSWERED:
+        raise IllegalCallTransition(record.id, record.state.value, "enqueue")
+    return replace(record, queue=queue, queued_at=max(at, record.answered_at))
+
+
+def end(
+    record: CallRecord, at: datetime, failed: bool = False, callback: bool = False
+) -> CallRecord:
+    """The call is over; its outcome follows from how far it got.
+
+    Answered by the intake (IVR) and hung up there: completed. Hung up while waiting
+    in a queue with no agent: abandoned. Ended with a callback entry: callback.
+    """
     if record.state is CallState.ENDED:
         raise IllegalCallTransition(record.id, record.state.value, "end")
-    if record.answered_at is not None:
+    if callback:
+        outcome = Outcome.CALLBACK
+    elif record.queued_at is not None and record.agent is None:
+        outcome = Outcome.ABANDONED
+    elif record.answered_at is not None:
         outcome = Outcome.COMPLETED
     else:
         outcome = Outcome.FAILED if failed else Outcome.ABANDONED

@@ -46,6 +46,21 @@ class GreetingFinished:
 
 
 @dataclass(frozen=True)
+class PromptFinished:
+    """The prompts of a `play` command (named by its token) were all played."""
+
+    leg: int
+    token: int
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    leg: int
+    digit: str  # one character as pjsua reports it (garbage included)
+    method: str  # "rfc2833" | "sip_info"
+
+
+@dataclass(frozen=True)
 class CallDisconnected:
     leg: int
     status_code: int
@@ -69,6 +84,8 @@ BridgeEvent = (
     | MediaStarted
     | MediaFailed
     | GreetingFinished
+    | PromptFinished
+    | DtmfReceived
     | CallDisconnected
     | CommandFailed
 )

@@ -62,14 +62,17 @@ class _MediaPlan:
     applied: bool = False
 
 
-class _Greeting(pj.AudioMediaPlayer):
-    def __init__(self, stack: PjStack, leg: int) -> None:
+GREETING_TOKEN = 0  # the greeting's prompt token; `play` commands use their own
+
+
+class _Prompt(pj.AudioMediaPlayer):
+    def __init__(self, stack: PjStack, leg: int, token: int) -> None:
         super().__init__()
-        self._stack, self._leg = stack, leg
+        self._stack, self._leg, self._token = stack, leg, token
 
     def onEof2(self) -> None:
         # Runs on the media clock thread: hand over, never touch the player here.
-        self._stack.defer(self._stack.greeting_finished, self._leg)
+        self._stack.defer(self._stack.prompt_finished, self._leg, self._token)
 
 
 class _Call(pj.Call):
@@ -79,7 +82,10 @@ class _Call(pj.Call):
         super().__init__(account, call_id)
         self.stack, self.leg = stack, leg
         self.plan: _MediaPlan | None = None
-        self.player: _Greeting | None = None
+        self.player: _Prompt | None = None
+        self.token = GREETING_TOKEN  # of the prompt(s) playing
+        self.pending: list[Path] = []  # prompts still to play after the current one
+        self.looping = False  # hold music: no end-of-prompt events
         self.recorder: pj.AudioMediaRecorder | None = None
         self.answered = False
 
@@ -92,6 +98,12 @@ class _Call(pj.Call):
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.stack.defer(self.stack.apply_media, self.leg)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        # Once per new digit, RFC 2833 or SIP INFO (pjsua2 runs it as a pending job
+        # on this thread). The digit is whatever arrived: the service judges it.
+        method = "sip_info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
+        self.stack.emit(ev.DtmfReceived(self.leg, str(prm.digit)[:1], method))
 
 
 class _IntakeAccount(pj.Account):
@@ -265,13 +277,27 @@ class PjStack:
         # Recorder first: destroying it writes the WAV header.
         call.recorder = None
         call.player = None
+        call.pending = []
         self.calls.pop(call.leg, None)
 
-    def greeting_finished(self, leg: int) -> None:
+    def prompt_finished(self, leg: int, token: int) -> None:
         call = self.calls.get(leg)
-        if call is not None and call.player is not None:
-            call.player = None  # frees its conference slot
+        if call is None or call.player is None or call.token != token or call.looping:
+            return  # a prompt replaced since, or the call is gone
+        if call.pending:
+            audio = self._active_audio(call)
+            if audio is not None:
+                try:
+                    self._start_player(call, audio, call.pending.pop(0), loop=False)
+                    return
+                except pj.Error as exc:
+                    log.warning("prompt for call leg %d failed: %s", leg, error_text(exc))
+        call.player = None  # frees its conference slot
+        call.pending = []
+        if token == GREETING_TOKEN:
             self.emit(ev.GreetingFinished(leg))
+        else:
+            self.emit(ev.PromptFinished(leg, token))
 
     # ------------------------------------------------------------------ commands
 
@@ -306,6 +332,33 @@ class PjStack:
         except pj.Error as exc:
             raise SipCommandFailed(error_text(exc)) from None
 
+    def play(self, leg: int, files: list[Path], loop: bool, token: int) -> None:
+        """Replace what the caller hears by `files` in turn (or one file looped).
+
+        PromptFinished(leg, token) follows the last file unless looped or replaced.
+        """
+        call = self._call(leg)
+        audio = self._active_audio(call)
+        if audio is None:
+            raise SipCommandFailed("no active audio")
+        call.player = None  # stop the current prompt (frees its slot)
+        call.token, call.looping, call.pending = token, loop, list(files[1:])
+        if not files:
+            return
+        try:
+            self._start_player(call, audio, files[0], loop=loop)
+        except pj.Error as exc:
+            raise SipCommandFailed(error_text(exc)) from None
+
+    def _start_player(self, call: _Call, audio: pj.AudioMedia, path: Path, loop: bool) -> None:
+        call.player = None
+        player = _Prompt(self, call.leg, call.token)
+        player.createPlayer(str(path), 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        call.player = player
+        player.startTransmit(audio)
+        if call.recorder is not None:
+            player.startTransmit(call.recorder)
+
     def apply_media(self, leg: int) -> None:
         """Connect the greeting and the recorder once the call's audio is active."""
         call = self.calls.get(leg)
@@ -324,18 +377,16 @@ class PjStack:
                 call.recorder = recorder
                 audio.startTransmit(recorder)
             if plan.greeting is not None:
-                player = _Greeting(self, leg)
-                player.createPlayer(str(plan.greeting), pj.PJMEDIA_FILE_NO_LOOP)
-                call.player = player
-                player.startTransmit(audio)
-                if call.recorder is not None:
-                    player.startTransmit(call.recorder)
+                call.token = GREETING_TOKEN
+                self._start_player(call, audio, plan.greeting, loop=False)
         except (pj.Error, OSError) as exc:
             reason = error_text(exc) if isinstance(exc, pj.Error) else str(exc)
             log.warning("media for call leg %d failed: %s", leg, reason)
             self.emit(ev.MediaFailed(leg, reason))
             return
         self.emit(ev.MediaStarted(leg, str(plan.record_to) if call.recorder else None))
+        if call.player is None:  # no greeting to wait for
+            self.emit(ev.GreetingFinished(leg))
 
     @staticmethod
     def _active_audio(call: _Call) -> pj.AudioMedia | None:

@@ -2,27 +2,42 @@
 
     python -m callcenter.prompts [--config FILE] [--dir DIR]
 
-writes <dir>/<number>/greeting.wav for every configured hotline (8 kHz, mono, 16-bit
-PCM: what the conference bridge runs at, so no resampling per call). A prompt is only
-rewritten when its text changes; recorded prompts dropped in place of these are kept
-as long as their `.txt` sidecar is removed.
+writes <dir>/<number>/greeting.wav and menu.wav for every configured hotline and the
+shared IVR prompts in <dir>/common/ (invalid, queue, callback_offer, callback_ok, and
+hold music synthesised in Python) — 8 kHz, mono, 16-bit PCM: what the conference bridge
+runs at, so no resampling per call. A prompt is only rewritten when its text changes;
+recorded prompts dropped in place of these are kept as long as their `.txt` sidecar is
+removed. A file in <dir>/<number>/ overrides the common one for that hotline.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import wave
 from collections.abc import Iterable
 from pathlib import Path
 
+from callcenter import ivr
 from callcenter.exceptions import CallCenterError
 
 GREETING = "您好,欢迎致电{name}。本次通话将被录音,请稍候。"
 SAMPLE_RATE = 8000
+COMMON = "common"
+# Shared IVR prompts (callcenter.ivr names them).
+COMMON_TEXTS = {
+    # Short: espeak-ng pauses long at every comma, and callers hear these often.
+    ivr.INVALID: "输入有误,请重新选择。",
+    ivr.QUEUE: "正在转接人工,请稍候。",
+    ivr.CALLBACK_OFFER: "等待较长,回电请按1。",
+    ivr.CALLBACK_OK: "已为您登记回电,再见。",
+}
 
 
 class PromptToolMissing(CallCenterError):
@@ -84,6 +99,59 @@ def ensure_greetings(hotlines: Iterable[tuple[str, str]], directory: Path) -> li
     return paths
 
 
+def menu_text(number: str) -> str:
+    return ivr.menu_for(number).prompt_text() + "重听请按星号键。"
+
+
+def _ensure(text: str, wav: Path) -> Path:
+    sidecar = wav.with_suffix(".txt")
+    fresh = wav.exists() and (not sidecar.exists() or sidecar.read_text(encoding="utf-8") == text)
+    if not fresh:
+        synthesize(text, wav)
+        sidecar.write_text(text, encoding="utf-8")
+    return wav
+
+
+def hold_music(seconds: float = 4.0) -> bytes:
+    """A soft arpeggio (C–E–G–C), as a WAV file: placeholder music on hold."""
+    notes = [261.63, 329.63, 392.0, 523.25]
+    note_len = int(SAMPLE_RATE * seconds / len(notes))
+    frames = bytearray()
+    for freq in notes:
+        for i in range(note_len):
+            envelope = min(1.0, i / 200) * max(0.0, 1 - i / note_len) ** 0.5
+            sample = int(6000 * envelope * math.sin(2 * math.pi * freq * i / SAMPLE_RATE))
+            frames += sample.to_bytes(2, "little", signed=True)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(bytes(frames))
+    return out.getvalue()
+
+
+def ensure_ivr_prompts(numbers: Iterable[str], directory: Path) -> list[Path]:
+    """Menus per hotline and the shared IVR prompts; returns all paths."""
+    paths = [_ensure(menu_text(n), directory / n / f"{ivr.MENU}.wav") for n in numbers]
+    for name, text in COMMON_TEXTS.items():
+        paths.append(_ensure(text, directory / COMMON / f"{name}.wav"))
+    hold = directory / COMMON / f"{ivr.HOLD}.wav"
+    if not hold.exists():
+        hold.parent.mkdir(parents=True, exist_ok=True)
+        hold.write_bytes(hold_music())
+    paths.append(hold)
+    return paths
+
+
+def prompt_file(directory: Path, hotline: str, name: str) -> Path | None:
+    """The hotline's own `name` prompt, else the common one; None if neither exists."""
+    for path in (directory / hotline / f"{name}.wav", directory / COMMON / f"{name}.wav"):
+        if path.is_file():
+            return path
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from config import SipSettings, load_settings
 
@@ -96,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     directory = args.dir or sip.prompts_path
     try:
         paths = ensure_greetings(((h.number, h.name) for h in settings.hotlines), directory)
+        paths += ensure_ivr_prompts((h.number for h in settings.hotlines), directory)
     except PromptToolMissing as exc:
         print(exc.message, file=sys.stderr)
         return 1
-    print(f"{len(paths)} greeting prompts in {directory}")
+    print(f"{len(paths)} prompts in {directory}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The `calls` table (话单/CDR) and the few queries the call centre runs on it.
+"""The `calls` table (话单/CDR), the `callbacks` list, and the queries on them.
 
 The schema is created by the Alembic migrations in app/migrations/ (tests create it
 with `Base.metadata.create_all(tables=[Call.__table__, ...])`).
@@ -6,9 +6,10 @@ with `Base.metadata.create_all(tables=[Call.__table__, ...])`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy import ForeignKey, Index, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,46 @@ class Call(Base):
     # The intake node that took the call ([sip] node): with several intake processes
     # behind a load balancer, each closes only its own records after a crash.
     intake: Mapped[str] = mapped_column(String(64), default="")
+    # The IVR's queue choice and when the caller started waiting in it.
+    queue: Mapped[str | None] = mapped_column(String(40))
+    queued_at: Mapped[datetime | None]
+
+
+class Callback(Base):
+    """回电清单: a caller to call back (abandoned in a queue, asked for it, overflow).
+
+    Agents work from it (the state moves open → done when the callback is made).
+    """
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    hotline: Mapped[str] = mapped_column(ForeignKey("hotlines.number"))
+    caller: Mapped[str] = mapped_column(String(64))
+    # abandoned | requested | overflow (callcenter.ivr.CallbackReason)
+    reason: Mapped[str] = mapped_column(String(20))
+    queue: Mapped[str | None] = mapped_column(String(40))
+    # Seconds the caller waited in the queue before hanging up / being offered this.
+    wait_seconds: Mapped[float | None]
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+
+
+@dataclass(frozen=True)
+class CallbackEntry:
+    """A callback-list entry as the service writes it (after its call record)."""
+
+    call_id: str
+    hotline: str
+    caller: str
+    reason: str
+    created_at: datetime
+    queue: str | None = None
+    wait_seconds: float | None = None
 
 
 def to_row(record: CallRecord) -> dict:
@@ -57,6 +98,8 @@ def to_row(record: CallRecord) -> dict:
         "recording": record.recording,
         "sip_call_id": record.sip_call_id or None,
         "intake": record.intake,
+        "queue": record.queue,
+        "queued_at": record.queued_at,
     }
 
 
@@ -74,6 +117,8 @@ def from_row(row: Call) -> CallRecord:
         order_number=row.order_number,
         recording=row.recording,
         intake=row.intake,
+        queue=row.queue,
+        queued_at=row.queued_at,
     )
 
 
@@ -96,28 +141,106 @@ async def save(session: AsyncSession, records: list[CallRecord]) -> None:
     await session.flush()
 
 
+async def add_callbacks(session: AsyncSession, entries: list[CallbackEntry]) -> None:
+    """Insert callback-list entries (their call records must be saved first)."""
+    for entry in entries:
+        session.add(
+            Callback(
+                call_id=entry.call_id,
+                hotline=entry.hotline,
+                caller=entry.caller,
+                reason=entry.reason,
+                queue=entry.queue,
+                wait_seconds=entry.wait_seconds,
+                created_at=entry.created_at,
+                state="open",
+            )
+        )
+    await session.flush()
+
+
+def _call_filter(query, hotline, since, until, hotlines, agent=None):
+    if agent is not None:
+        query = query.where(Call.agent == agent)
+    if hotline is not None:
+        query = query.where(Call.hotline == hotline)
+    if hotlines:  # a sub-platform user: these hotlines only
+        query = query.where(Call.hotline.in_(sorted(hotlines)))
+    if since is not None:
+        query = query.where(Call.offered_at >= since)
+    if until is not None:
+        query = query.where(Call.offered_at < until)
+    return query
+
+
 async def list_calls(
     session: AsyncSession,
     hotline: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[CallRecord]:
-    query = select(Call).order_by(Call.offered_at, Call.id)
-    if hotline is not None:
-        query = query.where(Call.hotline == hotline)
-    if since is not None:
-        query = query.where(Call.offered_at >= since)
-    if until is not None:
-        query = query.where(Call.offered_at < until)
+    query = _call_filter(select(Call).order_by(Call.offered_at, Call.id), hotline, since, until, ())
     return [from_row(row) for row in await session.scalars(query)]
 
 
+async def page_calls(
+    session: AsyncSession,
+    *,
+    hotline: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    hotlines: frozenset[str] = frozenset(),
+    agent: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[CallRecord], int]:
+    """One page of call records, newest first, and how many match in all."""
+    where = (hotline, since, until, hotlines, agent)
+    total = int(
+        await session.scalar(_call_filter(select(func.count()).select_from(Call), *where)) or 0
+    )
+    query = _call_filter(select(Call), *where)
+    query = query.order_by(Call.offered_at.desc(), Call.id.desc())
+    query = query.offset((page - 1) * page_size).limit(page_size)
+    return [from_row(row) for row in await session.scalars(query)], total
+
+
+async def page_callbacks(
+    session: AsyncSession,
+    *,
+    hotline: str | None = None,
+    state: str | None = None,
+    hotlines: frozenset[str] = frozenset(),
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[Callback], int]:
+    """One page of the callback list, oldest first (the order agents work it)."""
+
+    def where(query):
+        if hotline is not None:
+            query = query.where(Callback.hotline == hotline)
+        if hotlines:
+            query = query.where(Callback.hotline.in_(sorted(hotlines)))
+        if state is not None:
+            query = query.where(Callback.state == state)
+        return query
+
+    total = int(await session.scalar(where(select(func.count()).select_from(Callback))) or 0)
+    query = where(select(Callback)).order_by(Callback.created_at, Callback.id)
+    query = query.offset((page - 1) * page_size).limit(page_size)
+    return list(await session.scalars(query)), total
+
+
 async def close_unfinished(session: AsyncSession, intake: str, at: datetime) -> int:
-    """Records this intake node left open when it died: ended now, outcome by answer."""
+    """Records this intake node left open when it died: ended now, outcome by answer.
+
+    A caller still waiting in a queue did not complete anything: failed.
+    """
     query = select(Call).where(Call.ended_at.is_(None), Call.intake == intake)
     rows = list(await session.scalars(query))
     for row in rows:
         row.ended_at = at
-        row.outcome = (Outcome.COMPLETED if row.answered_at else Outcome.FAILED).value
+        completed = row.answered_at is not None and (row.queued_at is None or row.agent)
+        row.outcome = (Outcome.COMPLETED if completed else Outcome.FAILED).value
     await session.flush()
     return len(rows)

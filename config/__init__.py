@@ -129,6 +129,11 @@ class SipSettings(BaseModel):
     log_level: int = Field(2, ge=0, le=6)
     # On shut-down: how long to wait for hung-up calls to end before destroying pjsua.
     shutdown_timeout_seconds: float = Field(5, gt=0)
+    # IVR and queue (callcenter/ivr.py)
+    menu_timeout_seconds: float = Field(5, gt=0)  # silence after the menu before replaying
+    menu_attempts: int = Field(3, ge=1)  # garbage/timeouts before the default queue
+    queue_long_wait_seconds: float = Field(60, gt=0)  # then "press 1 to be called back"
+    queue_max_wait_seconds: float = Field(600, gt=0)  # then a callback entry and goodbye
 
     @model_validator(mode="after")
     def _ports_fit(self) -> SipSettings:

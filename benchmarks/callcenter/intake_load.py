@@ -1,12 +1,15 @@
 """Load on the SIP intake: SIPp calls hotline numbers on 127.0.0.1 at a fixed rate.
 
     .venv/bin/python benchmarks/callcenter/intake_load.py [--calls 1000] [--rate 200]
-        [--hold-ms 2000] [--transport u1]
+        [--hold-ms 2000] [--transport u1] [--ivr]
 
 Every call is answered, greeted (player) and recorded (recorder), so each one holds
-two RTP sockets and three conference ports. Prints one JSON line: SIPp's successful
-and failed calls, attempts per second, peak concurrent calls, CPU seconds and peak
-RSS of this process, call records written, and whether the endpoint is back to idle.
+two RTP sockets and three conference ports. With --ivr each caller presses 1 (RFC 2833
+from SIPp's capture) 300 ms in, waits in the queue with hold music for --hold-ms and
+hangs up: an abandoned record and a callback-list entry per call. Prints one JSON line:
+SIPp's successful and failed calls, attempts per second, peak concurrent calls, CPU
+seconds and peak RSS of this process, call records written, and whether the endpoint
+is back to idle.
 A measurement, not a test: run it on an otherwise quiet machine.
 """
 
@@ -28,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from app.db import Base, create_engine, session_factory  # noqa: E402
 from callcenter import storage  # noqa: E402
-from callcenter.prompts import ensure_greetings  # noqa: E402
+from callcenter.prompts import ensure_greetings, ensure_ivr_prompts  # noqa: E402
 from callcenter.service import CallCenter  # noqa: E402
 from config import SipSettings, load_settings  # noqa: E402
-from tests.callcenter.conftest import SCENARIOS, free_port  # noqa: E402
+from tests.callcenter.conftest import SCENARIOS, free_port, ivr_scenario  # noqa: E402
 
 
 def sipp_counts(output: str) -> dict[str, int]:
@@ -46,10 +49,12 @@ async def main(args: argparse.Namespace) -> dict:
     hotlines = [(h.number, h.name) for h in load_settings(environ={}).hotlines]
     work = Path(tempfile.mkdtemp(prefix="intake-load-"))
     ensure_greetings(hotlines, work / "prompts")
+    ensure_ivr_prompts([n for n, _ in hotlines], work / "prompts")
     engine = create_engine(f"sqlite+aiosqlite:///{work / 'calls.db'}")
     from dispatch.storage import Category, Hotline, Order, Unit
 
-    tables = [m.__table__ for m in (Hotline, Unit, Category, Order, storage.Call)]
+    models = (Hotline, Unit, Category, Order, storage.Call, storage.Callback)
+    tables = [m.__table__ for m in models]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all, tables=tables)
         await conn.execute(
@@ -72,12 +77,17 @@ async def main(args: argparse.Namespace) -> dict:
     inject.write_text(
         "SEQUENTIAL\n" + "".join(f"{n};1380013{i:04d};\n" for i, (n, _) in enumerate(hotlines))
     )
+    if args.ivr:
+        steps = [("pause", 300), ("rfc2833", "1"), ("pause", args.hold_ms)]
+        scenario = ivr_scenario(work, "ivr", steps, "bye")
+    else:
+        scenario = SCENARIOS / "answered.xml"
     cpu0, wall0 = time.process_time(), time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{settings.port}", "-sf", str(SCENARIOS / "answered.xml"),
+        "sipp", f"127.0.0.1:{settings.port}", "-sf", str(scenario),
         "-inf", str(inject), "-m", str(args.calls), "-r", str(args.rate), "-l", "500",
         "-d", str(args.hold_ms), "-t", args.transport, "-i", "127.0.0.1",
-        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(pair=True)),
+        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(span=4)),
         "-nostdin", "-timeout", "300s", "-timeout_error", "-max_socket", "2000",
         cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -93,6 +103,7 @@ async def main(args: argparse.Namespace) -> dict:
     report = await center.stop()
     async with sessions() as session:
         rows = await storage.list_calls(session)
+        _, callbacks = await storage.page_callbacks(session, page_size=1)
     await engine.dispose()
     if args.keep:
         print(f"recordings and SIPp files kept in {work}", file=sys.stderr)
@@ -103,6 +114,7 @@ async def main(args: argparse.Namespace) -> dict:
         "calls": args.calls,
         "rate": args.rate,
         "hold_ms": args.hold_ms,
+        "ivr": args.ivr,
         "transport": args.transport,
         "sipp_exit": proc.returncode,
         "successful": counts["Successful call"],
@@ -115,6 +127,9 @@ async def main(args: argparse.Namespace) -> dict:
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "records": len(rows),
         "records_completed": sum(r.outcome == "completed" for r in rows),
+        "records_abandoned": sum(r.outcome == "abandoned" for r in rows),
+        "callbacks": callbacks,
+        "dtmf_received": center.dtmf_received,
         "idle_after": stats.idle,
         "active_ports_after": stats.active_ports,
         "shutdown_clean": report.clean,
@@ -127,5 +142,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--hold-ms", type=int, default=2000)
     parser.add_argument("--transport", default="u1", help="SIPp transport: u1 (UDP), t1 (TCP)")
+    parser.add_argument("--ivr", action="store_true", help="press 1, wait in the queue, hang up")
     parser.add_argument("--keep", action="store_true", help="keep recordings and the database")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

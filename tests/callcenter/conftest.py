@@ -24,7 +24,11 @@ if str(ROOT) not in sys.path:  # `pytest` run from anywhere, not only `python -m
 
 from app.db import Base, create_engine, session_factory  # noqa: E402
 from callcenter.bridge import pjsua2_available  # noqa: E402
-from callcenter.prompts import ensure_greetings, tools_available  # noqa: E402
+from callcenter.prompts import (  # noqa: E402
+    ensure_greetings,
+    ensure_ivr_prompts,
+    tools_available,
+)
 from config import SipSettings, load_settings  # noqa: E402
 
 SCENARIOS = Path(__file__).with_name("scenarios")
@@ -57,15 +61,17 @@ def sip_tools(prompt_tools) -> None:
 def prompts_dir(tmp_path_factory: pytest.TempPathFactory, prompt_tools) -> Path:
     directory = tmp_path_factory.mktemp("prompts")
     ensure_greetings(HOTLINES, directory)
+    ensure_ivr_prompts(NUMBERS, directory)
     return directory
 
 
-def free_port(pair: bool = False) -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (and the next one, if `pair`)."""
+def free_port(pair: bool = False, span: int = 1) -> int:
+    """A port free for UDP and TCP on 127.0.0.1 (and the next `span - 1`, or one if `pair`)."""
+    span = max(span, 2 if pair else 1)
     for _ in range(200):
-        port = random.randrange(20000, 30000, 2)
+        port = random.randrange(20000, 30000, 4)
         try:
-            for offset in (0, 1) if pair else (0,):
+            for offset in range(span):
                 for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
                     with socket.socket(socket.AF_INET, kind) as sock:
                         sock.bind(("127.0.0.1", port + offset))
@@ -94,11 +100,11 @@ def sip_settings(tmp_path: Path, prompts_dir: Path) -> SipSettings:
 
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator:
-    from callcenter.storage import Call
+    from callcenter.storage import Call, Callback
     from dispatch.storage import Category, Hotline, Order, Unit
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    tables = [model.__table__ for model in (Hotline, Unit, Category, Order, Call)]
+    tables = [model.__table__ for model in (Hotline, Unit, Category, Order, Call, Callback)]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all, tables=tables)
         await conn.execute(
@@ -120,8 +126,105 @@ class SippResult:
         return self.returncode == 0
 
 
+DTMF_PCAPS = Path("/usr/share/sip-tester")
+_PCAP_NAMES = {"#": "pound", "*": "star"}
+
+_HEADERS = """\
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+"""
+
+
+def dtmf_pcap(digit: str) -> Path:
+    return DTMF_PCAPS / f"dtmf_2833_{_PCAP_NAMES.get(digit, digit)}.pcap"
+
+
+def ivr_scenario(workdir: Path, name: str, steps: list[tuple[str, object]], end: str) -> Path:
+    """A SIPp scenario: dial (field0), get answered, then `steps`, then `end`.
+
+    steps: ("pause", ms), ("rfc2833", digit) — RTP events replayed from SIPp's shipped
+    captures, ("info", digit) — SIP INFO application/dtmf-relay, ("info_raw", (lines,
+    status)) — an INFO with that body, answered with `status`.
+    end: "bye" (the caller hangs up) or "wait_bye" (the intake hangs up on the caller).
+    """
+    template = (SCENARIOS / "ivr_head.xml").read_text()
+    body, cseq = [], 2
+    for kind, value in steps:
+        if kind == "pause":
+            body.append(f'  <pause milliseconds="{int(value)}"/>')
+        elif kind == "rfc2833":
+            body.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(str(value))}"/>')
+            body.append("  </action></nop>")
+            body.append('  <pause milliseconds="300"/>')
+        elif kind == "info_raw":  # (body lines, expected status): malformed dtmf-relay
+            lines, status = value
+            headers = _HEADERS.format(cseq=cseq, method="INFO")
+            text = "".join(f"      {line}\n" for line in lines)
+            body.append(
+                f"""  <send retrans="500"><![CDATA[
+      INFO [next_url] SIP/2.0
+{headers}      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+{text}    ]]></send>
+  <recv response="{status}"/>"""
+            )
+            cseq += 1
+        elif kind == "info":
+            headers = _HEADERS.format(cseq=cseq, method="INFO")
+            body.append(
+                f"""  <send retrans="500"><![CDATA[
+      INFO [next_url] SIP/2.0
+{headers}      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={value}
+      Duration=160
+    ]]></send>
+  <recv response="200"/>"""
+            )
+            cseq += 1
+        else:
+            raise ValueError(kind)
+    if end == "bye":
+        body.append(
+            f"""  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+{_HEADERS.format(cseq=cseq, method="BYE")}      Content-Length: 0
+
+    ]]></send>
+  <recv response="200" crlf="true"/>"""
+        )
+    elif end == "wait_bye":
+        body.append(
+            """  <recv request="BYE" timeout="20000"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]></send>"""
+        )
+    else:
+        raise ValueError(end)
+    path = workdir / f"{name}.xml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path.write_text(template.replace("<!-- STEPS -->", "\n".join(body)))
+    return path
+
+
 async def run_sipp(
-    scenario: str,
+    scenario: str | Path,
     port: int,
     calls: Iterable[tuple[str, str]],
     *,
@@ -134,6 +237,8 @@ async def run_sipp(
     """Run a SIPp scenario against 127.0.0.1:`port`; `calls` are (dialled, caller)."""
     rows = list(calls)
     workdir.mkdir(parents=True, exist_ok=True)
+    scenario_file = scenario if isinstance(scenario, Path) else SCENARIOS / f"{scenario}.xml"
+    scenario = scenario_file.stem
     inject = workdir / f"{scenario}-{port}.csv"
     inject.write_text("SEQUENTIAL\n" + "".join(f"{d};{c};\n" for d, c in rows))
     errors = workdir / f"{scenario}-{port}-errors.log"
@@ -141,7 +246,7 @@ async def run_sipp(
         "sipp",
         f"127.0.0.1:{port}",
         "-sf",
-        str(SCENARIOS / f"{scenario}.xml"),
+        str(scenario_file),
         "-inf",
         str(inject),
         "-m",
@@ -159,7 +264,7 @@ async def run_sipp(
         "-mi",
         "127.0.0.1",
         "-mp",
-        str(free_port(pair=True)),
+        str(free_port(span=4)),  # audio RTP/RTCP at -mp, video at -mp + 2
         "-nostdin",
         "-timeout",
         f"{int(timeout)}s",

@@ -1,0 +1,151 @@
+"""HTTP entrypoints of the call centre (DESIGN §9): call records and the callback list.
+
+    GET /api/v1/calls?hotline=&from=&to=&page=&page_size=
+    GET /api/v1/callbacks?hotline=&state=&page=&page_size=
+
+Centre roles only. Callers' numbers are masked for roles outside PHONE_ROLES; managers
+of a sub-platform (users with hotlines) see their hotlines only; agents see the calls
+they took (DESIGN §3: "own calls") and the whole callback list, which they work from.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ConfigDict, Field
+
+from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
+from app.errors import InvalidInput
+from app.http import ApiRoute, Call, Page, page_answer
+from app.keys import SESSIONS, SETTINGS
+from callcenter import storage
+from callcenter.domain import CallRecord
+
+CALL_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
+class CallQuery(Page):
+    model_config = ConfigDict(populate_by_name=True)
+
+    hotline: str | None = Field(None, max_length=20)
+    start: str | None = Field(None, alias="from", max_length=40)
+    end: str | None = Field(None, alias="to", max_length=40)
+
+
+class CallbackQuery(Page):
+    hotline: str | None = Field(None, max_length=20)
+    state: Literal["open", "done"] | None = None
+
+
+def parse_bound(value: str | None, tz: ZoneInfo, name: str) -> datetime | None:
+    """A date (local midnight) or an ISO date-time with an offset; half-open [from, to)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tz)
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} 格式不正确,应为 YYYY-MM-DD 或带时区的时间") from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"{name} 须带时区(如 2026-11-01T00:00:00+08:00)")
+    return at
+
+
+def _phone(actor: Actor, phone: str) -> str | None:
+    return phone if actor.role in PHONE_ROLES else mask_phone(phone)
+
+
+def call_view(record: CallRecord, actor: Actor) -> dict[str, Any]:
+    wait = record.queue_wait_seconds
+    return {
+        "id": record.id,
+        "hotline": record.hotline,
+        "caller": _phone(actor, record.caller),
+        "offered_at": record.offered_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "agent": record.agent,
+        "outcome": record.outcome,
+        "order": record.order_number,
+        # Beyond the §9 fields: the IVR's queue and the time waited in it.
+        "queue": record.queue,
+        "queue_wait_seconds": None if wait is None else round(wait, 3),
+    }
+
+
+def callback_view(row: storage.Callback, actor: Actor) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "call": row.call_id,
+        "hotline": row.hotline,
+        "caller": _phone(actor, row.caller),
+        "reason": row.reason,
+        "queue": row.queue,
+        "wait_seconds": row.wait_seconds,
+        "created_at": row.created_at,
+        "state": row.state,
+        "done_at": row.done_at,
+        "done_by": row.done_by,
+    }
+
+
+async def list_calls(request: web.Request, call: Call):
+    q: CallQuery = call.query
+    tz = ZoneInfo(request.app[SETTINGS].calendar.timezone)
+    since, until = parse_bound(q.start, tz, "from"), parse_bound(q.end, tz, "to")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("to 必须晚于 from(区间为 [from, to))")
+    actor = call.actor
+    async with request.app[SESSIONS]() as session:
+        records, total = await storage.page_calls(
+            session,
+            hotline=q.hotline,
+            since=since,
+            until=until,
+            hotlines=actor.hotlines,
+            agent=actor.username if actor.role == Role.AGENT else None,
+            page=q.page,
+            page_size=q.page_size,
+        )
+    return page_answer([call_view(r, actor) for r in records], total, q.page, q.page_size)
+
+
+async def list_callbacks(request: web.Request, call: Call):
+    q: CallbackQuery = call.query
+    actor = call.actor
+    async with request.app[SESSIONS]() as session:
+        rows, total = await storage.page_callbacks(
+            session,
+            hotline=q.hotline,
+            state=q.state,
+            hotlines=actor.hotlines,
+            page=q.page,
+            page_size=q.page_size,
+        )
+    return page_answer([callback_view(r, actor) for r in rows], total, q.page, q.page_size)
+
+
+routes = [
+    ApiRoute(
+        "GET",
+        "/api/v1/calls",
+        list_calls,
+        "通话记录(话单)",
+        roles=CALL_ROLES,
+        query=CallQuery,
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/callbacks",
+        list_callbacks,
+        "回电清单",
+        roles=CALL_ROLES,
+        query=CallbackQuery,
+        tags=("calls",),
+    ),
+]
