@@ -49,6 +49,12 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
         f"  Health:   {base}/healthz",
         f"  Database: {settings.database.url}",
     ]
+    if settings.sip.enabled:
+        numbers = ", ".join(h.number for h in settings.hotlines)
+        lines.append(
+            f"  SIP:      sip:<number>@{settings.sip.bind}:{settings.sip.port} "
+            f"(UDP/TCP; numbers {numbers})"
+        )
     if accounts:
         lines.append("  Demo accounts (username / password / role):")
         lines += [f"    {u:<16} {p:<14} {r}" for u, p, r in accounts]
