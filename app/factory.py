@@ -41,6 +41,7 @@ from dispatch.suggestions import Suggester
 from integrations.outbox import OutboxSender, run_outbox
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
+from stats import report as stats_report
 from stats import routes as stats_routes
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def create_app(
         + dispatch_routes.routes
         + kb_routes.routes
         + stats_routes.routes
+        + stats_report.routes
         + callcenter_routes.routes,
     )
     return app
