@@ -658,6 +658,7 @@ def _start_clocks(
         finish = view.finish_clock
     return replace(
         view,
+        accepted_at=None,  # a (re-)dispatched order is accepted anew, against the new clock
         accept_clock=accept,
         finish_clock=finish,
         last_dispatch_at=at,
@@ -690,7 +691,7 @@ def _a_accept(view, event, policy):
     return replace(
         view,
         accept_clock=_stop(view.accept_clock, event.at, view, policy),
-        accepted_at=view.accepted_at or event.at,
+        accepted_at=event.at,
     )
 
 

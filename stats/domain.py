@@ -13,7 +13,8 @@ Which timestamp puts an order (or an event) into a period [from, to), per KPI
   orders registered — `created_at` in the period; merged and invalid orders are left
   out of both (they are not requests anyone handles).
 - ontime_accept_rate 按时签收率: accepted with `accepted_at <= accept_due` / orders
-  dispatched — first `dispatched_at` in the period; an order not accepted yet whose
+  dispatched — first `dispatched_at` in the period; both times belong to the latest
+  (re-)dispatch, so a late acceptance after a return counts as late; an order not accepted yet whose
   `accept_due` is still ahead of *now* is not judged yet and left out of both.
 - ontime_finish_rate 按时办结率: replied with `replied_at <= finish_due` / orders
   replied — `replied_at` in the period; only orders that have a `finish_due`

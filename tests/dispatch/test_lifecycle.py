@@ -414,3 +414,13 @@ def test_escalation_after_two_more_working_days_overdue():
     assert due_alarms(overdue, escalate_at - timedelta(seconds=1), POLICY) == []
     assert due_alarms(overdue, escalate_at, POLICY) == [Flag.ESCALATED]
     assert overdue.next_alarm(POLICY) == escalate_at
+
+
+def test_redispatch_needs_a_new_acceptance_on_the_new_clock():
+    order = in_state(State.ACCEPTED)
+    first = order.view.accepted_at
+    order.later(minutes=30).do(ZJJ, "return", reason="非本单位")
+    view = order.later(hours=1).do(DISPATCHER, "redispatch", unit="CGJ")
+    assert view.accepted_at is None and first is not None
+    view = order.later(hours=5).do(CGJ, "accept")  # 2 working hours allowed: late
+    assert view.accepted_at > view.accept_due
