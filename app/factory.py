@@ -43,6 +43,7 @@ from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
 from stats import report as stats_report
 from stats import routes as stats_routes
+from web import web_setup
 
 log = logging.getLogger(__name__)
 
@@ -162,4 +163,5 @@ def create_app(
         + stats_report.routes
         + callcenter_routes.routes,
     )
+    web_setup(app)
     return app

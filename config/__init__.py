@@ -6,6 +6,9 @@ reads the environment.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 import os
 import socket
 import tomllib
@@ -13,8 +16,10 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+log = logging.getLogger(__name__)
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 PROJECT_ROOT = DEFAULT_FILE.parent.parent
 
@@ -174,6 +179,49 @@ class EmailSettings(BaseModel):
     interval_seconds: float = Field(10, gt=0)
 
 
+class WebSettings(BaseModel):
+    """`[web]`: the session cookie.
+
+    `session_key` (env HOTLINE_SESSION_KEY) is a Fernet key: 32 random bytes, url-safe
+    base64 (44 characters). Empty: a random key per start, so sessions end at a restart
+    and several processes behind one address cannot share them (a warning is logged).
+    """
+
+    session_key: str = ""
+    cookie_name: str = "HOTLINE_SESSION"
+    # Only send the cookie over HTTPS; turn on behind TLS (the demo runs on plain HTTP).
+    cookie_secure: bool = False
+    # Lifetime of the cookie; the login token behind it expires with auth.token_ttl_hours.
+    session_max_age_hours: float = Field(12, gt=0)
+
+    @field_validator("session_key")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "web.session_key must be 32 bytes in url-safe base64 "
+                "(generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            )
+        return value
+
+    def fernet(self) -> Fernet:
+        if self.session_key:
+            return Fernet(self.session_key.encode())
+        log.warning(
+            "web.session_key (HOTLINE_SESSION_KEY) is empty: using a random session key; "
+            "web logins end when the service restarts"
+        )
+        return Fernet(Fernet.generate_key())
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -186,6 +234,7 @@ class Settings(BaseModel):
     hotlines: list[HotlineSettings]
     sip: SipSettings
     email: EmailSettings = EmailSettings()
+    web: WebSettings = WebSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.
@@ -201,6 +250,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),
     "HOTLINE_EMAIL_ENABLED": ("email", "enabled"),
+    "HOTLINE_SESSION_KEY": ("web", "session_key"),
+    "HOTLINE_COOKIE_SECURE": ("web", "cookie_secure"),
     "HOTLINE_SMTP_HOST": ("email", "host"),
     "HOTLINE_SMTP_PORT": ("email", "port"),
     "HOTLINE_SMTP_USER": ("email", "username"),

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
-from accounts.domain import SYSTEM_ACTOR, Role
+from accounts.domain import Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import Conflict, NotFound
@@ -19,6 +19,7 @@ from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from classifiers import ClassifierError
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
+from dispatch.intake import register_request
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
 from dispatch.services import OrderFilter
 from dispatch.storage import Category, Hotline, Notification, Order, Unit
@@ -142,22 +143,10 @@ def _tz(request: web.Request) -> ZoneInfo:
 
 
 async def create_order(request: web.Request, call: Call):
-    service, suggester = request.app[DISPATCH], request.app[SUGGESTER]
-    detail = await service.register(call.actor, call.body.model_dump())
-    async with request.app[SESSIONS]() as session:
-        suggestions = await suggester.suggest(session, call.actor, detail.order)
-        hotline = await session.get(Hotline, detail.order.hotline_number)
-    payload = suggester.auto_dispatch(detail.order, hotline.mode, suggestions)
-    if payload is not None:
-        detail = await service.act(SYSTEM_ACTOR, detail.order.number, "dispatch", payload)
-    if suggestions["category"]:
-        await learning.record_suggestion(
-            request.app[SESSIONS],
-            detail.order,
-            suggester.model_version,
-            suggestions,
-            payload is not None,
-        )
+    app = request.app
+    detail, suggestions = await register_request(
+        app[DISPATCH], app[SUGGESTER], app[SESSIONS], call.actor, call.body.model_dump()
+    )
     answer = order_detail(detail, None, call.actor, _tz(request))
     answer["suggestions"] = suggestions
     return answer

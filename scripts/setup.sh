@@ -37,4 +37,9 @@ if [ "${1:-}" = "--test" ]; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         apt_install postgresql
     fi
+    # Browser tests drive Debian's Chromium (never a downloaded browser); the font makes
+    # Chinese legible in the screenshots.
+    if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wqy; then
+        apt_install --no-install-recommends chromium fonts-wqy-microhei
+    fi
 fi

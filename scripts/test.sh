@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-export HOTLINE_REQUIRE_POSTGRES=1 HOTLINE_REQUIRE_SIP=1
+export HOTLINE_REQUIRE_POSTGRES=1 HOTLINE_REQUIRE_SIP=1 HOTLINE_REQUIRE_BROWSER=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,40 @@
+"""受理: the whole registration use case shared by the API and the web console —
+register, compute the suggestions, 智能派单 when confident, remember what was proposed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from accounts.domain import SYSTEM_ACTOR, Actor
+from dispatch import learning
+from dispatch.services import DispatchService, OrderDetail
+from dispatch.storage import Hotline
+from dispatch.suggestions import Suggester
+
+
+async def register_request(
+    service: DispatchService,
+    suggester: Suggester,
+    sessions: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    fields: Mapping[str, Any],
+    auto_dispatch: bool = True,
+) -> tuple[OrderDetail, dict[str, Any]]:
+    """The registered (maybe auto-dispatched) order and the suggestions shown with it."""
+    detail = await service.register(actor, fields)
+    async with sessions() as session:
+        suggestions = await suggester.suggest(session, actor, detail.order)
+        hotline = await session.get(Hotline, detail.order.hotline_number)
+    payload = None
+    if auto_dispatch:
+        payload = suggester.auto_dispatch(detail.order, hotline.mode, suggestions)
+    if payload is not None:
+        detail = await service.act(SYSTEM_ACTOR, detail.order.number, "dispatch", payload)
+    if suggestions["category"]:
+        await learning.record_suggestion(
+            sessions, detail.order, suggester.model_version, suggestions, payload is not None
+        )
+    return detail, suggestions

@@ -1,0 +1,68 @@
+"""Chinese names of the codes the screens show (states come from dispatch.lifecycle)."""
+
+from __future__ import annotations
+
+from accounts.domain import Role
+
+REQUEST_TYPES = {
+    "consultation": "咨询",
+    "help": "求助",
+    "complaint": "投诉",
+    "report": "举报",
+    "suggestion": "建议",
+    "praise": "表扬",
+}
+URGENCIES = {"normal": "一般", "urgent": "紧急"}
+CHANNELS = {
+    "phone": "电话",
+    "web": "网站",
+    "app": "App",
+    "wechat": "微信",
+    "sms": "短信",
+    "open311": "Open311",
+    "inspector": "网格员上报",
+}
+# Channels an agent registers from the console.
+AGENT_CHANNELS = ("phone", "web", "wechat", "sms", "app")
+FLAGS = {
+    "direct": "直接办理",
+    "accept_warning": "签收预警",
+    "accept_overdue": "签收超时",
+    "warning": "预警(黄牌)",
+    "overdue": "超期(红牌)",
+    "supervised": "督办中",
+    "extension_pending": "延期待审批",
+    "extended": "已延期",
+    "disputed": "退单待处理",
+    "clock_stopped": "计时暂停",
+    "suspended": "挂起",
+    "verify_pending": "差评待核实",
+    "reopened": "重办",
+    "escalated": "已升级",
+    "calendar_unverified": "日历未核实",
+}
+# Flags drawn in the alarm colours.
+RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated"})
+AMBER_FLAGS = frozenset({"warning", "accept_warning", "disputed", "verify_pending"})
+SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
+
+# Each role's home screen after login; roles without a screen yet land on /web/home.
+HOME = {
+    Role.AGENT: "/web/agent",
+    Role.DISPATCHER: "/web/dispatch",
+    Role.UNIT: "/web/unit",
+    Role.SUPERVISOR: "/web/supervise",
+}
+PLACEHOLDER_HOME = "/web/home"
+
+# (path, label) of the navigation bar, per role.
+NAV = {
+    Role.AGENT: [("/web/agent", "坐席工作台"), ("/web/orders", "工单查询")],
+    Role.DISPATCHER: [("/web/dispatch", "派单队列"), ("/web/orders", "工单查询")],
+    Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
+    Role.SUPERVISOR: [("/web/supervise", "督办"), ("/web/orders", "工单查询")],
+}
+
+
+def home_of(role: Role) -> str:
+    return HOME.get(role, PLACEHOLDER_HOME)

@@ -1,0 +1,91 @@
+"""What every web page shares: CSRF checks on POST, Chinese error pages, safe headers.
+
+The app's JSON `error_middleware` stays outermost for the API; this one sits inside it
+and answers only for the web paths, so a browser never sees JSON or a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from app.errors import AppError, Forbidden, NotFound, Unauthenticated
+from app.http import error_response
+from web.render import render
+from web.session import csrf_valid, login_redirect
+
+log = logging.getLogger(__name__)
+
+# JSON endpoints the pages' scripts call: errors stay JSON there.
+JSON_PREFIX = "/web/api/"
+_PAGE_MESSAGES = {
+    400: ("请求有误", "提交的内容不正确,请返回修改后重试。"),
+    403: ("无权访问", "当前账号无权访问该页面或执行该操作。"),
+    404: ("页面不存在", "您访问的页面或工单不存在,或不在您的权限范围内。"),
+    405: ("请求方式不正确", "该页面不支持此请求方式。"),
+    409: ("操作冲突", "工单状态已变化,请刷新页面后重试。"),
+    413: ("内容过大", "提交的内容超过了允许的大小。"),
+    429: ("操作过于频繁", "请稍后再试。"),
+    500: ("系统繁忙", "服务器内部错误,请稍后重试。如问题持续,请联系系统管理员。"),
+}
+CSRF_MESSAGE = "页面已过期或安全校验失败(CSRF),请刷新页面后重新提交。"
+# Pages may only load their own scripts, styles and images; no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def is_web_path(path: str) -> bool:
+    return path == "/" or path in ("/login", "/logout") or path.startswith("/web/")
+
+
+async def error_page(request: web.Request, status: int, message: str | None = None):
+    title, default = _PAGE_MESSAGES.get(status, _PAGE_MESSAGES[500 if status >= 500 else 400])
+    if request.path.startswith(JSON_PREFIX):
+        return error_response(status, "web_error", message or default)
+    return await render(
+        request,
+        "error.html",
+        {"status": status, "title": title, "message": message or default},
+        status=status,
+    )
+
+
+@web.middleware
+async def web_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if not is_web_path(request.path):
+        return await handler(request)
+    response = await _guarded(request, handler)
+    if not request.path.startswith("/web/static/"):
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _guarded(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        if request.method == "POST" and not await csrf_valid(request):
+            log.info("CSRF check failed on %s", request.path)
+            return await error_page(request, 403, CSRF_MESSAGE)
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await error_page(request, exc.status)
+    except Unauthenticated:
+        if request.path.startswith(JSON_PREFIX):
+            return error_response(401, "unauthenticated", "请先登录")
+        raise login_redirect(request) from None
+    except NotFound:
+        return await error_page(request, 404)
+    except Forbidden as exc:
+        return await error_page(request, 403, exc.message)
+    except AppError as exc:
+        return await error_page(request, exc.status, exc.message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await error_page(request, 500)

@@ -1,0 +1,58 @@
+"""Read-only look-ups the screens need beyond the dispatch use cases.
+
+Kept small and read-only; `return_reasons` is a candidate for `DispatchService` (the
+dispatcher's queue needs the latest 退单 reason of many orders in one query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.storage import Category, Hotline, Order, OrderEvent
+
+
+@dataclass(frozen=True)
+class ReturnReason:
+    unit: str | None
+    reason: str
+    at: datetime
+
+
+async def return_reasons(
+    session: AsyncSession, order_ids: Iterable[int]
+) -> dict[int, ReturnReason]:
+    """The latest 退单 (return) event of each order: which unit, why, when."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(OrderEvent.order_id, OrderEvent.actor_unit, OrderEvent.note, OrderEvent.at)
+        .where(OrderEvent.order_id.in_(ids), OrderEvent.action == "return")
+        .order_by(OrderEvent.order_id, OrderEvent.seq)
+    )
+    latest: dict[int, ReturnReason] = {}
+    for order_id, unit, note, at in rows:
+        latest[order_id] = ReturnReason(unit, note, at)
+    return latest
+
+
+async def categories(session: AsyncSession) -> list[Category]:
+    return list(await session.scalars(select(Category).order_by(Category.code)))
+
+
+async def hotlines(session: AsyncSession, allowed: frozenset[str]) -> list[Hotline]:
+    """The hotlines a user may register for (sub-platform managers: theirs only)."""
+    stmt = select(Hotline).order_by(Hotline.number)
+    if allowed:
+        stmt = stmt.where(Hotline.number.in_(sorted(allowed)))
+    return list(await session.scalars(stmt))
+
+
+def transient_order(**fields) -> Order:
+    """An unsaved order for live suggestions while the agent is still typing."""
+    return Order(**fields)

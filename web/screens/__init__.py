@@ -1,0 +1,1 @@
+"""The pages, one module per role's screen plus the shared order pages."""

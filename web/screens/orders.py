@@ -1,0 +1,139 @@
+"""工单详情 (with the event log and the actions the user may take) and 工单查询."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from accounts.domain import Actor, Role
+from app.errors import AppError, NotFound
+from app.keys import DISPATCH, SESSIONS, SUGGESTER
+from dispatch.lifecycle import RULES, STATE_LABELS, State
+from dispatch.services import OrderDetail, OrderFilter
+from dispatch.views import order_detail, order_summary
+from web import labels, queries
+from web.forms import action_payload
+from web.render import order_row, render, unit_names
+from web.session import actor_of, flash, screen
+
+# Actions this step of the web interface offers; the rest stay API-only for now.
+WEB_ACTIONS = (
+    "answer",
+    "dispatch",
+    "redispatch",
+    "merge",
+    "invalidate",
+    "accept",
+    "return",
+    "reply",
+    "supervise",
+    "review",
+    "callback",
+)
+# After these the order usually leaves the user's list: go back to the queue.
+BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "return"})
+PAGE_SIZE = 50
+
+
+def offered_actions(actor: Actor, state: str) -> list[str]:
+    """The actions the life-cycle rules allow this role in this state (the forms shown)."""
+    return [
+        name
+        for name in WEB_ACTIONS
+        if actor.role in RULES[name].roles and State(state) in RULES[name].from_states
+    ]
+
+
+async def _suggestions(request: web.Request, actor: Actor, detail: OrderDetail) -> dict | None:
+    if actor.role != Role.DISPATCHER or detail.order.state not in (
+        State.REGISTERED,
+        State.RETURNED,
+        State.DISPATCHED,
+    ):
+        return None
+    async with request.app[SESSIONS]() as session:
+        return await request.app[SUGGESTER].suggest(session, actor, detail.order)
+
+
+@screen()
+async def detail_page(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    service = request.app[DISPATCH]
+    detail = await service.get(actor, request.match_info["number"])
+    parent = await service.parent_number(detail.order)
+    order = order_detail(detail, parent, actor, service.tz)
+    actions = offered_actions(actor, detail.order.state)
+    context: dict[str, Any] = {
+        "order": order,
+        "deadline": order_row(order, detail.order, service.now())["deadline"],
+        "units": unit_names(detail.units),
+        "actions": actions,
+        "labels": {name: RULES[name].label for name in WEB_ACTIONS},
+        "suggestions": await _suggestions(request, actor, detail),
+        "satisfaction": labels.SATISFACTION,
+        "back": labels.home_of(actor.role),
+    }
+    if {"dispatch", "redispatch"} & set(actions):
+        async with request.app[SESSIONS]() as session:
+            context["categories"] = await queries.categories(session)
+        context["unit_options"] = sorted(
+            (u for u in detail.units.by_code.values() if u.active), key=lambda u: u.path
+        )
+    if detail.order.state == State.RETURNED or "disputed" in order["flags"]:
+        async with request.app[SESSIONS]() as session:
+            reasons = await queries.return_reasons(session, [detail.order.id])
+        context["return_reason"] = reasons.get(detail.order.id)
+    return await render(request, "order.html", context)
+
+
+@screen()
+async def act(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    number, action = request.match_info["number"], request.match_info["action"]
+    if action not in WEB_ACTIONS:
+        raise NotFound("未知的操作")
+    service = request.app[DISPATCH]
+    form = await request.post()
+    here = f"/web/orders/{number}"
+    try:
+        payload = action_payload(action, form, service.tz)
+        await service.act(actor, number, action, payload)
+    except NotFound:
+        raise
+    except AppError as exc:  # rejected input, illegal state, another unit's order, ...
+        await flash(request, "error", f"{RULES[action].label}未成功:{exc.message}")
+        raise web.HTTPFound(here) from None
+    await flash(request, "ok", f"工单 {number}:{RULES[action].label}成功", here)
+    raise web.HTTPFound(labels.home_of(actor.role) if action in BACK_TO_QUEUE else here)
+
+
+@screen()
+async def search(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    service = request.app[DISPATCH]
+    q = request.query.get("q", "").strip()[:100] or None
+    state = request.query.get("state") or None
+    if state not in {s.value for s in State}:
+        state = None
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    rows, total, units = await service.list(actor, OrderFilter(state=state, q=q), page, PAGE_SIZE)
+    now = service.now()
+    items = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in rows]
+    return await render(
+        request,
+        "orders.html",
+        {
+            "items": items,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "q": q or "",
+            "state": state or "",
+            "states": STATE_LABELS,
+            "units": unit_names(units),
+        },
+    )

@@ -1,0 +1,73 @@
+"""`web_setup(app)`: sessions, templates, the web middleware and the page routes."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import aiohttp_session
+import jinja2
+from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from app.keys import SETTINGS
+from web.middleware import web_middleware
+from web.render import make_filters
+from web.screens import agent, login, orders, queues
+
+HERE = Path(__file__).parent
+
+# aiohttp-session 2.12.1 (the newest) keeps its state under string request keys, which
+# aiohttp >= 3.10 warns about on every request; the warning is about that library only.
+# pytest carries the same filter in pyproject.toml.
+SESSION_KEY_WARNING = (NotAppKeyWarning, "aiohttp_session")
+
+
+def web_setup(app: web.Application) -> None:
+    """Add the web interface to the app (called by `create_app`, before it starts)."""
+    settings = app[SETTINGS].web
+    warnings.filterwarnings(
+        "ignore", category=SESSION_KEY_WARNING[0], module=SESSION_KEY_WARNING[1]
+    )
+    storage = EncryptedCookieStorage(
+        settings.fernet(),
+        cookie_name=settings.cookie_name,
+        max_age=int(settings.session_max_age_hours * 3600),
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    # After the app's JSON error middleware: the session is there when an error page
+    # is drawn, and web paths get HTML errors from `web_middleware`.
+    aiohttp_session.setup(app, storage)
+    app.middlewares.append(web_middleware)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        filters=make_filters(ZoneInfo(app[SETTINGS].calendar.timezone)),
+    )
+    env.trim_blocks = env.lstrip_blocks = True
+    add_web_routes(app)
+
+
+def add_web_routes(app: web.Application) -> None:
+    app.router.add_get("/", login.root)
+    app.router.add_get("/login", login.login_form)
+    app.router.add_post("/login", login.login_submit)
+    app.router.add_get("/logout", login.logout_page)
+    app.router.add_post("/logout", login.logout)
+    app.router.add_get("/web/home", login.placeholder_home)
+    app.router.add_get("/web/agent", agent.console)
+    app.router.add_post("/web/agent/register", agent.register)
+    app.router.add_get("/web/api/suggest", agent.suggest)
+    app.router.add_get("/web/dispatch", queues.dispatch_queue)
+    app.router.add_get("/web/unit", queues.unit_inbox)
+    app.router.add_get("/web/supervise", queues.supervise_board)
+    app.router.add_get("/web/orders", orders.search)
+    app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
+    app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
+    app.router.add_static("/web/static/", HERE / "static", name="web_static")

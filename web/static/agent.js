@@ -1,0 +1,115 @@
+// 坐席工作台: live suggestions while the agent types (debounced), one-click KB answers.
+(function () {
+  "use strict";
+  var form = document.getElementById("register-form");
+  if (!form) { return; }
+  var content = document.getElementById("content");
+  var address = document.getElementById("address");
+  var phone = document.getElementById("caller_phone");
+  var hotline = document.getElementById("hotline");
+  var typeSelect = document.getElementById("type");
+  var status = document.getElementById("suggest-status");
+  var typeTouched = false;
+  var timer = null, inflight = null;
+  var DEBOUNCE_MS = 350;
+
+  typeSelect.addEventListener("change", function () { typeTouched = true; });
+
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    if (cls) { node.className = cls; }
+    return node;
+  }
+  function fill(id, nodes, empty) {
+    var list = document.getElementById(id);
+    list.replaceChildren();
+    if (!nodes.length) { list.appendChild(el("li", empty, "muted")); return; }
+    nodes.forEach(function (n) { list.appendChild(n); });
+  }
+  function pct(score) { return Math.round(score * 100) + "%"; }
+
+  function answerFromKb(hit) {
+    document.getElementById("answer_text").value = hit.answer;
+    document.getElementById("kb_id").value = hit.id;
+    document.getElementById("answer-box").open = true;
+    form.requestSubmit(document.getElementById("btn-answer"));
+  }
+
+  function show(data) {
+    fill("kb-list", (data.kb || []).map(function (hit) {
+      var li = el("li", null, "kb-hit");
+      li.appendChild(el("b", hit.title));
+      li.appendChild(el("span", " 相关度 " + hit.score.toFixed(2), "muted"));
+      li.appendChild(el("p", hit.answer, "answer"));
+      var use = el("button", "采用此答案直接办理", "use-kb");
+      use.type = "button";
+      use.addEventListener("click", function () { answerFromKb(hit); });
+      li.appendChild(use);
+      return li;
+    }), "无匹配的知识库条目");
+    fill("category-list", (data.category || []).map(function (c) {
+      return el("li", c.label + " " + pct(c.score), "chip");
+    }), "暂无(未加载分类模型或无把握)");
+    fill("unit-list", (data.unit || []).map(function (u) {
+      return el("li", (u.name || u.unit) + " " + pct(u.score), "chip");
+    }), "暂无");
+    fill("duplicate-list", (data.duplicates || []).map(function (d) {
+      var li = el("li");
+      var a = el("a", d.number);
+      a.href = "/web/orders/" + d.number;
+      a.target = "_blank";
+      li.appendChild(a);
+      li.appendChild(el("span", " 相似度 " + pct(d.similarity) + (d.same_place ? " · 同一地点" : ""), "muted"));
+      return li;
+    }), "无");
+    var history = data.history ? data.history.items : [];
+    fill("history-list", history.map(function (h) {
+      var li = el("li");
+      var a = el("a", h.number);
+      a.href = "/web/orders/" + h.number;
+      li.appendChild(a);
+      li.appendChild(el("span", " " + h.created_at + " " + h.state + " " + h.content, "muted"));
+      return li;
+    }), phone.value.trim().length >= 3 ? "该号码无历史工单" : "输入来电号码后显示");
+    var hint = document.getElementById("suggest-type");
+    hint.textContent = data.type_label ? "系统判断诉求类型:" + data.type_label : "";
+    if (data.type && !typeTouched) { typeSelect.value = data.type; }
+    var banner = document.getElementById("emergency");
+    if (data.urgency && data.urgency.urgent) {
+      banner.textContent = "疑似紧急情况(" + (data.urgency.matched || []).join("、") +
+        "):请立即按规定转接 110 / 119 / 120 联动处置,并将紧急程度设为“紧急”。";
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+    }
+    status.textContent = "已根据当前输入更新推荐。";
+  }
+
+  function refresh() {
+    var params = new URLSearchParams({
+      text: content.value, address: address.value, phone: phone.value, hotline: hotline.value
+    });
+    if (inflight) { inflight.abort(); }
+    inflight = new AbortController();
+    status.textContent = "正在查询……";
+    fetch("/web/api/suggest?" + params.toString(), {
+      credentials: "same-origin", signal: inflight.signal, headers: { "Accept": "application/json" }
+    }).then(function (resp) {
+      if (resp.status === 401) { window.location.href = "/login?next=/web/agent"; return null; }
+      if (!resp.ok) { throw new Error(resp.status); }
+      return resp.json();
+    }).then(function (data) { if (data) { show(data); } })
+      .catch(function (err) {
+        if (err.name !== "AbortError") { status.textContent = "推荐服务暂不可用,不影响登记。"; }
+      });
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, DEBOUNCE_MS);
+  }
+  [content, address, phone].forEach(function (input) { input.addEventListener("input", schedule); });
+  hotline.addEventListener("change", schedule);
+  if (content.value.trim()) { schedule(); }
+})();
