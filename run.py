@@ -44,6 +44,7 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
     base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
     lines = [
         "12345 热线工单系统已启动 / hotline service is up",
+        f"  Web:      {base}/login",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
         f"  Health:   {base}/healthz",
