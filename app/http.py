@@ -92,11 +92,16 @@ _PYDANTIC_MESSAGES = {
 }
 
 
+def error_text(error_type: str) -> str:
+    """Chinese wording of one pydantic error type (API messages and web forms alike)."""
+    return _PYDANTIC_MESSAGES.get(error_type, "格式不正确")
+
+
 def validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "请求体"
-        parts.append(f"{where}: {_PYDANTIC_MESSAGES.get(err['type'], '格式不正确')}")
+        parts.append(f"{where}: {error_text(err['type'])}")
     return "请求参数不正确 — " + "; ".join(parts)
 
 

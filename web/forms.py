@@ -15,7 +15,7 @@ from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInput
-from app.http import _PYDANTIC_MESSAGES
+from app.http import error_text
 from dispatch.routes import ACTION_BODIES, CreateOrder
 
 FIELD_LABELS = {
@@ -52,7 +52,7 @@ def _message(exc: ValidationError) -> str:
     for err in exc.errors()[:5]:
         field = str(err["loc"][0]) if err["loc"] else ""
         label = FIELD_LABELS.get(field, field or "表单")
-        parts.append(f"{label}:{_PYDANTIC_MESSAGES.get(err['type'], '格式不正确')}")
+        parts.append(f"{label}:{error_text(err['type'])}")
     return ";".join(parts)
 
 
