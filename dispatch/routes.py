@@ -147,7 +147,7 @@ async def create_order(request: web.Request, call: Call):
     detail, suggestions = await register_request(
         app[DISPATCH], app[SUGGESTER], app[SESSIONS], call.actor, call.body.model_dump()
     )
-    answer = order_detail(detail, None, call.actor, _tz(request))
+    answer = order_detail(detail, call.actor, _tz(request))
     answer["suggestions"] = suggestions
     return answer
 
@@ -170,8 +170,7 @@ async def list_orders(request: web.Request, call: Call):
 async def get_order(request: web.Request, call: Call):
     service = request.app[DISPATCH]
     detail = await service.get(call.actor, request.match_info["number"])
-    parent = await service.parent_number(detail.order)
-    return order_detail(detail, parent, call.actor, _tz(request))
+    return order_detail(detail, call.actor, _tz(request))
 
 
 def _action(name: str):
@@ -179,8 +178,7 @@ def _action(name: str):
         payload = call.body.model_dump(exclude_none=True)
         service = request.app[DISPATCH]
         detail = await service.act(call.actor, request.match_info["number"], name, payload)
-        parent = await service.parent_number(detail.order)
-        return order_detail(detail, parent, call.actor, _tz(request))
+        return order_detail(detail, call.actor, _tz(request))
 
     order_action.__name__ = f"order_{name}"
     return order_action

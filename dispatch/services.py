@@ -464,12 +464,6 @@ class DispatchService:
             view = replay(map(event_from_row, order.events), self.policy)
             return OrderDetail(order, list(order.events), units, view)
 
-    async def parent_number(self, order: Order) -> str | None:
-        if order.parent_id is None:
-            return None
-        async with self.sessions() as session:
-            return await session.scalar(select(Order.number).where(Order.id == order.parent_id))
-
     async def list(
         self, actor: Actor, filters: OrderFilter, page: int, page_size: int
     ) -> tuple[list[Order], int, UnitDirectory]:

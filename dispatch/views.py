@@ -73,14 +73,12 @@ def event_json(row: OrderEvent, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def order_detail(
-    detail: OrderDetail, parent: str | None, actor: Actor, tz: ZoneInfo
-) -> dict[str, Any]:
+def order_detail(detail: OrderDetail, actor: Actor, tz: ZoneInfo) -> dict[str, Any]:
     order, view = detail.order, detail.view
     body = order_summary(order, detail.units, actor, tz)
     body.update(
         {
-            "parent": parent,
+            "parent": view.parent,  # 并单: the number, straight from the log
             "latitude": order.latitude,
             "longitude": order.longitude,
             "confidential": order.confidential,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import api, make_api
+from tests.api.conftest import api
 
-make_stats_api = make_api
-__all__ = ["api", "make_stats_api"]
+__all__ = ["api"]

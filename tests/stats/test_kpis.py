@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from stats.domain import KPI_NAMES
+from tests.api.conftest import make_api
 from tests.stats import scenario
-from tests.stats.conftest import make_stats_api
 
 NOVEMBER = "from=2026-11-01&to=2026-12-01"
 CALL_KPIS = ("connection_rate", "service_level_15s", "asa_seconds", "abandon_rate")
@@ -37,7 +37,7 @@ def check(row: dict, **expected: float | None) -> None:
 
 async def test_kpis_by_unit_hand_computed(aiohttp_client, any_db_url, clock):
     """Runs on SQLite and PostgreSQL: the same SQL must give the same numbers."""
-    api = await make_stats_api(aiohttp_client, any_db_url, clock)
+    api = await make_api(aiohttp_client, any_db_url, clock)
     await scenario.build(api, clock)
     rows = await kpis(api, f"{NOVEMBER}&group_by=unit")
     # units in tree order (ZJJ, ZJJ-WY, CGJ, DHQ), the no-unit group last

@@ -61,8 +61,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     service = request.app[DISPATCH]
     detail = await service.get(actor, request.match_info["number"])
-    parent = await service.parent_number(detail.order)
-    order = order_detail(detail, parent, actor, service.tz)
+    order = order_detail(detail, actor, service.tz)
     actions = offered_actions(actor, detail.order.state)
     context: dict[str, Any] = {
         "order": order,
