@@ -24,11 +24,13 @@ from app.keys import (
     KB,
     OUTBOX,
     PASSWORDS,
+    PUSH,
     ROUTES,
     SESSIONS,
     SETTINGS,
     SUGGESTER,
 )
+from app.push import PushHub
 from callcenter import routes as callcenter_routes
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
@@ -142,6 +144,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[ROUTES] = []
+    app[PUSH] = PushHub()
     app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
     app[account_routes.THROTTLE] = account_routes.LoginThrottle()
     app.cleanup_ctx.append(_database(now))

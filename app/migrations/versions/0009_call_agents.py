@@ -1,0 +1,23 @@
+"""call centre agents and survey calls
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-30 08:30:00
+
+Reserved for callcenter (issue 7); empty until it has tables to add.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""admin settings
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-30 08:30:00
+
+Reserved for web admin (issue 5); empty until it has tables to add.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""per-unit daily counts
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-30 08:30:00
+
+Reserved for stats (issue 6); empty until it has tables to add.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
