@@ -14,6 +14,7 @@ class Role(StrEnum):
     INSPECTOR = "inspector"  # 网格员
     ADMIN = "admin"
     SYSTEM = "system"  # the service itself (scanner, integrations); never a login
+    CITIZEN = "citizen"  # 市民 on the public pages (web/screens/citizen.py); never a login
 
 
 ROLE_LABELS = {
@@ -24,6 +25,7 @@ ROLE_LABELS = {
     Role.INSPECTOR: "网格员",
     Role.ADMIN: "系统管理员",
     Role.SYSTEM: "系统",
+    Role.CITIZEN: "市民",
 }
 
 # Roles that may see the caller's full phone number; others get it masked.
@@ -50,6 +52,8 @@ class Actor:
 
 
 SYSTEM_ACTOR = Actor(username="system", role=Role.SYSTEM)
+# The anonymous citizen who submits, tracks and rates through the public pages.
+CITIZEN_ACTOR = Actor(username="citizen", role=Role.CITIZEN)
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -16,7 +16,7 @@ from accounts.passwords import Passwords
 from accounts.storage import ApiKey, ApiToken, User
 from dispatch.storage import Hotline, Unit
 
-LOGIN_ROLES = [r for r in Role if r != Role.SYSTEM]
+LOGIN_ROLES = [r for r in Role if r not in (Role.SYSTEM, Role.CITIZEN)]
 MIN_PASSWORD_LENGTH = 8
 
 

@@ -74,6 +74,25 @@ class Satisfaction(StrEnum):
     DISSATISFIED = "dissatisfied"  # 不满意
 
 
+class Rating(StrEnum):
+    """好差评: the citizen's five levels, mapped onto the three levels of the KPIs."""
+
+    VERY_SATISFIED = "very_satisfied"  # 非常满意
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+    VERY_DISSATISFIED = "very_dissatisfied"  # 非常不满意
+
+
+RATING_SATISFACTION = {
+    Rating.VERY_SATISFIED: Satisfaction.SATISFIED,
+    Rating.SATISFIED: Satisfaction.SATISFIED,
+    Rating.BASIC: Satisfaction.BASIC,
+    Rating.DISSATISFIED: Satisfaction.DISSATISFIED,
+    Rating.VERY_DISSATISFIED: Satisfaction.DISSATISFIED,
+}
+
+
 # Flags an order can carry; all derived from the log.
 class Flag(StrEnum):
     DIRECT = "direct"  # 直接办理
@@ -91,6 +110,7 @@ class Flag(StrEnum):
     REOPENED = "reopened"  # 重办
     ESCALATED = "escalated"  # still overdue long after the deadline: up to the leadership
     CALENDAR_UNVERIFIED = "calendar_unverified"  # a deadline crosses an unpublished year
+    INSPECTED = "inspected"  # 现场核查通过: the grid inspector confirmed the latest reply
 
 
 class WorkClock(Protocol):
@@ -289,7 +309,8 @@ RULES: dict[str, ActionRule] = {
     "extend_decide": _rule([R.SUPERVISOR], ACTIVE, "延期审批"),
     "reply": _rule([R.UNIT], [S.ACCEPTED], "答复"),
     "review": _rule([R.SUPERVISOR], [S.REPLIED], "审核"),
-    "callback": _rule([R.SUPERVISOR, R.AGENT], [S.CALLBACK_PENDING], "回访"),
+    # A citizen's own rating (好差评) on the tracking page counts as the callback.
+    "callback": _rule([R.SUPERVISOR, R.AGENT, R.CITIZEN], [S.CALLBACK_PENDING], "回访"),
     "verify": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING], "差评核实"),
     "reopen": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING, S.CLOSED], "重办"),
     "merge": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "并单"),
@@ -297,6 +318,7 @@ RULES: dict[str, ActionRule] = {
     "supervise": _rule([R.SUPERVISOR], [S.DISPATCHED, S.ACCEPTED, S.RETURNED], "督办"),
     "suspend": _rule([R.UNIT], [S.ACCEPTED], "挂起(等待市民)"),
     "resume": _rule([R.UNIT, R.SUPERVISOR], [S.ACCEPTED], "恢复办理"),
+    "inspect": _rule([R.INSPECTOR], [S.REPLIED, S.CALLBACK_PENDING], "现场核查"),
 }
 # Written by the service itself, never requested through the API.
 SYSTEM_ACTIONS = {
@@ -492,17 +514,32 @@ def _d_review(view, payload, actor, ctx) -> Decision:
     return back, {"approve": False}, note
 
 
-def _d_callback(view, payload, actor, ctx) -> Decision:
+def _citizen_rating(view: OrderView, payload: Mapping[str, Any]) -> Rating:
+    """好差评 on the tracking page: once per reply; a 差评 then waits for 核实."""
+    if Flag.VERIFY_PENDING in view.flags:
+        raise ActionRejected("您已评价,评价正在核实中", code="already_rated")
     try:
-        satisfaction = Satisfaction(payload.get("satisfaction"))
+        return Rating(payload.get("rating"))
     except ValueError:
-        raise ActionRejected(
-            "满意度应为 satisfied、basic 或 dissatisfied", code="invalid_satisfaction"
-        ) from None
+        raise ActionRejected("请选择评价等级", code="invalid_rating") from None
+
+
+def _d_callback(view, payload, actor, ctx) -> Decision:
+    data: dict[str, Any] = {}
+    if actor.role == Role.CITIZEN:
+        rating = _citizen_rating(view, payload)
+        satisfaction, data["rating"] = RATING_SATISFACTION[rating], rating.value
+    else:
+        try:
+            satisfaction = Satisfaction(payload.get("satisfaction"))
+        except ValueError:
+            raise ActionRejected(
+                "满意度应为 satisfied、basic 或 dissatisfied", code="invalid_satisfaction"
+            ) from None
     resolved = payload.get("resolved")
     if not isinstance(resolved, bool):
         raise ActionRejected("请填写是否已解决", code="missing_resolved")
-    data = {"satisfaction": satisfaction.value, "resolved": resolved}
+    data.update({"satisfaction": satisfaction.value, "resolved": resolved})
     good = satisfaction != Satisfaction.DISSATISFIED and resolved
     # 差评 is not the end: it waits for a supervisor's 核实 (verify).
     return (S.CLOSED if good else S.CALLBACK_PENDING), data, payload.get("note") or ""
@@ -521,6 +558,21 @@ def _d_verify(view, payload, actor, ctx) -> Decision:
         raise ActionRejected("请选择评价是否属实", code="missing_valid")
     note = _text(payload, "note", "核实意见")
     return (_reopen_target(view) if valid else S.CLOSED), {"valid": valid}, note
+
+
+def _d_inspect(view, payload, actor, ctx) -> Decision:
+    """现场核查: the grid inspector checks the unit's fix on site; not passed reopens it."""
+    if Flag.INSPECTED in view.flags:
+        raise ActionRejected("该答复已核查", code="already_inspected")
+    passed = payload.get("passed")
+    if not isinstance(passed, bool):
+        raise ActionRejected("请选择核查是否通过", code="missing_passed")
+    note = payload.get("note") or ""
+    if passed:
+        return view.state, {"passed": True}, note
+    if not note.strip():
+        raise ActionRejected("核查未通过时请填写现场情况", code="missing_note")
+    return _reopen_target(view), {"passed": False}, note
 
 
 def _d_reopen(view, payload, actor, ctx) -> Decision:
@@ -590,6 +642,7 @@ _DECIDERS: dict[str, Callable[..., Decision]] = {
     "supervise": _d_supervise,
     "suspend": _d_suspend,
     "resume": _d_resume,
+    "inspect": _d_inspect,
 }
 assert set(_DECIDERS) == set(RULES)
 
@@ -748,7 +801,8 @@ def _a_reply(view, event, policy):
         replied_at=event.at,
         accept_clock=_stop(view.accept_clock, event.at, view, policy),
         finish_clock=_stop(view.finish_clock, event.at, view, policy),
-        flags=_flags(view, drop=[Flag.SUSPENDED, Flag.CLOCK_STOPPED]),
+        # A new reply needs its own on-site check.
+        flags=_flags(view, drop=[Flag.SUSPENDED, Flag.CLOCK_STOPPED, Flag.INSPECTED]),
     )
 
 
@@ -787,7 +841,7 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
         flags=_flags(
             view,
             add=[Flag.REOPENED],
-            drop=[Flag.VERIFY_PENDING, Flag.DIRECT, *FINISH_ALARMS],
+            drop=[Flag.VERIFY_PENDING, Flag.DIRECT, Flag.INSPECTED, *FINISH_ALARMS],
         ),
     )
     if event.to_state != S.DISPATCHED:
@@ -800,6 +854,12 @@ def _a_verify(view, event, policy):
     if event.data["valid"]:
         return _reopened(view, event, policy)
     return replace(view, closed_at=event.at, flags=_flags(view, drop=[Flag.VERIFY_PENDING]))
+
+
+def _a_inspect(view, event, policy):
+    if event.data["passed"]:
+        return replace(view, flags=_flags(view, add=[Flag.INSPECTED]))
+    return _reopened(view, event, policy)
 
 
 def _a_merge(view, event, policy):
@@ -868,6 +928,7 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
     "supervise": _a_supervise,
     "suspend": _a_suspend,
     "resume": _a_resume,
+    "inspect": _a_inspect,
     "parent_replied": _a_parent_replied,
     **{
         flag.value: _a_alarm

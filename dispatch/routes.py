@@ -88,6 +88,11 @@ class Verify(StrictBody):
     note: str = Field(min_length=1, max_length=1000)
 
 
+class Inspect(StrictBody):
+    passed: bool
+    note: str | None = Field(None, max_length=1000)
+
+
 class Merge(StrictBody):
     parent: str = Field(min_length=1, max_length=20)
     note: str | None = Field(None, max_length=1000)
@@ -125,6 +130,7 @@ ACTION_BODIES: dict[str, type[BaseModel]] = {
     "supervise": Supervise,
     "suspend": Reason,
     "resume": Note,
+    "inspect": Inspect,
 }
 assert set(ACTION_BODIES) == set(RULES)
 

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 # Roles that may register orders through the API (citizens come through web/Open311).
 REGISTER_ROLES = frozenset(
-    {Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM}
+    {Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM, Role.CITIZEN}
 )
 
 

@@ -44,6 +44,7 @@ def actor(role: Role, unit: str | None = None, name: str | None = None) -> Actor
 
 
 AGENT, DISPATCHER, SUPERVISOR = actor(Role.AGENT), actor(Role.DISPATCHER), actor(Role.SUPERVISOR)
+INSPECTOR, CITIZEN = actor(Role.INSPECTOR), actor(Role.CITIZEN)
 ZJJ, ZJJ_WY, CGJ = actor(Role.UNIT, "ZJJ"), actor(Role.UNIT, "ZJJ-WY"), actor(Role.UNIT, "CGJ")
 POLICY = build_policy(load_settings(environ={}), {})
 
@@ -152,6 +153,9 @@ ALLOWED = [
     ("supervise", SUPERVISOR, {"note": "请加快办理"}, State.ACCEPTED, State.ACCEPTED),
     ("supervise", SUPERVISOR, {"note": "请尽快改派"}, State.RETURNED, State.RETURNED),
     ("suspend", ZJJ, {"reason": "等待市民补充材料"}, State.ACCEPTED, State.ACCEPTED),
+    ("inspect", INSPECTOR, {"passed": True}, State.REPLIED, State.REPLIED),
+    ("inspect", INSPECTOR, {"passed": False, "note": "仍有垃圾"}, State.REPLIED, State.DISPATCHED),
+    ("inspect", INSPECTOR, {"passed": True}, State.CALLBACK_PENDING, State.CALLBACK_PENDING),
 ]
 
 
@@ -196,6 +200,7 @@ def test_forbidden_transition(action, state):
         Role.DISPATCHER: DISPATCHER,
         Role.SUPERVISOR: SUPERVISOR,
         Role.AGENT: AGENT,
+        Role.INSPECTOR: INSPECTOR,
     }[sorted(RULES[action].roles)[0]]
     before = order.view
     with pytest.raises(IllegalTransition):
