@@ -43,6 +43,7 @@ from dispatch.suggestions import Suggester
 from integrations.outbox import OutboxSender, run_outbox
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
+from stats import archive as stats_archive
 from stats import report as stats_report
 from stats import routes as stats_routes
 from web import web_setup
@@ -155,6 +156,8 @@ def create_app(
         app.cleanup_ctx.append(_outbox(background=scanner))
     if scanner:  # background loops; tests drive them by hand
         app.cleanup_ctx.append(scanner_ctx)
+        if settings.reports.enabled:
+            app.cleanup_ctx.append(stats_archive.reports_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
     add_routes(
         app,
@@ -164,6 +167,7 @@ def create_app(
         + kb_routes.routes
         + stats_routes.routes
         + stats_report.routes
+        + stats_archive.routes
         + callcenter_routes.routes,
     )
     web_setup(app)

@@ -106,6 +106,16 @@ class KpiSettings(BaseModel):
     three_rate_weights: dict[str, float]
 
 
+class ReportSettings(BaseModel):
+    """The scheduled leadership reports (领导简报): daily and weekly, stored and mailed."""
+
+    enabled: bool = True
+    daily_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time
+    weekly_weekday: int = Field(1, ge=1, le=7)  # ISO weekday the weekly report is made on
+    recipients: list[str] = []  # besides the supervisors/admins with an e-mail address
+    interval_seconds: float = Field(300, gt=0)  # how often the schedule is checked
+
+
 class HotlineSettings(BaseModel):
     number: str = Field(pattern=r"^\d{3,20}$")
     name: str
@@ -235,6 +245,7 @@ class Settings(BaseModel):
     sip: SipSettings
     email: EmailSettings = EmailSettings()
     web: WebSettings = WebSettings()
+    reports: ReportSettings = ReportSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

@@ -9,14 +9,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import Integer, LargeBinary, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, unit_of_work
 from config import EmailSettings
-from integrations.email.client import SmtpClient
+from integrations.email.client import Attachment, SmtpClient
 from integrations.exceptions import DeliveryFailed
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,19 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # One optional file (a report's XLSX); kept with the message so a retry sends it too.
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-def enqueue_email(session: AsyncSession, to: str, subject: str, body: str, now: datetime) -> None:
+def enqueue_email(
+    session: AsyncSession,
+    to: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    attachment: Attachment | None = None,
+) -> None:
     session.add(
         OutboxMessage(
             channel="email",
@@ -48,6 +58,8 @@ def enqueue_email(session: AsyncSession, to: str, subject: str, body: str, now: 
             body=body,
             created_at=now,
             next_attempt_at=now,
+            attachment_name=attachment.name if attachment else None,
+            attachment=attachment.content if attachment else None,
         )
     )
 
@@ -83,7 +95,12 @@ class OutboxSender:
                 if message is None or message.status != "pending":
                     continue
                 try:
-                    await self.client.send(message.recipient, message.subject, message.body)
+                    attachment = None
+                    if message.attachment_name and message.attachment is not None:
+                        attachment = Attachment(message.attachment_name, message.attachment)
+                    await self.client.send(
+                        message.recipient, message.subject, message.body, attachment
+                    )
                 except DeliveryFailed as exc:
                     failed += 1
                     self._failed(message, str(exc), now)

@@ -98,7 +98,20 @@ def _csv_value(value: Any) -> Any:
 
 def to_xlsx(table: Table) -> bytes:
     """One sheet, header row in bold and frozen; write-only, so long lists stay cheap."""
+    return to_xlsx_book([table])
+
+
+def to_xlsx_book(tables: Sequence[Table]) -> bytes:
+    """One sheet per table, in order, named by its title."""
     book = Workbook(write_only=True)
+    for table in tables:
+        _sheet(book, table)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet(book: Workbook, table: Table) -> None:
     sheet = book.create_sheet(table.title[:31])
     sheet.freeze_panes = "A2"
     header = []
@@ -120,6 +133,3 @@ def to_xlsx(table: Table) -> bytes:
             else:
                 row.append(value)
         sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

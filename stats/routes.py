@@ -66,8 +66,8 @@ class OrderExportParams(PeriodParams):
 # ---------------------------------------------------------------------- parameters
 
 
-def _tz(request: web.Request) -> ZoneInfo:
-    return ZoneInfo(request.app[SETTINGS].calendar.timezone)
+def _tz(app: web.Application) -> ZoneInfo:
+    return ZoneInfo(app[SETTINGS].calendar.timezone)
 
 
 def parse_bound(value: str, tz: ZoneInfo, name: str) -> datetime:
@@ -101,32 +101,40 @@ def scope_of(actor: Actor) -> queries.Scope:
     return queries.Scope(hotlines=actor.hotlines)
 
 
-def _kpi_query(request: web.Request, call: Call, params, dimension: Dimension) -> queries.KpiQuery:
+def _kpi_query(
+    app: web.Application, actor: Actor, params, dimension: Dimension
+) -> queries.KpiQuery:
     return queries.KpiQuery(
-        period=parse_period(params, _tz(request), MAX_PERIOD_DAYS),
+        period=parse_period(params, _tz(app), MAX_PERIOD_DAYS),
         dimension=dimension,
-        as_of=request.app[DISPATCH].now(),
+        as_of=app[DISPATCH].now(),
         include_sub_units=params.include_sub_units,
         level=params.level,
-        scope=scope_of(call.actor),
+        scope=scope_of(actor),
     )
 
 
-def _weights(request: web.Request) -> dict[str, float]:
-    return three_rate_weights(request.app[SETTINGS].kpi.three_rate_weights)
+def _weights(app: web.Application) -> dict[str, float]:
+    return three_rate_weights(app[SETTINGS].kpi.three_rate_weights)
 
 
-async def _kpi_rows(request: web.Request, query: queries.KpiQuery) -> list[dict[str, Any]]:
-    async with request.app[SESSIONS]() as session:
-        return await queries.kpi_table(session, query, _weights(request))
+async def _kpi_rows(app: web.Application, query: queries.KpiQuery) -> list[dict[str, Any]]:
+    async with app[SESSIONS]() as session:
+        return await queries.kpi_table(session, query, _weights(app))
 
 
 # ---------------------------------------------------------------------- KPIs
+# Each statistic is a function of (app, actor, parameters), so the dashboard, the
+# leadership report and the scheduled report compute exactly what the API answers.
+
+
+async def kpis(app: web.Application, actor: Actor, params: KpiParams) -> dict[str, Any]:
+    query = _kpi_query(app, actor, params, params.group_by)
+    return {"rows": await _kpi_rows(app, query)}
 
 
 async def get_kpis(request: web.Request, call: Call):
-    query = _kpi_query(request, call, call.query, call.query.group_by)
-    return {"rows": await _kpi_rows(request, query)}
+    return await kpis(request.app, call.actor, call.query)
 
 
 def _filename(stem: str, period: Period, tz: ZoneInfo, suffix: str) -> str:
@@ -147,9 +155,9 @@ async def _file(request: web.Request, build, table, content_type: str, name: str
 
 def _kpi_export(build, content_type: str, suffix: str):
     async def export(request: web.Request, call: Call):
-        query = _kpi_query(request, call, call.query, call.query.group_by)
-        table = exports.kpi_table(query.dimension, await _kpi_rows(request, query))
-        name = _filename(f"kpis_{query.dimension.value}", query.period, _tz(request), suffix)
+        query = _kpi_query(request.app, call.actor, call.query, call.query.group_by)
+        table = exports.kpi_table(query.dimension, await _kpi_rows(request.app, query))
+        name = _filename(f"kpis_{query.dimension.value}", query.period, _tz(request.app), suffix)
         return await _file(request, build, table, content_type, name)
 
     export.__name__ = f"export_kpis_{suffix}"
@@ -159,12 +167,12 @@ def _kpi_export(build, content_type: str, suffix: str):
 # ---------------------------------------------------------------------- ranking
 
 
-async def get_ranking(request: web.Request, call: Call):
-    query = _kpi_query(request, call, call.query, Dimension.UNIT)
+async def ranking(app: web.Application, actor: Actor, params: RankingParams) -> dict[str, Any]:
+    query = _kpi_query(app, actor, params, Dimension.UNIT)
     previous = queries.KpiQuery(**{**query.__dict__, "period": query.period.previous()})
-    current_rows = await _kpi_rows(request, query)
-    previous_rows = await _kpi_rows(request, previous)
-    tz = _tz(request)
+    current_rows = await _kpi_rows(app, query)
+    previous_rows = await _kpi_rows(app, previous)
+    tz = _tz(app)
     return {
         "from": query.period.start.astimezone(tz).isoformat(),
         "to": query.period.end.astimezone(tz).isoformat(),
@@ -174,6 +182,10 @@ async def get_ranking(request: web.Request, call: Call):
     }
 
 
+async def get_ranking(request: web.Request, call: Call):
+    return await ranking(request.app, call.actor, call.query)
+
+
 # ---------------------------------------------------------------------- hotspots
 
 
@@ -181,18 +193,17 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-async def get_hotspots(request: web.Request, call: Call):
+async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) -> dict[str, Any]:
     """Counts by category × district × day, emerging issues and the period's keywords."""
-    params: HotspotParams = call.query
-    tz = _tz(request)
+    tz = _tz(app)
     period = parse_period(params, tz, MAX_HOTSPOT_DAYS)
-    scope = scope_of(call.actor)
+    scope = scope_of(actor)
     detector = DetectorParams()
     first = period.start.astimezone(tz).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
     history_start = datetime.combine(first - timedelta(days=detector.baseline_days), time(), tz)
     offset = period.start.astimezone(tz).utcoffset() or timedelta()
-    async with request.app[SESSIONS]() as session:
+    async with app[SESSIONS]() as session:
         counts = await queries.daily_counts(session, history_start, period.end, offset, scope)
         names = await queries.category_names(session)
         texts = await queries.period_texts(session, period, scope, KEYWORD_SAMPLE)
@@ -244,6 +255,48 @@ async def get_hotspots(request: web.Request, call: Call):
     }
 
 
+async def get_hotspots(request: web.Request, call: Call):
+    return await hotspots(request.app, call.actor, call.query)
+
+
+class VolumeParams(PeriodParams):
+    group_by: Dimension = Dimension.CHANNEL
+
+
+async def volume(app: web.Application, actor: Actor, params: VolumeParams) -> dict[str, Any]:
+    """Orders registered per local day, one series per group (channel, hotline, ...)."""
+    tz = _tz(app)
+    period = parse_period(params, tz, MAX_HOTSPOT_DAYS)
+    first = period.start.astimezone(tz).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
+    offset = period.start.astimezone(tz).utcoffset() or timedelta()
+    days = _days(first, last)
+    index = {day: i for i, day in enumerate(days)}
+    async with app[SESSIONS]() as session:
+        scope = scope_of(actor)
+        counts = await queries.daily_volume(session, period, offset, scope, params.group_by)
+        names = await queries.group_names(session, params.group_by, [k for k, _d, _n in counts])
+    series: dict[Any, list[int]] = defaultdict(lambda: [0] * len(days))
+    for key, day, count in counts:
+        series[key][index[day]] += count
+    rows = [
+        {"key": names[k][0], "name": names[k][1], "counts": v, "total": sum(v), "_o": names[k][2]}
+        for k, v in series.items()
+    ]
+    rows.sort(key=lambda r: (-r["total"], r["_o"]))
+    for row in rows:
+        del row["_o"]
+    return {
+        "days": days,
+        "series": rows,
+        "totals": [sum(r["counts"][i] for r in rows) for i in range(len(days))],
+    }
+
+
+async def get_volume(request: web.Request, call: Call):
+    return await volume(request.app, call.actor, call.query)
+
+
 # ---------------------------------------------------------------------- order exports
 
 TYPE_LABELS = {
@@ -276,7 +329,7 @@ def _export_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
 def _order_export(build, content_type: str, suffix: str):
     async def export(request: web.Request, call: Call):
         params: OrderExportParams = call.query
-        tz = _tz(request)
+        tz = _tz(request.app)
         period = parse_period(params, tz, MAX_PERIOD_DAYS)
         conditions = []
         if (cond := visible_to(call.actor)) is not None:
@@ -344,6 +397,15 @@ routes = [
         "热点:分类×区域×日统计、苗头性问题、关键词",
         roles=STATS_ROLES,
         query=HotspotParams,
+        tags=("stats",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/stats/volume",
+        get_volume,
+        "每日受理量(按渠道/热线/分类/区域/单位分组)",
+        roles=STATS_ROLES,
+        query=VolumeParams,
         tags=("stats",),
     ),
     ApiRoute(
