@@ -12,6 +12,7 @@ service that changes state only on events never sees a hang-up before an answer.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -56,6 +57,8 @@ class SipEndpoint:
         self.port = 0
         self.report: ev.ShutdownReport | None = None
         self._owns_lock = False
+        # Leg numbers, shared with the endpoint thread (incoming calls take theirs there).
+        self._legs = itertools.count(1)
 
     @property
     def running(self) -> bool:
@@ -82,7 +85,7 @@ class SipEndpoint:
         self._loop = loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         self._stopped = loop.create_future()
-        stack = stack_class(self.settings, self._emit)
+        stack = stack_class(self.settings, self._emit, self._legs)
         self._thread = threading.Thread(
             target=self._run, args=(stack, ready), name="pjsua2", daemon=True
         )
@@ -145,6 +148,18 @@ class SipEndpoint:
 
     def hangup(self, leg: int) -> None:
         self.post(_hangup, leg, 0, "")
+
+    def new_leg(self) -> int:
+        """A leg number for an outbound call (never reused; `next` is atomic under the GIL)."""
+        return next(self._legs)
+
+    def dial(self, leg: int, uri: str, headers: list[tuple[str, str]] | None = None) -> None:
+        """Call `uri` from the intake; CallConfirmed / CallDisconnected follow for `leg`."""
+        self.post(_dial, leg, uri, list(headers or ()))
+
+    def bridge(self, leg: int, other: int) -> None:
+        """Join the audio of two legs (stops prompts); LegsBridged follows."""
+        self.post(_bridge, leg, other)
 
     async def stats(self) -> ev.EndpointStats:
         return await self.call(_stats)
@@ -231,6 +246,14 @@ def _play(stack, leg: int, files: list[Path], loop: bool, token: int) -> None:
 
 def _hangup(stack, leg: int, code: int, reason: str) -> None:
     stack.hangup(leg, code, reason)
+
+
+def _dial(stack, leg: int, uri: str, headers: list[tuple[str, str]]) -> None:
+    stack.dial(leg, uri, headers)
+
+
+def _bridge(stack, leg: int, other: int) -> None:
+    stack.bridge(leg, other)
 
 
 def _stats(stack) -> ev.EndpointStats:

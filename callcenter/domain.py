@@ -3,9 +3,10 @@
 - Which hotline a call is for: the dialled number (Request-URI user part), with the
   To header and Diversion headers (forwarded calls) as fallbacks.
 - Who is calling: P-Asserted-Identity, else From.
-- A call record's life cycle (话单/CDR): offered → answered (by the IVR) → [queued] →
-  ended, or offered → ended (abandoned: the caller hung up before an answer). Hanging up
-  while queued is abandoned too; a callback-list entry ends it as `callback`.
+- A call record's life cycle (话单/CDR): offered → IVR-answered → [queued → answered by
+  an agent (`answered_at`, the KPIs' 接通)] → ended, or offered → ended (abandoned: the
+  caller hung up before an answer). Hanging up while queued is abandoned too; a
+  callback-list entry ends it as `callback`.
 """
 
 from __future__ import annotations
@@ -218,13 +219,15 @@ class CallRecord:
     intake: str = ""  # the intake node that took the call
     queue: str | None = None  # the queue the IVR put the caller in
     queued_at: datetime | None = None
+    ivr_answered_at: datetime | None = None  # the intake's answer (IVR); not a KPI answer
+    emergency: bool = False
 
     @property
     def queue_wait_seconds(self) -> float | None:
-        """Seconds in the queue: until the end of the call while no agent took it."""
+        """Seconds in the queue: until an agent answered, else until the end of the call."""
         if self.queued_at is None:
             return None
-        until = self.ended_at
+        until = self.answered_at or self.ended_at
         if until is None:
             return None
         return (until - self.queued_at).total_seconds()
@@ -233,7 +236,8 @@ class CallRecord:
     def state(self) -> CallState:
         if self.ended_at is not None:
             return CallState.ENDED
-        return CallState.ANSWERED if self.answered_at is not None else CallState.OFFERED
+        up = self.answered_at is not None or self.ivr_answered_at is not None
+        return CallState.ANSWERED if up else CallState.OFFERED
 
     @property
     def wait_seconds(self) -> float | None:
@@ -262,10 +266,23 @@ def offer(
 
 
 def answer(record: CallRecord, at: datetime) -> CallRecord:
-    """The intake (later: an agent) answered the call (接通)."""
+    """The intake answered the call for its IVR (not yet 接通 for the KPIs)."""
     if record.state is not CallState.OFFERED:
         raise IllegalCallTransition(record.id, record.state.value, "answer")
-    return replace(record, answered_at=max(at, record.offered_at))
+    return replace(record, ivr_answered_at=max(at, record.offered_at))
+
+
+def agent_answered(record: CallRecord, agent: str, at: datetime) -> CallRecord:
+    """接通: an agent answered the caller waiting in a queue (`answered_at`, ASA)."""
+    if record.state is not CallState.ANSWERED or record.agent is not None:
+        raise IllegalCallTransition(record.id, record.state.value, "connect")
+    start = record.queued_at or record.ivr_answered_at or record.offered_at
+    return replace(record, agent=agent, answered_at=max(at, start))
+
+
+def mark_emergency(record: CallRecord) -> CallRecord:
+    """紧急转接: the call was marked for an emergency hand-over."""
+    return replace(record, emergency=True)
 
 
 def attach_recording(record: CallRecord, path: str) -> CallRecord:
@@ -279,7 +296,7 @@ def enqueue(record: CallRecord, queue: str, at: datetime) -> CallRecord:
     """The IVR put the (answered) caller in a queue to wait for an agent (排队)."""
     if record.state is not CallState.ANSWERED:
         raise IllegalCallTransition(record.id, record.state.value, "enqueue")
-    return replace(record, queue=queue, queued_at=max(at, record.answered_at))
+    return replace(record, queue=queue, queued_at=max(at, record.ivr_answered_at or at))
 
 
 def end(
@@ -296,9 +313,9 @@ def end(
         outcome = Outcome.CALLBACK
     elif record.queued_at is not None and record.agent is None:
         outcome = Outcome.ABANDONED
-    elif record.answered_at is not None:
+    elif record.answered_at is not None or record.ivr_answered_at is not None:
         outcome = Outcome.COMPLETED
     else:
         outcome = Outcome.FAILED if failed else Outcome.ABANDONED
-    start = record.answered_at or record.offered_at
+    start = record.answered_at or record.ivr_answered_at or record.offered_at
     return replace(record, ended_at=max(at, start), outcome=outcome)

@@ -69,6 +69,14 @@ class CallDisconnected:
 
 
 @dataclass(frozen=True)
+class LegsBridged:
+    """Two legs' audio are joined in the conference bridge (caller and agent)."""
+
+    leg: int
+    other: int
+
+
+@dataclass(frozen=True)
 class CommandFailed:
     """A posted (not awaited) command could not run, e.g. the call had just ended."""
 
@@ -87,6 +95,7 @@ BridgeEvent = (
     | PromptFinished
     | DtmfReceived
     | CallDisconnected
+    | LegsBridged
     | CommandFailed
 )
 

@@ -47,3 +47,37 @@ class IllegalCallTransition(CallCenterError):
 
     def __init__(self, record_id: str, state: str, action: str) -> None:
         super().__init__(f"call {record_id} is {state}: cannot {action}")
+
+
+class IllegalAgentTransition(CallCenterError):
+    status = 409
+    code = "illegal_agent_transition"
+
+    def __init__(self, username: str, state: str, action: str) -> None:
+        labels = {
+            "available": "空闲",
+            "ringing": "振铃",
+            "talking": "通话中",
+            "wrap_up": "话后整理",
+            "paused": "示忙",
+            "logged_out": "离线",
+        }
+        super().__init__(f"坐席 {username} 当前为{labels.get(state, state)},不能执行该操作")
+        self.username, self.state, self.action = username, state, action
+
+
+class InvalidSipUri(CallCenterError):
+    status = 400
+    code = "invalid_sip_uri"
+
+    def __init__(self, uri: str) -> None:
+        super().__init__("SIP 地址格式不正确,应为 sip:用户@主机[:端口]")
+        self.uri = uri
+
+
+class NotAnAgent(CallCenterError):
+    status = 404
+    code = "agent_not_found"
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"坐席 {username} 不存在")

@@ -6,6 +6,7 @@
                                         └──callback option──▶ CALLBACK ──prompt──▶ hang-up
     QUEUED: hold music; after `queue_long_wait_seconds` "press 1 to be called back";
     after `queue_max_wait_seconds` a callback entry and a polite goodbye.
+    QUEUED ──an agent answers──▶ CONNECTED (the IVR stays silent until the hang-up)
 
 The service feeds it events (digits, prompt ends, timers) and carries out the actions
 it returns (play, hold, arm/cancel a timer, enqueue, callback entry, hang up). Digits
@@ -39,6 +40,7 @@ class Phase(StrEnum):
     MENU = "menu"
     QUEUED = "queued"
     CALLBACK = "callback"  # the callback is registered; saying goodbye
+    CONNECTED = "connected"  # an agent answered: the IVR is out of the way
     DONE = "done"
 
 
@@ -211,6 +213,13 @@ class IvrCall:
             self.callback = CallbackReason.DROPPED
             return [RegisterCallback(CallbackReason.DROPPED)]
         return []
+
+    def connected(self) -> list[Action]:
+        """An agent answered the waiting caller: the queue's timers stop."""
+        if self.phase is not Phase.QUEUED:
+            return []
+        self.phase = Phase.CONNECTED
+        return [CancelTimer(LONG_WAIT_TIMER), CancelTimer(MAX_WAIT_TIMER)]
 
     @property
     def abandoned(self) -> bool:

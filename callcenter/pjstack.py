@@ -88,10 +88,16 @@ class _Call(pj.Call):
         self.looping = False  # hold music: no end-of-prompt events
         self.recorder: pj.AudioMediaRecorder | None = None
         self.answered = False
+        self.outbound = False  # placed by the intake (to an agent, a survey call)
+        self.media_reported = False  # outbound: MediaStarted sent
+        self.peer: int | None = None  # the leg whose audio this one is bridged with
+        self.bridged = False
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            if self.outbound:
+                self.answered = True
             self.stack.emit(ev.CallConfirmed(self.leg))
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.stack.call_disconnected(self, info.lastStatusCode, info.lastReason)
@@ -123,12 +129,17 @@ class _IntakeAccount(pj.Account):
 class PjStack:
     """The library, its transports and the live calls; owned by the endpoint thread."""
 
-    def __init__(self, settings: SipSettings, emit: Callable[[ev.BridgeEvent], None]) -> None:
+    def __init__(
+        self,
+        settings: SipSettings,
+        emit: Callable[[ev.BridgeEvent], None],
+        legs: itertools.count | None = None,
+    ) -> None:
         self.settings = settings
         self.emit = emit
         self.calls: dict[int, _Call] = {}
         self.closing = False
-        self._legs = itertools.count(1)
+        self._legs = legs if legs is not None else itertools.count(1)
         self._deferred: deque[tuple[Callable, tuple]] = deque()
         # Python-side Call objects still alive (dropped from `calls` but not yet freed
         # would be the leak that cuts other calls).
@@ -338,6 +349,8 @@ class PjStack:
         PromptFinished(leg, token) follows the last file unless looped or replaced.
         """
         call = self._call(leg)
+        if call.bridged:
+            raise SipCommandFailed("bridged to another leg: no prompts")
         audio = self._active_audio(call)
         if audio is None:
             raise SipCommandFailed("no active audio")
@@ -359,10 +372,64 @@ class PjStack:
         if call.recorder is not None:
             player.startTransmit(call.recorder)
 
+    # ------------------------------------------------------------------ outbound, bridge
+
+    def dial(self, leg: int, uri: str, headers: list[tuple[str, str]]) -> None:
+        """Place an outbound call from the intake's account (an agent, a survey call)."""
+        call = _Call(self, self.account, pj.PJSUA_INVALID_ID, leg)
+        call.outbound = True
+        prm = pj.CallOpParam(True)
+        for name, value in headers:
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            prm.txOption.headers.append(header)
+        self.calls[leg] = call
+        self._live.add(call)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:
+            # No dialog came of it: the object goes here, on this thread.
+            self.calls.pop(leg, None)
+            raise SipCommandFailed(error_text(exc)) from None
+
+    def bridge(self, leg: int, other: int) -> None:
+        """Join two legs' audio in the conference bridge (B2BUA); the first leg's
+        recorder takes both. Done now if both have audio, else when the media comes."""
+        a, b = self._call(leg), self._call(other)
+        a.peer, b.peer = other, leg
+        self._connect(a, b)
+
+    def _connect(self, a: _Call, b: _Call) -> None:
+        if a.bridged:
+            return
+        media_a, media_b = self._active_audio(a), self._active_audio(b)
+        if media_a is None or media_b is None:
+            return
+        for call in (a, b):  # no more prompts or hold music on either leg
+            call.player = None
+            call.pending = []
+            call.looping = False
+        media_a.startTransmit(media_b)
+        media_b.startTransmit(media_a)
+        for call, other_media in ((a, media_b), (b, media_a)):
+            if call.recorder is not None:
+                other_media.startTransmit(call.recorder)
+        a.bridged = b.bridged = True
+        self.emit(ev.LegsBridged(a.leg, b.leg))
+
     def apply_media(self, leg: int) -> None:
         """Connect the greeting and the recorder once the call's audio is active."""
         call = self.calls.get(leg)
-        if call is None or call.plan is None or call.plan.applied:
+        if call is None:
+            return
+        if call.peer is not None and not call.bridged:
+            peer = self.calls.get(call.peer)
+            if peer is not None:
+                self._connect(call, peer)
+        if call.outbound and not call.media_reported and self._active_audio(call) is not None:
+            call.media_reported = True
+            self.emit(ev.MediaStarted(leg, None))
+        if call.plan is None or call.plan.applied:
             return
         audio = self._active_audio(call)
         if audio is None:

@@ -6,7 +6,14 @@ hotline's greeting is played and the call is recorded; each call leaves a record
 `calls`. Then the IVR (callcenter.ivr, a pure state machine fed with DTMF, prompt ends
 and timers) offers the hotline's menu and puts the caller in a queue to wait with hold
 music; a caller who hangs up there is `abandoned` and lands on the callback list, as
-does one who asks to be called back. (Agents and bridging build on this: issue 7.)
+does one who asks to be called back.
+
+Agents (callcenter.agents) take callers out of the queues: the ACD (callcenter.acd)
+picks the longest-idle available agent with the skill, the intake places a second leg
+to the agent's SIP URI, and when the agent answers the two legs are joined in the
+conference bridge (B2BUA) and recorded together; either side hanging up ends the other.
+An agent who does not answer within `ring_timeout_seconds` is paused (不应答) and the
+caller, keeping the place, goes to the next agent.
 
 State changes happen only on events from the endpoint thread, which arrive in order;
 records are written by one writer task in batches (one transaction per batch), so a
@@ -20,6 +27,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,8 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work, utcnow
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
-from callcenter import domain, ivr, storage
+from callcenter import agents, domain, ivr, storage
 from callcenter import events as ev
+from callcenter.acd import Acd, Waiting
 from callcenter.bridge import SipEndpoint
 from callcenter.exceptions import EndpointStopped
 from callcenter.prompts import prompt_file
@@ -41,6 +50,25 @@ log = logging.getLogger(__name__)
 SIP_NOT_FOUND = 404
 SIP_SERVER_ERROR = 500
 WRITE_BATCH = 500
+RING_TIMER = "ring"
+
+
+@dataclass
+class AgentLeg:
+    """The intake's outbound leg to an agent's phone, for one waiting caller."""
+
+    leg: int
+    entry: Waiting  # the caller's place in the queue (kept if the agent never answers)
+    user_id: int
+    confirmed: bool = False
+    caller_gone: bool = False  # the caller hung up (or left the queue) first
+
+    @property
+    def caller_leg(self) -> int:
+        return self.entry.leg
+
+
+Record = domain.CallRecord | storage.CallbackEntry | agents.Agent
 
 
 def ivr_config(settings: SipSettings) -> ivr.IvrConfig:
@@ -76,7 +104,7 @@ class CallCenter:
         self._now = now
         self.endpoint = SipEndpoint(settings, self._on_event)
         self._active: dict[int, domain.CallRecord] = {}  # by leg
-        self._writes: asyncio.Queue[domain.CallRecord | storage.CallbackEntry] = asyncio.Queue()
+        self._writes: asyncio.Queue[Record] = asyncio.Queue()
         self._ivr: dict[int, ivr.IvrCall] = {}  # by leg, while the call is up
         self._timers: dict[int, dict[str, asyncio.TimerHandle]] = {}
         self._playing: dict[int, tuple[int, str]] = {}  # leg -> (token, last prompt)
@@ -87,6 +115,13 @@ class CallCenter:
         self._missing_prompts: set[object] = set()
         self._failed: set[int] = set()  # legs whose answer failed
         self.rejected = 0  # INVITEs refused for an unknown number
+        self.acd = Acd(settings.overflow_seconds)
+        self._agent_legs: dict[int, AgentLeg] = {}  # by the agent leg
+        self._caller_agent: dict[int, int] = {}  # caller leg -> agent leg
+        self._wrap_timers: dict[int, asyncio.TimerHandle] = {}  # by agent user id
+        # Told when an agent answered (the screen pop); set by callcenter_ctx.
+        self.on_connected: Callable[[agents.Agent, domain.CallRecord], None] | None = None
+        self.outbound = None  # the survey dialer's leg handler (callcenter.survey)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -95,6 +130,11 @@ class CallCenter:
         )
         async with unit_of_work(self._sessions) as session:
             closed = await storage.close_unfinished(session, self.settings.node_name, self._now())
+            loaded = [
+                agents.after_restart(a, self._now()) for a in await storage.load_agents(session)
+            ]
+            await storage.save_agents(session, loaded)
+        self.acd.agents = {agent.user_id: agent for agent in loaded}
         if repaired or closed:
             log.warning(
                 "after an unclean stop: %d recordings repaired, %d call records closed",
@@ -117,6 +157,9 @@ class CallCenter:
         now = self._now()
         for leg in list(self._timers):
             self._cancel_timers(leg)
+        for handle in self._wrap_timers.values():
+            handle.cancel()
+        self._wrap_timers.clear()
         for leg in list(self._active):
             self._finish(leg, now, failed=True)
         await self._stop_writer()
@@ -135,6 +178,13 @@ class CallCenter:
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: ev.BridgeEvent) -> None:
+        leg = getattr(event, "leg", None)
+        if leg in self._agent_legs:
+            self._agent_event(self._agent_legs[leg], event)
+            return
+        if self.outbound is not None and self.outbound.owns(leg):
+            self.outbound.on_event(event)
+            return
         match event:
             case ev.IncomingCall():
                 self._incoming(event)
@@ -247,6 +297,7 @@ class CallCenter:
                 case ivr.Enqueue(queue=queue):
                     self._update(leg, lambda record: domain.enqueue(record, queue, self._now()))
                     log.info("call leg %d queued in %s", leg, queue)
+                    self._enqueue(leg, queue)
                 case ivr.RegisterCallback(reason=reason):
                     self._register_callback(leg, reason)
                 case ivr.Hangup():
@@ -282,6 +333,7 @@ class CallCenter:
             handle.cancel()
 
     def _register_callback(self, leg: int, reason: ivr.CallbackReason) -> None:
+        self._leave_queue(leg)
         record = self._active.get(leg)
         if record is None:
             return
@@ -303,6 +355,7 @@ class CallCenter:
         log.info("call %s: callback for %s (%s)", record.id, record.caller, reason.value)
 
     def _disconnected(self, leg: int) -> None:
+        self._leave_queue(leg)
         self._cancel_timers(leg)
         self._playing.pop(leg, None)
         call = self._ivr.pop(leg, None)
@@ -327,6 +380,173 @@ class CallCenter:
             return
         self._writes.put_nowait(domain.end(record, at, failed=failed, callback=callback))
 
+    # ------------------------------------------------------------------ ACD, agents
+
+    def _enqueue(self, leg: int, queue: str) -> None:
+        self.acd.enqueue(leg, queue, self._now())
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self.dispatch_calls)
+        if queue != self.acd.overflow_queue:  # the caller may go to general agents then
+            loop.call_later(self.settings.overflow_seconds + 0.01, self.dispatch_calls)
+
+    def _leave_queue(self, leg: int) -> None:
+        """The caller left the queue (hung up, callback): no agent rings for it any more."""
+        self.acd.remove(leg)
+        agent_leg = self._caller_agent.pop(leg, None)
+        if agent_leg is not None and agent_leg in self._agent_legs:
+            self._agent_legs[agent_leg].caller_gone = True
+            self._command(self.endpoint.hangup, agent_leg)
+
+    def dispatch_calls(self) -> None:
+        """Offer waiting callers to available agents (the ACD decides who to whom)."""
+        if self._stopping or not self.endpoint.running:
+            return
+        now = self._now()
+        for entry, agent in self.acd.assign(now):
+            self._offer(entry, agent, now)
+
+    def _offer(self, entry: Waiting, agent: agents.Agent, now: datetime) -> None:
+        record = self._active.get(entry.leg)
+        if record is None:
+            return
+        self._set_agent(agents.offer(agent, record.id, now))
+        leg = self.endpoint.new_leg()
+        self._agent_legs[leg] = AgentLeg(leg, entry, agent.user_id)
+        self._caller_agent[entry.leg] = leg
+        log.info("call %s: ringing agent %s at %s", record.id, agent.username, agent.sip_uri)
+        headers = [
+            ("X-Hotline", record.hotline),
+            ("X-Caller", record.caller),
+            ("X-Call-Record", record.id),
+        ]
+        self._command(self.endpoint.dial, leg, agent.sip_uri, headers)
+        handle = asyncio.get_running_loop().call_later(
+            self.settings.ring_timeout_seconds, self._ring_timeout, leg
+        )
+        self._timers.setdefault(leg, {})[RING_TIMER] = handle
+
+    def _ring_timeout(self, leg: int) -> None:
+        self._timers.get(leg, {}).pop(RING_TIMER, None)
+        if leg in self._agent_legs and not self._agent_legs[leg].confirmed:
+            log.info("agent leg %d: no answer in %ss", leg, self.settings.ring_timeout_seconds)
+            self._command(self.endpoint.hangup, leg)  # CANCEL; DISCONNECTED follows
+
+    def _agent_event(self, agent_leg: AgentLeg, event: ev.BridgeEvent) -> None:
+        match event:
+            case ev.CallConfirmed():
+                self._agent_answered(agent_leg)
+            case ev.CallDisconnected(status_code=code, reason=reason):
+                log.info("agent leg %d ended: %s %s", agent_leg.leg, code, reason)
+                self._agent_leg_ended(agent_leg)
+            case ev.CommandFailed(command="dial", reason=reason):
+                log.warning("agent leg %d not placed: %s", agent_leg.leg, reason)
+                self._agent_leg_ended(agent_leg)
+            case ev.LegsBridged():
+                log.info("agent leg %d bridged to call leg %d", agent_leg.leg, agent_leg.caller_leg)
+            case ev.CommandFailed(command=command, reason=reason):
+                log.info("agent leg %d: %s not done: %s", agent_leg.leg, command, reason)
+
+    def _agent_answered(self, agent_leg: AgentLeg) -> None:
+        self._cancel_timer(agent_leg.leg, RING_TIMER)
+        caller = agent_leg.caller_leg
+        record = self._active.get(caller)
+        if agent_leg.caller_gone or record is None:
+            self._command(self.endpoint.hangup, agent_leg.leg)
+            return
+        agent_leg.confirmed = True
+        now = self._now()
+        agent = agents.answered(self.acd.agents[agent_leg.user_id], now)
+        self._set_agent(agent)
+        self._update(caller, lambda r: domain.agent_answered(r, agent.username, now))
+        self._ivr_step(caller, lambda call: call.connected())
+        self._command(self.endpoint.bridge, caller, agent_leg.leg)
+        log.info("call %s answered by agent %s", record.id, agent.username)
+        if self.on_connected is not None:
+            self.on_connected(agent, self._active[caller])
+
+    def _agent_leg_ended(self, agent_leg: AgentLeg) -> None:
+        self._agent_legs.pop(agent_leg.leg, None)
+        self._cancel_timers(agent_leg.leg)
+        caller = agent_leg.caller_leg
+        if self._caller_agent.get(caller) == agent_leg.leg:
+            del self._caller_agent[caller]
+        agent = self.acd.agents.get(agent_leg.user_id)
+        now = self._now()
+        if agent_leg.confirmed:
+            if agent is not None and agent.state is agents.AgentState.TALKING:
+                self._set_agent(agents.call_ended(agent, now))
+                self._start_wrap_up(agent.user_id)
+            if caller in self._active:  # the agent hung up: so does the centre
+                self._command(self.endpoint.hangup, caller)
+            return
+        if agent is not None and agent.state is agents.AgentState.RINGING:
+            if agent_leg.caller_gone:
+                self._set_agent(agents.ring_cancelled(agent, now))
+            else:
+                self._set_agent(agents.no_answer(agent, now))
+                log.warning("agent %s did not answer: paused (不应答)", agent.username)
+        call = self._ivr.get(caller)
+        if not agent_leg.caller_gone and call is not None and call.phase is ivr.Phase.QUEUED:
+            self.acd.requeue(agent_leg.entry)  # the caller keeps the place
+        asyncio.get_running_loop().call_soon(self.dispatch_calls)
+
+    def _start_wrap_up(self, user_id: int) -> None:
+        old = self._wrap_timers.pop(user_id, None)
+        if old is not None:
+            old.cancel()
+        self._wrap_timers[user_id] = asyncio.get_running_loop().call_later(
+            self.settings.wrap_up_seconds, self._wrap_up_done, user_id
+        )
+
+    def _wrap_up_done(self, user_id: int) -> None:
+        self._wrap_timers.pop(user_id, None)
+        agent = self.acd.agents.get(user_id)
+        if agent is not None:
+            self._set_agent(agents.wrap_up_done(agent, self._now()))
+            self.dispatch_calls()
+
+    def _set_agent(self, agent: agents.Agent) -> None:
+        self.acd.agents[agent.user_id] = agent
+        self._writes.put_nowait(agent)
+
+    async def change_agent(
+        self, user_id: int, username: str, change: Callable[[agents.Agent], agents.Agent]
+    ) -> agents.Agent:
+        """An agent's own action (login, pause, resume, logout) on the live ACD."""
+        agent = self.acd.agents.get(user_id) or agents.Agent(user_id, username)
+        changed = change(agent)
+        if changed.state is not agents.AgentState.WRAP_UP:
+            handle = self._wrap_timers.pop(user_id, None)
+            if handle is not None:
+                handle.cancel()
+        self._set_agent(changed)
+        self.dispatch_calls()
+        await self.flush()
+        return self.acd.agents[user_id]
+
+    def active_record(self, record_id: str) -> tuple[int, domain.CallRecord] | None:
+        return next(((leg, r) for leg, r in self._active.items() if r.id == record_id), None)
+
+    async def link_order(self, record_id: str, order_number: str) -> bool:
+        """Put the order on a call still in progress; False if the call has ended."""
+        found = self.active_record(record_id)
+        if found is None:
+            await self.flush()  # its last state is in the database: update it there
+            return False
+        leg, _ = found
+        self._update(leg, lambda r: replace(r, order_number=order_number))
+        await self.flush()
+        return True
+
+    async def mark_emergency(self, record_id: str) -> bool:
+        found = self.active_record(record_id)
+        if found is None:
+            await self.flush()
+            return False
+        self._update(found[0], domain.mark_emergency)
+        await self.flush()
+        return True
+
     # ------------------------------------------------------------------ storage
 
     async def _write_records(self) -> None:
@@ -337,10 +557,12 @@ class CallCenter:
             # Later changes win; callback entries go in after their call records.
             latest = {r.id: r for r in batch if isinstance(r, domain.CallRecord)}
             callbacks = [e for e in batch if isinstance(e, storage.CallbackEntry)]
+            agent_rows = {a.user_id: a for a in batch if isinstance(a, agents.Agent)}
             try:
                 async with unit_of_work(self._sessions) as session:
                     await storage.save(session, list(latest.values()))
                     await storage.add_callbacks(session, callbacks)
+                    await storage.save_agents(session, list(agent_rows.values()))
             except Exception:
                 # The database is down or refused a row: log, keep serving calls.
                 log.exception(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import JSON, ForeignKey, Index, String, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from callcenter.agents import Agent, AgentState
 from callcenter.domain import CallRecord, Outcome
 
 
@@ -45,6 +46,10 @@ class Call(Base):
     # The IVR's queue choice and when the caller started waiting in it.
     queue: Mapped[str | None] = mapped_column(String(40))
     queued_at: Mapped[datetime | None]
+    # When the intake (IVR) answered; `answered_at` is the agent's answer (the KPIs').
+    ivr_answered_at: Mapped[datetime | None]
+    # Marked for an emergency hand-over (紧急转接) by the caller's key or the agent.
+    emergency: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Callback(Base):
@@ -100,6 +105,8 @@ def to_row(record: CallRecord) -> dict:
         "intake": record.intake,
         "queue": record.queue,
         "queued_at": record.queued_at,
+        "ivr_answered_at": record.ivr_answered_at,
+        "emergency": record.emergency,
     }
 
 
@@ -119,6 +126,8 @@ def from_row(row: Call) -> CallRecord:
         intake=row.intake,
         queue=row.queue,
         queued_at=row.queued_at,
+        ivr_answered_at=row.ivr_answered_at,
+        emergency=bool(row.emergency),
     )
 
 
@@ -240,7 +249,102 @@ async def close_unfinished(session: AsyncSession, intake: str, at: datetime) -> 
     rows = list(await session.scalars(query))
     for row in rows:
         row.ended_at = at
-        completed = row.answered_at is not None and (row.queued_at is None or row.agent)
+        answered = row.answered_at is not None or row.ivr_answered_at is not None
+        completed = answered and (row.queued_at is None or row.agent)
         row.outcome = (Outcome.COMPLETED if completed else Outcome.FAILED).value
     await session.flush()
     return len(rows)
+
+
+# ------------------------------------------------------------------ agents
+
+
+class AgentRow(Base):
+    """坐席: a user with role `agent`, its SIP contact, skills and state."""
+
+    __tablename__ = "agents"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(60))
+    # The fixed SIP URI the intake calls to reach the agent's phone.
+    sip_uri: Mapped[str | None] = mapped_column(String(200))
+    # Queues (skills) taken; empty: every queue.
+    queues: Mapped[list[str]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20), default=AgentState.LOGGED_OUT.value)
+    state_since: Mapped[datetime | None]
+    idle_since: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(String(40))
+    call_id: Mapped[str | None] = mapped_column(String(32))
+
+
+def agent_from_row(row: AgentRow) -> Agent:
+    return Agent(
+        user_id=row.user_id,
+        username=row.username,
+        state=AgentState(row.state),
+        state_since=row.state_since,
+        sip_uri=row.sip_uri,
+        queues=tuple(row.queues or ()),
+        idle_since=row.idle_since,
+        pause_reason=row.pause_reason,
+        call_id=row.call_id,
+    )
+
+
+async def load_agents(session: AsyncSession) -> list[Agent]:
+    rows = await session.scalars(select(AgentRow).order_by(AgentRow.user_id))
+    return [agent_from_row(row) for row in rows]
+
+
+async def load_agent(session: AsyncSession, user_id: int) -> Agent | None:
+    row = await session.get(AgentRow, user_id)
+    return None if row is None else agent_from_row(row)
+
+
+async def save_agents(session: AsyncSession, agents: list[Agent]) -> None:
+    """Insert or update each agent's row (the latest state wins)."""
+    for agent in agents:
+        row = await session.get(AgentRow, agent.user_id)
+        if row is None:
+            row = AgentRow(user_id=agent.user_id)
+            session.add(row)
+        row.username = agent.username
+        row.sip_uri = agent.sip_uri
+        row.queues = list(agent.queues)
+        row.state = agent.state.value
+        row.state_since = agent.state_since
+        row.idle_since = agent.idle_since
+        row.pause_reason = agent.pause_reason
+        row.call_id = agent.call_id
+    await session.flush()
+
+
+async def get_call(session: AsyncSession, record_id: str) -> Call | None:
+    return await session.get(Call, record_id)
+
+
+# ------------------------------------------------------------------ survey calls
+
+
+class SurveyCall(Base):
+    """回访电话: the automated satisfaction call of one order (attempts and result).
+
+    state: pending (to call) | calling | done (answered, callback written) |
+    sms (no answer after every attempt: the integrations issue sends an SMS link) |
+    failed (the callback action was refused, e.g. the order moved on meanwhile).
+    """
+
+    __tablename__ = "survey_calls"
+    __table_args__ = (Index("ix_survey_calls_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_number: Mapped[str] = mapped_column(ForeignKey("orders.number"), unique=True)
+    phone: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_result: Mapped[str | None] = mapped_column(String(40))
+    satisfaction: Mapped[str | None] = mapped_column(String(20))
+    resolved: Mapped[bool | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -149,6 +149,18 @@ class SipSettings(BaseModel):
     menu_attempts: int = Field(3, ge=1)  # garbage/timeouts before the default queue
     queue_long_wait_seconds: float = Field(60, gt=0)  # then "press 1 to be called back"
     queue_max_wait_seconds: float = Field(600, gt=0)  # then a callback entry and goodbye
+    # Agents and ACD (callcenter/acd.py)
+    wrap_up_seconds: float = Field(15, ge=0)  # 话后整理 after each call, then available
+    ring_timeout_seconds: float = Field(20, gt=0)  # unanswered: agent paused, next agent
+    overflow_seconds: float = Field(60, ge=0)  # then `general` agents take topic callers
+    # Survey calls (callcenter/survey.py): "" = no dialer. {phone} is the citizen's number.
+    survey_uri: str = ""
+    survey_hours: tuple[int, int] = (9, 20)  # local hours [start, end) to call in
+    survey_attempts: int = Field(3, ge=1)  # busy/no answer this often, then an SMS link
+    survey_retry_minutes: float = Field(30, gt=0)
+    survey_ring_seconds: float = Field(30, gt=0)  # no answer after this: an attempt lost
+    survey_interval_seconds: float = Field(60, ge=0)  # background loop; 0 = driven by hand
+    survey_max_calls: int = Field(10, ge=1)  # survey calls up at once
 
     @model_validator(mode="after")
     def _ports_fit(self) -> SipSettings:

@@ -100,11 +100,13 @@ def sip_settings(tmp_path: Path, prompts_dir: Path) -> SipSettings:
 
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator:
-    from callcenter.storage import Call, Callback
+    from accounts.storage import User
+    from callcenter.storage import AgentRow, Call, Callback, SurveyCall
     from dispatch.storage import Category, Hotline, Order, Unit
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    tables = [model.__table__ for model in (Hotline, Unit, Category, Order, Call, Callback)]
+    models = (Hotline, Unit, Category, Order, User, Call, Callback, AgentRow, SurveyCall)
+    tables = [model.__table__ for model in models]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all, tables=tables)
         await conn.execute(

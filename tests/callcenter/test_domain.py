@@ -120,13 +120,28 @@ def test_caller_prefers_asserted_identity():
 def test_answered_call_completes_with_wait_and_talk_time():
     record = domain.offer("r1", "12345", "13800138000", T0, "cid")
     assert record.state is domain.CallState.OFFERED and record.wait_seconds is None
-    record = domain.answer(record, T0 + timedelta(seconds=3))
+    record = domain.answer(record, T0 + timedelta(seconds=1))
     record = domain.attach_recording(record, "/rec/r1.wav")
+    # The IVR's answer is not 接通: the KPIs count from the agent's answer.
+    assert record.state is domain.CallState.ANSWERED and record.wait_seconds is None
+    record = domain.enqueue(record, "general", T0 + timedelta(seconds=2))
+    record = domain.agent_answered(record, "agent1", T0 + timedelta(seconds=3))
+    with pytest.raises(IllegalCallTransition):
+        domain.agent_answered(record, "agent2", T0 + timedelta(seconds=4))
     record = domain.end(record, T0 + timedelta(seconds=63))
     assert record.state is domain.CallState.ENDED
     assert record.outcome is Outcome.COMPLETED
     assert (record.wait_seconds, record.talk_seconds) == (3, 60)
+    assert (record.agent, record.queue_wait_seconds) == ("agent1", 1)
     assert record.recording == "/rec/r1.wav"
+
+
+def test_ivr_only_call_completes_without_an_answer_for_the_kpis():
+    record = domain.answer(domain.offer("r1", "12345", "1", T0), T0 + timedelta(seconds=1))
+    record = domain.end(record, T0 + timedelta(seconds=30))
+    assert record.outcome is Outcome.COMPLETED
+    assert (record.answered_at, record.wait_seconds, record.talk_seconds) == (None, None, None)
+    assert record.ivr_answered_at == T0 + timedelta(seconds=1)
 
 
 def test_caller_hanging_up_first_is_abandoned_and_failures_are_not():
@@ -149,5 +164,7 @@ def test_illegal_call_transitions():
 
 def test_clock_skew_never_gives_negative_durations():
     record = domain.offer("r1", "12345", "1", T0)
-    record = domain.end(domain.answer(record, T0 - timedelta(seconds=1)), T0 - timedelta(1))
+    record = domain.answer(record, T0 - timedelta(seconds=1))
+    record = domain.agent_answered(record, "a", T0 - timedelta(seconds=1))
+    record = domain.end(record, T0 - timedelta(1))
     assert record.wait_seconds == 0 and record.talk_seconds == 0

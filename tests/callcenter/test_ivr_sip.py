@@ -78,7 +78,7 @@ async def test_press_1_queues_and_hanging_up_there_is_abandoned_with_a_callback(
     [row] = await dial(center, tmp_path, "press1", steps)
     assert center.dtmf_received == 1
     assert (row.hotline, row.queue, row.outcome) == ("12319", "general", Outcome.ABANDONED)
-    assert row.answered_at <= row.queued_at < row.ended_at
+    assert row.ivr_answered_at <= row.queued_at < row.ended_at
     assert 1.0 < row.queue_wait_seconds < 5
     [entry] = await callbacks(sessions)
     assert (entry.call_id, entry.caller, entry.hotline) == (row.id, CITIZEN, "12319")

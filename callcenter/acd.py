@@ -1,0 +1,93 @@
+"""ACD (自动呼叫分配), pure: which waiting caller goes to which agent.
+
+- Callers wait per queue, first come first served; across queues the one waiting
+  longest goes first.
+- A caller is offered to the available agent idle the longest whose skills include the
+  caller's queue; after `overflow_seconds` in a topic queue, agents of the overflow
+  queue (`general`) may take the caller too.
+- A caller whose offer failed (the agent never answered) goes back with the place kept:
+  the original enqueue time and sequence number.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from callcenter.agents import Agent, AgentState
+from callcenter.ivr import GENERAL_QUEUE
+
+
+@dataclass(frozen=True)
+class Waiting:
+    leg: int
+    queue: str
+    since: datetime
+    seq: int
+
+    @property
+    def place(self) -> tuple[datetime, int]:
+        return (self.since, self.seq)
+
+
+class Acd:
+    def __init__(self, overflow_seconds: float, overflow_queue: str = GENERAL_QUEUE) -> None:
+        self.overflow = timedelta(seconds=overflow_seconds)
+        self.overflow_queue = overflow_queue
+        self.agents: dict[int, Agent] = {}  # by user id
+        self._waiting: dict[int, Waiting] = {}  # by caller leg
+        self._seq = itertools.count(1)
+
+    # ------------------------------------------------------------ callers
+
+    def enqueue(self, leg: int, queue: str, at: datetime) -> Waiting:
+        entry = Waiting(leg, queue, at, next(self._seq))
+        self._waiting[leg] = entry
+        return entry
+
+    def requeue(self, entry: Waiting) -> None:
+        """Back in the queue at the same place (an offer that failed)."""
+        self._waiting[entry.leg] = entry
+
+    def remove(self, leg: int) -> Waiting | None:
+        return self._waiting.pop(leg, None)
+
+    def waiting(self, queue: str | None = None) -> list[Waiting]:
+        entries = sorted(self._waiting.values(), key=lambda w: w.place)
+        return [w for w in entries if queue is None or w.queue == queue]
+
+    def position(self, leg: int) -> int | None:
+        """1-based place among the callers of the same queue."""
+        entry = self._waiting.get(leg)
+        if entry is None:
+            return None
+        return 1 + sum(
+            1 for w in self._waiting.values() if w.queue == entry.queue and w.place < entry.place
+        )
+
+    def queues_for(self, entry: Waiting, now: datetime) -> frozenset[str]:
+        if now - entry.since >= self.overflow:
+            return frozenset({entry.queue, self.overflow_queue})
+        return frozenset({entry.queue})
+
+    # ------------------------------------------------------------ assignment
+
+    def assign(self, now: datetime) -> list[tuple[Waiting, Agent]]:
+        """Pair waiting callers with available agents; the pairs leave the queue."""
+        free = sorted(
+            (a for a in self.agents.values() if a.state is AgentState.AVAILABLE and a.sip_uri),
+            key=lambda a: (a.idle_since or now, a.user_id),
+        )
+        pairs = []
+        for entry in self.waiting():
+            if not free:
+                break
+            queues = self.queues_for(entry, now)
+            agent = next((a for a in free if a.takes(queues)), None)
+            if agent is None:
+                continue
+            free.remove(agent)
+            del self._waiting[entry.leg]
+            pairs.append((entry, agent))
+        return pairs
