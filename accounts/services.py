@@ -153,3 +153,39 @@ async def api_key_name(session: AsyncSession, key: str) -> str | None:
     return await session.scalar(
         select(ApiKey.name).where(ApiKey.key_hash == _digest(key), ApiKey.active.is_(True))
     )
+
+
+async def _user(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountInvalid(f"未知用户: {username}", code="unknown_user")
+    return user
+
+
+async def _revoke_all(session: AsyncSession, user_id: int) -> None:
+    tokens = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False))
+    )
+    for token in tokens:
+        token.revoked = True
+
+
+async def reset_password(
+    session: AsyncSession, passwords: Passwords, username: str, password: str
+) -> None:
+    """重置密码 by an admin; the user's open sessions end."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    user = await _user(session, username)
+    user.password_hash = await asyncio.to_thread(passwords.hash, password)
+    await _revoke_all(session, user.id)
+
+
+async def set_user_active(session: AsyncSession, username: str, active: bool, by: Actor) -> None:
+    """停用 / 启用 a user; users are never deleted (their names stay in order logs)."""
+    if not active and username == by.username:
+        raise AccountInvalid("不能停用当前登录的账号", code="self_deactivation")
+    user = await _user(session, username)
+    user.active = active
+    if not active:
+        await _revoke_all(session, user.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, InvalidInput
@@ -71,4 +71,50 @@ async def create_category(
     )
     session.add(category)
     await session.flush()
+    return category
+
+
+async def _unit(session: AsyncSession, code: str) -> Unit:
+    unit = await session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise InvalidInput(f"未知单位: {code}", code="unknown_unit")
+    return unit
+
+
+async def rename_unit(session: AsyncSession, code: str, name: str) -> Unit:
+    """The code is the unit's identity in orders and the API; only the name changes."""
+    unit = await _unit(session, code)
+    unit.name = name
+    return unit
+
+
+async def set_unit_active(session: AsyncSession, code: str, active: bool) -> Unit:
+    """停用 / 启用: an inactive unit gets no new orders; its history stays."""
+    unit = await _unit(session, code)
+    if not active:
+        children = await session.scalar(
+            select(func.count(Unit.id)).where(Unit.parent_id == unit.id, Unit.active.is_(True))
+        )
+        if children:
+            raise InvalidInput("请先停用该单位的下级单位", code="unit_has_children")
+    elif unit.parent_id is not None:
+        parent = await session.get(Unit, unit.parent_id)
+        if parent is not None and not parent.active:
+            raise InvalidInput("上级单位已停用,请先启用上级单位", code="parent_inactive")
+    unit.active = active
+    return unit
+
+
+async def set_default_unit(session: AsyncSession, code: str, unit_code: str | None) -> Category:
+    """派单目录: the unit a category is dispatched to by default (None: no default)."""
+    category = await session.get(Category, code)
+    if category is None:
+        raise InvalidInput(f"未知分类: {code}", code="unknown_category")
+    unit_id = None
+    if unit_code:
+        unit = await _unit(session, unit_code)
+        if not unit.active:
+            raise InvalidInput(f"单位已停用: {unit.name}", code="unit_inactive")
+        unit_id = unit.id
+    category.default_unit_id = unit_id
     return category

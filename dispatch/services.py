@@ -223,6 +223,15 @@ class DispatchService:
                 row.updated_by, row.updated_at = actor.username, self.now()
         await self.reload_calendar()
 
+    async def clear_calendar_day(self, day: date) -> bool:
+        """Drop the admin's correction: the day follows the statutory calendar again."""
+        async with unit_of_work(self.sessions) as session:
+            row = await session.get(CalendarDay, day)
+            if row is not None:
+                await session.delete(row)
+        await self.reload_calendar()
+        return row is not None
+
     # ------------------------------------------------------------ registration
 
     async def _next_number(self, session: AsyncSession, now: datetime) -> str:

@@ -52,6 +52,7 @@ HOME = {
     Role.DISPATCHER: "/web/dispatch",
     Role.UNIT: "/web/unit",
     Role.SUPERVISOR: "/web/supervise",
+    Role.ADMIN: "/web/admin/units",
 }
 PLACEHOLDER_HOME = "/web/home"
 
@@ -60,7 +61,19 @@ NAV = {
     Role.AGENT: [("/web/agent", "坐席工作台"), ("/web/orders", "工单查询")],
     Role.DISPATCHER: [("/web/dispatch", "派单队列"), ("/web/orders", "工单查询")],
     Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
-    Role.SUPERVISOR: [("/web/supervise", "督办"), ("/web/orders", "工单查询")],
+    Role.SUPERVISOR: [
+        ("/web/supervise", "督办"),
+        ("/web/supervise/ranking", "单位排名"),
+        ("/web/orders", "工单查询"),
+    ],
+    Role.ADMIN: [
+        ("/web/admin/units", "单位"),
+        ("/web/admin/users", "用户"),
+        ("/web/admin/hotlines", "热线"),
+        ("/web/admin/catalogue", "派单目录"),
+        ("/web/admin/calendar", "工作日历"),
+        ("/web/admin/thresholds", "时限与阈值"),
+    ],
 }
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from accounts.domain import ROLE_LABELS
-from app.keys import DISPATCH
+from accounts.domain import ROLE_LABELS, Actor
+from app.keys import DISPATCH, SETTINGS
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.storage import Order
 from web import labels
@@ -35,10 +35,19 @@ async def render(
         "flashes": await pop_flashes(request),
         # The server's clock (a fixed clock in tests) anchors the countdowns in the page.
         "server_now": now.isoformat(),
+        "scope_label": scope_label(request, actor),
     }
     return aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status
     )
+
+
+def scope_label(request: web.Request, actor: Actor | None) -> str:
+    """分平台: the hotlines a sub-platform manager's screens are limited to ('' = all)."""
+    if actor is None or not actor.hotlines:
+        return ""
+    names = {h.number: h.name for h in request.app[SETTINGS].hotlines}
+    return "、".join(names.get(n, n) for n in sorted(actor.hotlines)) + " 分平台"
 
 
 def _local(value: str | datetime | None, request_tz) -> datetime | None:

@@ -16,7 +16,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from app.keys import SETTINGS
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import agent, login, orders, queues
+from web.screens import admin, agent, login, orders, queues
 
 HERE = Path(__file__).parent
 
@@ -67,7 +67,32 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/dispatch", queues.dispatch_queue)
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)
+    app.router.add_get("/web/supervise/ranking", queues.ranking)
     app.router.add_get("/web/orders", orders.search)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
+    add_admin_routes(app)
     app.router.add_static("/web/static/", HERE / "static", name="web_static")
+
+
+def add_admin_routes(app: web.Application) -> None:
+    """系统管理 (web/screens/admin.py)."""
+    unit, user = r"{code:[A-Za-z0-9_\-]{1,40}}", r"{username:[A-Za-z0-9_.\-]{1,60}}"
+    category, day = r"{code:[A-Za-z0-9_\-.]{1,40}}", r"{day:[0-9\-]{8,10}}"
+    app.router.add_get("/web/admin", admin.admin_home)
+    app.router.add_get("/web/admin/units", admin.units_page)
+    app.router.add_post("/web/admin/units", admin.unit_create)
+    app.router.add_post(f"/web/admin/units/{unit}/rename", admin.unit_rename)
+    app.router.add_post(f"/web/admin/units/{unit}/active", admin.unit_active)
+    app.router.add_get("/web/admin/users", admin.users_page)
+    app.router.add_post("/web/admin/users", admin.user_create)
+    app.router.add_post(f"/web/admin/users/{user}/password", admin.user_password)
+    app.router.add_post(f"/web/admin/users/{user}/active", admin.user_active)
+    app.router.add_get("/web/admin/hotlines", admin.hotlines_page)
+    app.router.add_get("/web/admin/catalogue", admin.catalogue_page)
+    app.router.add_post("/web/admin/catalogue", admin.category_create)
+    app.router.add_post(f"/web/admin/catalogue/{category}/unit", admin.category_unit)
+    app.router.add_get("/web/admin/calendar", admin.calendar_page)
+    app.router.add_post("/web/admin/calendar", admin.calendar_set)
+    app.router.add_post(f"/web/admin/calendar/{day}/delete", admin.calendar_clear)
+    app.router.add_get("/web/admin/thresholds", admin.thresholds_page)

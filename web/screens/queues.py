@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from accounts.domain import Actor, Role
-from app.keys import DISPATCH, SESSIONS
+from app.errors import AppError
+from app.http import parse_model
+from app.keys import DISPATCH, SESSIONS, SETTINGS
 from dispatch.services import OrderFilter
 from dispatch.views import order_summary
+from stats import queries as stats_queries
+from stats.domain import Dimension, rank_units, three_rate_weights
+from stats.routes import MAX_PERIOD_DAYS, RankingParams, parse_period, scope_of
 from web import queries
 from web.render import order_row, render, unit_names
 from web.session import actor_of, screen
@@ -105,3 +111,79 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
             "units": units | disputed["units"],
         },
     )
+
+
+# ---------------------------------------------------------------------- 单位排名
+
+RANKING_RATES = (
+    ("ontime_accept_rate", "响应率"),
+    ("resolution_rate", "解决率"),
+    ("satisfaction_rate", "满意率"),
+)
+
+
+def _month_period(today: date) -> tuple[date, date]:
+    """This calendar month as a half-open [first day, first day of next month)."""
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following
+
+
+async def unit_ranking(app: web.Application, actor: Actor, start: str, end: str) -> dict:
+    """What `GET /api/v1/stats/ranking?from=&to=` answers, from the same stats functions
+    (period parsing, scope, the KPI SQL, `rank_units`); no SQL of its own."""
+    params = parse_model(RankingParams, {"from": start, "to": end})
+    service = app[DISPATCH]
+    query = stats_queries.KpiQuery(
+        period=parse_period(params, service.tz, MAX_PERIOD_DAYS),
+        dimension=Dimension.UNIT,
+        as_of=service.now(),
+        include_sub_units=params.include_sub_units,
+        level=params.level,
+        scope=scope_of(actor),
+    )
+    previous = dataclasses.replace(query, period=query.period.previous())
+    weights = three_rate_weights(app[SETTINGS].kpi.three_rate_weights)
+    async with app[SESSIONS]() as session:
+        current_rows = await stats_queries.kpi_table(session, query, weights)
+        previous_rows = await stats_queries.kpi_table(session, previous, weights)
+    return {
+        "from": query.period.start.astimezone(service.tz).isoformat(),
+        "to": query.period.end.astimezone(service.tz).isoformat(),
+        "previous_from": previous.period.start.astimezone(service.tz).isoformat(),
+        "previous_to": previous.period.end.astimezone(service.tz).isoformat(),
+        "rows": rank_units(current_rows, previous_rows),
+    }
+
+
+@screen(Role.SUPERVISOR)
+async def ranking(request: web.Request) -> web.StreamResponse:
+    """单位排名: units by the weighted 三率 score, with the change against the previous period.
+
+    The figures are those of `GET /api/v1/stats/ranking` (`unit_ranking`), so the page
+    and the API agree.
+    """
+    actor = await actor_of(request)
+    service = request.app[DISPATCH]
+    today = service.now().astimezone(service.tz).date()
+    first, following = _month_period(today)
+    previous_first, _ = _month_period(first - timedelta(days=1))
+    start = request.query.get("from", "").strip()[:40] or first.isoformat()
+    end = request.query.get("to", "").strip()[:40] or following.isoformat()
+    context: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "rates": RANKING_RATES,
+        "presets": [
+            ("本月", first.isoformat(), following.isoformat()),
+            ("上月", previous_first.isoformat(), first.isoformat()),
+            ("近30天", str(today - timedelta(days=29)), str(today + timedelta(days=1))),
+        ],
+        "weights": three_rate_weights(request.app[SETTINGS].kpi.three_rate_weights),
+    }
+    try:
+        context["ranking"] = await unit_ranking(request.app, actor, start, end)
+    except AppError as exc:
+        context["error"] = exc.message
+        return await render(request, "ranking.html", context, status=exc.status)
+    return await render(request, "ranking.html", context)

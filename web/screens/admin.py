@@ -1,0 +1,587 @@
+"""系统管理: units, users, hotlines, the dispatch catalogue, calendar overrides, thresholds.
+
+Every form is validated by the API's own body models (`CreateUnit`, `CreateUser`,
+`CreateCategory`, `CalendarDayBody`) and handled by the same use cases as the API
+(`dispatch.org`, `accounts.services`, `DispatchService.set_calendar_day`). Rejected input
+redraws the page with a Chinese message and the input kept (400/409), never a 500.
+
+Hotlines and thresholds are read-only here: `sync_hotlines` makes the configuration the
+truth at every start, and the thresholds are `Settings` values (config/*.toml, HOTLINE_*),
+so the pages name the configuration keys to change instead of offering forms that a
+restart would undo.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+
+from accounts import services as accounts
+from accounts.domain import ROLE_LABELS, Role
+from accounts.routes import CreateUser
+from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
+from accounts.storage import User
+from app.db import unit_of_work
+from app.errors import AppError, InvalidInput
+from app.http import StrictBody, error_text
+from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from dispatch import org
+from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
+from dispatch.storage import CalendarDay, Category, Hotline, Unit
+from web.render import render
+from web.session import actor_of, flash, screen
+
+HOME = "/web/admin/units"
+FIELD_LABELS = {
+    "code": "编码",
+    "name": "名称",
+    "parent": "上级",
+    "email": "电子邮箱",
+    "username": "用户名",
+    "password": "密码",
+    "role": "角色",
+    "unit": "所属单位",
+    "hotlines": "分平台热线",
+    "display_name": "姓名",
+    "default_unit": "默认承办单位",
+    "working": "类型",
+    "note": "说明",
+    "day": "日期",
+}
+HOTLINE_MODES = {
+    "central": "集中受理(中心派单)",
+    "external": "转外部系统办理",
+    "subplatform": "分平台独立办理",
+}
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+class Rename(StrictBody):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class NewPassword(StrictBody):
+    password: str = Field(min_length=1, max_length=200)
+
+
+class DefaultUnit(StrictBody):
+    default_unit: str | None = Field(None, max_length=40)
+
+
+def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """The API's body model on form data; errors name the form fields in Chinese."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors()[:5]:
+            field = str(err["loc"][0]) if err["loc"] else ""
+            parts.append(f"{FIELD_LABELS.get(field, field or '表单')}:{error_text(err['type'])}")
+        raise InvalidInput(";".join(parts)) from None
+
+
+def texts(form: MultiDictProxy, *names: str) -> dict[str, str]:
+    """Non-empty, stripped text fields (an empty optional field is simply absent)."""
+    values = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            values[name] = value.strip()
+    return values
+
+
+def level_label(level: int) -> str:
+    """Units under the centre are 二级; their sub-units 三级 (DESIGN §1)."""
+    return {1: "二级", 2: "三级"}.get(level, f"{level + 1}级")
+
+
+async def _redraw(
+    request: web.Request, draw, exc: AppError, form: MultiDictProxy
+) -> web.StreamResponse:
+    return await draw(request, error=exc.message, form=form, status=exc.status)
+
+
+async def _done(request: web.Request, text: str, target: str) -> web.StreamResponse:
+    await flash(request, "ok", text)
+    raise web.HTTPFound(target)
+
+
+async def _failed(request: web.Request, exc: AppError, target: str) -> web.StreamResponse:
+    await flash(request, "error", exc.message)
+    raise web.HTTPFound(target)
+
+
+# ---------------------------------------------------------------------- units
+
+
+async def _all_units(request: web.Request) -> list[Unit]:
+    async with request.app[SESSIONS]() as session:
+        return list(await session.scalars(select(Unit).order_by(Unit.path)))
+
+
+def unit_tree(units: list[Unit]) -> list[dict[str, Any]]:
+    """Units in tree order (parents before their sub-units), each with its parent's code."""
+    by_id = {u.id: u for u in units}
+
+    # `path` holds ids, so sort by the names along it for a readable tree.
+    def names(unit: Unit) -> list[str]:
+        return [by_id[int(i)].code for i in unit.path.strip("/").split("/") if int(i) in by_id]
+
+    return [
+        {
+            "code": u.code,
+            "name": u.name,
+            "level": u.level,
+            "level_label": level_label(u.level),
+            "parent": by_id[u.parent_id].code if u.parent_id in by_id else None,
+            "email": u.email,
+            "active": u.active,
+        }
+        for u in sorted(units, key=names)
+    ]
+
+
+async def _draw_units(request, error=None, form=None, status=200) -> web.StreamResponse:
+    units = unit_tree(await _all_units(request))
+    return await render(
+        request,
+        "admin_units.html",
+        {"units": units, "error": error, "form": form or {}},
+        status=status,
+    )
+
+
+@screen(Role.ADMIN)
+async def units_page(request: web.Request) -> web.StreamResponse:
+    return await _draw_units(request)
+
+
+@screen(Role.ADMIN)
+async def unit_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        body = validate(CreateUnit, texts(form, "code", "name", "parent", "email"))
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            unit = await org.create_unit(session, body.code, body.name, body.parent, body.email)
+            label = level_label(unit.level)
+    except AppError as exc:
+        return await _redraw(request, _draw_units, exc, form)
+    return await _done(request, f"已新增{label}单位:{body.name}({body.code})", HOME)
+
+
+@screen(Role.ADMIN)
+async def unit_rename(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    code = request.match_info["code"]
+    try:
+        body = validate(Rename, texts(form, "name"))
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await org.rename_unit(session, code, body.name)
+    except AppError as exc:
+        return await _failed(request, exc, HOME)
+    return await _done(request, f"单位 {code} 已更名为:{body.name}", HOME)
+
+
+@screen(Role.ADMIN)
+async def unit_active(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    code = request.match_info["code"]
+    active = form.get("active") == "1"
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await org.set_unit_active(session, code, active)
+    except AppError as exc:
+        return await _failed(request, exc, HOME)
+    return await _done(request, f"单位 {code} 已{'启用' if active else '停用'}", HOME)
+
+
+# ---------------------------------------------------------------------- users
+
+USERS = "/web/admin/users"
+
+
+async def _draw_users(request, error=None, form=None, status=200) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        rows = await session.execute(
+            select(User, Unit.code, Unit.name)
+            .outerjoin(Unit, Unit.id == User.unit_id)
+            .order_by(User.role, User.username)
+        )
+        users = [
+            {
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": u.role,
+                "unit": code,
+                "unit_name": name,
+                "hotlines": u.hotlines or [],
+                "active": u.active,
+            }
+            for u, code, name in rows
+        ]
+        hotlines = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+    units = [u for u in unit_tree(await _all_units(request)) if u["active"]]
+    return await render(
+        request,
+        "admin_users.html",
+        {
+            "users": users,
+            "roles": {r.value: ROLE_LABELS[r] for r in LOGIN_ROLES},
+            "units": units,
+            "hotlines": hotlines,
+            "min_password": MIN_PASSWORD_LENGTH,
+            "error": error,
+            "form": form or {},
+            "form_hotlines": form.getall("hotlines", []) if form else [],
+        },
+        status=status,
+    )
+
+
+@screen(Role.ADMIN)
+async def users_page(request: web.Request) -> web.StreamResponse:
+    return await _draw_users(request)
+
+
+@screen(Role.ADMIN)
+async def user_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    data: dict[str, Any] = texts(form, "username", "role", "unit", "display_name", "email")
+    data["password"] = str(form.get("password", ""))
+    data["hotlines"] = [h for h in form.getall("hotlines", []) if isinstance(h, str) and h]
+    try:
+        body = validate(CreateUser, data)
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await accounts.create_user(
+                session,
+                request.app[PASSWORDS],
+                body.username,
+                body.password,
+                body.role,
+                body.unit,
+                body.hotlines,
+                body.display_name,
+                body.email,
+            )
+    except AppError as exc:
+        return await _redraw(request, _draw_users, exc, form)
+    return await _done(
+        request, f"已新增用户 {body.username}({ROLE_LABELS[Role(body.role)]})", USERS
+    )
+
+
+@screen(Role.ADMIN)
+async def user_password(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = request.match_info["username"]
+    try:
+        body = validate(NewPassword, {"password": str(form.get("password", ""))})
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await accounts.reset_password(session, request.app[PASSWORDS], username, body.password)
+    except AppError as exc:
+        return await _failed(request, exc, USERS)
+    return await _done(request, f"用户 {username} 的密码已重置,原有登录已失效", USERS)
+
+
+@screen(Role.ADMIN)
+async def user_active(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = request.match_info["username"]
+    active = form.get("active") == "1"
+    actor = await actor_of(request)
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await accounts.set_user_active(session, username, active, actor)
+    except AppError as exc:
+        return await _failed(request, exc, USERS)
+    return await _done(request, f"用户 {username} 已{'启用' if active else '停用'}", USERS)
+
+
+# ---------------------------------------------------------------------- hotlines
+
+
+@screen(Role.ADMIN)
+async def hotlines_page(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        hotlines = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+        managers = await session.execute(
+            select(User.username, User.display_name, User.role, User.hotlines).where(
+                User.active.is_(True)
+            )
+        )
+        scoped: dict[str, list[dict[str, str]]] = {}
+        for username, display, role, numbers in managers:
+            for number in numbers or []:
+                scoped.setdefault(number, []).append(
+                    {"username": username, "display_name": display, "role": role}
+                )
+    order = {h.number: i for i, h in enumerate(request.app[SETTINGS].hotlines)}
+    hotlines.sort(key=lambda h: (order.get(h.number, len(order)), h.number))
+    return await render(
+        request,
+        "admin_hotlines.html",
+        {"hotlines": hotlines, "modes": HOTLINE_MODES, "managers": scoped},
+    )
+
+
+# ---------------------------------------------------------------------- catalogue
+
+CATALOGUE = "/web/admin/catalogue"
+
+
+async def _draw_catalogue(request, error=None, form=None, status=200) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        rows = await session.execute(
+            select(Category, Unit.code, Unit.name)
+            .outerjoin(Unit, Unit.id == Category.default_unit_id)
+            .order_by(Category.code)
+        )
+        categories = [
+            {
+                "code": c.code,
+                "name": c.name,
+                "parent": c.parent_code,
+                "level": c.level,
+                "unit": code,
+                "unit_name": name,
+            }
+            for c, code, name in rows
+        ]
+    units = [u for u in unit_tree(await _all_units(request)) if u["active"]]
+    return await render(
+        request,
+        "admin_catalogue.html",
+        {
+            "categories": _catalogue_tree(categories),
+            "parents": [c for c in categories if c["level"] < 3],
+            "units": units,
+            "error": error,
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
+def _catalogue_tree(categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Depth-first: each category followed by its children (codes need not nest)."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    known = {c["code"] for c in categories}
+    for c in categories:
+        children.setdefault(c["parent"] if c["parent"] in known else None, []).append(c)
+    ordered: list[dict[str, Any]] = []
+
+    def walk(parent: str | None) -> None:
+        for c in children.get(parent, []):
+            ordered.append(c)
+            walk(c["code"])
+
+    walk(None)
+    return ordered
+
+
+@screen(Role.ADMIN)
+async def catalogue_page(request: web.Request) -> web.StreamResponse:
+    return await _draw_catalogue(request)
+
+
+@screen(Role.ADMIN)
+async def category_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        body = validate(CreateCategory, texts(form, "code", "name", "parent", "default_unit"))
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await org.create_category(session, body.code, body.name, body.parent, body.default_unit)
+    except AppError as exc:
+        return await _redraw(request, _draw_catalogue, exc, form)
+    return await _done(request, f"已新增分类:{body.name}({body.code})", CATALOGUE)
+
+
+@screen(Role.ADMIN)
+async def category_unit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    code = request.match_info["code"]
+    try:
+        body = validate(DefaultUnit, texts(form, "default_unit"))
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await org.set_default_unit(session, code, body.default_unit)
+    except AppError as exc:
+        return await _failed(request, exc, CATALOGUE)
+    return await _done(request, f"分类 {code} 的默认承办单位已保存", CATALOGUE)
+
+
+# ---------------------------------------------------------------------- calendar
+
+CALENDAR = "/web/admin/calendar"
+
+
+def _year(request: web.Request, default: int) -> int:
+    try:
+        year = int(request.query.get("year", default))
+    except ValueError:
+        return default
+    return year if MIN_YEAR <= year <= MAX_YEAR else default
+
+
+def _statutory_days(calendar, year: int) -> tuple[list[dict[str, Any]], int]:
+    """Days where the official calendar differs from Monday–Friday, and unverified days."""
+    special, unverified = [], 0
+    day = date(year, 1, 1)
+    while day.year == year:
+        if not calendar.is_verified(day):
+            unverified += 1
+        elif day not in calendar.overrides:
+            working = calendar.is_working_day(day)
+            if working != (day.weekday() < 5):
+                special.append({"day": day, "working": working})
+        day = date.fromordinal(day.toordinal() + 1)
+    return special, unverified
+
+
+async def _draw_calendar(request, error=None, form=None, status=200) -> web.StreamResponse:
+    service = request.app[DISPATCH]
+    year = _year(request, service.now().astimezone(service.tz).year)
+    given = str(form.get("day", ""))[:4] if form is not None else ""
+    if given.isdigit() and MIN_YEAR <= int(given) <= MAX_YEAR:
+        year = int(given)  # a rejected form shows the year it was about
+    async with request.app[SESSIONS]() as session:
+        overrides = list(
+            await session.scalars(
+                select(CalendarDay)
+                .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+                .order_by(CalendarDay.day)
+            )
+        )
+    special, unverified = _statutory_days(service.policy.calendar, year)
+    return await render(
+        request,
+        "admin_calendar.html",
+        {
+            "year": year,
+            "overrides": overrides,
+            "special": special,
+            "unverified": unverified,
+            "weekdays": "一二三四五六日",
+            "error": error,
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
+@screen(Role.ADMIN)
+async def calendar_page(request: web.Request) -> web.StreamResponse:
+    return await _draw_calendar(request)
+
+
+def _day(value: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("日期:格式应为 YYYY-MM-DD") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InvalidInput(f"日期:应在 {MIN_YEAR} 至 {MAX_YEAR} 年之间")
+    return day
+
+
+@screen(Role.ADMIN)
+async def calendar_set(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    data: dict[str, Any] = texts(form, "note")
+    working = form.get("working")
+    if working in ("1", "0"):
+        data["working"] = working == "1"
+    try:
+        day = _day(str(form.get("day", "")).strip())
+        body = validate(CalendarDayBody, data)
+        actor = await actor_of(request)
+        await request.app[DISPATCH].set_calendar_day(actor, day, body.working, body.note)
+    except AppError as exc:
+        return await _redraw(request, _draw_calendar, exc, form)
+    kind = "工作日" if body.working else "休息日"
+    return await _done(request, f"{day.isoformat()} 已设为{kind}", f"{CALENDAR}?year={day.year}")
+
+
+@screen(Role.ADMIN)
+async def calendar_clear(request: web.Request) -> web.StreamResponse:
+    try:
+        day = _day(request.match_info["day"])
+    except AppError as exc:
+        return await _failed(request, exc, CALENDAR)
+    removed = await request.app[DISPATCH].clear_calendar_day(day)
+    text = f"已删除 {day.isoformat()} 的调整,恢复按法定日历计算" if removed else "该日期没有调整"
+    return await _done(request, text, f"{CALENDAR}?year={day.year}")
+
+
+# ---------------------------------------------------------------------- thresholds
+
+
+# (configuration key, meaning) of every deadline, warning and KPI figure shown.
+THRESHOLDS = [
+    ("calendar.timezone", "时区"),
+    ("calendar.working_hours", "工作时段"),
+    ("deadlines.accept_working_hours", "签收时限(工作小时)"),
+    ("deadlines.accept_urgent_minutes", "紧急件签收时限(分钟)"),
+    ("deadlines.urgent_finish_hours", "紧急件办结时限(自然小时)"),
+    ("deadlines.finish_working_days", "办结时限(工作日)"),
+    ("deadlines.return_window_working_days", "退单期限(派单后工作日)"),
+    ("deadlines.max_extensions", "最多延期次数"),
+    ("deadlines.max_extension_days", "单次最多延期(工作日)"),
+    ("deadlines.rectification_working_days", "差评整改时限(工作日)"),
+    ("deadlines.warning_ratio", "预警(黄牌)时间比例"),
+    ("deadlines.escalate_after_working_days", "超期升级(工作日)"),
+    ("scanner.interval_seconds", "超期扫描间隔(秒)"),
+    ("classifiers.auto_dispatch_confidence", "智能派单置信度阈值"),
+    ("classifiers.duplicate_days", "疑似重复:比对天数"),
+    ("classifiers.duplicate_threshold", "疑似重复:相似度阈值"),
+    ("kpi.three_rate_weights", "三率权重"),
+]
+# Names of the keys inside the tables above (request types, the three rates).
+SUB_KEYS = {
+    "consultation": "咨询",
+    "help": "求助",
+    "suggestion": "建议",
+    "complaint": "投诉",
+    "report": "举报",
+    "praise": "表扬",
+    "ontime_accept": "响应率",
+    "resolution": "解决率",
+    "satisfaction": "满意率",
+}
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "calendar.working_hours":
+        return "、".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in value)
+    if key == "deadlines.warning_ratio":
+        return f"{value:.0%}"
+    return str(value)
+
+
+def threshold_rows(settings) -> list[tuple[str, str, str]]:
+    """(configuration key, meaning, effective value); tables give one row per entry."""
+    rows = []
+    for key, label in THRESHOLDS:
+        section, name = key.split(".")
+        value = getattr(getattr(settings, section), name)
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                rows.append((f"{key}.{sub}", f"{label}·{SUB_KEYS.get(sub, sub)}", str(item)))
+        else:
+            rows.append((key, label, _shown(key, value)))
+    return rows
+
+
+@screen(Role.ADMIN)
+async def thresholds_page(request: web.Request) -> web.StreamResponse:
+    settings = request.app[DISPATCH].settings
+    return await render(request, "admin_thresholds.html", {"rows": threshold_rows(settings)})
+
+
+@screen(Role.ADMIN)
+async def admin_home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(HOME)
