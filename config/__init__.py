@@ -215,6 +215,18 @@ class WebSettings(BaseModel):
     cookie_secure: bool = False
     # Lifetime of the cookie; the login token behind it expires with auth.token_ttl_hours.
     session_max_age_hours: float = Field(12, gt=0)
+    # Attachments (web/uploads.py): stored outside the web root, by random id.
+    upload_dir: str = "var/uploads"
+    upload_max_bytes: int = Field(10 * 1024 * 1024, gt=0)  # per file
+    upload_max_files_per_order: int = Field(20, ge=1)
+    upload_max_files_per_request: int = Field(5, ge=1)
+    # Citizen pages (web/screens/citizen.py): per client address and hour.
+    citizen_submissions_per_hour: int = Field(10, ge=1)
+    citizen_lookups_per_hour: int = Field(30, ge=1)
+
+    @property
+    def upload_path(self) -> Path:
+        return _project_path(self.upload_dir)
 
     @field_validator("session_key")
     @classmethod
@@ -275,6 +287,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_EMAIL_ENABLED": ("email", "enabled"),
     "HOTLINE_SESSION_KEY": ("web", "session_key"),
     "HOTLINE_COOKIE_SECURE": ("web", "cookie_secure"),
+    "HOTLINE_UPLOAD_DIR": ("web", "upload_dir"),
     "HOTLINE_SMTP_HOST": ("email", "host"),
     "HOTLINE_SMTP_PORT": ("email", "port"),
     "HOTLINE_SMTP_USER": ("email", "username"),

@@ -40,6 +40,7 @@ FLAGS = {
     "reopened": "重办",
     "escalated": "已升级",
     "calendar_unverified": "日历未核实",
+    "inspected": "已现场核查",
 }
 # Flags drawn in the alarm colours.
 RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated"})
@@ -52,6 +53,7 @@ HOME = {
     Role.DISPATCHER: "/web/dispatch",
     Role.UNIT: "/web/unit",
     Role.SUPERVISOR: "/web/supervise",
+    Role.INSPECTOR: "/web/inspector",
     Role.ADMIN: "/web/admin/units",
 }
 PLACEHOLDER_HOME = "/web/home"
@@ -61,6 +63,7 @@ NAV = {
     Role.AGENT: [("/web/agent", "坐席工作台"), ("/web/orders", "工单查询")],
     Role.DISPATCHER: [("/web/dispatch", "派单队列"), ("/web/orders", "工单查询")],
     Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
+    Role.INSPECTOR: [("/web/inspector", "上报与核查"), ("/web/orders", "我的上报")],
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),
         ("/web/supervise/ranking", "单位排名"),

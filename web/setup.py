@@ -14,9 +14,11 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from app.keys import SETTINGS
+from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
 from web.screens import admin, agent, login, orders, queues
+from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
 
@@ -43,6 +45,8 @@ def web_setup(app: web.Application) -> None:
     # After the app's JSON error middleware: the session is there when an error page
     # is drawn, and web paths get HTML errors from `web_middleware`.
     aiohttp_session.setup(app, storage)
+    # Before the CSRF check reads a form: forms with files get a larger body limit.
+    app.middlewares.append(body_limit_middleware(settings))
     app.middlewares.append(web_middleware)
     env = aiohttp_jinja2.setup(
         app,
@@ -72,6 +76,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
+    add_field_routes(app)  # citizen, grid inspector, attachments
     app.router.add_static("/web/static/", HERE / "static", name="web_static")
 
 

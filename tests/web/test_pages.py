@@ -62,7 +62,7 @@ async def test_wrong_password_shows_a_chinese_message(browser):
         ("dispatcher", "/web/dispatch", "派单队列"),
         ("zjj", "/web/unit", "本单位工单"),
         ("supervisor", "/web/supervise", "督办"),
-        ("inspector", "/web/home", "后续版本"),
+        ("inspector", "/web/inspector", "问题上报"),
     ],
 )
 async def test_each_role_lands_on_its_home_screen(web_client, browser, username, home, heading):

@@ -8,11 +8,11 @@ from aiohttp import web
 
 from accounts.domain import Actor, Role
 from app.errors import AppError, NotFound
-from app.keys import DISPATCH, SESSIONS, SUGGESTER
+from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch.lifecycle import RULES, STATE_LABELS, State
 from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
-from web import labels, queries
+from web import labels, queries, uploads
 from web.forms import action_payload
 from web.render import order_row, render, unit_names
 from web.session import actor_of, flash, screen
@@ -33,6 +33,8 @@ WEB_ACTIONS = (
 )
 # After these the order usually leaves the user's list: go back to the queue.
 BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "return"})
+# Actions whose form may carry files (web/uploads.py), attached to the event they make.
+UPLOAD_ACTIONS = frozenset({"reply"})
 PAGE_SIZE = 50
 
 
@@ -72,7 +74,11 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "suggestions": await _suggestions(request, actor, detail),
         "satisfaction": labels.SATISFACTION,
         "back": labels.home_of(actor.role),
+        "upload_accept": uploads.ACCEPT_ATTR,
     }
+    async with request.app[SESSIONS]() as session:
+        rows = await uploads.for_orders(session, [detail.order.id])
+    context["attachments"] = [uploads.as_json(row, service.tz) for row in rows]
     if {"dispatch", "redispatch"} & set(actions):
         async with request.app[SESSIONS]() as session:
             context["categories"] = await queries.categories(session)
@@ -95,15 +101,27 @@ async def act(request: web.Request) -> web.StreamResponse:
     service = request.app[DISPATCH]
     form = await request.post()
     here = f"/web/orders/{number}"
+    settings, sessions = request.app[SETTINGS].web, request.app[SESSIONS]
     try:
         payload = action_payload(action, form, service.tz)
-        await service.act(actor, number, action, payload)
+        files = uploads.from_form(form, settings) if action in UPLOAD_ACTIONS else []
+        if files:  # checked before the action, so a refused file records nothing
+            order_id = (await service.get(actor, number)).order.id
+            await uploads.check_quota(sessions, order_id, len(files), settings)
+        detail = await service.act(actor, number, action, payload)
     except NotFound:
         raise
     except AppError as exc:  # rejected input, illegal state, another unit's order, ...
         await flash(request, "error", f"{RULES[action].label}未成功:{exc.message}")
         raise web.HTTPFound(here) from None
-    await flash(request, "ok", f"工单 {number}:{RULES[action].label}成功", here)
+    done = f"工单 {number}:{RULES[action].label}成功"
+    if files:
+        event_id = detail.events[-1].id
+        await uploads.save(
+            sessions, settings, detail.order.id, event_id, actor, files, service.now()
+        )
+        done += f",附件 {len(files)} 个"
+    await flash(request, "ok", done, here)
     raise web.HTTPFound(labels.home_of(actor.role) if action in BACK_TO_QUEUE else here)
 
 

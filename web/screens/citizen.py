@@ -1,0 +1,300 @@
+"""市民: submit a request (web channel), track it by number + phone or by its token link,
+and rate it (好差评) once it has been replied and reviewed. No account: an anonymous
+session carries the CSRF token, and a per-address limit guards the forms.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from accounts.domain import CITIZEN_ACTOR
+from app.errors import AppError, RateLimited
+from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from config import WebSettings
+from dispatch.intake import register_request
+from dispatch.lifecycle import Flag, Rating, State
+from dispatch.services import OrderDetail, event_from_row, load_units
+from dispatch.storage import Order
+from web import labels, queries
+from web.forms import FormError, registration
+from web.render import render
+from web.session import flash
+
+HOME = "/web/citizen"
+MAX_FIELD = 5000
+# What the citizen reads for each state: plain words, not the centre's terms.
+PUBLIC_STATES = {
+    State.REGISTERED: "已受理,等待分派",
+    State.DISPATCHED: "已转交承办单位",
+    State.ACCEPTED: "承办单位正在办理",
+    State.RETURNED: "正在重新分派承办单位",
+    State.REPLIED: "承办单位已答复,正在审核",
+    State.CALLBACK_PENDING: "已答复,欢迎您评价",
+    State.CLOSED: "已办结",
+    State.MERGED: "已与相同诉求合并办理",
+    State.INVALID: "已作无效处理",
+}
+RATING_LABELS = {
+    Rating.VERY_SATISFIED: "非常满意",
+    Rating.SATISFIED: "满意",
+    Rating.BASIC: "基本满意",
+    Rating.DISSATISFIED: "不满意",
+    Rating.VERY_DISSATISFIED: "非常不满意",
+}
+CITIZEN_TYPES = ("consultation", "help", "complaint", "report", "suggestion", "praise")
+
+
+class AddressLimiter:
+    """At most `limit` hits per client address in a sliding hour (in memory, per process)."""
+
+    def __init__(self, limit: int, window_seconds: float = 3600) -> None:
+        self.limit, self.window = limit, window_seconds
+        self.hits: dict[str, deque[float]] = {}
+
+    def check(self, address: str) -> None:
+        hits = self.hits.setdefault(address, deque())
+        now = time.monotonic()
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            raise RateLimited("操作过于频繁,请一小时后再试")
+
+    def hit(self, address: str) -> None:
+        self.hits.setdefault(address, deque()).append(time.monotonic())
+
+
+class CitizenLimits:
+    def __init__(self, settings: WebSettings) -> None:
+        self.submit = AddressLimiter(settings.citizen_submissions_per_hour)
+        self.lookup = AddressLimiter(settings.citizen_lookups_per_hour)
+
+
+LIMITS = web.AppKey("citizen_limits", CitizenLimits)
+
+
+def setup(app: web.Application) -> None:
+    app[LIMITS] = CitizenLimits(app[SETTINGS].web)
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+# ---------------------------------------------------------------- the public history
+
+
+def _unit(units: Mapping[str, str], code: str | None) -> str:
+    return units.get(code, "承办单位") if code else "承办单位"
+
+
+def public_history(events: Iterable[Any], units: Mapping[str, str]) -> list[tuple[Any, str]]:
+    """(when, what) lines a citizen may read: no internal notes, no staff names, no
+    phones. Unit names are public; warnings, supervision and sub-dispatch are not."""
+    lines = []
+    for e in events:
+        data, action = e.data or {}, e.action
+        text = None
+        if action == "register":
+            text = "您的诉求已受理"
+        elif action in ("dispatch", "redispatch"):
+            text = f"已转交{_unit(units, data.get('unit'))}办理"
+        elif action == "accept":
+            text = f"{_unit(units, data.get('unit'))}已签收,正在办理"
+        elif action == "return" and e.to_state == State.RETURNED:
+            text = "正在重新确定承办单位"
+        elif action == "extend_decide" and data.get("approve"):
+            text = "办理时限已依规延长"
+        elif action in ("reply", "answer") and e.to_state == State.REPLIED:
+            text = "已答复"
+        elif action == "review":
+            text = "答复已通过审核" if data.get("approve") else "答复需完善,正在继续办理"
+        elif action == "callback":
+            rating = data.get("rating")
+            text = f"您的评价:{RATING_LABELS[Rating(rating)]}" if rating else "已回访"
+        elif action == "verify":
+            text = "经核实,已要求承办单位整改" if data.get("valid") else "经核实,工单办结"
+            if not data.get("valid") and e.note:
+                text += f"。说明:{e.note}"
+        elif action == "reopen" or (action == "inspect" and not data.get("passed")):
+            text = "已重新办理"
+        elif action == "merge":
+            text = "已与相同诉求合并办理"
+        elif action == "parent_replied":
+            text = "合并办理的诉求已答复,本工单随之办结"
+        elif action == "invalidate":
+            text = "已作无效处理"
+        if text:
+            lines.append((e.at, text))
+    return lines
+
+
+def reply_text(events: Iterable[Any]) -> str | None:
+    """The latest reply that answers the citizen (the lead unit's, or the parent's)."""
+    text = None
+    for e in events:
+        if e.action in ("reply", "answer", "parent_replied") and e.to_state in (
+            State.REPLIED,
+            State.CLOSED,
+        ):
+            text = e.note
+        elif e.action in ("reopen",) or (e.action == "review" and not e.data.get("approve")):
+            text = None  # sent back: the old answer no longer stands
+    return text
+
+
+def current_rating(events: Iterable[Any]) -> Rating | None:
+    """The citizen's rating of the current answer (a new reply may be rated again)."""
+    rating = None
+    for e in events:
+        if e.action == "callback" and e.data.get("rating"):
+            rating = Rating(e.data["rating"])
+        elif e.action in ("reply", "answer", "reopen") or (
+            e.action == "verify" and e.data.get("valid")
+        ):
+            rating = None
+    return rating
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def _hotlines(request: web.Request) -> list:
+    async with request.app[SESSIONS]() as session:
+        rows = await queries.hotlines(session, frozenset())
+    rank = {h.number: i for i, h in enumerate(request.app[SETTINGS].hotlines)}
+    rows.sort(key=lambda h: (rank.get(h.number, len(rank)), h.number))
+    return rows
+
+
+async def _form_page(request: web.Request, status: int = 200, **extra) -> web.Response:
+    context = {
+        "hotlines": await _hotlines(request),
+        "types": {t: labels.REQUEST_TYPES[t] for t in CITIZEN_TYPES},
+        "form": {},
+        "track": {},
+        **extra,
+    }
+    return await render(request, "citizen.html", context, status=status)
+
+
+async def redirect_home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(HOME)
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    return await _form_page(request)
+
+
+def _public_url(request: web.Request, path: str) -> str:
+    base = request.app[SETTINGS].server.public_url.rstrip("/") or str(request.url.origin())
+    return base + path
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    limits = request.app[LIMITS].submit
+    try:
+        limits.check(_client(request))
+    except RateLimited as exc:
+        return await _form_page(request, 429, error=exc.message, form=form)
+    picked = {
+        name: str(form.get(name, ""))[:MAX_FIELD]
+        for name in ("hotline", "content", "caller_phone", "caller_name", "address", "type")
+    }
+    try:
+        if not picked["caller_phone"].strip():
+            raise FormError("手机号码:请填写,用于查询办理进度和回访")
+        fields = registration(
+            {**picked, "channel": "web", "confidential": form.get("confidential")}
+        )
+    except FormError as exc:
+        return await _form_page(request, 400, error=exc.message, form=form)
+    limits.hit(_client(request))
+    app = request.app
+    detail, _ = await register_request(
+        app[DISPATCH], app[SUGGESTER], app[SESSIONS], CITIZEN_ACTOR, fields
+    )
+    order = detail.order
+    link = f"{HOME}/t/{order.tracking_token}"
+    context = {"number": order.number, "link": link, "full_link": _public_url(request, link)}
+    return await render(request, "citizen_done.html", context, status=201)
+
+
+async def track(request: web.Request) -> web.StreamResponse:
+    """By number + phone: a failed look-up counts against the address (no enumeration)."""
+    form = await request.post()
+    number = str(form.get("number", "")).strip()[:20]
+    phone = str(form.get("phone", "")).strip()[:30]
+    limits = request.app[LIMITS].lookup
+    track = {"number": number, "phone": phone}
+    try:
+        limits.check(_client(request))
+    except RateLimited as exc:
+        return await _form_page(request, 429, track_error=exc.message, track=track)
+    token = None
+    if number and phone:
+        async with request.app[SESSIONS]() as session:
+            token = await session.scalar(
+                select(Order.tracking_token).where(
+                    Order.number == number, Order.caller_phone == phone
+                )
+            )
+    if token is None:
+        limits.hit(_client(request))
+        message = "未找到该工单,请核对工单编号和提交时填写的手机号码"
+        return await _form_page(request, 404, track_error=message, track=track)
+    raise web.HTTPFound(f"{HOME}/t/{token}")
+
+
+async def _by_token(request: web.Request) -> OrderDetail:
+    token = request.match_info["token"]
+    async with request.app[SESSIONS]() as session:
+        number = await session.scalar(select(Order.number).where(Order.tracking_token == token))
+    if number is None:
+        raise web.HTTPNotFound()
+    return await request.app[DISPATCH].get(CITIZEN_ACTOR, number)
+
+
+async def status_page(request: web.Request) -> web.StreamResponse:
+    detail = await _by_token(request)
+    order, view = detail.order, detail.view
+    events = [event_from_row(row) for row in detail.events]
+    async with request.app[SESSIONS]() as session:
+        units = {code: u.name for code, u in (await load_units(session)).by_code.items()}
+    state = State(order.state)
+    rated = current_rating(events)
+    context = {
+        "order": order,
+        "state_text": PUBLIC_STATES[state],
+        "history": public_history(events, units),
+        "reply": reply_text(events)
+        if state in (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
+        else None,
+        "can_rate": state == State.CALLBACK_PENDING and not rated,
+        "rated": RATING_LABELS[rated] if rated else None,
+        "verify_pending": Flag.VERIFY_PENDING in view.flags,
+        "ratings": RATING_LABELS,
+        "token": request.match_info["token"],
+    }
+    return await render(request, "citizen_track.html", context)
+
+
+async def rate(request: web.Request) -> web.StreamResponse:
+    detail = await _by_token(request)
+    form = await request.post()
+    here = f"{HOME}/t/{request.match_info['token']}"
+    resolved = {"1": True, "0": False}.get(str(form.get("resolved", "")))
+    payload = {"rating": str(form.get("rating", "")), "resolved": resolved}
+    try:
+        await request.app[DISPATCH].act(CITIZEN_ACTOR, detail.order.number, "callback", payload)
+    except AppError as exc:
+        await flash(request, "error", f"评价未成功:{exc.message}")
+    else:
+        await flash(request, "ok", "感谢您的评价!")
+    raise web.HTTPFound(here)

@@ -1,0 +1,335 @@
+"""附件: files attached to an order's report or reply — checked, stored, listed.
+
+A file is accepted by what its first bytes say it is (JPEG, PNG, GIF, WebP, HEIC, PDF,
+Word/Excel/PowerPoint), never by its name or the browser's Content-Type; it is written
+under `[web] upload_dir` (outside the web root) named by a random id, and its metadata
+(order, event, uploader, original name, type, size, sha256) goes to `order_attachments`.
+Serving (with the order's scope rules) is in `web.screens.files`.
+
+The type table is a dozen signatures, so it is written out here rather than pulling in
+`python-magic` (needs libmagic) or `filetype` (cannot tell .docx from any other zip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import os
+import re
+import secrets
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from aiohttp import BodyPartReader, web
+from aiohttp_session import get_session
+from multidict import MultiDictProxy
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from accounts.domain import Actor
+from app.db import unit_of_work
+from app.errors import InvalidInput, TooLarge
+from config import WebSettings
+from web.storage import Attachment
+
+log = logging.getLogger(__name__)
+
+FIELD = "files"  # the name of the <input type=file> in every form that uploads
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the legacy Office container
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+# In an OOXML zip, the folder that tells the document kind.
+_OOXML_PARTS = {"word/": DOCX, "xl/": XLSX, "ppt/": PPTX}
+# An OLE2 file could be any of these; its name's extension picks which.
+_OLE2_BY_EXTENSION = {
+    ".doc": "application/msword",
+    ".xls": "application/vnd.ms-excel",
+    ".ppt": "application/vnd.ms-powerpoint",
+}
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic"})
+ACCEPTED_TEXT = "图片(JPG、PNG、GIF、WebP、HEIC)、PDF 或 Office 文档(Word、Excel、PowerPoint)"
+# The `accept` attribute of the file inputs: a hint for the picker, not a check.
+ACCEPT_ATTR = "image/*,.pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx"
+
+
+class UploadRejected(InvalidInput):
+    """A file of a type we do not take, or too many files."""
+
+    code = "upload_rejected"
+
+
+class UploadTooLarge(TooLarge):
+    code = "upload_too_large"
+
+
+def sniff(head: bytes, name: str) -> str | None:
+    """The MIME type the content shows, or None when it is not one we accept."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1"):
+        return "image/heic"  # phone cameras (iPhone) save HEIC
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(OLE2):
+        return _OLE2_BY_EXTENSION.get(Path(name).suffix.lower())
+    if head.startswith(b"PK\x03\x04"):
+        return _ooxml(head)
+    return None
+
+
+def _ooxml(data: bytes) -> str | None:
+    """A Word/Excel/PowerPoint file is a zip with [Content_Types].xml and its folder."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    for prefix, mime in _OOXML_PARTS.items():
+        if any(n.startswith(prefix) for n in names):
+            return mime
+    return None
+
+
+def clean_name(filename: str | None) -> str:
+    """The original name as shown to users: no path, no control characters, bounded.
+    Some clients send a non-ASCII name percent-encoded (RFC 5987); it is decoded."""
+    name = re.split(r"[\\/]", unquote(filename or ""))[-1]
+    name = re.sub(r"[\x00-\x1f\x7f\"]", "", name).strip()
+    return name[-200:] or "附件"
+
+
+def size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB".replace(".0 ", " ")
+    return f"{max(1, round(size / 1024))} KB"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One checked file, still in memory."""
+
+    name: str
+    mime: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def check(name: str, data: bytes, settings: WebSettings) -> Incoming:
+    name = clean_name(name)
+    if len(data) > settings.upload_max_bytes:
+        raise UploadTooLarge(
+            f"文件“{name}”超过大小上限({size_text(settings.upload_max_bytes)}),未保存"
+        )
+    if not data:
+        raise UploadRejected(f"文件“{name}”是空文件,未保存")
+    mime = sniff(data[:8192] if not data.startswith(b"PK") else data, name)
+    if mime is None:
+        raise UploadRejected(f"文件“{name}”的类型不支持,未保存。只能上传{ACCEPTED_TEXT}")
+    return Incoming(name, mime, data)
+
+
+def _check_count(count: int, settings: WebSettings) -> None:
+    if count > settings.upload_max_files_per_request:
+        raise UploadRejected(f"每次最多上传 {settings.upload_max_files_per_request} 个文件")
+
+
+def from_form(form: MultiDictProxy, settings: WebSettings) -> list[Incoming]:
+    """The files of a submitted form (field `files`); empty file inputs are skipped."""
+    fields = [f for f in form.getall(FIELD, []) if isinstance(f, web.FileField) and f.filename]
+    _check_count(len(fields), settings)
+    files = []
+    for field in fields:
+        data = field.file.read(settings.upload_max_bytes + 1)
+        files.append(check(field.filename, data, settings))
+    return files
+
+
+async def from_multipart(request: web.Request, settings: WebSettings) -> list[Incoming]:
+    """The files of a multipart API request, read part by part (never more than the
+    limit per file is held), so the API's 1 MB JSON body limit does not apply."""
+    if not request.content_type.startswith("multipart/"):
+        raise UploadRejected("请以 multipart/form-data 格式上传文件(字段名 files)")
+    reader = await request.multipart()
+    files: list[Incoming] = []
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != FIELD or not part.filename:
+            continue  # other fields and nested multiparts are ignored
+        _check_count(len(files) + 1, settings)
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            data += chunk
+            if len(data) > settings.upload_max_bytes:
+                break
+        files.append(check(part.filename, bytes(data), settings))
+    if not files:
+        raise UploadRejected("没有收到文件(字段名 files)")
+    return files
+
+
+def file_path(root: Path, attachment_id: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{32}", attachment_id):
+        raise ValueError("not an attachment id")
+    return root / attachment_id[:2] / attachment_id
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+async def count_for_order(session: AsyncSession, order_id: int) -> int:
+    return await session.scalar(
+        select(func.count(Attachment.id)).where(Attachment.order_id == order_id)
+    )
+
+
+async def check_quota(
+    sessions: async_sessionmaker[AsyncSession], order_id: int, adding: int, settings: WebSettings
+) -> None:
+    """Refuse before anything is recorded when the order would pass its file limit."""
+    if not adding:
+        return
+    async with sessions() as session:
+        have = await count_for_order(session, order_id)
+    limit = settings.upload_max_files_per_order
+    if have + adding > limit:
+        raise UploadRejected(f"该工单的附件已达上限({limit} 个,已有 {have} 个)")
+
+
+async def save(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: WebSettings,
+    order_id: int,
+    event_id: int | None,
+    actor: Actor,
+    files: Sequence[Incoming],
+    now: datetime,
+) -> list[Attachment]:
+    """Write the files, then their rows in one transaction; no row without its file,
+    and the files are removed again when the rows cannot be written."""
+    root = settings.upload_path
+    rows: list[Attachment] = []
+    written: list[Path] = []
+    try:
+        for item in files:
+            attachment_id = secrets.token_hex(16)
+            path = file_path(root, attachment_id)
+            await asyncio.to_thread(_write, path, item.data)
+            written.append(path)
+            rows.append(
+                Attachment(
+                    id=attachment_id,
+                    order_id=order_id,
+                    event_id=event_id,
+                    uploaded_by=actor.username,
+                    uploader_role=actor.role.value,
+                    uploader_unit=actor.unit.code if actor.unit else None,
+                    original_name=item.name,
+                    mime=item.mime,
+                    size=len(item.data),
+                    sha256=item.sha256,
+                    created_at=now,
+                )
+            )
+        async with unit_of_work(sessions) as session:
+            session.add_all(rows)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    log.info("order %s: %d attachment(s) saved by %s", order_id, len(rows), actor.username)
+    return rows
+
+
+async def for_orders(session: AsyncSession, order_ids: Iterable[int]) -> list[Attachment]:
+    return list(
+        await session.scalars(
+            select(Attachment)
+            .where(Attachment.order_id.in_(list(order_ids)))
+            .order_by(Attachment.created_at, Attachment.id)
+        )
+    )
+
+
+async def read(settings: WebSettings, attachment: Attachment) -> bytes:
+    return await asyncio.to_thread(file_path(settings.upload_path, attachment.id).read_bytes)
+
+
+def as_json(row: Attachment, tz) -> dict:
+    return {
+        "id": row.id,
+        "name": row.original_name,
+        "mime": row.mime,
+        "size": row.size,
+        "sha256": row.sha256,
+        "by": row.uploaded_by,
+        "role": row.uploader_role,
+        "unit": row.uploader_unit,
+        "event_id": row.event_id,
+        "at": row.created_at.astimezone(tz).isoformat(timespec="seconds"),
+        "url": f"/web/files/{row.id}",
+        "image": row.mime in IMAGE_TYPES,
+        "size_text": size_text(row.size),
+    }
+
+
+def upload_paths(path: str, method: str) -> bool:
+    """Form posts that may carry files (the body limit is raised for these only)."""
+    return method == "POST" and (
+        path == "/web/inspector/report"
+        or (path.startswith("/web/orders/") and path.endswith("/reply"))
+    )
+
+
+def _close_files(request: web.Request) -> None:
+    """aiohttp spools uploaded files to temporary files and leaves them open; the
+    parsed form has no public accessor, hence `_post`."""
+    form = getattr(request, "_post", None)
+    for value in form.values() if form else ():
+        if isinstance(value, web.FileField):
+            value.file.close()
+
+
+def body_limit_middleware(settings: WebSettings):
+    """The app's body limit (server.max_body_bytes) is for JSON; a form with files may
+    carry up to `upload_max_files_per_request` files of `upload_max_bytes` each."""
+    limit = settings.upload_max_bytes * settings.upload_max_files_per_request + 1024 * 1024
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        if upload_paths(request.path, request.method) and request.content_type.startswith(
+            "multipart/"
+        ):
+            # Load the session on the original request first: the clone shares it, so
+            # what the handler changes (flash messages) is saved with the response.
+            await get_session(request)
+            request = request.clone(client_max_size=limit)
+            try:
+                return await handler(request)
+            finally:
+                _close_files(request)
+        return await handler(request)
+
+    return middleware
