@@ -61,26 +61,28 @@ def stacked_bars(
     One series draws a plain bar chart. Every bar carries `data-day` and `data-total`.
     """
     n = max(len(days), 1)
-    bar = max(4, min(24, 720 // n))
-    left, top, bottom = 40, 10, 40
-    legend_rows = math.ceil(len(series) / 4) if len(series) > 1 else 0
+    left, top, bottom, plot_width = 40, 10, 24, 640
+    bar = min(40.0, plot_width / n)
     width = left + n * bar + 10
+    legend = _legend_positions([f"{s.name}({_num(sum(s.values))})" for s in series], width - left)
+    legend_height = (max(y for _x, y in legend) + 1) * 18 if len(series) > 1 else 0
     plot = height - top - bottom
     totals = [sum(s.values[i] for s in series) for i in range(len(days))]
     axis = nice_ceiling(max(totals, default=0))
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{_a(title)}" viewBox="0 0 {width} {height + legend_rows * 18}" '
-        f'width="100%" preserveAspectRatio="xMinYMin meet" {FONT} font-size="11">',
+        f'aria-label="{_a(title)}" viewBox="0 0 {width:.0f} {height + legend_height}" '
+        f'width="100%" style="max-width: {width:.0f}px" preserveAspectRatio="xMinYMin meet" '
+        f'{FONT} font-size="11">',
         f"<title>{escape(title)}</title>",
     ]
     for tick in (0, 0.5, 1):
         y = top + plot - plot * tick
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width:.0f}" y2="{y:.1f}" stroke="#ddd"/>'
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{_num(axis * tick)}</text>'
         )
-    label_every = max(1, math.ceil(n / 10))
+    label_every = max(1, math.ceil(n / 12))
     for i, day in enumerate(days):
         x = left + i * bar
         y = top + plot
@@ -92,8 +94,8 @@ def stacked_bars(
             h = plot * value / axis
             y -= h
             parts.append(
-                f'<rect x="{x + 1}" y="{y:.1f}" width="{bar - 2}" height="{h:.1f}" '
-                f'fill="{PALETTE[k % len(PALETTE)]}"><title>{day:%m-%d} '
+                f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar - 2, 1):.1f}" '
+                f'height="{h:.1f}" fill="{PALETTE[k % len(PALETTE)]}"><title>{day:%m-%d} '
                 f"{escape(s.name)}:{_num(value)}</title></rect>"
             )
         parts.append("</g>")
@@ -102,17 +104,28 @@ def stacked_bars(
                 f'<text x="{x + bar / 2:.1f}" y="{top + plot + 14}" '
                 f'text-anchor="middle">{day:%m-%d}</text>'
             )
-    if legend_rows:
-        for k, s in enumerate(series):
-            x = left + (k % 4) * 160
-            y = height - 8 + (k // 4) * 18
+    if legend_height:
+        for k, (s, (x, row)) in enumerate(zip(series, legend, strict=True)):
+            y = height + row * 18 + 4
             parts.append(
-                f'<rect x="{x}" y="{y - 9}" width="10" height="10" '
+                f'<rect x="{left + x}" y="{y - 9}" width="10" height="10" '
                 f'fill="{PALETTE[k % len(PALETTE)]}"/>'
-                f'<text x="{x + 14}" y="{y}">{escape(s.name)}({_num(sum(s.values))})</text>'
+                f'<text x="{left + x + 14}" y="{y}">{escape(s.name)}({_num(sum(s.values))})</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _legend_positions(labels: Sequence[str], width: float) -> list[tuple[float, int]]:
+    """(x, row) of each legend key: left to right, wrapping at `width`."""
+    positions, x, row = [], 0.0, 0
+    for label in labels:
+        size = 14 + sum(11 if ord(c) > 0x2E80 else 6.5 for c in label) + 16
+        if x and x + size > width:
+            x, row = 0.0, row + 1
+        positions.append((x, row))
+        x += size
+    return positions
 
 
 def gauge(value: float | None, label: str, *, target: float | None = None) -> Markup:
@@ -174,7 +187,8 @@ def ranking_bars(rows: Sequence[RankBar], *, title: str) -> Markup:
     height = max(1, len(rows)) * (bar_h + 6) + 10
     parts = [
         f'<svg class="chart ranking" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{_a(title)}" viewBox="0 0 {width} {height}" width="100%" {FONT} '
+        f'aria-label="{_a(title)}" viewBox="0 0 {width} {height}" width="100%" '
+        f'style="max-width: {width}px" {FONT} '
         f'font-size="12"><title>{escape(title)}</title>'
     ]
     for i, row in enumerate(rows):

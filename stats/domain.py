@@ -41,12 +41,12 @@ Which timestamp puts an order (or an event) into a period [from, to), per KPI
   records once they exist; `None` until then (`queries.call_kpis`).
 
 Orders are grouped by their current lead unit (主办单位), hotline, category, district,
-channel or registering agent (`created_by`); the unit of an event KPI is the unit the
-event names. The 三率 score is the weighted mean of the three rates with weights from
-`settings.kpi.three_rate_weights`; a rate that is `None` (nothing to measure in the
-period) drops out and the remaining weights are renormalised, so a unit is not
-punished — or rewarded — for having had no ratings; the score is `None` when all three
-are `None`.
+channel or registering agent (`created_by`), or not at all (`total`: one row); the unit
+of an event KPI is the unit the event names. The 三率 score is the weighted mean of
+the three rates with weights from `settings.kpi.three_rate_weights`; a rate that is
+`None` (nothing to measure in the period) drops out and the remaining weights are
+renormalised, so a unit is not punished — or rewarded — for having had no ratings;
+the score is `None` when all three are `None`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class Dimension(StrEnum):
     DISTRICT = "district"
     CHANNEL = "channel"
     AGENT = "agent"
+    TOTAL = "total"  # one row: the whole scope
 
 
 DIMENSION_LABELS = {
@@ -76,6 +77,7 @@ DIMENSION_LABELS = {
     Dimension.DISTRICT: "区域",
     Dimension.CHANNEL: "渠道",
     Dimension.AGENT: "话务员",
+    Dimension.TOTAL: "汇总",
 }
 
 # Shown as `name` of the group whose key is NULL (e.g. orders never dispatched).
@@ -86,6 +88,7 @@ NO_KEY_LABELS = {
     Dimension.DISTRICT: "未知区域",
     Dimension.CHANNEL: "未知渠道",
     Dimension.AGENT: "未知",
+    Dimension.TOTAL: "全部",
 }
 
 CHANNEL_LABELS = {

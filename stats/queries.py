@@ -295,7 +295,9 @@ _KEY_COLUMNS = {
     Dimension.DISTRICT: Order.district,
     Dimension.CHANNEL: Order.channel,
     Dimension.AGENT: Order.created_by,
+    Dimension.TOTAL: literal_column("'all'"),
 }
+TOTAL_KEY = "all"
 
 
 def _group_key(source: Source, dimension: Dimension) -> ColumnElement:
@@ -317,7 +319,7 @@ def _branch(source: Source, query: KpiQuery):
     from_ = source.from_
     if source.from_alone is not None and query.dimension == Dimension.UNIT:
         from_ = source.from_ if query.scope.hotlines else source.from_alone
-    return (
+    stmt = (
         select(*columns)
         .select_from(from_)
         .where(
@@ -326,8 +328,9 @@ def _branch(source: Source, query: KpiQuery):
             *source.where,
             *query.scope.conditions(source.unit_id),
         )
-        .group_by(key)
     )
+    # `total`: one aggregate row (PostgreSQL refuses GROUP BY a constant)
+    return stmt if query.dimension == Dimension.TOTAL else stmt.group_by(key)
 
 
 def _sums(query: KpiQuery):
@@ -370,7 +373,11 @@ def kpi_statement(query: KpiQuery, weights: Mapping[str, float]):
 
 # Answered within this many seconds counts for the service level (GB/T 33358: 15 s).
 SERVICE_LEVEL_SECONDS = 15
-_CALL_KEYS = {Dimension.HOTLINE: Call.hotline, Dimension.AGENT: Call.agent}
+_CALL_KEYS = {
+    Dimension.HOTLINE: Call.hotline,
+    Dimension.AGENT: Call.agent,
+    Dimension.TOTAL: literal_column("'all'"),
+}
 
 
 def _wait_seconds(dialect: str) -> ColumnElement:
@@ -403,8 +410,10 @@ async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[st
     ).where(Call.offered_at >= query.period.start, Call.offered_at < query.period.end)
     if query.scope.hotlines:
         stmt = stmt.where(Call.hotline.in_(sorted(query.scope.hotlines)))
+    if query.dimension != Dimension.TOTAL:
+        stmt = stmt.group_by(key)
     result = {}
-    for row in (await session.execute(stmt.group_by(key))).mappings():
+    for row in (await session.execute(stmt)).mappings():
         n = row["offered"]
         result[row["k"]] = {
             "connection_rate": row["answered"] / n if n else None,
@@ -472,6 +481,8 @@ async def group_names(
         names.update({k: (k, name or k, k) for k, name in rows})
     elif dimension == Dimension.CHANNEL:
         names.update({k: (k, CHANNEL_LABELS.get(k, k), k) for k in wanted})
+    elif dimension == Dimension.TOTAL:
+        names[TOTAL_KEY] = (TOTAL_KEY, NO_KEY_LABELS[dimension], "")
     for k in wanted:  # districts, and keys whose table row is gone
         names.setdefault(k, (str(k), str(k), str(k)))
     return names

@@ -153,7 +153,7 @@ async def _file(request: web.Request, build, table, content_type: str, name: str
     )
 
 
-def _kpi_export(build, content_type: str, suffix: str):
+def kpi_export(build, content_type: str, suffix: str):
     async def export(request: web.Request, call: Call):
         query = _kpi_query(request.app, call.actor, call.query, call.query.group_by)
         table = exports.kpi_table(query.dimension, await _kpi_rows(request.app, query))
@@ -326,7 +326,7 @@ def _export_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     return out
 
 
-def _order_export(build, content_type: str, suffix: str):
+def order_export(build, content_type: str, suffix: str):
     async def export(request: web.Request, call: Call):
         params: OrderExportParams = call.query
         tz = _tz(request.app)
@@ -366,7 +366,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/kpis.csv",
-        _kpi_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+        kpi_export(exports.to_csv, exports.CSV_TYPE, "csv"),
         "考核指标导出(CSV)",
         roles=STATS_ROLES,
         query=KpiParams,
@@ -375,7 +375,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/kpis.xlsx",
-        _kpi_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+        kpi_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
         "考核指标导出(XLSX)",
         roles=STATS_ROLES,
         query=KpiParams,
@@ -411,7 +411,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/orders.xlsx",
-        _order_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+        order_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
         "工单明细导出(XLSX)",
         roles=STATS_ROLES,
         query=OrderExportParams,
@@ -420,7 +420,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/orders.csv",
-        _order_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+        order_export(exports.to_csv, exports.CSV_TYPE, "csv"),
         "工单明细导出(CSV)",
         roles=STATS_ROLES,
         query=OrderExportParams,

@@ -61,12 +61,17 @@ PLACEHOLDER_HOME = "/web/home"
 # (path, label) of the navigation bar, per role.
 NAV = {
     Role.AGENT: [("/web/agent", "坐席工作台"), ("/web/orders", "工单查询")],
-    Role.DISPATCHER: [("/web/dispatch", "派单队列"), ("/web/orders", "工单查询")],
+    Role.DISPATCHER: [
+        ("/web/dispatch", "派单队列"),
+        ("/web/orders", "工单查询"),
+        ("/web/dashboard", "统计看板"),
+    ],
     Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
     Role.INSPECTOR: [("/web/inspector", "上报与核查"), ("/web/orders", "我的上报")],
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),
         ("/web/supervise/ranking", "单位排名"),
+        ("/web/dashboard", "统计看板"),
         ("/web/orders", "工单查询"),
     ],
     Role.ADMIN: [
@@ -76,6 +81,7 @@ NAV = {
         ("/web/admin/catalogue", "派单目录"),
         ("/web/admin/calendar", "工作日历"),
         ("/web/admin/thresholds", "时限与阈值"),
+        ("/web/dashboard", "统计看板"),
     ],
 }
 

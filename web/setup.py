@@ -17,7 +17,7 @@ from app.keys import SETTINGS
 from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import admin, agent, login, orders, queues
+from web.screens import admin, agent, dashboard, login, orders, queues
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -77,6 +77,10 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments
+    app.router.add_get("/web/dashboard", dashboard.dashboard)
+    app.router.add_get(r"/web/exports/{name:(kpis|orders)\.(xlsx|csv)}", dashboard.export)
+    app.router.add_post("/web/reports", dashboard.new_report)
+    app.router.add_get(r"/web/reports/{id:\d{1,12}}{suffix:(\.xlsx)?}", dashboard.stored_report)
     app.router.add_static("/web/static/", HERE / "static", name="web_static")
 
 

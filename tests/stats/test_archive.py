@@ -68,7 +68,10 @@ async def _api(aiohttp_client, sqlite_url, clock, port: int) -> Api:
 
 
 async def test_scheduled_reports_are_made_once_stored_and_mailed(
-    aiohttp_client, sqlite_url, clock, smtp  # noqa: F811
+    aiohttp_client,
+    sqlite_url,
+    clock,
+    smtp,  # noqa: F811
 ):
     inbox, port = smtp
     api = await _api(aiohttp_client, sqlite_url, clock, port)

@@ -58,6 +58,19 @@ async def test_kpis_by_unit_hand_computed(aiohttp_client, any_db_url, clock):
         three_rate_score=0.2 * (1 / 3) + 0.4 * (2 / 3) + 0.4 * (2 / 3),  # = 0.6
     )
     assert rows["CGJ"]["three_rate_score"] == pytest.approx(0.6)
+
+    # One row for everything (the two hotlines of test_kpis_by_other_groupings together)
+    total = await kpis(api, f"{NOVEMBER}&group_by=total")
+    assert list(total) == ["all"] and total["all"]["name"] == "全部"
+    check(
+        total["all"],
+        direct_rate=1 / 8,  # O4 of O1 O2 O3 O4 O6 O7 O8 O9
+        ontime_accept_rate=3 / 6,  # judged O1 O2 O3 O6 O7 O9: on time O1 O3 O7
+        completion_rate=1 / 6,  # due in Nov: O2 O3 O6 O7 O8 O9; closed O2
+        return_rate=1 / 8,  # dispatch events O1 O2 O3 O3 O6 O7 O8 O9; 退单 O3
+        satisfaction_rate=3 / 4,
+        three_rate_score=0.2 * 0.5 + 0.4 * 0.75 + 0.4 * 0.75,
+    )
     check(
         rows["DHQ"],  # lead unit of O3 (after the re-dispatch) and O8
         direct_rate=0 / 2,
