@@ -37,6 +37,10 @@ COMMON_TEXTS = {
     ivr.QUEUE: "正在转接人工,请稍候。",
     ivr.CALLBACK_OFFER: "等待较长,回电请按1。",
     ivr.CALLBACK_OK: "已为您登记回电,再见。",
+    # The survey call (callcenter/survey.py).
+    "survey_q1": "您好,这里是一二三四五热线回访。对办理结果满意请按1,基本满意请按2,不满意请按3。",
+    "survey_q2": "问题已解决请按1,未解决请按2。",
+    "survey_thanks": "感谢您的评价,再见。",
 }
 
 

@@ -2,6 +2,9 @@
 
     GET /api/v1/calls?hotline=&from=&to=&page=&page_size=
     GET /api/v1/callbacks?hotline=&state=&page=&page_size=
+    GET /api/v1/agents/me, PUT /api/v1/agents/me {action: login|pause|resume|logout,
+        sip_uri, queues}: an agent's own state (签入/示忙/示闲/签出)
+    GET /api/v1/agents: every agent and its state (supervisors, admins)
 
 Centre roles only. Callers' numbers are masked for roles outside PHONE_ROLES; managers
 of a sub-platform (users with hotlines) see their hotlines only; agents see the calls
@@ -19,9 +22,9 @@ from pydantic import ConfigDict, Field
 
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
 from app.errors import InvalidInput
-from app.http import ApiRoute, Call, Page, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import SESSIONS, SETTINGS
-from callcenter import storage
+from callcenter import desk, storage
 from callcenter.domain import CallRecord
 
 CALL_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
@@ -129,7 +132,55 @@ async def list_callbacks(request: web.Request, call: Call):
     return page_answer([callback_view(r, actor) for r in rows], total, q.page, q.page_size)
 
 
+class AgentChange(StrictBody):
+    action: Literal["login", "pause", "resume", "logout"]
+    sip_uri: str | None = Field(None, max_length=200)
+    queues: list[str] = Field(default_factory=list, max_length=20)
+
+
+async def my_agent(request: web.Request, call: Call):
+    agent = await desk.own_agent(request.app, call.actor)
+    return desk.agent_view(agent, request.app)
+
+
+async def change_my_agent(request: web.Request, call: Call):
+    body: AgentChange = call.body
+    queues = tuple(q[:40] for q in body.queues)
+    agent = await desk.change_own_state(request.app, call.actor, body.action, body.sip_uri, queues)
+    return desk.agent_view(agent, request.app)
+
+
+async def list_agents(request: web.Request, call: Call):
+    agents = await desk.all_agents(request.app)
+    return {"items": [desk.agent_view(a, request.app) for a in agents], "total": len(agents)}
+
+
 routes = [
+    ApiRoute(
+        "GET",
+        "/api/v1/agents/me",
+        my_agent,
+        "坐席状态",
+        roles=frozenset({Role.AGENT}),
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "PUT",
+        "/api/v1/agents/me",
+        change_my_agent,
+        "坐席签入、示忙、示闲、签出",
+        roles=frozenset({Role.AGENT}),
+        body=AgentChange,
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/agents",
+        list_agents,
+        "坐席列表与状态",
+        roles=frozenset({Role.SUPERVISOR, Role.ADMIN}),
+        tags=("calls",),
+    ),
     ApiRoute(
         "GET",
         "/api/v1/calls",

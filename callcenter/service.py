@@ -35,14 +35,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work, utcnow
-from app.keys import CALLCENTER, SESSIONS, SETTINGS
-from callcenter import agents, domain, ivr, storage
+from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
+from callcenter import agents, desk, domain, ivr, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.bridge import SipEndpoint
 from callcenter.exceptions import EndpointStopped
 from callcenter.prompts import prompt_file
 from callcenter.recordings import recording_path, repair_recordings
+from callcenter.survey import SurveyDialer, run_dialer
 from config import SipSettings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class CallCenter:
         self._wrap_timers: dict[int, asyncio.TimerHandle] = {}  # by agent user id
         # Told when an agent answered (the screen pop); set by callcenter_ctx.
         self.on_connected: Callable[[agents.Agent, domain.CallRecord], None] | None = None
-        self.outbound = None  # the survey dialer's leg handler (callcenter.survey)
+        self.survey: SurveyDialer | None = None  # owns the survey calls' legs
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -182,8 +183,8 @@ class CallCenter:
         if leg in self._agent_legs:
             self._agent_event(self._agent_legs[leg], event)
             return
-        if self.outbound is not None and self.outbound.owns(leg):
-            self.outbound.on_event(event)
+        if self.survey is not None and self.survey.owns(leg):
+            self.survey.on_event(event)
             return
         match event:
             case ev.IncomingCall():
@@ -595,7 +596,24 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     center = CallCenter(sip, [h.number for h in settings.hotlines], app[SESSIONS])
+    pops = desk.ScreenPops(app)
+    center.on_connected = pops
+    if sip.survey_uri:
+        center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()
     app[CALLCENTER] = center
+    dialer = None
+    if center.survey is not None and sip.survey_interval_seconds > 0:
+        # With 0 the dialer is driven by hand (tests: `center.survey.run_once()`).
+        dialer = asyncio.create_task(
+            run_dialer(center.survey, sip.survey_interval_seconds), name="survey-dialer"
+        )
     yield
+    if dialer is not None:
+        dialer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dialer
     await center.stop()
+    await pops.close()
+    if center.survey is not None:
+        await center.survey.close()

@@ -17,7 +17,7 @@ from app.keys import SETTINGS
 from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import admin, agent, dashboard, login, orders, queues
+from web.screens import admin, agent, callpanel, dashboard, login, orders, queues
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -68,6 +68,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/agent", agent.console)
     app.router.add_post("/web/agent/register", agent.register)
     app.router.add_get("/web/api/suggest", agent.suggest)
+    app.router.add_get("/web/ws/agent", callpanel.agent_socket)
     app.router.add_get("/web/dispatch", queues.dispatch_queue)
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)

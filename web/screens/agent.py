@@ -9,6 +9,7 @@ from aiohttp import web
 from accounts.domain import Actor, Role
 from app.http import json_response
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from callcenter.desk import link_order
 from dispatch.intake import register_request
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import OrderFilter
@@ -72,6 +73,9 @@ async def register(request: web.Request) -> web.StreamResponse:
         return await render(request, "agent.html", context, status=400)
     detail = await register_order(request, actor, fields, auto=not answer_now)
     number = detail.order.number
+    call_id = str(form.get("call_id", "")).strip()[:32]
+    if call_id:  # registered during a call (screen pop): the call record gets the order
+        await link_order(request.app, actor, call_id, number)
     link = f"/web/orders/{number}"
     if answer is not None:
         kb_id = str(form.get("kb_id", "")).strip()[:64]

@@ -113,3 +113,65 @@
   hotline.addEventListener("change", schedule);
   if (content.value.trim()) { schedule(); }
 })();
+
+// 来电弹屏: the call centre pushes {"type": "call", ...} when a call is bridged to this
+// agent; the panel shows the caller and their previous orders and pre-fills the form.
+// Without a call (or without WebSockets) the console works as before.
+(function () {
+  "use strict";
+  var panel = document.getElementById("call-panel");
+  if (!panel || !window.WebSocket) { return; }
+  var RETRY_MS = 5000;
+
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    if (cls) { node.className = cls; }
+    return node;
+  }
+
+  function showCall(call) {
+    document.getElementById("call-caller").textContent = call.caller;
+    document.getElementById("call-hotline").textContent = call.hotline;
+    document.getElementById("call-queue").textContent = call.queue ? "(队列 " + call.queue + ")" : "";
+    var list = document.getElementById("call-orders");
+    list.replaceChildren();
+    (call.orders || []).forEach(function (o) {
+      var li = el("li");
+      var a = el("a", o.number);
+      a.href = "/web/orders/" + o.number;
+      a.target = "_blank";
+      li.appendChild(a);
+      li.appendChild(el("span", " " + o.created + " " + o.state_label + " " + o.content, "muted"));
+      list.appendChild(li);
+    });
+    if (!list.children.length) { list.appendChild(el("li", "无历史工单", "muted")); }
+    panel.hidden = false;
+    var phone = document.getElementById("caller_phone");
+    phone.value = call.caller;
+    document.getElementById("call_id").value = call.call_id;
+    var hotline = document.getElementById("hotline");
+    if (hotline.querySelector('option[value="' + call.hotline + '"]')) {
+      hotline.value = call.hotline;
+    }
+    var channel = document.querySelector('select[name="channel"]');
+    if (channel && channel.querySelector('option[value="phone"]')) { channel.value = "phone"; }
+    phone.dispatchEvent(new Event("input"));  // the history list of the suggestions
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + window.location.host + "/web/ws/agent");
+    ws.addEventListener("message", function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (err) { return; }
+      if (event.type === "call") { showCall(event); }
+    });
+    ws.addEventListener("open", function () { panel.dataset.connected = "1"; });
+    ws.addEventListener("close", function () {
+      panel.dataset.connected = "";
+      setTimeout(connect, RETRY_MS);
+    });
+  }
+  connect();
+})();

@@ -1,0 +1,207 @@
+"""Use cases of agents and of the calls they take (坐席服务), for HTTP and the console.
+
+- An agent's own state: log in with a SIP URI, pause, resume, log out. With the SIP
+  intake running the change goes through its ACD (which may ring the agent at once);
+  without it (`[sip] enabled = false`) only the stored row changes.
+- Supervisors and admins list every agent.
+- The screen pop (弹屏): when an agent answers, the agent's browser gets the caller,
+  the hotline and the caller's previous orders.
+- Linking the order registered during a call to its call record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select, update
+
+from accounts.domain import Actor, Role
+from accounts.storage import User
+from app.db import unit_of_work
+from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS
+from callcenter import agents, storage
+from callcenter.agents import Agent
+from callcenter.domain import CallRecord
+from callcenter.exceptions import NotAnAgent
+from dispatch.lifecycle import STATE_LABELS, State
+from dispatch.services import DispatchService, OrderFilter
+
+log = logging.getLogger(__name__)
+
+SCREEN_POP_ORDERS = 5
+CONTENT_CLIP = 60
+
+
+async def user_id_of(sessions, username: str) -> int:
+    async with sessions() as session:
+        user_id = await session.scalar(
+            select(User.id).where(User.username == username, User.active.is_(True))
+        )
+    if user_id is None:
+        raise NotAnAgent(username)
+    return int(user_id)
+
+
+def transition(action: str, sip_uri: str | None, queues: tuple[str, ...], at: datetime):
+    """The agents.* rule behind an API action."""
+    match action:
+        case "login":
+            return lambda a: agents.login(a, sip_uri or a.sip_uri or "", queues or a.queues, at)
+        case "pause":
+            return lambda a: agents.pause(a, at)
+        case "resume":
+            return lambda a: agents.resume(a, at)
+        case "logout":
+            return lambda a: agents.logout(a, at)
+    raise ValueError(action)
+
+
+async def change_own_state(
+    app: web.Application,
+    actor: Actor,
+    action: str,
+    sip_uri: str | None = None,
+    queues: tuple[str, ...] = (),
+) -> Agent:
+    sessions = app[SESSIONS]
+    user_id = await user_id_of(sessions, actor.username)
+    change: Callable[[Agent], Agent] = transition(action, sip_uri, queues, app[DISPATCH].now())
+    center = app.get(CALLCENTER)
+    if center is not None and center.endpoint.running:
+        return await center.change_agent(user_id, actor.username, change)
+    async with unit_of_work(sessions) as session:
+        agent = await storage.load_agent(session, user_id) or Agent(user_id, actor.username)
+        agent = change(agent)
+        await storage.save_agents(session, [agent])
+    return agent
+
+
+async def own_agent(app: web.Application, actor: Actor) -> Agent:
+    user_id = await user_id_of(app[SESSIONS], actor.username)
+    center = app.get(CALLCENTER)
+    if center is not None and user_id in center.acd.agents:
+        return center.acd.agents[user_id]
+    async with app[SESSIONS]() as session:
+        return await storage.load_agent(session, user_id) or Agent(user_id, actor.username)
+
+
+async def all_agents(app: web.Application) -> list[Agent]:
+    async with app[SESSIONS]() as session:
+        stored = {a.user_id: a for a in await storage.load_agents(session)}
+    center = app.get(CALLCENTER)
+    if center is not None:  # the live states win
+        stored.update(center.acd.agents)
+    return sorted(stored.values(), key=lambda a: a.username)
+
+
+def agent_view(agent: Agent, app: web.Application) -> dict[str, Any]:
+    center = app.get(CALLCENTER)
+    return {
+        "username": agent.username,
+        "state": agent.state.value,
+        "state_label": agent.label,
+        "state_since": agent.state_since,
+        "sip_uri": agent.sip_uri,
+        "queues": list(agent.queues),
+        "idle_since": agent.idle_since,
+        "pause_reason": agent.pause_reason,
+        "call": agent.call_id,
+        "waiting": None if center is None else len(center.acd.waiting()),
+    }
+
+
+# ------------------------------------------------------------------ screen pop
+
+
+async def previous_orders(dispatch: DispatchService, agent: str, phone: str) -> list[dict]:
+    """The caller's latest orders (newest first), as the agent may see them."""
+    if not phone or phone == "anonymous":
+        return []
+    actor = Actor(username=agent, role=Role.AGENT)
+    rows, _total, _units = await dispatch.list(
+        actor, OrderFilter(caller_phone=phone), 1, SCREEN_POP_ORDERS
+    )
+    rows = sorted(rows, key=lambda o: o.created_at, reverse=True)
+    return [
+        {
+            "number": o.number,
+            "state": o.state,
+            "state_label": STATE_LABELS[State(o.state)],
+            "category": o.category_code,
+            "created": o.created_at.astimezone(dispatch.tz).strftime("%Y-%m-%d %H:%M"),
+            "content": o.content
+            if len(o.content) <= CONTENT_CLIP
+            else o.content[:CONTENT_CLIP] + "…",
+        }
+        for o in rows
+    ]
+
+
+async def screen_pop(app: web.Application, agent: Agent, record: CallRecord) -> int:
+    """Tell the agent's consoles about the call just bridged; how many got it."""
+    orders = await previous_orders(app[DISPATCH], agent.username, record.caller)
+    event = {
+        "type": "call",
+        "call_id": record.id,
+        "hotline": record.hotline,
+        "caller": record.caller,  # unmasked: agents may see callers' numbers
+        "queue": record.queue,
+        "orders": orders,
+    }
+    return app[PUSH].publish(agent.user_id, event)
+
+
+class ScreenPops:
+    """The intake's `on_connected` hook: one task per pop, kept until done, failures logged."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self._tasks: set[asyncio.Task] = set()
+
+    def __call__(self, agent: Agent, record: CallRecord) -> None:
+        task = asyncio.get_running_loop().create_task(screen_pop(self.app, agent, record))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("screen pop failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# ------------------------------------------------------------------ order linking
+
+
+async def link_order(app: web.Application, actor: Actor, call_id: str, order_number: str) -> bool:
+    """The order registered during call `call_id` goes on its call record (`order`).
+
+    Only the agent who took the call links it; anything else is ignored (False).
+    """
+    center = app.get(CALLCENTER)
+    if center is not None:
+        found = center.active_record(call_id)
+        if found is not None:
+            if found[1].agent != actor.username:
+                return False
+            return await center.link_order(call_id, order_number)
+    async with unit_of_work(app[SESSIONS]) as session:
+        result = await session.execute(
+            update(storage.Call)
+            .where(
+                storage.Call.id == call_id,
+                storage.Call.agent == actor.username,
+                storage.Call.order_number.is_(None),
+            )
+            .values(order_number=order_number)
+        )
+    return bool(result.rowcount)
