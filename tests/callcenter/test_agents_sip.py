@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from accounts.storage import User
 from callcenter import agents, storage
@@ -124,3 +124,35 @@ async def test_agent_hanging_up_ends_the_callers_leg(center, phone, sessions):
     await phone.wait_for(event="disconnected", role="citizen")
     [row] = await records(sessions)
     assert (row.agent, row.outcome) == ("agent2", Outcome.COMPLETED)
+
+
+async def test_caller_hanging_up_while_the_agent_rings_is_abandoned_with_a_callback(
+    center, phone, sessions
+):
+    await login(center, 1, phone.uri("mute1"))
+    await phone.send(f"dial sip:12345@127.0.0.1:{center.endpoint.port} 1")
+    await phone.wait_for(event="incoming", role="mute")
+    await wait_agent(center, 1, AgentState.RINGING)
+    await phone.send("hangup")
+    # The intake cancels the agent's leg: the agent is free again, not paused.
+    await phone.wait_for(event="disconnected", role="mute")
+    await wait_agent(center, 1, AgentState.AVAILABLE)
+    await assert_idle(center)
+    await center.flush()
+    [row] = await records(sessions)
+    assert (row.outcome, row.agent, row.answered_at) == (Outcome.ABANDONED, None, None)
+    async with sessions() as session:
+        [entry] = list(await session.scalars(select(storage.Callback)))
+    assert (entry.call_id, entry.reason, entry.caller) == (row.id, "abandoned", "13800138000")
+
+
+async def test_an_agent_phone_that_does_not_exist_pauses_the_agent(center, phone, sessions):
+    # Nothing listens on this port: the INVITE times out or is refused; the caller waits on.
+    await login(center, 1, "sip:agent1@127.0.0.1:9")
+    await phone.send(f"dial sip:12345@127.0.0.1:{center.endpoint.port} 1")
+    await wait_agent(center, 1, AgentState.PAUSED, timeout=10)
+    assert center.acd.agents[1].pause_reason == "不应答"
+    assert [w.queue for w in center.acd.waiting()] == ["general"]
+    await phone.send("hangup")
+    await phone.wait_for(event="disconnected", role="citizen")
+    await assert_idle(center)
