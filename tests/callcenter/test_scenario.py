@@ -20,7 +20,7 @@ from app.factory import create_app
 from app.keys import CALLCENTER, SESSIONS
 from callcenter import storage
 from config import SipSettings
-from tests.api.conftest import Api
+from tests.api.conftest import Api, seed
 from tests.callcenter.phones import AGENT_HZ, CITIZEN_HZ, Softphone, tone_power, wav_samples
 from tests.conftest import make_settings
 from tests.web.conftest import Browser, seed_web
@@ -36,8 +36,7 @@ async def phone(sip_tools, tmp_path: Path) -> AsyncIterator[Softphone]:
     await phone.stop()
 
 
-@pytest.fixture
-async def client(aiohttp_client, sqlite_url, clock, sip_settings: SipSettings, phone):
+async def make_client(aiohttp_client, sqlite_url, clock, sip_settings, phone, **changes):
     settings = make_settings(sqlite_url)
     settings.web.session_key = Fernet.generate_key().decode()
     settings.sip = sip_settings.model_copy(
@@ -48,9 +47,25 @@ async def client(aiohttp_client, sqlite_url, clock, sip_settings: SipSettings, p
             "survey_uri": f"sip:{{phone}}@127.0.0.1:{phone.port}",
             "survey_interval_seconds": 0,  # the test places the survey calls
             "survey_hours": (0, 24),
+            **changes,
         }
     )
     return await aiohttp_client(create_app(settings, now=clock, scanner=False))
+
+
+@pytest.fixture
+async def client(aiohttp_client, sqlite_url, clock, sip_settings: SipSettings, phone):
+    return await make_client(aiohttp_client, sqlite_url, clock, sip_settings, phone)
+
+
+async def callback_pending(api: Api, **fields) -> str:
+    number = (await api.register(**fields))["number"]
+    await api.act("dispatcher", number, "dispatch", unit="CGJ")
+    await api.act("cgj", number, "accept")
+    await api.act("cgj", number, "reply", text="已处理")
+    order = await api.act("supervisor", number, "review", approve=True)
+    assert order["state"] == "callback_pending"
+    return number
 
 
 async def test_call_to_agent_to_order_to_survey(client, phone):
@@ -126,3 +141,47 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
         [survey] = list(await session.scalars(select(storage.SurveyCall)))
     assert (survey.order_number, survey.state, survey.attempts) == (number, "done", 1)
     assert await center.survey.run_once() == 0  # nothing left to call
+
+
+async def test_unanswered_survey_calls_are_retried_then_left_for_an_sms(
+    aiohttp_client, sqlite_url, clock, sip_settings, phone
+):
+    client = await make_client(
+        aiohttp_client,
+        sqlite_url,
+        clock,
+        sip_settings,
+        phone,
+        survey_uri=f"sip:mute{{phone}}@127.0.0.1:{phone.port}",  # rings, never answered
+        survey_ring_seconds=1,
+        survey_attempts=2,
+        survey_retry_minutes=30,
+        survey_hours=(9, 20),
+    )
+    app = client.server.app
+    dialer = app[CALLCENTER].survey
+    api = Api(client)
+    await seed(api)
+    number = await callback_pending(api)
+    await callback_pending(api, channel="web")  # web orders get no survey call
+
+    async def row() -> storage.SurveyCall:
+        async with app[SESSIONS]() as session:
+            [one] = list(await session.scalars(select(storage.SurveyCall)))
+            return one
+
+    assert await dialer.run_once() == 1
+    await phone.wait_for(event="incoming", role="mute")
+    await asyncio.wait_for(dialer.wait_idle(), 10)
+    first = await row()
+    assert (first.order_number, first.state, first.attempts) == (number, "pending", 1)
+    assert await dialer.run_once() == 0  # the retry waits its gap
+    clock.advance(minutes=30)
+    assert await dialer.run_once() == 1
+    await phone.wait_for(event="incoming", role="mute", count=2)
+    await asyncio.wait_for(dialer.wait_idle(), 10)
+    last = await row()
+    assert (last.state, last.attempts) == ("sms", 2)  # for the integrations' SMS link
+    assert (await api.order(number))["state"] == "callback_pending"
+    clock.advance(hours=12)  # 22:00 local: outside calling hours, and nothing due anyway
+    assert await dialer.run_once() == 0
