@@ -224,6 +224,8 @@ class OrderView:
     accepted_at: datetime | None = None
     replied_at: datetime | None = None
     closed_at: datetime | None = None
+    answered_at: datetime | None = None  # the first direct answer
+    last_callback_at: datetime | None = None  # the latest rating
     extensions: int = 0
     pending_extension_days: float | None = None
     reopen_count: int = 0
@@ -807,7 +809,12 @@ def _a_reply(view, event, policy):
 
 
 def _a_answer(view, event, policy):
-    return replace(view, replied_at=event.at, flags=_flags(view, add=[Flag.DIRECT]))
+    return replace(
+        view,
+        replied_at=event.at,
+        answered_at=view.answered_at or event.at,
+        flags=_flags(view, add=[Flag.DIRECT]),
+    )
 
 
 def _a_review(view, event, policy):
@@ -822,7 +829,10 @@ def _a_review(view, event, policy):
 
 def _a_callback(view, event, policy):
     view = replace(
-        view, satisfaction=Satisfaction(event.data["satisfaction"]), resolved=event.data["resolved"]
+        view,
+        satisfaction=Satisfaction(event.data["satisfaction"]),
+        resolved=event.data["resolved"],
+        last_callback_at=event.at,
     )
     if event.to_state == S.CLOSED:
         return replace(view, closed_at=event.at)

@@ -442,6 +442,8 @@ class DispatchService:
         order.accepted_at = view.accepted_at
         order.replied_at = view.replied_at
         order.closed_at = view.closed_at
+        order.answered_at = view.answered_at
+        order.last_callback_at = view.last_callback_at
         order.extensions = view.extensions
         order.return_count = view.return_count
         order.reopen_count = view.reopen_count

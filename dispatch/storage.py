@@ -65,6 +65,16 @@ class Category(Base):
     default_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
 
 
+# Index name -> leading columns (anchor first); each index then adds the unit and hotline.
+KPI_INDEXES = {
+    "created": ("created_at", "state", "answered_at"),
+    "dispatched": ("dispatched_at", "accepted_at", "accept_due", "extensions"),
+    "replied": ("replied_at", "finish_due", "last_callback_at"),
+    "due": ("finish_due", "closed_at"),
+    "closed": ("closed_at", "reopen_count"),
+}
+
+
 class Order(Base):
     """A work order (工单); the columns below `state` are derived from `events`."""
 
@@ -72,6 +82,12 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_state_created", "state", "created_at"),
         Index("ix_orders_caller_phone", "caller_phone"),
+        # The statistics read a period's orders by one timestamp each and group them by
+        # unit: these indexes cover those reads (stats/queries.py), no table lookups.
+        *(
+            Index(f"ix_orders_kpi_{name}", *columns, "lead_unit_id", "hotline_number")
+            for name, columns in KPI_INDEXES.items()
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +106,7 @@ class Order(Base):
     district: Mapped[str | None] = mapped_column(String(60), index=True)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(60))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Citizens track their order with this token link (no account needed).
@@ -103,12 +119,16 @@ class Order(Base):
     assignee_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     accept_due: Mapped[datetime | None]
-    finish_due: Mapped[datetime | None] = mapped_column(index=True)
+    finish_due: Mapped[datetime | None]
     next_alarm_at: Mapped[datetime | None] = mapped_column(index=True)
-    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+    dispatched_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
-    replied_at: Mapped[datetime | None] = mapped_column(index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    replied_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # First direct answer (答复 by the centre) and latest rating: KPI inputs kept on
+    # the order so a period's statistics need no probe into the event log per order.
+    answered_at: Mapped[datetime | None]
+    last_callback_at: Mapped[datetime | None]
     extensions: Mapped[int] = mapped_column(Integer, default=0)
     return_count: Mapped[int] = mapped_column(Integer, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,7 +8,8 @@ logs are generated with plain `sqlite3` bulk inserts (a simplified but consisten
 cycle: direct answers, dispatch, returns and re-dispatch, acceptance, extensions,
 replies, callbacks with ratings, reopening). The query timed is exactly the API's
 (`stats.queries.kpi_table`), first without and then with the indexes the statistics
-need (`STATS_INDEXES`, created by migration 0005: dropped for the first timing).
+need (`STATS_INDEXES`, created by migrations 0005 and 0013: dropped for the first
+timing).
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db
+from dispatch.storage import KPI_INDEXES
 from stats.domain import Dimension, Period, three_rate_weights
 from stats.queries import KpiQuery, kpi_table
 
 STATS_INDEXES = {
-    "ix_orders_dispatched_at": "orders (dispatched_at)",
-    "ix_orders_replied_at": "orders (replied_at)",
-    "ix_orders_closed_at": "orders (closed_at)",
-    "ix_orders_finish_due": "orders (finish_due)",
+    # the covering indexes of the order sources (dispatch.storage.KPI_INDEXES)
+    **{
+        f"ix_orders_kpi_{name}": f"orders ({', '.join(columns)}, lead_unit_id, hotline_number)"
+        for name, columns in KPI_INDEXES.items()
+    },
     "ix_order_events_action_at": "order_events (action, at)",
-    # EXISTS probes (answered directly? called back after the reply?) stay in the index
     "ix_order_events_order_action_at": "order_events (order_id, action, at)",
 }
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,6 +115,8 @@ class Generator:
             "finish_due": None,
             "replied_at": None,
             "closed_at": None,
+            "answered_at": None,
+            "last_callback_at": None,
             "extensions": 0,
             "returns": 0,
             "reopens": 0,
@@ -129,7 +133,7 @@ class Generator:
         elif kind == "direct":
             now += timedelta(minutes=rng.uniform(2, 20))
             events.append((now, agent, "agent", None, "answer", "registered", "replied", {}))
-            o["replied_at"], o["state"] = now, "replied"
+            o["replied_at"], o["answered_at"], o["state"] = now, now, "replied"
             flags.append("direct")
             self._close(o, events, now)
         else:
@@ -185,7 +189,7 @@ class Generator:
         events.append((now, "agent00", "agent", None, "callback", "callback_pending",
                        "closed" if good else "callback_pending",
                        {"satisfaction": sat, "resolved": resolved}))  # fmt: skip
-        o["satisfaction"], o["resolved"] = sat, resolved
+        o["satisfaction"], o["resolved"], o["last_callback_at"] = sat, resolved, now
         if good:
             o["state"], o["closed_at"] = "closed", now
         elif rng.random() < 0.5 and o["lead"] is not None:  # 核实属实: reopened
@@ -217,8 +221,8 @@ class Generator:
                     o["state"], rng.choice(self.categories), o["lead"], o["lead"],
                     ts(o["accept_due"]), ts(o["finish_due"]), ts(o["dispatched_at"]),
                     ts(o["accepted_at"]), ts(o["replied_at"]), ts(o["closed_at"]),
-                    o["extensions"], o["returns"], o["reopens"], o["satisfaction"],
-                    o["resolved"], 1,
+                    ts(o["answered_at"]), ts(o["last_callback_at"]), o["extensions"],
+                    o["returns"], o["reopens"], o["satisfaction"], o["resolved"], 1,
                 ))  # fmt: skip
                 for seq, (at, actor, role, unit, action, frm, to, data) in enumerate(evs, 1):
                     event_id += 1
@@ -229,9 +233,10 @@ class Generator:
                 "INSERT INTO orders (id, number, hotline_number, channel, request_type, urgency,"
                 " content, district, created_at, created_by, updated_at, tracking_token, state,"
                 " category_code, lead_unit_id, assignee_unit_id, accept_due, finish_due,"
-                " dispatched_at, accepted_at, replied_at, closed_at, extensions, return_count,"
-                " reopen_count, satisfaction, resolved, version, confidential)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+                " dispatched_at, accepted_at, replied_at, closed_at, answered_at,"
+                " last_callback_at, extensions, return_count, reopen_count, satisfaction,"
+                " resolved, version, confidential)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
                 orders,
             )
             c.executemany(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -59,5 +61,54 @@ async def test_event_log_is_append_only(any_db_url):
                 assert "append-only" in str(exc)
             else:
                 raise AssertionError(f"{statement!r} was allowed")
+    finally:
+        await engine.dispose()
+
+
+async def test_kpi_columns_are_filled_from_the_event_log(any_db_url):
+    """0013 fills `answered_at` (first answer) and `last_callback_at` (latest rating)."""
+    engine = create_engine(any_db_url)
+    try:
+        await migrate(engine, "0012")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO hotlines (number, name, mode) VALUES ('12345', 'x', 'central')")
+            )
+            for number in ("1", "2"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO orders (number, hotline_number, channel, request_type,"
+                        " urgency, content, confidential, created_at, created_by, updated_at,"
+                        " tracking_token, state, extensions, return_count, reopen_count, version)"
+                        f" VALUES ('{number}', '12345', 'phone', 'help', 'normal', 'x', false,"
+                        f" '2026-01-01', 'a', '2026-01-01', 't{number}', 'closed', 0, 0, 0, 1)"
+                    )
+                )
+            events = [
+                ("1", 1, "2026-01-01 01:00:00", "answer"),
+                ("1", 2, "2026-01-02 01:00:00", "answer"),
+                ("1", 3, "2026-01-03 01:00:00", "callback"),
+                ("1", 4, "2026-01-05 01:00:00", "callback"),
+                ("2", 1, "2026-01-01 02:00:00", "dispatch"),
+            ]
+            for n, seq, at, action in events:
+                await conn.execute(
+                    text(
+                        "INSERT INTO order_events (order_id, seq, at, actor, actor_role, action,"
+                        " to_state, note, data) SELECT id, :seq, :at, 'a', 'agent', :action,"
+                        " 'closed', '', '{}' FROM orders WHERE number = :number"
+                    ),
+                    {"seq": seq, "at": datetime.fromisoformat(at), "action": action, "number": n},
+                )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT number, answered_at, last_callback_at FROM orders ORDER BY number")
+            )
+            # SQLite answers text, PostgreSQL datetimes: compare them as text
+            assert [(n, *(str(v)[:19] if v else None for v in at)) for n, *at in rows] == [
+                ("1", "2026-01-01 01:00:00", "2026-01-05 01:00:00"),
+                ("2", None, None),
+            ]
     finally:
         await engine.dispose()
