@@ -7,6 +7,7 @@
 - The screen pop (弹屏): when an agent answers, the agent's browser gets the caller,
   the hotline and the caller's previous orders.
 - Linking the order registered during a call to its call record.
+- Marking a call for an emergency hand-over; serving its recording to those who may.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,16 +25,18 @@ from sqlalchemy import select, update
 from accounts.domain import Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
-from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS
+from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
 from callcenter import agents, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
-from callcenter.exceptions import NotAnAgent
+from callcenter.exceptions import CallNotFound, NotAnAgent
+from callcenter.recordings import resolve
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import DispatchService, OrderFilter
 
 log = logging.getLogger(__name__)
 
+CALL_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 SCREEN_POP_ORDERS = 5
 CONTENT_CLIP = 60
 
@@ -205,3 +209,63 @@ async def link_order(app: web.Application, actor: Actor, call_id: str, order_num
             .values(order_number=order_number)
         )
     return bool(result.rowcount)
+
+
+# ------------------------------------------------------------------ emergency, recordings
+
+
+async def find_call(app: web.Application, call_id: str) -> CallRecord:
+    """The call as it stands now (live if in progress); CallNotFound otherwise."""
+    center = app.get(CALLCENTER)
+    if center is not None:
+        found = center.active_record(call_id)
+        if found is not None:
+            return found[1]
+        await center.flush()
+    async with app[SESSIONS]() as session:
+        row = await storage.get_call(session, call_id)
+    if row is None:
+        raise CallNotFound(call_id)
+    return storage.from_row(row)
+
+
+async def mark_emergency(app: web.Application, actor: Actor, call_id: str) -> CallRecord:
+    """紧急转接: the agent on the call (or a supervisor) marks it for an emergency hand-over.
+
+    The record keeps the mark (`emergency`); the hand-over to 110/119/120 itself is the
+    integrations issue's.
+    """
+    record = await find_call(app, call_id)
+    if actor.role == Role.AGENT and record.agent != actor.username:
+        raise CallNotFound(call_id)  # another agent's call is not revealed
+    center = app.get(CALLCENTER)
+    if center is None or not await center.mark_emergency(call_id):
+        async with unit_of_work(app[SESSIONS]) as session:
+            row = await storage.get_call(session, call_id)
+            row.emergency = True
+    log.warning("call %s marked as an emergency by %s", call_id, actor.username)
+    return await find_call(app, call_id)
+
+
+async def recording_file(app: web.Application, actor: Actor, call_id: str) -> Path:
+    """The WAV of a call, for users who may see its order (or, without one, the call)."""
+    record = await find_call(app, call_id)
+    if record.order_number is not None:
+        # Raises OrderNotFound (404) for users the order is hidden from.
+        await app[DISPATCH].get(actor, record.order_number)
+    elif not may_see_call(actor, record):
+        raise CallNotFound(call_id)
+    if record.recording is None or record.ended_at is None:
+        raise CallNotFound(call_id, "录音不存在或通话尚未结束")
+    path = resolve(app[SETTINGS].sip.recordings_path, record.recording)
+    if not path.is_file():  # removed by the retention setting
+        raise CallNotFound(call_id, "录音已按保存期限删除")
+    return path
+
+
+def may_see_call(actor: Actor, record: CallRecord) -> bool:
+    if actor.role not in CALL_ROLES:
+        return False
+    if actor.role == Role.AGENT and record.agent != actor.username:
+        return False
+    return not actor.hotlines or record.hotline in actor.hotlines

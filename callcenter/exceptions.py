@@ -81,3 +81,12 @@ class NotAnAgent(CallCenterError):
 
     def __init__(self, username: str) -> None:
         super().__init__(f"坐席 {username} 不存在")
+
+
+class CallNotFound(CallCenterError):
+    status = 404
+    code = "call_not_found"
+
+    def __init__(self, call_id: str, message: str = "通话记录不存在") -> None:
+        super().__init__(message)
+        self.call_id = call_id

@@ -7,9 +7,10 @@ samples are all there, so start-up rewrites the two size fields from the file le
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -60,3 +61,35 @@ def repair_recordings(directory: Path) -> int:
         except OSError as exc:
             log.warning("cannot check recording %s: %s", path, exc)
     return repaired
+
+
+def purge_recordings(directory: Path, keep_days: int, today: datetime) -> int:
+    """Delete the dated folders older than `keep_days` (0: keep everything); how many files.
+
+    The call records keep their `recording` path: a missing file is served as 404.
+    """
+    if keep_days <= 0 or not directory.is_dir():
+        return 0
+    cutoff = (today.date() - timedelta(days=keep_days)).isoformat()
+    removed = 0
+    for folder in directory.iterdir():
+        if not folder.is_dir() or len(folder.name) != 10 or folder.name >= cutoff:
+            continue
+        try:
+            date.fromisoformat(folder.name)
+        except ValueError:
+            continue  # not one of ours
+        for wav in folder.glob("*.wav"):
+            wav.unlink(missing_ok=True)
+            removed += 1
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    if removed:
+        log.info("recording retention (%d days): %d recordings deleted", keep_days, removed)
+    return removed
+
+
+def resolve(directory: Path, stored: str) -> Path:
+    """A call record's `recording` as a path (absolute, or relative to `directory`)."""
+    path = Path(stored)
+    return path if path.is_absolute() else directory / path

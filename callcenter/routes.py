@@ -5,6 +5,8 @@
     GET /api/v1/agents/me, PUT /api/v1/agents/me {action: login|pause|resume|logout,
         sip_uri, queues}: an agent's own state (签入/示忙/示闲/签出)
     GET /api/v1/agents: every agent and its state (supervisors, admins)
+    POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
+    GET /api/v1/calls/{id}/recording: the WAV, for users who may see the call's order
 
 Centre roles only. Callers' numbers are masked for roles outside PHONE_ROLES; managers
 of a sub-platform (users with hotlines) see their hotlines only; agents see the calls
@@ -26,8 +28,9 @@ from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import SESSIONS, SETTINGS
 from callcenter import desk, storage
 from callcenter.domain import CallRecord
+from callcenter.exceptions import CallNotFound
 
-CALL_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+CALL_ROLES = desk.CALL_ROLES
 
 
 class CallQuery(Page):
@@ -77,6 +80,7 @@ def call_view(record: CallRecord, actor: Actor) -> dict[str, Any]:
         # Beyond the §9 fields: the IVR's queue and the time waited in it.
         "queue": record.queue,
         "queue_wait_seconds": None if wait is None else round(wait, 3),
+        "emergency": record.emergency,
     }
 
 
@@ -155,7 +159,40 @@ async def list_agents(request: web.Request, call: Call):
     return {"items": [desk.agent_view(a, request.app) for a in agents], "total": len(agents)}
 
 
+def _call_id(request: web.Request) -> str:
+    call_id = request.match_info["id"]
+    if len(call_id) > 32 or not call_id.isalnum():
+        raise CallNotFound(call_id)
+    return call_id
+
+
+async def emergency(request: web.Request, call: Call):
+    record = await desk.mark_emergency(request.app, call.actor, _call_id(request))
+    return call_view(record, call.actor)
+
+
+async def recording(request: web.Request, call: Call):
+    path = await desk.recording_file(request.app, call.actor, _call_id(request))
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+
+
 routes = [
+    ApiRoute(
+        "POST",
+        "/api/v1/calls/{id}/emergency",
+        emergency,
+        "紧急转接标记",
+        roles=frozenset({Role.AGENT, Role.SUPERVISOR}),
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/calls/{id}/recording",
+        recording,
+        "通话录音(WAV)",
+        roles=CALL_ROLES | {Role.UNIT},
+        tags=("calls",),
+    ),
     ApiRoute(
         "GET",
         "/api/v1/agents/me",

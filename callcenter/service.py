@@ -42,7 +42,7 @@ from callcenter.acd import Acd, Waiting
 from callcenter.bridge import SipEndpoint
 from callcenter.exceptions import EndpointStopped
 from callcenter.prompts import prompt_file
-from callcenter.recordings import recording_path, repair_recordings
+from callcenter.recordings import purge_recordings, recording_path, repair_recordings
 from callcenter.survey import SurveyDialer, run_dialer
 from config import SipSettings
 
@@ -128,6 +128,13 @@ class CallCenter:
         loop = asyncio.get_running_loop()
         repaired = await loop.run_in_executor(
             None, repair_recordings, self.settings.recordings_path
+        )
+        await loop.run_in_executor(
+            None,
+            purge_recordings,
+            self.settings.recordings_path,
+            self.settings.recordings_retention_days,
+            self._now(),
         )
         async with unit_of_work(self._sessions) as session:
             closed = await storage.close_unfinished(session, self.settings.node_name, self._now())

@@ -52,3 +52,19 @@ def test_complete_and_foreign_files_are_left_alone(tmp_path):
 def test_recordings_are_filed_by_day():
     at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     assert recording_path(Path("/r"), "abc", at) == Path("/r/2026-11-23/abc.wav")
+
+
+def test_retention_deletes_dated_folders_older_than_the_setting(tmp_path):
+    from datetime import UTC, datetime
+
+    from callcenter.recordings import purge_recordings
+
+    for day in ("2026-11-01", "2026-11-20", "2026-11-23"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.wav").write_bytes(b"RIFF")
+    today = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    assert purge_recordings(tmp_path, 0, today) == 0  # 0: keep everything
+    assert purge_recordings(tmp_path, 3, today) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-11-20", "2026-11-23", "notes"]

@@ -105,6 +105,8 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
         "mode": "register",
         "call_id": pop["call_id"],
     }
+    marked = await api.call("POST", f"/api/v1/calls/{pop['call_id']}/emergency", "agent", {})
+    assert marked["emergency"] is True and marked["agent"] == "agent"
     resp = await browser.post("/web/agent/register", form, page="/web/agent")
     assert resp.status == 302, await resp.text()
     orders = await api.call("GET", "/api/v1/orders?state=registered", "agent")
@@ -117,6 +119,7 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
     [call] = (await api.call("GET", "/api/v1/calls", "supervisor"))["items"]
     assert (call["id"], call["agent"], call["order"]) == (pop["call_id"], "agent", number)
     assert call["outcome"] == "completed" and call["answered_at"] is not None
+    assert call["emergency"] is True
     async with app[SESSIONS]() as session:
         row = await session.get(storage.Call, call["id"])
     samples = wav_samples(Path(row.recording), -1.2, -0.1)
@@ -125,6 +128,15 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
     assert tone_power(samples, AGENT_HZ) > 100 * noise
 
     await api.act("dispatcher", number, "dispatch", unit="CGJ")
+    # The recording goes to those who may see the order: the centre, the unit handling it.
+    path = f"/api/v1/calls/{call['id']}/recording"
+    for user in ("supervisor", "cgj"):
+        resp = await client.get(path, headers={"Authorization": f"Bearer {await api.login(user)}"})
+        assert resp.status == 200 and resp.content_type == "audio/wav"
+        assert (await resp.read())[:4] == b"RIFF"
+    assert (await api.call("GET", path, "zjj", expect=404))["error"]["code"] == "order_not_found"
+    await api.call("GET", path, "inspector", expect=403)
+    await api.call("GET", "/api/v1/calls/nope/recording", "supervisor", expect=404)
     await api.act("cgj", number, "accept")
     await api.act("cgj", number, "reply", text="已协调供水公司恢复供水")
     order = await api.act("supervisor", number, "review", approve=True)
