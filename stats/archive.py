@@ -40,6 +40,7 @@ from stats.storage import Report
 
 log = logging.getLogger(__name__)
 
+FIRST_CHECK_SECONDS = 60
 KIND_LABELS = {"daily": "日报", "weekly": "周报", "custom": "专题简报"}
 
 
@@ -174,6 +175,8 @@ async def reports_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS].reports
 
     async def loop() -> None:
+        # First let the node settle (a restart's catch-up, the demo data being loaded).
+        await asyncio.sleep(min(FIRST_CHECK_SECONDS, settings.interval_seconds))
         while True:
             try:
                 await run_due(app)

@@ -137,12 +137,20 @@ def check_day(
 
 
 def detect(
-    counts: Sequence[int], params: DetectorParams = DetectorParams(), start: int = 0
+    counts: Sequence[int],
+    params: DetectorParams = DetectorParams(),
+    start: int = 0,
+    observed_from: int = 0,
 ) -> list[Alert]:
-    """Alerts for the days `start`.. of a daily series, each against its own past."""
+    """Alerts for the days `start`.. of a daily series, each against its own past.
+
+    Days before `observed_from` were not observed (the service held no data yet): they
+    are no baseline, so the first `min_history` observed days are never flagged.
+    """
     alerts = []
+    first = max(observed_from, 0)
     for index in range(max(start, 0), len(counts)):
-        alert = check_day(counts[index], counts[:index], params)
+        alert = check_day(counts[index], counts[first:index], params)
         if alert is not None:
             alerts.append(
                 Alert(index, alert.count, alert.baseline, alert.dispersion, alert.p_value)
@@ -154,11 +162,16 @@ K = TypeVar("K")
 
 
 def detect_all(
-    series: Mapping[K, Sequence[int]], params: DetectorParams = DetectorParams(), start: int = 0
+    series: Mapping[K, Sequence[int]],
+    params: DetectorParams = DetectorParams(),
+    start: int = 0,
+    observed_from: int = 0,
 ) -> list[tuple[K, Alert]]:
     """Alerts of many series (same days), strongest (smallest p) first."""
     found = [
-        (key, alert) for key, counts in series.items() for alert in detect(counts, params, start)
+        (key, alert)
+        for key, counts in series.items()
+        for alert in detect(counts, params, start, observed_from)
     ]
     found.sort(key=lambda item: (item[1].p_value, -item[1].count))
     return found

@@ -545,6 +545,11 @@ async def daily_volume(
     return [(k, date.fromisoformat(day), n) for k, day, n in await session.execute(stmt)]
 
 
+async def first_order_at(session: AsyncSession) -> datetime | None:
+    """When the service got its first order: the start of every observed series."""
+    return await session.scalar(select(func.min(Order.created_at)))
+
+
 async def category_names(session: AsyncSession) -> dict[str, str]:
     return dict((await session.execute(select(Category.code, Category.name))).all())
 

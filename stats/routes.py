@@ -207,7 +207,9 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
         counts = await queries.daily_counts(session, history_start, period.end, offset, scope)
         names = await queries.category_names(session)
         texts = await queries.period_texts(session, period, scope, KEYWORD_SAMPLE)
+        data_start = await queries.first_order_at(session)
     days = _days(history_start.date(), last)
+    observed = (data_start.astimezone(tz).date() - days[0]).days if data_start else 0
     index = {day: i for i, day in enumerate(days)}
     series: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(
         lambda: [0] * len(days)
@@ -227,7 +229,7 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
                 }
             )
     items.sort(key=lambda i: (i["day"], -i["count"], i["category"] or "", i["district"] or ""))
-    alerts = detect_all(series, detector, start=index[first])
+    alerts = detect_all(series, detector, start=index[first], observed_from=observed)
     keywords = await asyncio.get_running_loop().run_in_executor(
         None, partial(top_keywords, texts, params.top)
     )
@@ -250,6 +252,7 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
         "method": (
             f"单侧泊松检验(准泊松离散修正):当日数 ≥ {detector.min_count} 且 "
             f"p < {detector.alpha},基线为前 {detector.baseline_days} 天日均"
+            f"(系统启用后不足 {detector.min_history} 天的日期不作判断)"
         ),
         "keywords": [{"word": w, "count": n} for w, n in keywords],
     }

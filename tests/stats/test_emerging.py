@@ -27,6 +27,14 @@ def test_quiet_series_and_too_little_history_raise_nothing():
     assert check_day(6, [0] * 14) is not None
 
 
+def test_days_before_the_data_are_no_baseline():
+    # The service started on day 14: its first busy day is not "above" the empty past.
+    counts = [0] * 14 + [6, 5, 7, 6, 5, 6, 7, 6, 20]
+    assert [a.index for a in detect(counts, PARAMS)] == [14, 22]  # day 14 vs. zeros
+    observed = detect(counts, PARAMS, observed_from=14)
+    assert [a.index for a in observed] == [22]  # only the real burst, against 8 days
+
+
 def test_burst_is_found_on_its_day():
     rng = np.random.default_rng(1)
     counts = list(rng.poisson(3.0, 30))

@@ -41,3 +41,14 @@ async def test_hotspots_counts_burst_and_keywords(api, clock):
                    expect=400)  # fmt: skip
     await api.call("GET", "/api/v1/stats/hotspots?from=2026-12-01&to=2026-12-09", "agent",
                    expect=403)  # fmt: skip
+
+
+async def test_the_first_days_of_the_service_are_not_emerging(api, clock):
+    # A new centre's first morning: five calls about one problem, nothing before.
+    for _ in range(5):
+        await api.register(content="小区突然停水", district="西湖区")
+    body = await api.call(
+        "GET", "/api/v1/stats/hotspots?from=2026-11-23&to=2026-11-24", "supervisor"
+    )
+    assert sum(i["count"] for i in body["items"]) == 5
+    assert body["emerging"] == [] and "不足 7 天" in body["method"]
