@@ -101,6 +101,7 @@ async def test_citizen_submits_tracks_and_rates(chromium, base, api):
     assert "非常不满意" in await page.inner_text("#rated")
     assert "核实" in await page.inner_text("#rated")
     assert await page.locator("#form-rate").count() == 0
+    assert await page.inner_text("#public-state") == "已答复,您的评价正在核实"
     await shot(page, "web-citizen-rated.png")
     order = await api.order(number)
     assert order["state"] == "callback_pending" and "verify_pending" in order["flags"]

@@ -40,6 +40,7 @@ PUBLIC_STATES = {
     State.MERGED: "已与相同诉求合并办理",
     State.INVALID: "已作无效处理",
 }
+VERIFYING = "已答复,您的评价正在核实"
 RATING_LABELS = {
     Rating.VERY_SATISFIED: "非常满意",
     Rating.SATISFIED: "满意",
@@ -271,7 +272,7 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     rated = current_rating(events)
     context = {
         "order": order,
-        "state_text": PUBLIC_STATES[state],
+        "state_text": VERIFYING if Flag.VERIFY_PENDING in view.flags else PUBLIC_STATES[state],
         "history": public_history(events, units),
         "reply": reply_text(events)
         if state in (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
