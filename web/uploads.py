@@ -299,6 +299,7 @@ def upload_paths(path: str, method: str) -> bool:
     """Form posts that may carry files (the body limit is raised for these only)."""
     return method == "POST" and (
         path == "/web/inspector/report"
+        or (path.startswith("/web/inspector/") and path.endswith("/inspect"))
         or (path.startswith("/web/orders/") and path.endswith("/reply"))
     )
 

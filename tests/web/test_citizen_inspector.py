@@ -10,7 +10,10 @@ import re
 
 import pytest
 
+from accounts.domain import Role
+from dispatch.lifecycle import Event, Rating, State
 from tests.conftest import PASSWORD
+from tests.dispatch.test_lifecycle import T0
 from tests.web import test_browser, test_uploads
 from tests.web.conftest import Browser
 from tests.web.test_browser import PHONE, SHOTS, TIMEOUT_MS, Session
@@ -58,6 +61,7 @@ async def test_citizen_submits_tracks_and_rates(chromium, base, api):
     number = await page.inner_text("#order-number")
     link = await page.get_attribute("#tracking-link", "href")
     assert re.fullmatch(r"\d{14}", number) and link.startswith("/web/citizen/t/")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert await page.inner_text("#tracking-link") == base + link
     await shot(page, "web-citizen-done.png")
     order = await api.order(number)
@@ -90,6 +94,7 @@ async def test_citizen_submits_tracks_and_rates(chromium, base, api):
     text = await page.inner_text("main")
     for secret in ("dispatcher", "zjj", "supervisor", "内部", "审核通过-内部意见"):
         assert secret not in text  # no staff names, no internal notes
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await shot(page, "web-citizen-track.png")
 
     # 好差评: 非常不满意, not resolved -> waits for the supervisor's 核实
@@ -211,19 +216,26 @@ async def test_inspector_reports_with_photo_and_position_then_checks_on_site(
     await api.act("zjj", number, "accept")
     await api.act("zjj", number, "reply", text="已安装新井盖并拍照留档")
     await page.goto(base + "/web/inspector")
+    await page.set_input_files(
+        f"#case-{number} input[name=files]",
+        files=[{"name": "复查.jpg", "mimeType": "image/jpeg", "buffer": photo}],
+    )
     async with page.expect_navigation():
         await page.locator(f"#case-{number} button[value='1']").click()
-    assert "核查通过" in await page.inner_text(".flash")
+    assert "核查通过,附照片 1 张" in await page.inner_text(".flash")
     assert await page.locator(f"#case-{number}").count() == 0
     order = await api.order(number)
     assert order["state"] == "replied" and "inspected" in order["flags"]
+    files = await api.call("GET", f"/api/v1/orders/{number}/attachments", "zjj")
+    assert sorted(f["name"] for f in files["items"]) == ["井盖.jpg", "复查.jpg"]
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
 
     # the order page shows the photo to those who may see the order
     await page.goto(f"{base}/web/orders/{number}")
-    img = page.locator("#attachments img")
-    assert await img.evaluate("i => i.complete && i.naturalWidth") == 40
+    images = page.locator("#attachments img")
+    widths = await images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert widths == [40, 40]  # both photos load: the report's and the check's
     assert "30.572815, 114.279213" in await page.inner_text("#position")
 
 
@@ -323,3 +335,49 @@ async def test_citizen_input_errors_are_chinese(web_client, browser, data, messa
 async def test_unknown_tracking_token_is_404(web_client):
     resp = await web_client.get("/web/citizen/t/" + "x" * 32)
     assert resp.status == 404 and "页面不存在" in await resp.text()
+
+
+# ---------------------------------------------------------------- the public history, pure
+
+
+def ev(action: str, to: State, **data):
+    return Event(action, T0, "someone", Role.UNIT, None, to, note=f"note of {action}", data=data)
+
+
+def test_public_history_hides_internal_steps_and_notes():
+    events = [
+        ev("register", State.REGISTERED),
+        ev("dispatch", State.DISPATCHED, unit="ZJJ"),
+        ev("supervise", State.DISPATCHED),
+        ev("warning", State.DISPATCHED),
+        ev("accept", State.ACCEPTED, unit="ZJJ"),
+        ev("subdispatch", State.ACCEPTED, unit="ZJJ-WY"),
+        ev("reply", State.REPLIED, unit="ZJJ"),
+        ev("review", State.CALLBACK_PENDING, approve=True),
+        ev("callback", State.CALLBACK_PENDING, rating="dissatisfied", resolved=False),
+        ev("verify", State.CLOSED, valid=False),
+    ]
+    lines = [text for _, text in citizen.public_history(events, {"ZJJ": "市住建局"})]
+    assert lines == [
+        "您的诉求已受理",
+        "已转交市住建局办理",
+        "市住建局已签收,正在办理",
+        "已答复",
+        "答复已通过审核",
+        "您的评价:不满意",
+        "经核实,工单办结。说明:note of verify",  # the citizen is told why
+    ]
+
+
+def test_reply_text_is_the_standing_answer():
+    sent_back = [
+        ev("reply", State.REPLIED),
+        ev("review", State.ACCEPTED, approve=False),
+    ]
+    assert citizen.reply_text(sent_back) is None
+    assert citizen.reply_text([*sent_back, ev("reply", State.REPLIED)]) == "note of reply"
+    merged = [ev("merge", State.MERGED), ev("parent_replied", State.CLOSED)]
+    assert citizen.reply_text(merged) == "note of parent_replied"
+    rated = [ev("reply", State.REPLIED), ev("callback", State.CLOSED, rating="satisfied")]
+    assert citizen.current_rating(rated) == Rating.SATISFIED
+    assert citizen.current_rating([*rated, ev("reopen", State.DISPATCHED)]) is None

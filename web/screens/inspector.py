@@ -157,13 +157,29 @@ async def inspect(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     passed = {"1": True, "0": False}.get(str(form.get("passed", "")))
     payload: dict[str, Any] = {"passed": passed, "note": str(form.get("note", "")).strip()[:1000]}
+    service, settings = request.app[DISPATCH], request.app[SETTINGS].web
     try:
-        await request.app[DISPATCH].act(actor, number, "inspect", payload)
+        files = uploads.from_form(form, settings)  # photos taken on site, checked first
+        if files:
+            order_id = (await service.get(actor, number)).order.id
+            await uploads.check_quota(request.app[SESSIONS], order_id, len(files), settings)
+        detail = await service.act(actor, number, "inspect", payload)
     except AppError as exc:
         if exc.status == 404:
             raise
         await flash(request, "error", f"工单 {number} 核查未成功:{exc.message}")
-    else:
-        verdict = "核查通过" if passed else "核查未通过,已退回重办"
-        await flash(request, "ok", f"工单 {number}:{verdict}", f"/web/orders/{number}")
+        raise web.HTTPFound(HOME) from None
+    if files:
+        await uploads.save(
+            request.app[SESSIONS],
+            settings,
+            detail.order.id,
+            detail.events[-1].id,
+            actor,
+            files,
+            service.now(),
+        )
+    verdict = "核查通过" if passed else "核查未通过,已退回重办"
+    photos = f",附照片 {len(files)} 张" if files else ""
+    await flash(request, "ok", f"工单 {number}:{verdict}{photos}", f"/web/orders/{number}")
     raise web.HTTPFound(HOME)
