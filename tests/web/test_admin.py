@@ -11,7 +11,7 @@ import shutil
 
 from app.keys import SETTINGS
 from tests.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.web.test_browser import SHOTS, Session, base, chromium  # noqa: F401
+from tests.web.test_browser import PHONE, SHOTS, Session, base, chromium  # noqa: F401
 
 DOCS_SHOTS = SHOTS.parents[1] / "docs" / "screenshots"
 
@@ -287,6 +287,15 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
     page = await person.login("cgj_sr", "/web/unit")
     assert "市容环卫科" in await page.inner_text(".who")
     await person.shot("37-new-user-home.png")
+
+    # every admin screen fits a phone (tables become stacked cards)
+    phone = AdminSession(chromium, base, viewport=PHONE)
+    page = await phone.login_as("admin", ADMIN_PASSWORD, "/web/admin/units")
+    for path in ("units", "users", "hotlines", "catalogue", "calendar", "thresholds"):
+        await phone.open(f"/web/admin/{path}")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"/web/admin/{path} scrolls sideways ({width}px)"
+    await phone.shot("38-phone-admin-thresholds.png")
 
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
     for shot, doc in (

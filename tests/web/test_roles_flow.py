@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shutil
 
+from tests.api.conftest import Api
 from tests.conftest import PASSWORD
 from tests.stats import scenario
-from tests.web.conftest import CALLER_PHONE
+from tests.web.conftest import CALLER_PHONE, build_app, seed_web
 from tests.web.test_browser import SHOTS, Session, base, chromium  # noqa: F401
 
 DOCS_SHOTS = SHOTS.parents[1] / "docs" / "screenshots"
@@ -162,3 +163,38 @@ async def test_the_ranking_is_scoped_like_the_api(web_client, browser, api):
         assert resp.status == 400 and 'id="form-error"' in await resp.text()
     await browser.login("zjj")
     assert (await web_client.get("/web/supervise/ranking")).status == 403
+
+
+async def test_the_agent_registers_with_the_suggestions_and_it_is_dispatched(
+    chromium,  # noqa: F811
+    aiohttp_client,
+    sqlite_url,
+    clock,
+    category_model,
+):
+    """智能派单 on: the agent's registration, typed with the live suggestions showing, is
+    dispatched to the suggested category's unit and lands in that unit's inbox."""
+    client = await aiohttp_client(build_app(sqlite_url, clock, category_model, auto_dispatch=0.5))
+    await seed_web(Api(client))
+    url = str(client.make_url("")).rstrip("/")
+    agent = Session(chromium, url)
+    page = await agent.login("agent", "/web/agent")
+    await page.fill("#caller_phone", CALLER_PHONE)
+    await page.fill("#content", "小区物业不管楼道垃圾,物业公司不作为")
+    await page.locator("#category-list li:has-text('城乡建设')").wait_for()
+    await page.select_option("#type", "complaint")
+    await agent.shot("44-agent-auto-dispatch.png")
+    async with page.expect_navigation():
+        await page.click("#btn-register")
+    flash = await agent.flash()
+    assert "已登记,并已智能派单" in flash
+    # Close the console now: its live connection would otherwise hold the server's
+    # shutdown (this test's own app) until the browser goes at the very end.
+    await page.context.close()
+    number = flash.split("工单 ")[1].split(" ")[0]
+    order = await Api(client).order(number)
+    assert (order["state"], order["lead_unit"], order["category"]) == ("dispatched", "ZJJ", "CJ")
+
+    unit = Session(chromium, url)
+    page = await unit.login("zjj", "/web/unit")
+    assert "剩余" in await page.inner_text(f"tr:has(a:text('{number}')) .due")
