@@ -68,7 +68,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/agent", agent.console)
     app.router.add_post("/web/agent/register", agent.register)
     app.router.add_get("/web/api/suggest", agent.suggest)
-    app.router.add_get("/web/ws/agent", callpanel.agent_socket)
+    callpanel.add_call_panel(app)  # /web/ws/agent, the call centre's screen pop
     app.router.add_get("/web/dispatch", queues.dispatch_queue)
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from accounts.domain import Role
 from app.keys import PUSH, SESSIONS
@@ -18,6 +19,20 @@ from callcenter.desk import user_id_of
 from web.session import actor_of, screen
 
 HEARTBEAT_SECONDS = 25
+# Open sockets, closed when the server shuts down (else it waits for each browser).
+SOCKETS = web.AppKey("agent_sockets", weakref.WeakSet)
+
+
+def add_call_panel(app: web.Application) -> None:
+    """The route and the shut-down hook (called from web/setup.py)."""
+    app[SOCKETS] = weakref.WeakSet()
+    app.router.add_get("/web/ws/agent", agent_socket)
+    app.on_shutdown.append(close_sockets)
+
+
+async def close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 @screen(Role.AGENT)
@@ -26,6 +41,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     user_id = await user_id_of(request.app[SESSIONS], actor.username)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     with request.app[PUSH].subscribe(user_id) as events:
         relay = asyncio.create_task(_relay(ws, events), name=f"push-{actor.username}")
         try:
