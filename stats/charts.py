@@ -72,8 +72,7 @@ def stacked_bars(
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-label="{_a(title)}" viewBox="0 0 {width:.0f} {height + legend_height}" '
-        f'width="100%" style="max-width: {width:.0f}px" preserveAspectRatio="xMinYMin meet" '
-        f'{FONT} font-size="11">',
+        f'width="{width:.0f}" preserveAspectRatio="xMinYMin meet" {FONT} font-size="11">',
         f"<title>{escape(title)}</title>",
     ]
     for tick in (0, 0.5, 1):
@@ -187,8 +186,7 @@ def ranking_bars(rows: Sequence[RankBar], *, title: str) -> Markup:
     height = max(1, len(rows)) * (bar_h + 6) + 10
     parts = [
         f'<svg class="chart ranking" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{_a(title)}" viewBox="0 0 {width} {height}" width="100%" '
-        f'style="max-width: {width}px" {FONT} '
+        f'aria-label="{_a(title)}" viewBox="0 0 {width} {height}" width="{width}" {FONT} '
         f'font-size="12"><title>{escape(title)}</title>'
     ]
     for i, row in enumerate(rows):
@@ -214,26 +212,26 @@ def ranking_bars(rows: Sequence[RankBar], *, title: str) -> Markup:
     return Markup("".join(parts))
 
 
-def heat_colour(value: int, peak: int) -> str:
-    """Background of a heat-map cell: white at 0, deep red at the peak."""
+# Heat-map cells and keyword sizes are drawn by CSS classes (`heat-0`..`heat-5`,
+# `kw-0`..`kw-5` in web.css): the pages' Content-Security-Policy allows no inline style.
+LEVELS = 5
+
+
+def heat_level(value: int, peak: int) -> int:
+    """0 for an empty cell, else 1..LEVELS by the share of the busiest cell."""
     if value <= 0 or peak <= 0:
-        return "#ffffff"
-    share = value / peak
-    light = round(95 - 50 * share)
-    return f"hsl(4, 75%, {light}%)"
+        return 0
+    return max(1, math.ceil(LEVELS * value / peak))
 
 
-def keyword_sizes(words: Sequence[tuple[str, int]], smallest: float = 0.85, largest: float = 2.2):
-    """(word, count, font size in em) for a keyword cloud: size grows with log(count)."""
+def keyword_levels(words: Sequence[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(word, count, size level 0..LEVELS) for a keyword cloud: grows with log(count)."""
     if not words:
         return []
     counts = [c for _w, c in words]
     low, high = math.log(min(counts)), math.log(max(counts))
     span = (high - low) or 1.0
-    return [
-        (w, c, round(smallest + (largest - smallest) * (math.log(c) - low) / span, 2))
-        for w, c in words
-    ]
+    return [(w, c, round(LEVELS * (math.log(c) - low) / span)) for w, c in words]
 
 
 def _num(value: float) -> str:

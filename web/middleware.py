@@ -61,7 +61,8 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     response = await _guarded(request, handler)
     if not request.path.startswith("/web/static/"):
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():  # a page may bring a stricter policy
+            response.headers.setdefault(name, value)
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

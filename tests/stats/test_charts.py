@@ -63,9 +63,9 @@ def test_ranking_bars_in_the_given_order_with_trend():
     assert "▲2.0" in svg and "▼5.0" in svg
 
 
-def test_heat_colour_and_keyword_sizes():
-    assert charts.heat_colour(0, 10) == "#ffffff"
-    assert charts.heat_colour(10, 10) == "hsl(4, 75%, 45%)"
-    sizes = charts.keyword_sizes([("噪音", 100), ("路灯", 10), ("停车", 1)])
-    assert [s for _w, _c, s in sizes] == [2.2, 1.52, 0.85]
-    assert charts.keyword_sizes([]) == []
+def test_heat_and_keyword_levels():
+    assert [charts.heat_level(v, 10) for v in (0, 1, 2, 5, 10)] == [0, 1, 1, 3, 5]
+    assert charts.heat_level(3, 0) == 0
+    levels = charts.keyword_levels([("噪音", 100), ("路灯", 10), ("停车", 1)])
+    assert levels == [("噪音", 100, 5), ("路灯", 10, 2), ("停车", 1, 0)]
+    assert charts.keyword_levels([]) == []

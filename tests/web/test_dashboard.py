@@ -51,6 +51,8 @@ async def test_dashboard_figures_equal_the_api(api, browser):
     ranked = [r["name"] for r in ranking["rows"] if r["three_rate_score"] is not None]
     assert re.findall(r'class="rank" data-name="([^"]+)"', html) == ranked
     assert "区域 × 分类热力表" in html and "领导简报" in html
+    # The page's Content-Security-Policy refuses inline styles: the charts use none.
+    assert "style=" not in html and "default-src 'self'" in resp.headers["Content-Security-Policy"]
 
     # The export link gives the API's numbers, with the page's session.
     resp = await browser.client.get(f"/web/exports/kpis.xlsx?{PERIOD}&group_by=unit")
@@ -69,6 +71,9 @@ async def test_dashboard_figures_equal_the_api(api, browser):
     report = resp.headers["Location"]
     page = await browser.client.get(report)
     assert "12345热线工作简报" in await page.text()
+    # a self-contained page: its own inline styles, and no scripts at all
+    policy = page.headers["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in policy and "default-src 'none'" in policy
     xlsx = await browser.client.get(report + ".xlsx")
     book = load_workbook(io.BytesIO(await xlsx.read()))
     assert book["总体情况"]["B3"].value == 4

@@ -54,6 +54,7 @@ LABELS = {k.name: k.label for k in KPIS}
 HEAT_CATEGORIES = 8  # columns of the district × category table
 RANKED_UNITS = 15
 RECENT_REPORTS = 8
+REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def _period(request: web.Request, today: date) -> tuple[str, str, str | None]:
@@ -94,7 +95,7 @@ def _heat(items: list[dict[str, Any]]) -> dict[str, Any]:
                 "district": district,
                 "total": sum(counts.values()),
                 "cells": [
-                    {"count": counts[c], "colour": charts.heat_colour(counts[c], peak)}
+                    {"count": counts[c], "level": charts.heat_level(counts[c], peak)}
                     for c in columns
                 ],
             }
@@ -157,7 +158,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "heat": _heat(spots["items"]),
         "emerging": spots["emerging"],
         "method": spots["method"],
-        "keywords": charts.keyword_sizes([(k["word"], k["count"]) for k in spots["keywords"]]),
+        "keywords": charts.keyword_levels([(k["word"], k["count"]) for k in spots["keywords"]]),
         "reports": reports,
         "quick": {
             label: (first.isoformat(), (today + timedelta(days=1)).isoformat())
@@ -191,7 +192,13 @@ async def stored_report(request: web.Request) -> web.StreamResponse:
             content_type=XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="report_{row.id}.xlsx"'},
         )
-    return web.Response(text=row.html, content_type="text/html", charset="utf-8")
+    # A self-contained page: its own inline styles, no scripts, nothing loaded.
+    return web.Response(
+        text=row.html,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Content-Security-Policy": REPORT_POLICY},
+    )
 
 
 @screen(Role.SUPERVISOR, Role.ADMIN)
