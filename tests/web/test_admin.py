@@ -2,18 +2,15 @@
 
 The HTTP tests submit the forms as a browser does (session cookie + CSRF token) against
 the real app and database and check the result through the JSON API; the browser test
-drives the same screens in headless Chromium and photographs each one.
+drives the same screens in headless Chromium and photographs each one
+(test-output/screenshots/3*.png; docs/screenshots/web-admin-*.png are copies).
 """
 
 from __future__ import annotations
 
-import shutil
-
 from app.keys import SETTINGS
 from tests.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.web.test_browser import PHONE, SHOTS, Session, base, chromium  # noqa: F401
-
-DOCS_SHOTS = SHOTS.parents[1] / "docs" / "screenshots"
+from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
 
 
 class AdminSession(Session):
@@ -296,12 +293,3 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"/web/admin/{path} scrolls sideways ({width}px)"
     await phone.shot("38-phone-admin-thresholds.png")
-
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    for shot, doc in (
-        ("30-admin-units.png", "web-admin-units.png"),
-        ("32-admin-users.png", "web-admin-users.png"),
-        ("33-admin-calendar.png", "web-admin-calendar.png"),
-        ("34-admin-hotlines.png", "web-admin-hotlines.png"),
-    ):
-        shutil.copyfile(SHOTS / shot, DOCS_SHOTS / doc)

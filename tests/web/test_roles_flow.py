@@ -3,19 +3,17 @@
 A sub-platform manager (`subplatform` hotline, DESIGN §2) works with the dispatcher and
 supervisor screens but sees only the orders of their hotline, and a 404 page for any
 other; the supervisor's 单位排名 shows exactly what `GET /api/v1/stats/ranking` answers.
+Screenshots: test-output/screenshots/4*.png (docs/screenshots/web-ranking.png is 43).
 """
 
 from __future__ import annotations
-
-import shutil
 
 from tests.api.conftest import Api
 from tests.conftest import PASSWORD
 from tests.stats import scenario
 from tests.web.conftest import CALLER_PHONE, build_app, seed_web
-from tests.web.test_browser import SHOTS, Session, base, chromium  # noqa: F401
+from tests.web.test_browser import Session, base, chromium  # noqa: F401
 
-DOCS_SHOTS = SHOTS.parents[1] / "docs" / "screenshots"
 SCOPE = "12350安全生产举报热线 分平台"
 WEEK = "from=2026-11-24&to=2026-11-30"
 
@@ -125,14 +123,11 @@ async def test_the_ranking_page_matches_the_api(chromium, base, api, clock):  # 
         delta = "—" if want["delta"] is None else f"{want['delta'] * 100:+.1f}"
         assert await row.locator(".delta").inner_text() == delta
         change = want["rank_change"]
-        shown = await row.locator(".rank-change").inner_text()
-        if change is None:
-            assert shown == "—"
-        elif change > 0:
-            assert shown == f"↑{change}"
+        moved = {None: "—", 0: "持平"}.get(change) or (
+            f"↑{change}" if change > 0 else f"↓{-change}"
+        )
+        assert await row.locator(".rank-change").inner_text() == moved
     await supervisor.shot("43-ranking.png")
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SHOTS / "43-ranking.png", DOCS_SHOTS / "web-ranking.png")
 
     # a wrong period is a Chinese message on the page, not an error page
     await supervisor.open("/web/supervise/ranking?from=2026-11-30&to=2026-11-01")
