@@ -36,6 +36,7 @@ from accounts.domain import Actor
 from app.db import unit_of_work
 from app.errors import InvalidInput, TooLarge
 from config import WebSettings
+from web.session import TOKEN
 from web.storage import Attachment
 
 log = logging.getLogger(__name__)
@@ -323,10 +324,11 @@ def body_limit_middleware(settings: WebSettings):
         if upload_paths(request.path, request.method) and request.content_type.startswith(
             "multipart/"
         ):
-            # Load the session on the original request first: the clone shares it, so
-            # what the handler changes (flash messages) is saved with the response.
-            await get_session(request)
-            request = request.clone(client_max_size=limit)
+            # Only logged-in users may send that much. Loading the session on the
+            # original request also lets the clone share it, so what the handler changes
+            # (flash messages) is saved with the response.
+            if (await get_session(request)).get(TOKEN):
+                request = request.clone(client_max_size=limit)
             try:
                 return await handler(request)
             finally:

@@ -224,3 +224,16 @@ async def test_a_form_without_csrf_token_uploads_nothing(api, web_client, browse
     assert resp.status == 403 and "CSRF" in await resp.text()
     assert stored_files(web_client) == []
     assert (await api.order(number))["state"] == "accepted"
+
+
+async def test_only_logged_in_users_get_the_larger_body_limit(api, web_client, browser):
+    number = await accepted_order(api)
+    big = png() + b"\0" * (1024 * 1024)  # over the app's 1 MB JSON limit
+    token = await browser.csrf("/login")  # an anonymous session with a CSRF token
+    data = aiohttp.FormData()
+    data.add_field("csrf_token", token)
+    data.add_field("text", "答复")
+    data.add_field("files", io.BytesIO(big), filename="big.png", content_type="image/png")
+    resp = await web_client.post(f"/web/orders/{number}/reply", data=data)
+    assert resp.status == 413 and "内容过大" in await resp.text()
+    assert stored_files(web_client) == []
