@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,9 +13,9 @@ from app.http import parse_model
 from app.keys import DISPATCH, SESSIONS, SETTINGS
 from dispatch.services import OrderFilter
 from dispatch.views import order_summary
-from stats import queries as stats_queries
-from stats.domain import Dimension, rank_units, three_rate_weights
-from stats.routes import MAX_PERIOD_DAYS, RankingParams, parse_period, scope_of
+from stats.domain import three_rate_weights
+from stats.routes import RankingParams
+from stats.routes import ranking as stats_ranking
 from web import queries
 from web.render import order_row, render, unit_names
 from web.session import actor_of, screen
@@ -130,30 +129,8 @@ def _month_period(today: date) -> tuple[date, date]:
 
 
 async def unit_ranking(app: web.Application, actor: Actor, start: str, end: str) -> dict:
-    """What `GET /api/v1/stats/ranking?from=&to=` answers, from the same stats functions
-    (period parsing, scope, the KPI SQL, `rank_units`); no SQL of its own."""
-    params = parse_model(RankingParams, {"from": start, "to": end})
-    service = app[DISPATCH]
-    query = stats_queries.KpiQuery(
-        period=parse_period(params, service.tz, MAX_PERIOD_DAYS),
-        dimension=Dimension.UNIT,
-        as_of=service.now(),
-        include_sub_units=params.include_sub_units,
-        level=params.level,
-        scope=scope_of(actor),
-    )
-    previous = dataclasses.replace(query, period=query.period.previous())
-    weights = three_rate_weights(app[SETTINGS].kpi.three_rate_weights)
-    async with app[SESSIONS]() as session:
-        current_rows = await stats_queries.kpi_table(session, query, weights)
-        previous_rows = await stats_queries.kpi_table(session, previous, weights)
-    return {
-        "from": query.period.start.astimezone(service.tz).isoformat(),
-        "to": query.period.end.astimezone(service.tz).isoformat(),
-        "previous_from": previous.period.start.astimezone(service.tz).isoformat(),
-        "previous_to": previous.period.end.astimezone(service.tz).isoformat(),
-        "rows": rank_units(current_rows, previous_rows),
-    }
+    """What `GET /api/v1/stats/ranking?from=&to=` answers: the same `stats.routes.ranking`."""
+    return await stats_ranking(app, actor, parse_model(RankingParams, {"from": start, "to": end}))
 
 
 @screen(Role.SUPERVISOR)
