@@ -332,6 +332,16 @@ async def test_citizen_input_errors_are_chinese(web_client, browser, data, messa
     assert resp.status == 400 and message in await resp.text()
 
 
+async def test_no_rating_form_while_a_phone_callback_complaint_is_verified(api, web_client):
+    number = (await api.register(caller_phone=CITIZEN_PHONE))["number"]
+    await replied_and_reviewed(api, number)
+    await api.act("agent", number, "callback", satisfaction="dissatisfied", resolved=False)
+    token = (await api.order(number, user="agent"))["tracking_token"]
+    page = await (await web_client.get(f"/web/citizen/t/{token}")).text()
+    assert 'id="form-rate"' not in page and "您的评价正在核实" in page
+    assert "已回访" in page
+
+
 async def test_unknown_tracking_token_is_404(web_client):
     resp = await web_client.get("/web/citizen/t/" + "x" * 32)
     assert resp.status == 404 and "页面不存在" in await resp.text()

@@ -19,11 +19,11 @@ from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from config import WebSettings
 from dispatch.intake import register_request
 from dispatch.lifecycle import Flag, Rating, State
-from dispatch.services import OrderDetail, event_from_row, load_units
+from dispatch.services import OrderDetail, event_from_row
 from dispatch.storage import Order
 from web import labels, queries
 from web.forms import FormError, registration
-from web.render import render
+from web.render import render, unit_names
 from web.session import flash
 
 HOME = "/web/citizen"
@@ -266,20 +266,18 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     detail = await _by_token(request)
     order, view = detail.order, detail.view
     events = [event_from_row(row) for row in detail.events]
-    async with request.app[SESSIONS]() as session:
-        units = {code: u.name for code, u in (await load_units(session)).by_code.items()}
     state = State(order.state)
     rated = current_rating(events)
+    verifying = Flag.VERIFY_PENDING in view.flags  # a 差评, the citizen's or by phone
+    answered = state in (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
     context = {
         "order": order,
-        "state_text": VERIFYING if Flag.VERIFY_PENDING in view.flags else PUBLIC_STATES[state],
-        "history": public_history(events, units),
-        "reply": reply_text(events)
-        if state in (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
-        else None,
-        "can_rate": state == State.CALLBACK_PENDING and not rated,
+        "state_text": VERIFYING if verifying else PUBLIC_STATES[state],
+        "history": public_history(events, unit_names(detail.units)),
+        "reply": reply_text(events) if answered else None,
+        "can_rate": state == State.CALLBACK_PENDING and not rated and not verifying,
         "rated": RATING_LABELS[rated] if rated else None,
-        "verify_pending": Flag.VERIFY_PENDING in view.flags,
+        "verify_pending": verifying,
         "ratings": RATING_LABELS,
         "token": request.match_info["token"],
     }
