@@ -73,15 +73,16 @@ class Acd:
 
     # ------------------------------------------------------------ assignment
 
-    def assign(self, now: datetime) -> list[tuple[Waiting, Agent]]:
-        """Pair waiting callers with available agents; the pairs leave the queue."""
+    def assign(self, now: datetime, limit: int | None = None) -> list[tuple[Waiting, Agent]]:
+        """Pair waiting callers with available agents (at most `limit` pairs); the pairs
+        leave the queue."""
         free = sorted(
             (a for a in self.agents.values() if a.state is AgentState.AVAILABLE and a.sip_uri),
             key=lambda a: (a.idle_since or now, a.user_id),
         )
         pairs = []
         for entry in self.waiting():
-            if not free:
+            if not free or (limit is not None and len(pairs) >= limit):
                 break
             queues = self.queues_for(entry, now)
             agent = next((a for a in free if a.takes(queues)), None)

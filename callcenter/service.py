@@ -52,6 +52,7 @@ SIP_NOT_FOUND = 404
 SIP_SERVER_ERROR = 500
 WRITE_BATCH = 500
 RING_TIMER = "ring"
+RETRY_OFFER_SECONDS = 1.0  # after the intake itself failed to place an agent's leg
 
 
 @dataclass
@@ -63,6 +64,7 @@ class AgentLeg:
     user_id: int
     confirmed: bool = False
     caller_gone: bool = False  # the caller hung up (or left the queue) first
+    local_failure: bool = False  # the intake could not place the call at all
 
     @property
     def caller_leg(self) -> int:
@@ -410,7 +412,13 @@ class CallCenter:
         if self._stopping or not self.endpoint.running:
             return
         now = self._now()
-        for entry, agent in self.acd.assign(now):
+        # Each offer is one more pjsua call: keep within max_calls (incoming calls need
+        # room too; an agent leg refused for lack of room would only be retried).
+        legs = len(self._active) + len(self._agent_legs)
+        if self.survey is not None:
+            legs += self.survey.active
+        room = self.settings.max_calls - legs
+        for entry, agent in self.acd.assign(now, limit=room):
             self._offer(entry, agent, now)
 
     def _offer(self, entry: Waiting, agent: agents.Agent, now: datetime) -> None:
@@ -447,7 +455,10 @@ class CallCenter:
                 log.info("agent leg %d ended: %s %s", agent_leg.leg, code, reason)
                 self._agent_leg_ended(agent_leg)
             case ev.CommandFailed(command="dial", reason=reason):
+                # Not the agent's fault (the intake is at max_calls, say): the agent stays
+                # available, the caller waits on and is offered again a little later.
                 log.warning("agent leg %d not placed: %s", agent_leg.leg, reason)
+                agent_leg.local_failure = True
                 self._agent_leg_ended(agent_leg)
             case ev.LegsBridged():
                 log.info("agent leg %d bridged to call leg %d", agent_leg.leg, agent_leg.caller_leg)
@@ -488,7 +499,7 @@ class CallCenter:
                 self._command(self.endpoint.hangup, caller)
             return
         if agent is not None and agent.state is agents.AgentState.RINGING:
-            if agent_leg.caller_gone:
+            if agent_leg.caller_gone or agent_leg.local_failure:
                 self._set_agent(agents.ring_cancelled(agent, now))
             else:
                 self._set_agent(agents.no_answer(agent, now))
@@ -496,7 +507,11 @@ class CallCenter:
         call = self._ivr.get(caller)
         if not agent_leg.caller_gone and call is not None and call.phase is ivr.Phase.QUEUED:
             self.acd.requeue(agent_leg.entry)  # the caller keeps the place
-        asyncio.get_running_loop().call_soon(self.dispatch_calls)
+        loop = asyncio.get_running_loop()
+        if agent_leg.local_failure:
+            loop.call_later(RETRY_OFFER_SECONDS, self.dispatch_calls)
+        else:
+            loop.call_soon(self.dispatch_calls)
 
     def _start_wrap_up(self, user_id: int) -> None:
         old = self._wrap_timers.pop(user_id, None)

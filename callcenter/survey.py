@@ -217,6 +217,10 @@ class SurveyDialer:
 
     # ------------------------------------------------------------ one call
 
+    @property
+    def active(self) -> int:
+        return len(self._legs)
+
     def owns(self, leg: int | None) -> bool:
         return leg in self._legs
 

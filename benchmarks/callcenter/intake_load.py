@@ -51,9 +51,11 @@ async def main(args: argparse.Namespace) -> dict:
     ensure_greetings(hotlines, work / "prompts")
     ensure_ivr_prompts([n for n, _ in hotlines], work / "prompts")
     engine = create_engine(f"sqlite+aiosqlite:///{work / 'calls.db'}")
+    from accounts.storage import User
     from dispatch.storage import Category, Hotline, Order, Unit
 
-    models = (Hotline, Unit, Category, Order, storage.Call, storage.Callback)
+    models = (Hotline, Unit, Category, Order, User, storage.Call, storage.Callback)
+    models += (storage.AgentRow, storage.SurveyCall)
     tables = [m.__table__ for m in models]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all, tables=tables)

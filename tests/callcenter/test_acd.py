@@ -95,3 +95,13 @@ def test_a_caller_whose_agent_never_answered_keeps_the_place():
         2: Agent(2, "agent2", AgentState.AVAILABLE),
     }
     assert acd.assign(at(4)) == []
+
+
+def test_assignments_stop_at_the_limit_of_free_call_slots():
+    acd = Acd(overflow_seconds=60)
+    acd.agents = {1: agent(1, idle=0), 2: agent(2, idle=1)}
+    acd.enqueue(101, "general", at(2))
+    acd.enqueue(102, "general", at(3))
+    assert [(w.leg, a.user_id) for w, a in acd.assign(at(4), limit=1)] == [(101, 1)]
+    assert acd.assign(at(4), limit=0) == []
+    assert [w.leg for w in acd.waiting()] == [102]
