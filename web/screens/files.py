@@ -11,6 +11,7 @@ from accounts.domain import Actor, Role
 from app.errors import Forbidden, NotFound
 from app.http import ApiRoute, Call
 from app.keys import DISPATCH, SESSIONS, SETTINGS
+from dispatch.storage import Order
 from web import uploads
 from web.session import actor_of, screen
 from web.storage import Attachment
@@ -30,14 +31,12 @@ def disposition(attachment: Attachment) -> str:
 
 async def visible_attachment(request: web.Request, actor: Actor, attachment_id: str) -> Attachment:
     """The attachment, if its order is visible to the actor; NotFound otherwise."""
-    from dispatch.storage import Order
-
     async with request.app[SESSIONS]() as session:
         row = await session.get(Attachment, attachment_id)
-        number = await session.get(Order, row.order_id) if row else None
-    if row is None or number is None:
+        order = await session.get(Order, row.order_id) if row else None
+    if row is None or order is None:
         raise NotFound("附件不存在")
-    await request.app[DISPATCH].get(actor, number.number)  # scope: OrderNotFound -> 404
+    await request.app[DISPATCH].get(actor, order.number)  # scope: OrderNotFound -> 404
     return row
 
 
