@@ -81,6 +81,7 @@ NAV = {
         ("/web/admin/catalogue", "派单目录"),
         ("/web/admin/calendar", "工作日历"),
         ("/web/admin/thresholds", "时限与阈值"),
+        ("/web/admin/model", "分类模型"),
         ("/web/dashboard", "统计看板"),
     ],
 }

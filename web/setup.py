@@ -106,3 +106,5 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/web/admin/calendar", admin.calendar_set)
     app.router.add_post(f"/web/admin/calendar/{day}/delete", admin.calendar_clear)
     app.router.add_get("/web/admin/thresholds", admin.thresholds_page)
+    app.router.add_get("/web/admin/model", admin.model_page)
+    app.router.add_post("/web/admin/model/retrain", admin.model_retrain)

@@ -8,8 +8,13 @@ drives the same screens in headless Chromium and photographs each one
 
 from __future__ import annotations
 
-from app.keys import SETTINGS
+import json
+import shutil
+
+from app.keys import SETTINGS, SUGGESTER
+from tests.api.conftest import Api
 from tests.conftest import ADMIN_PASSWORD, PASSWORD
+from tests.web.conftest import TRAINING, Browser, build_app, seed_web
 from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
 
 
@@ -48,6 +53,7 @@ async def test_only_the_admin_opens_the_admin_screens(web_client, browser):
         "/web/admin/catalogue",
         "/web/admin/calendar",
         "/web/admin/thresholds",
+        "/web/admin/model",
     ):
         resp = await web_client.get(path)
         assert resp.status == 200, path
@@ -230,6 +236,35 @@ async def test_thresholds_show_the_effective_values_and_their_keys(web_client, b
         assert text in html
 
 
+async def test_the_model_is_retrained_from_the_admin_screen(
+    aiohttp_client, sqlite_url, clock, category_model, tmp_path
+):
+    model = tmp_path / "model"  # a copy: the session's model stays as it is
+    shutil.copytree(category_model, model)
+    data = tmp_path / "base.jsonl"
+    lines = [{"text": t, "label": label} for label, texts in TRAINING.items() for t in texts]
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+    app = build_app(sqlite_url, clock, model)
+    app[SETTINGS].classifiers.base_training_data = str(data)
+    client = await aiohttp_client(app)
+    await seed_web(Api(client))
+    browser = Browser(client)
+    before = app[SUGGESTER].model_version
+    await _admin(browser)
+    html = await (await client.get("/web/admin/model")).text()
+    assert before in html and "重新训练" in html
+    resp = await browser.post("/web/admin/model/retrain", {}, "/web/admin/model")
+    assert resp.status == 302
+    after = app[SUGGESTER].model_version
+    assert after != before
+    html = await (await client.get("/web/admin/model")).text()
+    assert f"模型已重新训练并启用:版本 {after},样本 {len(lines)} 条" in html
+    await browser.login("dispatcher")
+    assert (await client.get("/web/admin/model")).status == 403
+    resp = await browser.post("/web/admin/model/retrain", {}, "/web/dispatch")
+    assert resp.status == 403 and app[SUGGESTER].model_version == after
+
+
 async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
     admin = AdminSession(chromium, base)
     page = await admin.login_as("admin", ADMIN_PASSWORD, "/web/admin/units")
@@ -275,6 +310,7 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
         ("/web/admin/hotlines", "34-admin-hotlines.png"),
         ("/web/admin/catalogue", "35-admin-catalogue.png"),
         ("/web/admin/thresholds", "36-admin-thresholds.png"),
+        ("/web/admin/model", "39-admin-model.png"),
     ):
         await admin.open(path)
         await admin.shot(name)

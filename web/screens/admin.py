@@ -29,8 +29,9 @@ from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, InvalidInput
 from app.http import StrictBody, error_text
-from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import org
+from dispatch import routes as dispatch_routes
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
 from dispatch.storage import CalendarDay, Category, Hotline, Unit
 from web.render import render
@@ -585,3 +586,44 @@ async def thresholds_page(request: web.Request) -> web.StreamResponse:
 @screen(Role.ADMIN)
 async def admin_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(HOME)
+
+
+# ---------------------------------------------------------------------- classifier model
+
+MODEL = "/web/admin/model"
+
+
+@screen(Role.ADMIN)
+async def model_page(request: web.Request) -> web.StreamResponse:
+    """分类模型: the model serving suggestions now, and retraining it (DESIGN §5)."""
+    suggester = request.app[SUGGESTER]
+    model = suggester.category_model
+    metadata = model.metadata if model else {}
+    settings = request.app[SETTINGS].classifiers
+    return await render(
+        request,
+        "admin_model.html",
+        {
+            "version": suggester.model_version,
+            "created_at": metadata.get("created_at"),
+            "n_train": metadata.get("n_train"),
+            "labels": metadata.get("labels", []),
+            "settings": settings,
+            "running": suggester.retrain_lock.locked(),
+        },
+    )
+
+
+@screen(Role.ADMIN)
+async def model_retrain(request: web.Request) -> web.StreamResponse:
+    # The API's handler is the use case (lock, train off the loop, swap the model in);
+    # it reads nothing from the API call but the app.
+    try:
+        result = await dispatch_routes.retrain(request, None)
+    except AppError as exc:
+        return await _failed(request, exc, MODEL)
+    text = (
+        f"模型已重新训练并启用:版本 {result['version']},样本 {result['examples']} 条"
+        f"(来自工单 {result['from_orders']} 条,其中人工纠正 {result['corrections']} 条)"
+    )
+    return await _done(request, text, MODEL)
