@@ -7,6 +7,8 @@
   queue (`general`) may take the caller too.
 - A caller whose offer failed (the agent never answered) goes back with the place kept:
   the original enqueue time and sequence number.
+- A blind transfer (转接) puts the caller back, ahead of later callers, for a queue or
+  for one named agent.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Waiting:
     queue: str
     since: datetime
     seq: int
+    agent: int | None = None  # a blind transfer to this agent (user id): only that one
 
     @property
     def place(self) -> tuple[datetime, int]:
@@ -41,8 +44,9 @@ class Acd:
 
     # ------------------------------------------------------------ callers
 
-    def enqueue(self, leg: int, queue: str, at: datetime) -> Waiting:
-        entry = Waiting(leg, queue, at, next(self._seq))
+    def enqueue(self, leg: int, queue: str, at: datetime, agent: int | None = None) -> Waiting:
+        """Wait from `at` (a transferred caller keeps the time first queued: goes first)."""
+        entry = Waiting(leg, queue, at, next(self._seq), agent)
         self._waiting[leg] = entry
         return entry
 
@@ -85,7 +89,10 @@ class Acd:
             if not free or (limit is not None and len(pairs) >= limit):
                 break
             queues = self.queues_for(entry, now)
-            agent = next((a for a in free if a.takes(queues)), None)
+            if entry.agent is not None:
+                agent = next((a for a in free if a.user_id == entry.agent), None)
+            else:
+                agent = next((a for a in free if a.takes(queues)), None)
             if agent is None:
                 continue
             free.remove(agent)

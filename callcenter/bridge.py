@@ -161,6 +161,9 @@ class SipEndpoint:
         """Join the audio of two legs (stops prompts); LegsBridged follows."""
         self.post(_bridge, leg, other)
 
+    def unbridge(self, leg: int) -> None:
+        self.post(_unbridge, leg)
+
     async def stats(self) -> ev.EndpointStats:
         return await self.call(_stats)
 
@@ -254,6 +257,10 @@ def _dial(stack, leg: int, uri: str, headers: list[tuple[str, str]]) -> None:
 
 def _bridge(stack, leg: int, other: int) -> None:
     stack.bridge(leg, other)
+
+
+def _unbridge(stack, leg: int) -> None:
+    stack.unbridge(leg)
 
 
 def _stats(stack) -> ev.EndpointStats:

@@ -8,6 +8,7 @@
   the hotline and the caller's previous orders.
 - Linking the order registered during a call to its call record.
 - Marking a call for an emergency hand-over; serving its recording to those who may.
+- Blind transfer (转接) of a call to another agent or a queue.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from sqlalchemy import select, update
 from accounts.domain import Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
+from app.errors import InvalidInput
 from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
 from callcenter import agents, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound, NotAnAgent
+from callcenter.ivr import GENERAL_QUEUE, TOPICS
 from callcenter.recordings import resolve
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import DispatchService, OrderFilter
@@ -269,3 +272,26 @@ def may_see_call(actor: Actor, record: CallRecord) -> bool:
     if actor.role == Role.AGENT and record.agent != actor.username:
         return False
     return not actor.hotlines or record.hotline in actor.hotlines
+
+
+QUEUES = frozenset({GENERAL_QUEUE, *(queue for queue, _label in TOPICS.values())})
+
+
+async def transfer(
+    app: web.Application, actor: Actor, call_id: str, agent: str | None, queue: str | None
+) -> None:
+    """转接: the agent on the call hands it to another agent or to a queue (blind)."""
+    center = app.get(CALLCENTER)
+    found = None if center is None else center.active_record(call_id)
+    if found is None or found[1].agent != actor.username:
+        raise CallNotFound(call_id, "通话不存在或不在您的线路上")
+    if queue is not None and queue not in QUEUES:
+        raise InvalidInput(f"队列 {queue} 不存在")
+    to_agent = None
+    if agent is not None:
+        to_agent = await user_id_of(app[SESSIONS], agent)
+        target = center.acd.agents.get(to_agent)
+        signed_out = target is None or target.state is agents.AgentState.LOGGED_OUT
+        if signed_out or agent == actor.username:
+            raise InvalidInput(f"坐席 {agent} 未签入,不能转接")
+    center.transfer(call_id, queue or found[1].queue or GENERAL_QUEUE, to_agent)

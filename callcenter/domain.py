@@ -273,9 +273,14 @@ def answer(record: CallRecord, at: datetime) -> CallRecord:
 
 
 def agent_answered(record: CallRecord, agent: str, at: datetime) -> CallRecord:
-    """接通: an agent answered the caller waiting in a queue (`answered_at`, ASA)."""
-    if record.state is not CallState.ANSWERED or record.agent is not None:
+    """接通: an agent answered the caller waiting in a queue (`answered_at`, ASA).
+
+    After a blind transfer the next agent takes the call over; it was answered already.
+    """
+    if record.state is not CallState.ANSWERED:
         raise IllegalCallTransition(record.id, record.state.value, "connect")
+    if record.agent is not None:
+        return replace(record, agent=agent)
     start = record.queued_at or record.ivr_answered_at or record.offered_at
     return replace(record, agent=agent, answered_at=max(at, start))
 

@@ -221,6 +221,13 @@ class IvrCall:
         self.phase = Phase.CONNECTED
         return [CancelTimer(LONG_WAIT_TIMER), CancelTimer(MAX_WAIT_TIMER)]
 
+    def requeued(self, queue: str) -> list[Action]:
+        """Blind transfer: the agent handed the caller to a queue or another agent."""
+        if self.phase is not Phase.CONNECTED:
+            return []
+        self.phase, self.queue = Phase.QUEUED, queue
+        return [Hold(), StartTimer(MAX_WAIT_TIMER, self.config.queue_max_wait_seconds)]
+
     @property
     def abandoned(self) -> bool:
         return self.callback is CallbackReason.ABANDONED

@@ -399,6 +399,11 @@ class PjStack:
         a.peer, b.peer = other, leg
         self._connect(a, b)
 
+    def unbridge(self, leg: int) -> None:
+        """The leg's peer is gone (a transfer): prompts and hold music may play again."""
+        call = self._call(leg)
+        call.peer, call.bridged = None, False
+
     def _connect(self, a: _Call, b: _Call) -> None:
         if a.bridged:
             return

@@ -5,6 +5,7 @@
     GET /api/v1/agents/me, PUT /api/v1/agents/me {action: login|pause|resume|logout,
         sip_uri, queues}: an agent's own state (签入/示忙/示闲/签出)
     GET /api/v1/agents: every agent and its state (supervisors, admins)
+    POST /api/v1/calls/{id}/transfer {agent | queue}: blind transfer (the agent on the call)
     POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
     GET /api/v1/calls/{id}/recording: the WAV, for users who may see the call's order
 
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
 from app.errors import InvalidInput
@@ -166,6 +167,24 @@ def _call_id(request: web.Request) -> str:
     return call_id
 
 
+class TransferTo(StrictBody):
+    agent: str | None = Field(None, min_length=1, max_length=60)
+    queue: str | None = Field(None, min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferTo:
+        if (self.agent is None) == (self.queue is None):
+            raise ValueError("agent 与 queue 须填写且只填写其中一个")
+        return self
+
+
+async def transfer(request: web.Request, call: Call):
+    body: TransferTo = call.body
+    call_id = _call_id(request)
+    await desk.transfer(request.app, call.actor, call_id, body.agent, body.queue)
+    return {"call": call_id, "agent": body.agent, "queue": body.queue}
+
+
 async def emergency(request: web.Request, call: Call):
     record = await desk.mark_emergency(request.app, call.actor, _call_id(request))
     return call_view(record, call.actor)
@@ -177,6 +196,15 @@ async def recording(request: web.Request, call: Call):
 
 
 routes = [
+    ApiRoute(
+        "POST",
+        "/api/v1/calls/{id}/transfer",
+        transfer,
+        "转接(盲转)到其他坐席或队列",
+        roles=frozenset({Role.AGENT}),
+        body=TransferTo,
+        tags=("calls",),
+    ),
     ApiRoute(
         "POST",
         "/api/v1/calls/{id}/emergency",

@@ -40,7 +40,7 @@ from callcenter import agents, desk, domain, ivr, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.bridge import SipEndpoint
-from callcenter.exceptions import EndpointStopped
+from callcenter.exceptions import CallNotFound, EndpointStopped, IllegalCallTransition
 from callcenter.prompts import prompt_file
 from callcenter.recordings import purge_recordings, recording_path, repair_recordings
 from callcenter.survey import SurveyDialer, run_dialer
@@ -65,6 +65,7 @@ class AgentLeg:
     confirmed: bool = False
     caller_gone: bool = False  # the caller hung up (or left the queue) first
     local_failure: bool = False  # the intake could not place the call at all
+    transfer: tuple[str, int | None] | None = None  # (queue, agent user id): 转接
 
     @property
     def caller_leg(self) -> int:
@@ -495,7 +496,9 @@ class CallCenter:
             if agent is not None and agent.state is agents.AgentState.TALKING:
                 self._set_agent(agents.call_ended(agent, now))
                 self._start_wrap_up(agent.user_id)
-            if caller in self._active:  # the agent hung up: so does the centre
+            if caller in self._active and agent_leg.transfer is not None:
+                self._requeue_transferred(caller, *agent_leg.transfer)
+            elif caller in self._active:  # the agent hung up: so does the centre
                 self._command(self.endpoint.hangup, caller)
             return
         if agent is not None and agent.state is agents.AgentState.RINGING:
@@ -506,12 +509,34 @@ class CallCenter:
                 log.warning("agent %s did not answer: paused (不应答)", agent.username)
         call = self._ivr.get(caller)
         if not agent_leg.caller_gone and call is not None and call.phase is ivr.Phase.QUEUED:
-            self.acd.requeue(agent_leg.entry)  # the caller keeps the place
+            # The caller keeps the place; a transfer to that agent becomes one to the queue.
+            self.acd.requeue(replace(agent_leg.entry, agent=None))
         loop = asyncio.get_running_loop()
         if agent_leg.local_failure:
             loop.call_later(RETRY_OFFER_SECONDS, self.dispatch_calls)
         else:
             loop.call_soon(self.dispatch_calls)
+
+    def transfer(self, record_id: str, queue: str, to_agent: int | None = None) -> None:
+        """Blind transfer (转接) of a call an agent is talking on: the agent's leg ends,
+        the caller hears hold music and goes first to `queue` (or to agent `to_agent`)."""
+        found = self.active_record(record_id)
+        if found is None:
+            raise CallNotFound(record_id)
+        leg, record = found
+        agent_leg = self._agent_legs.get(self._caller_agent.get(leg, 0))
+        if agent_leg is None or not agent_leg.confirmed:
+            raise IllegalCallTransition(record.id, "not with an agent", "transfer")
+        agent_leg.transfer = (queue, to_agent)
+        log.info("call %s: transfer to %s", record.id, to_agent or queue)
+        self._command(self.endpoint.hangup, agent_leg.leg)
+
+    def _requeue_transferred(self, leg: int, queue: str, to_agent: int | None) -> None:
+        record = self._active[leg]
+        self._command(self.endpoint.unbridge, leg)
+        self._ivr_step(leg, lambda call: call.requeued(queue))
+        self.acd.enqueue(leg, queue, record.queued_at or self._now(), agent=to_agent)
+        asyncio.get_running_loop().call_soon(self.dispatch_calls)
 
     def _start_wrap_up(self, user_id: int) -> None:
         old = self._wrap_timers.pop(user_id, None)

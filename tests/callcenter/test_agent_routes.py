@@ -106,3 +106,25 @@ async def test_console_socket_relays_call_events_to_the_signed_in_agent(api: Api
             break
         await asyncio.sleep(0.01)
     assert not app[PUSH].listening(user_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"agent": "agent2", "queue": "general"}, 400),  # one target only
+        ({}, 400),
+        ({"queue": ""}, 400),
+        ({"queue": "general"}, 404),  # no such call on the agent's line
+    ],
+)
+async def test_bad_transfers_are_json_errors(api: Api, body, status):
+    answer = await api.call("POST", "/api/v1/calls/abc123/transfer", "agent", body, expect=status)
+    assert answer["error"]["code"] and answer["error"]["message"]
+    await api.call("POST", "/api/v1/calls/abc123/transfer", "dispatcher", body, expect=403)
+
+
+async def test_emergency_and_recording_of_unknown_calls_are_404(api: Api):
+    for path, method in (("emergency", "POST"), ("recording", "GET")):
+        body = await api.call(method, f"/api/v1/calls/{'f' * 32}/{path}", "supervisor", expect=404)
+        assert body["error"]["code"] == "call_not_found"
+    await api.call("GET", "/api/v1/calls/../../etc/recording", "supervisor", expect=404)

@@ -14,6 +14,7 @@ from accounts.storage import User
 from callcenter import agents, storage
 from callcenter.agents import AgentState
 from callcenter.domain import Outcome
+from callcenter.exceptions import CallNotFound
 from callcenter.ivr import IvrConfig
 from callcenter.service import CallCenter
 from config import SipSettings
@@ -156,3 +157,33 @@ async def test_an_agent_phone_that_does_not_exist_pauses_the_agent(center, phone
     await phone.send("hangup")
     await phone.wait_for(event="disconnected", role="citizen")
     await assert_idle(center)
+
+
+async def test_blind_transfer_to_another_agent_keeps_the_caller_and_the_recording(
+    center, phone, sessions
+):
+    await login(center, 1, phone.uri("agent1"))
+    await asyncio.sleep(0.05)
+    await login(center, 2, phone.uri("agent2"))
+    await phone.send(f"dial sip:12345@127.0.0.1:{center.endpoint.port} 1")
+    first = await phone.wait_for(event="incoming", role="agent")
+    assert first["user"] == "agent1"  # idle the longest
+    await wait_agent(center, 1, AgentState.TALKING)
+    [(_, record)] = [(leg, r) for leg, r in center._active.items()]
+    with pytest.raises(CallNotFound):
+        center.transfer("0" * 32, "general")
+    center.transfer(record.id, "general", to_agent=2)
+    second = await phone.wait_for(event="incoming", role="agent", count=2)
+    assert second["user"] == "agent2"
+    await wait_agent(center, 2, AgentState.TALKING)
+    assert center.acd.agents[1].state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
+    await asyncio.sleep(1.0)
+    await phone.send("hangup")
+    await phone.wait_for(event="disconnected", role="agent", count=2)
+    await assert_idle(center)
+    await center.flush()
+    [row] = await records(sessions)
+    assert (row.agent, row.outcome) == ("agent2", Outcome.COMPLETED)
+    assert row.answered_at == record.answered_at  # answered once, by the first agent
+    samples = wav_samples(Path(row.recording), -0.9, -0.1)
+    assert tone_power(samples, AGENT_HZ) > 100 * tone_power(samples, 3100.0)

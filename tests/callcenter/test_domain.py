@@ -126,8 +126,9 @@ def test_answered_call_completes_with_wait_and_talk_time():
     assert record.state is domain.CallState.ANSWERED and record.wait_seconds is None
     record = domain.enqueue(record, "general", T0 + timedelta(seconds=2))
     record = domain.agent_answered(record, "agent1", T0 + timedelta(seconds=3))
-    with pytest.raises(IllegalCallTransition):
-        domain.agent_answered(record, "agent2", T0 + timedelta(seconds=4))
+    # A blind transfer: the next agent takes over a call already answered.
+    moved = domain.agent_answered(record, "agent2", T0 + timedelta(seconds=40))
+    assert (moved.agent, moved.answered_at) == ("agent2", record.answered_at)
     record = domain.end(record, T0 + timedelta(seconds=63))
     assert record.state is domain.CallState.ENDED
     assert record.outcome is Outcome.COMPLETED
