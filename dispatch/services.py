@@ -179,6 +179,8 @@ class OrderFilter:
     hotline: str | None = None
     q: str | None = None
     caller_phone: str | None = None
+    # Any of these flags (one query for a board of several alarm lists).
+    flags: tuple[str, ...] = ()
 
 
 class DispatchService:
@@ -492,6 +494,14 @@ class DispatchService:
                 exists(
                     select(OrderFlag.order_id).where(
                         OrderFlag.order_id == Order.id, OrderFlag.flag == filters.flag
+                    )
+                )
+            )
+        if filters.flags:
+            conditions.append(
+                exists(
+                    select(OrderFlag.order_id).where(
+                        OrderFlag.order_id == Order.id, OrderFlag.flag.in_(filters.flags)
                     )
                 )
             )

@@ -63,6 +63,7 @@ PAGES = [
     ("admin", "/web/admin/catalogue"),
     ("admin", "/web/admin/calendar"),
     ("admin", "/web/admin/thresholds"),
+    ("admin", "/web/admin/model"),
     # Screens other engineers add; measured when the running code has them.
     ("supervisor1", "/web/dashboard"),
     ("inspector1", "/web/inspector"),

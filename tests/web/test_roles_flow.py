@@ -8,6 +8,7 @@ Screenshots: test-output/screenshots/4*.png (docs/screenshots/web-ranking.png is
 
 from __future__ import annotations
 
+from app.keys import DISPATCH
 from tests.api.conftest import Api
 from tests.conftest import PASSWORD
 from tests.stats import scenario
@@ -193,3 +194,25 @@ async def test_the_agent_registers_with_the_suggestions_and_it_is_dispatched(
     unit = Session(chromium, url)
     page = await unit.login("zjj", "/web/unit")
     assert "剩余" in await page.inner_text(f"tr:has(a:text('{number}')) .due")
+
+
+async def test_the_supervisor_board_lists_alarmed_orders_once_red_first(
+    web_client, browser, api, clock
+):
+    """The five alarm flags come from one query; red (overdue) before amber (warning)."""
+    # the red one is the older: newest-first alone would list it second
+    late = (await api.register(urgency="urgent"))["number"]
+    warned = (await api.register())["number"]
+    quiet = (await api.register())["number"]
+    for number in (warned, late):
+        await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    clock.advance(minutes=96)  # 80 % of 2 working hours; the urgent 30 minutes are gone
+    await web_client.app[DISPATCH].scan()
+    flags = {n: set((await api.order(n))["flags"]) for n in (warned, late)}
+    assert "accept_warning" in flags[warned] and "accept_overdue" in flags[late]
+    await browser.login("supervisor")
+    html = await (await web_client.get("/web/supervise")).text()
+    section = html[html.index("超期 / 预警") : html.index("待审核答复")]
+    assert section.count(f">{late}</a>") == 1 and section.count(f">{warned}</a>") == 1
+    assert section.index(late) < section.index(warned)
+    assert quiet not in section

@@ -24,10 +24,12 @@ QUEUE_SIZE = 100
 FAR_FUTURE = datetime.max.isoformat()
 
 
-async def _rows(request: web.Request, actor: Actor, filters: OrderFilter) -> dict[str, Any]:
+async def _rows(
+    request: web.Request, actor: Actor, filters: OrderFilter, size: int = QUEUE_SIZE
+) -> dict[str, Any]:
     """One list: rows with countdowns, the total, and unit names for display."""
     service = request.app[DISPATCH]
-    orders, total, units = await service.list(actor, filters, 1, QUEUE_SIZE)
+    orders, total, units = await service.list(actor, filters, 1, size)
     now = service.now()
     rows = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in orders]
     return {"rows": rows, "total": total, "orders": orders, "units": unit_names(units)}
@@ -83,19 +85,19 @@ async def unit_inbox(request: web.Request) -> web.StreamResponse:
 
 
 ALARM_FLAGS = ("overdue", "accept_overdue", "escalated", "warning", "accept_warning")
+_SEVERITY = {flag: i for i, flag in enumerate(ALARM_FLAGS)}
+ALARM_LIMIT = 300  # alarmed orders shown (it was up to 100 per flag)
 
 
 @screen(Role.SUPERVISOR)
 async def supervise_board(request: web.Request) -> web.StreamResponse:
     """督办: overdue and warned orders, returns in dispute, replies to review, callbacks."""
     actor = await actor_of(request)
-    alarmed: dict[str, dict] = {}
-    units: dict[str, str] = {}
-    for flag in ALARM_FLAGS:  # red first: a red order is listed once, under its worst flag
-        part = await _rows(request, actor, OrderFilter(flag=flag))
-        units.update(part["units"])
-        for row in part["rows"]:
-            alarmed.setdefault(row["number"], row)
+    # One query for the five alarm flags (five lists cost 4x as much on 3,000 orders).
+    part = await _rows(request, actor, OrderFilter(flags=ALARM_FLAGS), ALARM_LIMIT)
+    units = part["units"]
+    # red first: each order once, under its worst flag; newest first within a flag
+    alarmed = sorted(part["rows"], key=lambda r: min(_SEVERITY.get(f, 99) for f in r["flags"]))
     disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
@@ -103,7 +105,7 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
         request,
         "supervise.html",
         {
-            "alarmed": list(alarmed.values()),
+            "alarmed": alarmed,
             "disputed": disputed["rows"],
             "review": review["rows"],
             "callback": callback["rows"],
