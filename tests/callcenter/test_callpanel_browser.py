@@ -36,6 +36,21 @@ async def test_screen_pop_fills_the_console_and_links_the_order(chromium, base, 
     agent = Session(chromium, base)
     page = await agent.login("agent", "/web/agent")
     assert await page.is_hidden("#call-panel")  # no call: the console as before
+    # 坐席状态: a bad SIP URI is refused on the console; then 签入, 示忙, 示闲.
+    await page.wait_for_selector("#agent-state-label:text('离线')")
+    await page.fill("#agent-sip-uri", "1001")
+    await page.click("[data-agent-action=login]")
+    await page.wait_for_selector("#agent-state-error:not([hidden])")
+    assert "SIP 地址格式不正确" in await page.inner_text("#agent-state-error")
+    await page.fill("#agent-sip-uri", "sip:1001@127.0.0.1:5070")
+    await page.click("[data-agent-action=login]")
+    await page.wait_for_selector("#agent-state-label:text('空闲')")
+    await page.click("[data-agent-action=pause]")
+    await page.wait_for_selector("#agent-state-label:text('示忙')")
+    await page.click("[data-agent-action=resume]")
+    await page.wait_for_selector("#agent-state-label:text('空闲')")
+    me = await api.call("GET", "/api/v1/agents/me", "agent")
+    assert (me["state"], me["sip_uri"]) == ("available", "sip:1001@127.0.0.1:5070")
     user_id = await user_id_of(app[SESSIONS], "agent")
     for _ in range(200):
         if app[PUSH].listening(user_id):

@@ -1,8 +1,14 @@
-"""来电弹屏: `GET /web/ws/agent`, the agent console's WebSocket for call events.
+"""来电弹屏 and 坐席状态 on the agent console.
+
+`GET /web/ws/agent`: the console's WebSocket for call events.
 
 Authenticated by the web session like every screen (agents only); relays what the call
 centre publishes for the signed-in agent on the push hub (`{"type": "call", ...}`) as
 JSON text frames. The browser sends nothing but pings; the socket closes with the page.
+
+`GET /web/api/agent-state`, `POST /web/api/agent-state` (form: action, sip_uri; CSRF
+checked by the web middleware): the agent's own state for the console's status bar
+(签入/示忙/示闲/签出), the same use case as `PUT /api/v1/agents/me`.
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ import weakref
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from accounts.domain import Role
+from app.errors import AppError
+from app.http import error_response, json_response
 from app.keys import PUSH, SESSIONS
+from callcenter import desk
 from callcenter.desk import user_id_of
 from web.session import actor_of, screen
+
+ACTIONS = ("login", "pause", "resume", "logout")
 
 HEARTBEAT_SECONDS = 25
 # Open sockets, closed when the server shuts down (else it waits for each browser).
@@ -27,6 +38,8 @@ def add_call_panel(app: web.Application) -> None:
     """The route and the shut-down hook (called from web/setup.py)."""
     app[SOCKETS] = weakref.WeakSet()
     app.router.add_get("/web/ws/agent", agent_socket)
+    app.router.add_get("/web/api/agent-state", agent_state)
+    app.router.add_post("/web/api/agent-state", change_agent_state)
     app.on_shutdown.append(close_sockets)
 
 
@@ -59,3 +72,25 @@ async def _relay(ws: web.WebSocketResponse, events: asyncio.Queue) -> None:
     while True:
         event = await events.get()
         await ws.send_json(event)
+
+
+@screen(Role.AGENT)
+async def agent_state(request: web.Request) -> web.StreamResponse:
+    agent = await desk.own_agent(request.app, await actor_of(request))
+    return json_response(desk.agent_view(agent, request.app))
+
+
+@screen(Role.AGENT)
+async def change_agent_state(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    action = form.get("action")
+    if action not in ACTIONS:
+        return error_response(400, "validation_error", "未知的坐席操作")
+    sip_uri = str(form.get("sip_uri", "")).strip()[:200] or None
+    try:
+        agent = await desk.change_own_state(
+            request.app, await actor_of(request), str(action), sip_uri
+        )
+    except AppError as exc:  # a bad URI, pausing while talking: shown on the console
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response(desk.agent_view(agent, request.app))

@@ -147,6 +147,8 @@
     });
     if (!list.children.length) { list.appendChild(el("li", "无历史工单", "muted")); }
     panel.hidden = false;
+    var stateLabel = document.getElementById("agent-state-label");
+    if (stateLabel) { stateLabel.textContent = "通话中"; }
     var phone = document.getElementById("caller_phone");
     phone.value = call.caller;
     document.getElementById("call_id").value = call.call_id;
@@ -174,4 +176,42 @@
     });
   }
   connect();
+})();
+
+// 坐席状态: 签入 with the softphone's SIP URI, 示忙 / 示闲, 签出 (POST /web/api/agent-state).
+(function () {
+  "use strict";
+  var box = document.getElementById("agent-state");
+  if (!box) { return; }
+  var label = document.getElementById("agent-state-label");
+  var uri = document.getElementById("agent-sip-uri");
+  var error = document.getElementById("agent-state-error");
+  var csrf = document.querySelector('input[name="csrf_token"]');
+
+  function show(state) {
+    label.textContent = state.state_label + (state.pause_reason && state.state === "paused" ? "(" + state.pause_reason + ")" : "");
+    box.dataset.state = state.state;
+    if (state.sip_uri && !uri.value) { uri.value = state.sip_uri; }
+  }
+  function fail(message) { error.textContent = message; error.hidden = false; }
+
+  function send(action) {
+    error.hidden = true;
+    var body = new URLSearchParams({ action: action, sip_uri: uri.value, csrf_token: csrf ? csrf.value : "" });
+    fetch("/web/api/agent-state", {
+      method: "POST", credentials: "same-origin", body: body, headers: { "Accept": "application/json" }
+    }).then(function (resp) {
+      return resp.json().then(function (data) {
+        if (!resp.ok) { fail((data.error && data.error.message) || "操作失败"); return; }
+        show(data);
+      });
+    }).catch(function () { fail("网络异常,请重试"); });
+  }
+  box.querySelectorAll("[data-agent-action]").forEach(function (button) {
+    button.addEventListener("click", function () { send(button.dataset.agentAction); });
+  });
+  fetch("/web/api/agent-state", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    .then(function (resp) { return resp.ok ? resp.json() : null; })
+    .then(function (data) { if (data) { show(data); } })
+    .catch(function () { /* the console works without it */ });
 })();
