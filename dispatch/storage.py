@@ -67,6 +67,7 @@ class Category(Base):
 
 # Index name -> leading columns (anchor first); each index then adds the unit and hotline.
 KPI_INDEXES = {
+    "id": ("id",),  # event sources join their order for its unit: no table lookup
     "created": ("created_at", "state", "answered_at"),
     "dispatched": ("dispatched_at", "accepted_at", "accept_due", "extensions"),
     "replied": ("replied_at", "finish_due", "last_callback_at"),
