@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select, update
 
+from accounts import services as accounts
 from accounts.domain import Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
@@ -125,11 +126,20 @@ def agent_view(agent: Agent, app: web.Application) -> dict[str, Any]:
 # ------------------------------------------------------------------ screen pop
 
 
-async def previous_orders(dispatch: DispatchService, agent: str, phone: str) -> list[dict]:
-    """The caller's latest orders (newest first), as the agent may see them."""
+async def previous_orders(
+    dispatch: DispatchService, sessions, agent: str, phone: str
+) -> list[dict]:
+    """The caller's latest orders (newest first), as the agent may see them (a
+    sub-platform agent: its hotlines only)."""
     if not phone or phone == "anonymous":
         return []
-    actor = Actor(username=agent, role=Role.AGENT)
+    async with sessions() as session:
+        user = await session.scalar(select(User).where(User.username == agent))
+        actor = (
+            await accounts.actor_for(session, user)
+            if user is not None
+            else Actor(username=agent, role=Role.AGENT)
+        )
     rows, _total, _units = await dispatch.list(
         actor, OrderFilter(caller_phone=phone), 1, SCREEN_POP_ORDERS
     )
@@ -151,7 +161,7 @@ async def previous_orders(dispatch: DispatchService, agent: str, phone: str) -> 
 
 async def screen_pop(app: web.Application, agent: Agent, record: CallRecord) -> int:
     """Tell the agent's consoles about the call just bridged; how many got it."""
-    orders = await previous_orders(app[DISPATCH], agent.username, record.caller)
+    orders = await previous_orders(app[DISPATCH], app[SESSIONS], agent.username, record.caller)
     event = {
         "type": "call",
         "call_id": record.id,
