@@ -13,7 +13,7 @@ from tests.api.conftest import Api
 from tests.conftest import PASSWORD
 from tests.stats import scenario
 from tests.web.conftest import CALLER_PHONE, build_app, seed_web
-from tests.web.test_browser import Session, base, chromium  # noqa: F401
+from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
 
 SCOPE = "12350安全生产举报热线 分平台"
 WEEK = "from=2026-11-24&to=2026-11-30"
@@ -129,6 +129,11 @@ async def test_the_ranking_page_matches_the_api(chromium, base, api, clock):  # 
         )
         assert await row.locator(".rank-change").inner_text() == moved
     await supervisor.shot("43-ranking.png")
+    phone = Session(chromium, base, viewport=PHONE)
+    small = await phone.login("supervisor", "/web/supervise")
+    await phone.open(f"/web/supervise/ranking?{WEEK}")
+    assert await small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await phone.shot("45-phone-ranking.png")
 
     # a wrong period is a Chinese message on the page, not an error page
     await supervisor.open("/web/supervise/ranking?from=2026-11-30&to=2026-11-01")
