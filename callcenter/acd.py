@@ -99,3 +99,33 @@ class Acd:
             del self._waiting[entry.leg]
             pairs.append((entry, agent))
         return pairs
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    queue: str
+    waiting: int
+    longest_wait_seconds: float
+    agents_available: int  # available agents who take this queue
+    agents_busy: int  # ringing, talking or in wrap-up, who take it
+    estimated_wait_seconds: float | None  # for a caller joining now; None: nobody staffs it
+
+
+def queue_status(acd: Acd, queue: str, now: datetime, handle_seconds: float) -> QueueStatus:
+    """Waiting callers, staffing and a simple estimate of the wait for a new caller:
+    callers ahead / agents staffing the queue × average handle time, less the agents
+    free right now."""
+    waiting = acd.waiting(queue)
+    takers = [a for a in acd.agents.values() if a.sip_uri and a.takes({queue})]
+    available = sum(a.state is AgentState.AVAILABLE for a in takers)
+    busy_states = (AgentState.RINGING, AgentState.TALKING, AgentState.WRAP_UP)
+    busy = sum(a.state in busy_states for a in takers)
+    staffed = available + busy
+    if staffed == 0:
+        estimate = None
+    elif available > len(waiting):
+        estimate = 0.0
+    else:
+        estimate = round((len(waiting) + 1 - available) / staffed * handle_seconds, 1)
+    longest = max(((now - w.since).total_seconds() for w in waiting), default=0.0)
+    return QueueStatus(queue, len(waiting), round(longest, 1), available, busy, estimate)

@@ -5,6 +5,7 @@
     GET /api/v1/agents/me, PUT /api/v1/agents/me {action: login|pause|resume|logout,
         sip_uri, queues}: an agent's own state (签入/示忙/示闲/签出)
     GET /api/v1/agents: every agent and its state (supervisors, admins)
+    GET /api/v1/queues: per queue: waiting, longest wait, agents, estimated wait
     POST /api/v1/calls/{id}/transfer {agent | queue}: blind transfer (the agent on the call)
     POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
     GET /api/v1/calls/{id}/recording: the WAV, for users who may see the call's order
@@ -16,6 +17,7 @@ they took (DESIGN §3: "own calls") and the whole callback list, which they work
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -26,7 +28,7 @@ from pydantic import ConfigDict, Field, model_validator
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
 from app.errors import InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer
-from app.keys import SESSIONS, SETTINGS
+from app.keys import CALLCENTER, SESSIONS, SETTINGS
 from callcenter import desk, storage
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound
@@ -155,6 +157,12 @@ async def change_my_agent(request: web.Request, call: Call):
     return desk.agent_view(agent, request.app)
 
 
+async def list_queues(request: web.Request, call: Call):
+    center = request.app.get(CALLCENTER)
+    items = [] if center is None else [asdict(q) for q in center.queues()]
+    return {"items": items, "total": len(items)}
+
+
 async def list_agents(request: web.Request, call: Call):
     agents = await desk.all_agents(request.app)
     return {"items": [desk.agent_view(a, request.app) for a in agents], "total": len(agents)}
@@ -196,6 +204,14 @@ async def recording(request: web.Request, call: Call):
 
 
 routes = [
+    ApiRoute(
+        "GET",
+        "/api/v1/queues",
+        list_queues,
+        "排队情况(等待人数、最长等待、预计等待)",
+        roles=CALL_ROLES,
+        tags=("calls",),
+    ),
     ApiRoute(
         "POST",
         "/api/v1/calls/{id}/transfer",

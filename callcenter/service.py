@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,6 +40,7 @@ from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
 from callcenter import agents, desk, domain, ivr, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
+from callcenter.acd import queue_status as acd_queue_status
 from callcenter.bridge import SipEndpoint
 from callcenter.exceptions import CallNotFound, EndpointStopped, IllegalCallTransition
 from callcenter.prompts import prompt_file
@@ -52,6 +54,8 @@ SIP_NOT_FOUND = 404
 SIP_SERVER_ERROR = 500
 WRITE_BATCH = 500
 RING_TIMER = "ring"
+RECENT_CALLS = 50  # talk times averaged for the estimated wait
+DEFAULT_TALK_SECONDS = 180.0
 RETRY_OFFER_SECONDS = 1.0  # after the intake itself failed to place an agent's leg
 
 
@@ -120,6 +124,8 @@ class CallCenter:
         self._failed: set[int] = set()  # legs whose answer failed
         self.rejected = 0  # INVITEs refused for an unknown number
         self.acd = Acd(settings.overflow_seconds)
+        self.queue_names = [ivr.GENERAL_QUEUE, *sorted({q for q, _ in ivr.TOPICS.values()})]
+        self._recent_talk: deque[float] = deque(maxlen=RECENT_CALLS)
         self._agent_legs: dict[int, AgentLeg] = {}  # by the agent leg
         self._caller_agent: dict[int, int] = {}  # caller leg -> agent leg
         self._wrap_timers: dict[int, asyncio.TimerHandle] = {}  # by agent user id
@@ -494,6 +500,8 @@ class CallCenter:
         now = self._now()
         if agent_leg.confirmed:
             if agent is not None and agent.state is agents.AgentState.TALKING:
+                if agent.state_since is not None:
+                    self._recent_talk.append((now - agent.state_since).total_seconds())
                 self._set_agent(agents.call_ended(agent, now))
                 self._start_wrap_up(agent.user_id)
             if caller in self._active and agent_leg.transfer is not None:
@@ -537,6 +545,19 @@ class CallCenter:
         self._ivr_step(leg, lambda call: call.requeued(queue))
         self.acd.enqueue(leg, queue, record.queued_at or self._now(), agent=to_agent)
         asyncio.get_running_loop().call_soon(self.dispatch_calls)
+
+    def queues(self) -> list:
+        """Every queue's status (acd.queue_status) with the recent average handle time."""
+        now = self._now()
+        handle = self.handle_seconds
+        return [acd_queue_status(self.acd, q, now, handle) for q in self.queue_names]
+
+    @property
+    def handle_seconds(self) -> float:
+        """Average talk + wrap-up of the last calls agents took (default before any)."""
+        talks = self._recent_talk
+        talk = sum(talks) / len(talks) if talks else DEFAULT_TALK_SECONDS
+        return talk + self.settings.wrap_up_seconds
 
     def _start_wrap_up(self, user_id: int) -> None:
         old = self._wrap_timers.pop(user_id, None)

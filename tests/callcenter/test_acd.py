@@ -105,3 +105,25 @@ def test_assignments_stop_at_the_limit_of_free_call_slots():
     assert [(w.leg, a.user_id) for w, a in acd.assign(at(4), limit=1)] == [(101, 1)]
     assert acd.assign(at(4), limit=0) == []
     assert [w.leg for w in acd.waiting()] == [102]
+
+
+def test_queue_status_counts_staffing_and_estimates_the_wait():
+    from callcenter.acd import queue_status
+
+    acd = Acd(overflow_seconds=60)
+    acd.agents = {
+        1: agents.answered(agents.offer(agent(1, idle=0), "c", at(1)), at(2)),  # talking
+        2: agent(2, idle=0, queues=("utilities",)),
+        3: agents.pause(agent(3, idle=0), at(1)),  # paused: not staffing
+    }
+    for leg, since in ((101, 10), (102, 20), (103, 30)):
+        acd.enqueue(leg, "general", at(since))
+    status = queue_status(acd, "general", at(40), handle_seconds=120)
+    assert (status.waiting, status.longest_wait_seconds) == (3, 30.0)
+    assert (status.agents_available, status.agents_busy) == (0, 1)
+    assert status.estimated_wait_seconds == 480.0  # 4th in line, one agent, 120 s each
+    utilities = queue_status(acd, "utilities", at(40), handle_seconds=120)
+    assert (utilities.waiting, utilities.estimated_wait_seconds) == (0, 0.0)
+    assert queue_status(acd, "price", at(40), 120).estimated_wait_seconds == 120.0  # agent 1
+    acd.agents = {}
+    assert queue_status(acd, "general", at(40), 120).estimated_wait_seconds is None

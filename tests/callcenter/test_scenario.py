@@ -80,6 +80,11 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
         "PUT", "/api/v1/agents/me", "agent", {"action": "login", "sip_uri": phone.uri("agent1")}
     )
     assert (agent["state"], agent["state_label"]) == ("available", "空闲")
+    queues = {q["queue"]: q for q in (await api.call("GET", "/api/v1/queues", "agent"))["items"]}
+    assert set(queues) == {"general", "business", "utilities", "price", "safety"}
+    general = queues["general"]
+    assert (general["waiting"], general["agents_available"]) == (0, 1)
+    assert general["estimated_wait_seconds"] == 0.0
     browser = Browser(client)
     await browser.login("agent")
     ws = await client.ws_connect("/web/ws/agent")
