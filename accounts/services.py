@@ -109,17 +109,7 @@ async def create_user(
         raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
     if await session.scalar(select(User.id).where(User.username == username)):
         raise UsernameTaken(f"用户名已存在: {username}")
-    unit_id = None
-    if role == Role.UNIT and not unit:
-        raise AccountInvalid("承办人员必须指定所属单位", code="unit_required")
-    if unit:
-        unit_id = await session.scalar(select(Unit.id).where(Unit.code == unit))
-        if unit_id is None:
-            raise AccountInvalid(f"未知单位: {unit}", code="unknown_unit")
-    hotlines = list(dict.fromkeys(hotlines or []))
-    known = set(await session.scalars(select(Hotline.number).where(Hotline.number.in_(hotlines))))
-    if missing := [h for h in hotlines if h not in known]:
-        raise AccountInvalid(f"未知热线: {', '.join(missing)}", code="unknown_hotline")
+    unit_id, hotlines = await _scope(session, role, unit, hotlines)
     user = User(
         username=username,
         password_hash=await asyncio.to_thread(passwords.hash, password),
@@ -132,6 +122,26 @@ async def create_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def _scope(
+    session: AsyncSession, role: str, unit: str | None, hotlines: list[str] | None
+) -> tuple[int | None, list[str]]:
+    """A user's unit id and sub-platform hotlines, checked against the organisation."""
+    if role not in LOGIN_ROLES:
+        raise AccountInvalid(f"未知角色: {role}", code="unknown_role")
+    unit_id = None
+    if role == Role.UNIT and not unit:
+        raise AccountInvalid("承办人员必须指定所属单位", code="unit_required")
+    if unit:
+        unit_id = await session.scalar(select(Unit.id).where(Unit.code == unit))
+        if unit_id is None:
+            raise AccountInvalid(f"未知单位: {unit}", code="unknown_unit")
+    hotlines = list(dict.fromkeys(hotlines or []))
+    known = set(await session.scalars(select(Hotline.number).where(Hotline.number.in_(hotlines))))
+    if missing := [h for h in hotlines if h not in known]:
+        raise AccountInvalid(f"未知热线: {', '.join(missing)}", code="unknown_hotline")
+    return unit_id, hotlines
 
 
 async def ensure_admin(session: AsyncSession, passwords: Passwords, password: str) -> bool:
@@ -189,3 +199,25 @@ async def set_user_active(session: AsyncSession, username: str, active: bool, by
     user.active = active
     if not active:
         await _revoke_all(session, user.id)
+
+
+async def update_user(
+    session: AsyncSession,
+    username: str,
+    role: str,
+    unit: str | None,
+    hotlines: list[str] | None,
+    display_name: str,
+    email: str | None,
+    by: Actor,
+) -> User:
+    """修改用户: role, unit, sub-platform hotlines, name, e-mail (the next request sees them:
+    every request resolves its token to the user again)."""
+    user = await _user(session, username)
+    if username == by.username and role != user.role:
+        raise AccountInvalid("不能修改当前登录账号的角色", code="self_role_change")
+    user.unit_id, user.hotlines = await _scope(session, role, unit, hotlines)
+    user.role = role
+    user.display_name = display_name or username
+    user.email = email
+    return user

@@ -96,6 +96,8 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post(f"/web/admin/units/{unit}/active", admin.unit_active)
     app.router.add_get("/web/admin/users", admin.users_page)
     app.router.add_post("/web/admin/users", admin.user_create)
+    app.router.add_get(f"/web/admin/users/{user}", admin.user_page)
+    app.router.add_post(f"/web/admin/users/{user}", admin.user_update)
     app.router.add_post(f"/web/admin/users/{user}/password", admin.user_password)
     app.router.add_post(f"/web/admin/users/{user}/active", admin.user_active)
     app.router.add_get("/web/admin/hotlines", admin.hotlines_page)

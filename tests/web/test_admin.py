@@ -177,6 +177,32 @@ async def test_a_sub_platform_manager_is_created_with_its_hotline(web_client, br
     assert "aq_sup" in row[: row.index("</tr>")]
 
 
+async def test_a_user_is_edited_into_a_sub_platform_manager(web_client, browser, api):
+    await _admin(browser)
+    page = "/web/admin/users/dispatcher"
+    html = await (await web_client.get(page)).text()
+    assert 'value="dispatcher" selected' in html  # the form shows the current values
+    resp = await browser.post(page, {"role": "unit"}, page)
+    assert resp.status == 400 and "承办人员必须指定所属单位" in await resp.text()
+    resp = await browser.post(page, {"role": "dispatcher", "hotlines": "99999"}, page)
+    assert resp.status == 400 and "未知热线: 99999" in await resp.text()
+    resp = await browser.post(
+        page, {"role": "dispatcher", "hotlines": "12350", "display_name": "安全派单员"}, page
+    )
+    assert resp.status == 302
+    user = (await _users(api))["dispatcher"]
+    assert (user["hotlines"], user["display_name"]) == (["12350"], "安全派单员")
+    # the change holds from the user's next request: the screens are scoped now
+    await browser.login("dispatcher")
+    html = await (await web_client.get("/web/dispatch")).text()
+    assert "12350安全生产举报热线 分平台" in html
+    # the admin cannot change their own role, and an unknown user is a 404 page
+    await _admin(browser)
+    resp = await browser.post("/web/admin/users/admin", {"role": "agent"}, page)
+    assert resp.status == 400 and "不能修改当前登录账号的角色" in await resp.text()
+    assert (await web_client.get("/web/admin/users/nobody")).status == 404
+
+
 async def test_catalogue_entries_and_their_default_units(web_client, browser, api):
     await _admin(browser)
     page = "/web/admin/catalogue"

@@ -27,7 +27,7 @@ from accounts.routes import CreateUser
 from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
 from accounts.storage import User
 from app.db import unit_of_work
-from app.errors import AppError, InvalidInput
+from app.errors import AppError, InvalidInput, NotFound
 from app.http import StrictBody, error_text
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import org
@@ -274,6 +274,86 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     return await _done(
         request, f"已新增用户 {body.username}({ROLE_LABELS[Role(body.role)]})", USERS
     )
+
+
+class UpdateUser(StrictBody):
+    """修改用户 form: `CreateUser` without the username and password."""
+
+    role: Role
+    unit: str | None = Field(None, max_length=40)
+    hotlines: list[str] | None = None
+    display_name: str = Field("", max_length=60)
+    email: str | None = Field(None, max_length=200)
+
+
+async def _draw_user(request, error=None, form=None, status=200) -> web.StreamResponse:
+    username = request.match_info["username"]
+    async with request.app[SESSIONS]() as session:
+        row = (
+            await session.execute(
+                select(User, Unit.code)
+                .outerjoin(Unit, Unit.id == User.unit_id)
+                .where(User.username == username)
+            )
+        ).first()
+        hotlines = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+    if row is None:
+        raise NotFound(f"未知用户: {username}")
+    user, unit = row
+    if form is None:
+        values = {"role": user.role, "unit": unit or "", "display_name": user.display_name}
+        values["email"] = user.email or ""
+        chosen = list(user.hotlines or [])
+    else:
+        values = form
+        chosen = form.getall("hotlines", [])
+    units = [u for u in unit_tree(await _all_units(request)) if u["active"]]
+    return await render(
+        request,
+        "admin_user.html",
+        {
+            "user": user,
+            "roles": {r.value: ROLE_LABELS[r] for r in LOGIN_ROLES},
+            "units": units,
+            "hotlines": hotlines,
+            "form": values,
+            "form_hotlines": chosen,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@screen(Role.ADMIN)
+async def user_page(request: web.Request) -> web.StreamResponse:
+    return await _draw_user(request)
+
+
+@screen(Role.ADMIN)
+async def user_update(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = request.match_info["username"]
+    data: dict[str, Any] = texts(form, "role", "unit", "display_name", "email")
+    data["hotlines"] = [h for h in form.getall("hotlines", []) if isinstance(h, str) and h]
+    actor = await actor_of(request)
+    try:
+        body = validate(UpdateUser, data)
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await accounts.update_user(
+                session,
+                username,
+                body.role,
+                body.unit,
+                body.hotlines,
+                body.display_name,
+                body.email,
+                actor,
+            )
+    except NotFound:
+        raise
+    except AppError as exc:
+        return await _redraw(request, _draw_user, exc, form)
+    return await _done(request, f"用户 {username} 已保存", USERS)
 
 
 @screen(Role.ADMIN)
