@@ -22,6 +22,7 @@ from callcenter import storage
 from config import SipSettings
 from tests.api.conftest import Api, seed
 from tests.callcenter.phones import AGENT_HZ, CITIZEN_HZ, Softphone, tone_power, wav_samples
+from tests.callcenter.test_intake import assert_idle
 from tests.conftest import make_settings
 from tests.web.conftest import Browser, seed_web
 
@@ -158,6 +159,7 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
         [survey] = list(await session.scalars(select(storage.SurveyCall)))
     assert (survey.order_number, survey.state, survey.attempts) == (number, "done", 1)
     assert await center.survey.run_once() == 0  # nothing left to call
+    await assert_idle(center)  # no call legs, Call objects or conference ports left
 
 
 async def test_unanswered_survey_calls_are_retried_then_left_for_an_sms(
