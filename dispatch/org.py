@@ -81,10 +81,10 @@ async def _unit(session: AsyncSession, code: str) -> Unit:
     return unit
 
 
-async def rename_unit(session: AsyncSession, code: str, name: str) -> Unit:
-    """The code is the unit's identity in orders and the API; only the name changes."""
+async def update_unit(session: AsyncSession, code: str, name: str, email: str | None) -> Unit:
+    """The code is the unit's identity in orders and the API; its name and e-mail change."""
     unit = await _unit(session, code)
-    unit.name = name
+    unit.name, unit.email = name, email
     return unit
 
 
@@ -105,8 +105,10 @@ async def set_unit_active(session: AsyncSession, code: str, active: bool) -> Uni
     return unit
 
 
-async def set_default_unit(session: AsyncSession, code: str, unit_code: str | None) -> Category:
-    """派单目录: the unit a category is dispatched to by default (None: no default)."""
+async def update_category(
+    session: AsyncSession, code: str, name: str, unit_code: str | None
+) -> Category:
+    """派单目录: a category's name and the unit it is dispatched to by default (None: none)."""
     category = await session.get(Category, code)
     if category is None:
         raise InvalidInput(f"未知分类: {code}", code="unknown_category")
@@ -116,5 +118,5 @@ async def set_default_unit(session: AsyncSession, code: str, unit_code: str | No
         if not unit.active:
             raise InvalidInput(f"单位已停用: {unit.name}", code="unit_inactive")
         unit_id = unit.id
-    category.default_unit_id = unit_id
+    category.name, category.default_unit_id = name, unit_id
     return category

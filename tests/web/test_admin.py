@@ -65,7 +65,7 @@ async def test_only_the_admin_opens_the_admin_screens(web_client, browser):
     assert resp.status == 403  # no CSRF token: refused before the role is even looked at
 
 
-async def test_units_are_created_renamed_and_deactivated(web_client, browser, api):
+async def test_units_are_created_edited_and_deactivated(web_client, browser, api):
     await _admin(browser)
     page = "/web/admin/units"
     resp = await browser.post(page, {"code": "ZJJ-JG", "name": "建筑市场监管科", "parent": "ZJJ"})
@@ -81,9 +81,13 @@ async def test_units_are_created_renamed_and_deactivated(web_client, browser, ap
     assert "三级" in row[: row.index("</tr>")]
     assert table.index("建筑市场监管科") < table.index("市住建局物业科")
 
-    resp = await browser.post(f"{page}/ZJJ-JG/rename", {"name": "住建局建筑市场科"}, page)
+    edit = {"name": "住建局建筑市场科", "email": "jzsc@zjj.example.cn"}
+    resp = await browser.post(f"{page}/ZJJ-JG", edit, page)
     assert resp.status == 302
-    assert (await _units(api))["ZJJ-JG"]["name"] == "住建局建筑市场科"
+    unit = (await _units(api))["ZJJ-JG"]
+    assert (unit["name"], unit["email"]) == (edit["name"], edit["email"])
+    resp = await browser.post(f"{page}/ZJJ-JG", {"name": ""}, page)
+    assert "名称:缺少必填字段" in await (await web_client.get(page)).text()
 
     # a parent with an active sub-unit cannot be switched off first
     await browser.post(f"{page}/ZJJ/active", {"active": "0"}, page)
@@ -109,7 +113,7 @@ async def test_bad_unit_input_is_refused_in_chinese(web_client, browser, api):
     assert resp.status == 409 and "单位编码已存在: ZJJ" in await resp.text()
     resp = await browser.post(page, {"code": "NEW", "name": "新单位", "parent": "NOPE"})
     assert resp.status == 400 and "未知上级单位: NOPE" in await resp.text()
-    resp = await browser.post(f"{page}/NOPE/rename", {"name": "x"}, page)
+    resp = await browser.post(f"{page}/NOPE", {"name": "x"}, page)
     assert resp.status == 302
     assert "未知单位: NOPE" in await (await web_client.get(page)).text()
     assert "NEW" not in await _units(api)
@@ -208,13 +212,17 @@ async def test_catalogue_entries_and_their_default_units(web_client, browser, ap
     page = "/web/admin/catalogue"
     resp = await browser.post(page, {"code": "CJ.WY", "name": "物业管理", "parent": "CJ"})
     assert resp.status == 302
-    resp = await browser.post(f"{page}/CJ.WY/unit", {"default_unit": "ZJJ-WY"}, page)
+    edit = {"name": "物业服务", "default_unit": "ZJJ-WY"}
+    resp = await browser.post(f"{page}/CJ.WY", edit, page)
     assert resp.status == 302
     cats = {c["code"]: c for c in (await api.call("GET", "/api/v1/categories", "admin"))["items"]}
-    assert (cats["CJ.WY"]["parent"], cats["CJ.WY"]["default_unit"]) == ("CJ", "ZJJ-WY")
-    await browser.post(f"{page}/CJ.WY/unit", {"default_unit": ""}, page)
+    got = cats["CJ.WY"]
+    assert (got["parent"], got["name"], got["default_unit"]) == ("CJ", "物业服务", "ZJJ-WY")
+    await browser.post(f"{page}/CJ.WY", {"name": "物业服务", "default_unit": ""}, page)
     cats = {c["code"]: c for c in (await api.call("GET", "/api/v1/categories", "admin"))["items"]}
     assert cats["CJ.WY"]["default_unit"] is None
+    await browser.post(f"{page}/CJ.WY", {"name": "x", "default_unit": "NOPE"}, page)
+    assert "未知单位: NOPE" in await (await web_client.get(page)).text()
     resp = await browser.post(page, {"code": "X", "name": "x", "parent": "NOPE"})
     assert resp.status == 400 and "未知上级分类: NOPE" in await resp.text()
     resp = await browser.post(page, {"code": "CJ", "name": "重复"})

@@ -62,15 +62,17 @@ HOTLINE_MODES = {
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
-class Rename(StrictBody):
+class UnitEdit(StrictBody):
     name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(None, max_length=200)
 
 
 class NewPassword(StrictBody):
     password: str = Field(min_length=1, max_length=200)
 
 
-class DefaultUnit(StrictBody):
+class CategoryEdit(StrictBody):
+    name: str = Field(min_length=1, max_length=100)
     default_unit: str | None = Field(None, max_length=40)
 
 
@@ -176,16 +178,16 @@ async def unit_create(request: web.Request) -> web.StreamResponse:
 
 
 @screen(Role.ADMIN)
-async def unit_rename(request: web.Request) -> web.StreamResponse:
+async def unit_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     code = request.match_info["code"]
     try:
-        body = validate(Rename, texts(form, "name"))
+        body = validate(UnitEdit, texts(form, "name", "email"))
         async with unit_of_work(request.app[SESSIONS]) as session:
-            await org.rename_unit(session, code, body.name)
+            await org.update_unit(session, code, body.name, body.email)
     except AppError as exc:
         return await _failed(request, exc, HOME)
-    return await _done(request, f"单位 {code} 已更名为:{body.name}", HOME)
+    return await _done(request, f"单位 {code} 已保存:{body.name}", HOME)
 
 
 @screen(Role.ADMIN)
@@ -483,16 +485,16 @@ async def category_create(request: web.Request) -> web.StreamResponse:
 
 
 @screen(Role.ADMIN)
-async def category_unit(request: web.Request) -> web.StreamResponse:
+async def category_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     code = request.match_info["code"]
     try:
-        body = validate(DefaultUnit, texts(form, "default_unit"))
+        body = validate(CategoryEdit, texts(form, "name", "default_unit"))
         async with unit_of_work(request.app[SESSIONS]) as session:
-            await org.set_default_unit(session, code, body.default_unit)
+            await org.update_category(session, code, body.name, body.default_unit)
     except AppError as exc:
         return await _failed(request, exc, CATALOGUE)
-    return await _done(request, f"分类 {code} 的默认承办单位已保存", CATALOGUE)
+    return await _done(request, f"分类 {code} 已保存:{body.name}", CATALOGUE)
 
 
 # ---------------------------------------------------------------------- calendar
