@@ -81,6 +81,14 @@ async def test_screen_pop_fills_the_console_and_links_the_order(chromium, base, 
     assert await page.input_value("#hotline") == "12319"
     assert await page.input_value("#call_id") == call_id
     await page.screenshot(path=str(SHOTS / "call-panel.png"), full_page=True)
+    # 转接 needs a call in progress on the intake (here it has ended): the reason shows.
+    await page.select_option("#transfer-queue", "general")
+    await page.click("#call-transfer")
+    await page.wait_for_selector("#call-status:has-text('通话不存在')")
+    await page.click("#call-emergency")
+    await page.wait_for_selector("#call-status:has-text('已标记为紧急转接')")
+    async with app[SESSIONS]() as session:
+        assert (await session.get(storage.Call, call_id)).emergency is True
 
     await page.fill("#content", "路灯还是不亮,晚上出行不安全")
     async with page.expect_navigation():

@@ -9,6 +9,9 @@ JSON text frames. The browser sends nothing but pings; the socket closes with th
 `GET /web/api/agent-state`, `POST /web/api/agent-state` (form: action, sip_uri; CSRF
 checked by the web middleware): the agent's own state for the console's status bar
 (签入/示忙/示闲/签出), the same use case as `PUT /api/v1/agents/me`.
+
+`POST /web/api/calls/{id}/emergency`, `POST /web/api/calls/{id}/transfer` (form: agent
+or queue): the call panel's 紧急转接 and 转接 buttons (as the `/api/v1/calls/...` ones).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def add_call_panel(app: web.Application) -> None:
     app.router.add_get("/web/ws/agent", agent_socket)
     app.router.add_get("/web/api/agent-state", agent_state)
     app.router.add_post("/web/api/agent-state", change_agent_state)
+    call = r"/web/api/calls/{id:[0-9a-f]{32}}"
+    app.router.add_post(call + "/emergency", call_emergency)
+    app.router.add_post(call + "/transfer", call_transfer)
     app.on_shutdown.append(close_sockets)
 
 
@@ -94,3 +100,29 @@ async def change_agent_state(request: web.Request) -> web.StreamResponse:
     except AppError as exc:  # a bad URI, pausing while talking: shown on the console
         return error_response(exc.status, exc.code, exc.message)
     return json_response(desk.agent_view(agent, request.app))
+
+
+@screen(Role.AGENT)
+async def call_emergency(request: web.Request) -> web.StreamResponse:
+    try:
+        record = await desk.mark_emergency(
+            request.app, await actor_of(request), request.match_info["id"]
+        )
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response({"call": record.id, "emergency": record.emergency})
+
+
+@screen(Role.AGENT)
+async def call_transfer(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    agent = str(form.get("agent", "")).strip()[:60] or None
+    queue = str(form.get("queue", "")).strip()[:40] or None
+    if (agent is None) == (queue is None):
+        return error_response(400, "validation_error", "请选择转接的坐席或队列(二选一)")
+    call_id = request.match_info["id"]
+    try:
+        await desk.transfer(request.app, await actor_of(request), call_id, agent, queue)
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response({"call": call_id, "agent": agent, "queue": queue})

@@ -146,6 +146,7 @@
       list.appendChild(li);
     });
     if (!list.children.length) { list.appendChild(el("li", "无历史工单", "muted")); }
+    status.textContent = "";
     panel.hidden = false;
     var stateLabel = document.getElementById("agent-state-label");
     if (stateLabel) { stateLabel.textContent = "通话中"; }
@@ -160,6 +161,32 @@
     if (channel && channel.querySelector('option[value="phone"]')) { channel.value = "phone"; }
     phone.dispatchEvent(new Event("input"));  // the history list of the suggestions
   }
+
+  var csrf = document.querySelector('input[name="csrf_token"]');
+  var status = document.getElementById("call-status");
+
+  function callAction(path, fields, done) {
+    var callId = document.getElementById("call_id").value;
+    if (!callId) { status.textContent = "当前没有通话"; return; }
+    fields.csrf_token = csrf ? csrf.value : "";
+    fetch("/web/api/calls/" + callId + "/" + path, {
+      method: "POST", credentials: "same-origin", body: new URLSearchParams(fields),
+      headers: { "Accept": "application/json" }
+    }).then(function (resp) {
+      return resp.json().then(function (data) {
+        status.textContent = resp.ok ? done : ((data.error && data.error.message) || "操作失败");
+      });
+    }).catch(function () { status.textContent = "网络异常,请重试"; });
+  }
+  document.getElementById("call-emergency").addEventListener("click", function () {
+    callAction("emergency", {}, "已标记为紧急转接,请按规定联动 110/119/120。");
+  });
+  document.getElementById("call-transfer").addEventListener("click", function () {
+    var agent = document.getElementById("transfer-agent").value.trim();
+    var queue = document.getElementById("transfer-queue").value;
+    var fields = agent ? { agent: agent } : { queue: queue };
+    callAction("transfer", fields, "已转接" + (agent ? "给坐席 " + agent : "到队列") + "。");
+  });
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
