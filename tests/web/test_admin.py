@@ -270,6 +270,43 @@ async def test_thresholds_show_the_effective_values_and_their_keys(web_client, b
         assert text in html
 
 
+JUNK = [
+    {},
+    {"code": "x" * 5000, "name": "名" * 5000, "parent": "../../etc", "email": "@" * 300},
+    {"username": "a", "password": "p" * 300, "role": "root", "unit": "?", "hotlines": "1" * 50},
+    {"day": "0000-00-00", "working": "maybe", "note": "\u202e" * 10, "default_unit": "x" * 50},
+    {"active": "yes", "name": "", "role": "system", "display_name": "x" * 61},
+]
+
+
+async def test_no_admin_form_answers_500_to_junk(web_client, browser):
+    await _admin(browser)
+    posts = [
+        "/web/admin/units",
+        "/web/admin/units/ZJJ",
+        "/web/admin/units/ZJJ/active",
+        "/web/admin/units/NOPE/active",
+        "/web/admin/users",
+        "/web/admin/users/agent",
+        "/web/admin/users/agent/password",
+        "/web/admin/users/agent/active",
+        "/web/admin/users/nobody/password",
+        "/web/admin/catalogue",
+        "/web/admin/catalogue/CJ",
+        "/web/admin/calendar",
+        "/web/admin/calendar/2026-02-30/delete",
+        "/web/admin/calendar/99999999/delete",
+    ]
+    for path in posts:
+        for junk in JUNK:
+            resp = await browser.post(path, junk, "/web/admin/units")
+            body = await resp.text()
+            assert resp.status in (302, 400, 404, 409), (path, junk, resp.status)
+            assert "Traceback" not in body
+    for query in ("year=abc", "year=99999", "year=-1", "year=2026&year=x"):
+        assert (await web_client.get(f"/web/admin/calendar?{query}")).status == 200
+
+
 async def test_the_model_is_retrained_from_the_admin_screen(
     aiohttp_client, sqlite_url, clock, category_model, tmp_path
 ):
