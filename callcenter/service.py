@@ -128,6 +128,7 @@ class CallCenter:
         self._recent_talk: deque[float] = deque(maxlen=RECENT_CALLS)
         self._agent_legs: dict[int, AgentLeg] = {}  # by the agent leg
         self._caller_agent: dict[int, int] = {}  # caller leg -> agent leg
+        self._orphans: set[int] = set()  # agent legs given up on, until they end
         self._wrap_timers: dict[int, asyncio.TimerHandle] = {}  # by agent user id
         # Told when an agent answered (the screen pop); set by callcenter_ctx.
         self.on_connected: Callable[[agents.Agent, domain.CallRecord], None] | None = None
@@ -196,6 +197,12 @@ class CallCenter:
 
     def _on_event(self, event: ev.BridgeEvent) -> None:
         leg = getattr(event, "leg", None)
+        if leg in self._orphans:  # an agent leg given up on (ring timeout)
+            if isinstance(event, ev.CallConfirmed):  # answered too late: hang it up
+                self._command(self.endpoint.hangup, leg)
+            elif isinstance(event, ev.CallDisconnected | ev.CommandFailed):
+                self._orphans.discard(leg)
+            return
         if leg in self._agent_legs:
             self._agent_event(self._agent_legs[leg], event)
             return
@@ -450,9 +457,15 @@ class CallCenter:
 
     def _ring_timeout(self, leg: int) -> None:
         self._timers.get(leg, {}).pop(RING_TIMER, None)
-        if leg in self._agent_legs and not self._agent_legs[leg].confirmed:
-            log.info("agent leg %d: no answer in %ss", leg, self.settings.ring_timeout_seconds)
-            self._command(self.endpoint.hangup, leg)  # CANCEL; DISCONNECTED follows
+        agent_leg = self._agent_legs.get(leg)
+        if agent_leg is None or agent_leg.confirmed:
+            return
+        log.info("agent leg %d: no answer in %ss", leg, self.settings.ring_timeout_seconds)
+        # CANCEL. Without any answer from the phone pjsip may hold the leg until the
+        # INVITE times out (32 s): the caller and the agent do not wait for that.
+        self._command(self.endpoint.hangup, leg)
+        self._orphans.add(leg)
+        self._agent_leg_ended(agent_leg)
 
     def _agent_event(self, agent_leg: AgentLeg, event: ev.BridgeEvent) -> None:
         match event:
