@@ -30,6 +30,7 @@ _PAGE_MESSAGES = {
     500: ("系统繁忙", "服务器内部错误,请稍后重试。如问题持续,请联系系统管理员。"),
 }
 CSRF_MESSAGE = "页面已过期或安全校验失败(CSRF),请刷新页面后重新提交。"
+NUL_MESSAGE = "提交的内容包含非法字符(NUL),请删除后重试。"
 # Pages may only load their own scripts, styles and images; no framing.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -67,11 +68,21 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
+async def _has_nul(request: web.Request) -> bool:
+    """PostgreSQL text cannot hold NUL: refuse it in any field (the API does the same)."""
+    values = list(request.query.values())
+    if request.method == "POST":
+        values += (await request.post()).values()
+    return any(isinstance(v, str) and "\x00" in v for v in values)
+
+
 async def _guarded(request: web.Request, handler) -> web.StreamResponse:
     try:
         if request.method == "POST" and not await csrf_valid(request):
             log.info("CSRF check failed on %s", request.path)
             return await error_page(request, 403, CSRF_MESSAGE)
+        if await _has_nul(request):
+            return await error_page(request, 400, NUL_MESSAGE)
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:

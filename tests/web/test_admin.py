@@ -276,10 +276,16 @@ JUNK = [
     {"username": "a", "password": "p" * 300, "role": "root", "unit": "?", "hotlines": "1" * 50},
     {"day": "0000-00-00", "working": "maybe", "note": "\u202e" * 10, "default_unit": "x" * 50},
     {"active": "yes", "name": "", "role": "system", "display_name": "x" * 61},
+    # PostgreSQL text cannot hold NUL: refused as input, never a database error
+    {"code": "A\x00B", "name": "单\x00位", "username": "u\x00", "password": "Passw0rd\x00!"},
+    {"note": "\x00", "day": "2026-12-01", "working": "1", "role": "agent", "email": "\x00"},
 ]
 
 
-async def test_no_admin_form_answers_500_to_junk(web_client, browser):
+async def test_no_admin_form_answers_500_to_junk(aiohttp_client, any_db_url, clock, category_model):
+    web_client = await aiohttp_client(build_app(any_db_url, clock, category_model))
+    await seed_web(Api(web_client))
+    browser = Browser(web_client)
     await _admin(browser)
     posts = [
         "/web/admin/units",
@@ -305,6 +311,8 @@ async def test_no_admin_form_answers_500_to_junk(web_client, browser):
             assert "Traceback" not in body
     for query in ("year=abc", "year=99999", "year=-1", "year=2026&year=x"):
         assert (await web_client.get(f"/web/admin/calendar?{query}")).status == 200
+    resp = await web_client.get("/web/orders?q=%00")  # any web page, not only the admin's
+    assert resp.status == 400 and "非法字符(NUL)" in await resp.text()
 
 
 async def test_the_model_is_retrained_from_the_admin_screen(
