@@ -282,7 +282,9 @@ JUNK = [
 ]
 
 
-async def test_no_admin_form_answers_500_to_junk(aiohttp_client, any_db_url, clock, category_model):
+async def test_no_admin_form_answers_500_to_junk_sqlite_and_postgresql(
+    aiohttp_client, any_db_url, clock, category_model
+):
     web_client = await aiohttp_client(build_app(any_db_url, clock, category_model))
     await seed_web(Api(web_client))
     browser = Browser(web_client)
@@ -311,8 +313,12 @@ async def test_no_admin_form_answers_500_to_junk(aiohttp_client, any_db_url, clo
             assert "Traceback" not in body
     for query in ("year=abc", "year=99999", "year=-1", "year=2026&year=x"):
         assert (await web_client.get(f"/web/admin/calendar?{query}")).status == 200
+    for page in ("units", "users", "users/agent", "hotlines", "catalogue", "thresholds", "model"):
+        assert (await web_client.get(f"/web/admin/{page}")).status == 200, page
     resp = await web_client.get("/web/orders?q=%00")  # any web page, not only the admin's
     assert resp.status == 400 and "非法字符(NUL)" in await resp.text()
+    await browser.login("supervisor")  # and the ranking's SQL on this database
+    assert (await web_client.get("/web/supervise/ranking")).status == 200
 
 
 async def test_the_model_is_retrained_from_the_admin_screen(
