@@ -7,6 +7,7 @@
   queue (`general`) may take the caller too.
 - A caller whose offer failed (the agent never answered) goes back with the place kept:
   the original enqueue time and sequence number.
+- An emergency (key 0) goes before every other caller.
 - A blind transfer (转接) puts the caller back, ahead of later callers, for a queue or
   for one named agent.
 """
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from callcenter.agents import Agent, AgentState
@@ -28,10 +29,11 @@ class Waiting:
     since: datetime
     seq: int
     agent: int | None = None  # a blind transfer to this agent (user id): only that one
+    emergency: bool = False  # served before every other caller
 
     @property
-    def place(self) -> tuple[datetime, int]:
-        return (self.since, self.seq)
+    def place(self) -> tuple[bool, datetime, int]:
+        return (not self.emergency, self.since, self.seq)
 
 
 class Acd:
@@ -53,6 +55,12 @@ class Acd:
     def requeue(self, entry: Waiting) -> None:
         """Back in the queue at the same place (an offer that failed)."""
         self._waiting[entry.leg] = entry
+
+    def prioritize(self, leg: int) -> None:
+        """An emergency: ahead of everyone waiting (its skill and queue stay)."""
+        entry = self._waiting.get(leg)
+        if entry is not None:
+            self._waiting[leg] = replace(entry, emergency=True)
 
     def remove(self, leg: int) -> Waiting | None:
         return self._waiting.pop(leg, None)

@@ -32,6 +32,7 @@ LONG_WAIT_TIMER = "long_wait"
 MAX_WAIT_TIMER = "max_wait"
 
 REPEAT_DIGIT = "*"  # replays the menu without counting as a failed attempt
+EMERGENCY_DIGIT = "0"  # in the menu or while queued: emergency, to the head of the queue
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
@@ -56,6 +57,7 @@ class Option:
     digit: str
     label: str  # what the menu prompt says for it (Mandarin)
     queue: str | None  # None: "call me back"
+    emergency: bool = False  # 紧急求助: marked for an emergency hand-over, served first
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def menu_for(hotline: str) -> MenuSpec:
         queue, label = TOPICS[hotline]
         options.append(Option("2", label, queue))
     options.append(Option("9", "需要回电", None))
+    options.append(Option(EMERGENCY_DIGIT, "紧急求助", GENERAL_QUEUE, emergency=True))
     return MenuSpec(tuple(options), GENERAL_QUEUE)
 
 
@@ -138,7 +141,14 @@ class Hangup:
     pass
 
 
-Action = Play | Hold | StartTimer | CancelTimer | Enqueue | RegisterCallback | Hangup
+@dataclass(frozen=True)
+class MarkEmergency:
+    """The caller asked for emergency help: mark the call, serve it before the others."""
+
+
+Action = (
+    Play | Hold | StartTimer | CancelTimer | Enqueue | RegisterCallback | Hangup | MarkEmergency
+)
 
 
 @dataclass
@@ -154,6 +164,7 @@ class IvrCall:
     callback_offered: bool = False
     callback: CallbackReason | None = None
     ignored: int = 0  # digits that had no meaning where they came
+    emergency: bool = False
 
     # ---------------------------------------------------------- events
 
@@ -177,6 +188,9 @@ class IvrCall:
     def digit(self, digit: str) -> list[Action]:
         if self.phase in (Phase.GREETING, Phase.MENU):
             return self._menu_digit(digit)
+        if self.phase is Phase.QUEUED and digit == EMERGENCY_DIGIT and not self.emergency:
+            self.emergency = True
+            return [MarkEmergency()]
         if (
             self.phase is Phase.QUEUED
             and self.callback_offered
@@ -244,6 +258,9 @@ class IvrCall:
         self.choice = digit
         if option.queue is None:
             return [CancelTimer(MENU_TIMER), *self._callback(CallbackReason.REQUESTED)]
+        if option.emergency:
+            self.emergency = True
+            return [CancelTimer(MENU_TIMER), *self._enqueue(option.queue), MarkEmergency()]
         return [CancelTimer(MENU_TIMER), *self._enqueue(option.queue)]
 
     def _failed_attempt(self, replay: tuple[str, ...]) -> list[Action]:

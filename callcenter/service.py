@@ -324,6 +324,10 @@ class CallCenter:
                     self._enqueue(leg, queue)
                 case ivr.RegisterCallback(reason=reason):
                     self._register_callback(leg, reason)
+                case ivr.MarkEmergency():
+                    self._update(leg, domain.mark_emergency)
+                    self.acd.prioritize(leg)
+                    log.warning("call leg %d: the caller asked for emergency help", leg)
                 case ivr.Hangup():
                     self._command(self.endpoint.hangup, leg)
 
@@ -557,6 +561,8 @@ class CallCenter:
         self._command(self.endpoint.unbridge, leg)
         self._ivr_step(leg, lambda call: call.requeued(queue))
         self.acd.enqueue(leg, queue, record.queued_at or self._now(), agent=to_agent)
+        if record.emergency:
+            self.acd.prioritize(leg)
         asyncio.get_running_loop().call_soon(self.dispatch_calls)
 
     def queues(self) -> list:

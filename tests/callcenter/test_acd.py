@@ -127,3 +127,14 @@ def test_queue_status_counts_staffing_and_estimates_the_wait():
     assert queue_status(acd, "price", at(40), 120).estimated_wait_seconds == 120.0  # agent 1
     acd.agents = {}
     assert queue_status(acd, "general", at(40), 120).estimated_wait_seconds is None
+
+
+def test_an_emergency_caller_goes_before_everyone_else():
+    acd = Acd(overflow_seconds=60)
+    acd.agents = {1: agent(1, idle=0)}
+    acd.enqueue(101, "general", at(1))
+    acd.enqueue(102, "general", at(2))
+    acd.prioritize(102)
+    assert acd.position(102) == 1 and acd.position(101) == 2
+    [(entry, _)] = acd.assign(at(3))
+    assert entry.leg == 102 and entry.emergency

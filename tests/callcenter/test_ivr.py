@@ -44,13 +44,25 @@ def enqueued(queue: str) -> list:
 
 
 def test_menus_per_hotline():
-    assert [o.digit for o in ivr.menu_for("12319").options] == ["1", "2", "9"]
+    assert [o.digit for o in ivr.menu_for("12319").options] == ["1", "2", "9", "0"]
     assert ivr.menu_for("12319").option("2").queue == "utilities"
     assert ivr.menu_for("12345").option("2").queue == "business"
     unknown = ivr.menu_for("96110")  # a hotline without a topic: 1 and 9 only
-    assert [o.digit for o in unknown.options] == ["1", "9"]
+    assert [o.digit for o in unknown.options] == ["1", "9", "0"]
     text = ivr.menu_for("12319").prompt_text()
     assert text.startswith("普通话服务请按1,") and "需要回电请按9" in text
+    assert text.endswith("紧急求助请按0。")
+
+
+def test_0_is_an_emergency_in_the_menu_and_in_the_queue():
+    c = call()
+    actions = c.digit("0")
+    assert ivr.Enqueue("general") in actions and actions[-1] == ivr.MarkEmergency()
+    assert c.emergency and c.phase is Phase.QUEUED
+    assert c.digit("0") == []  # once is enough
+    queued = call()
+    queued.digit("1")
+    assert queued.digit("0") == [ivr.MarkEmergency()] and queued.emergency
 
 
 def test_greeting_then_menu_then_timer_after_the_prompt():

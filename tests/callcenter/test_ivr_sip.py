@@ -86,6 +86,12 @@ async def test_press_1_queues_and_hanging_up_there_is_abandoned_with_a_callback(
     assert entry.wait_seconds == pytest.approx(row.queue_wait_seconds, abs=0.5)
 
 
+async def test_press_0_is_an_emergency_recorded_on_the_call(center, sessions, tmp_path):
+    steps = [("pause", 300), ("rfc2833", "0"), ("pause", 800)]
+    [row] = await dial(center, tmp_path, "press0", steps)
+    assert (row.queue, row.emergency, row.outcome) == ("general", True, Outcome.ABANDONED)
+
+
 async def test_press_2_over_sip_info_chooses_the_topic_queue(center, sessions, tmp_path):
     steps = [("pause", 200), ("info", "2"), ("pause", 500)]
     [row] = await dial(center, tmp_path, "info2", steps)
