@@ -10,15 +10,21 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
-from classifiers import Record, read_records, train
+from app.errors import Conflict
+from classifiers import ClassifierError, Record, read_records, train
+from config import ClassifierSettings
+from dispatch.exceptions import ActionRejected
 from dispatch.lifecycle import State
 from dispatch.storage import Category, Order, OrderSuggestion, Unit
+
+if TYPE_CHECKING:
+    from dispatch.suggestions import Suggester
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +143,23 @@ async def retrain(
         model.metadata.get("metrics", {}),
     )
     return result, model
+
+
+async def retrain_suggester(
+    suggester: Suggester,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+) -> RetrainResult:
+    """重新训练 (API and admin screen): train, save, and serve the new model from the next
+    request; one run at a time per process."""
+    if suggester.retrain_lock.locked():
+        raise Conflict("模型正在训练中,请稍后再试", code="retrain_running")
+    async with suggester.retrain_lock:
+        try:
+            result, model = await retrain(
+                sessions, settings.base_training_path, settings.category_model_path
+            )
+        except ClassifierError as exc:
+            raise ActionRejected(f"无法训练模型: {exc}", code="training_failed") from None
+        suggester.category_model = model
+    return result

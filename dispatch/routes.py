@@ -13,10 +13,9 @@ from sqlalchemy import select
 from accounts.domain import Role
 from accounts.storage import User
 from app.db import unit_of_work
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
-from classifiers import ClassifierError
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.intake import register_request
@@ -370,18 +369,10 @@ async def read_notification(request: web.Request, call: Call):
 
 async def retrain(request: web.Request, call: Call):
     """重新训练: base data plus settled orders; the new model serves from the next request."""
-    suggester = request.app[SUGGESTER]
-    settings = request.app[SETTINGS].classifiers
-    if suggester.retrain_lock.locked():
-        raise Conflict("模型正在训练中,请稍后再试", code="retrain_running")
-    async with suggester.retrain_lock:
-        try:
-            result, model = await learning.retrain(
-                request.app[SESSIONS], settings.base_training_path, settings.category_model_path
-            )
-        except ClassifierError as exc:
-            raise ActionRejected(f"无法训练模型: {exc}", code="training_failed") from None
-        suggester.category_model = model
+    app = request.app
+    result = await learning.retrain_suggester(
+        app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
+    )
     return {
         "version": result.version,
         "examples": result.examples,

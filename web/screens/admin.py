@@ -30,8 +30,7 @@ from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
 from app.http import StrictBody, error_text
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
-from dispatch import org
-from dispatch import routes as dispatch_routes
+from dispatch import learning, org
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
 from dispatch.storage import CalendarDay, Category, Hotline, Unit
 from web.render import render
@@ -698,14 +697,15 @@ async def model_page(request: web.Request) -> web.StreamResponse:
 
 @screen(Role.ADMIN)
 async def model_retrain(request: web.Request) -> web.StreamResponse:
-    # The API's handler is the use case (lock, train off the loop, swap the model in);
-    # it reads nothing from the API call but the app.
+    app = request.app
     try:
-        result = await dispatch_routes.retrain(request, None)
+        result = await learning.retrain_suggester(
+            app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
+        )
     except AppError as exc:
         return await _failed(request, exc, MODEL)
     text = (
-        f"模型已重新训练并启用:版本 {result['version']},样本 {result['examples']} 条"
-        f"(来自工单 {result['from_orders']} 条,其中人工纠正 {result['corrections']} 条)"
+        f"模型已重新训练并启用:版本 {result.version},样本 {result.examples} 条"
+        f"(来自工单 {result.from_orders} 条,其中人工纠正 {result.corrections} 条)"
     )
     return await _done(request, text, MODEL)
