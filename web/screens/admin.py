@@ -1,9 +1,11 @@
-"""系统管理: units, users, hotlines, the dispatch catalogue, calendar overrides, thresholds.
+"""系统管理: units, users, hotlines, the dispatch catalogue, calendar overrides, thresholds
+and the category model.
 
 Every form is validated by the API's own body models (`CreateUnit`, `CreateUser`,
-`CreateCategory`, `CalendarDayBody`) and handled by the same use cases as the API
-(`dispatch.org`, `accounts.services`, `DispatchService.set_calendar_day`). Rejected input
-redraws the page with a Chinese message and the input kept (400/409), never a 500.
+`CreateCategory`, `CalendarDayBody`; small edit models beside them) and handled by the
+same use cases as the API (`dispatch.org`, `accounts.services`, `DispatchService`
+calendar methods, `learning.retrain_suggester`). Rejected input redraws the page with a
+Chinese message and the input kept (400/409); row actions flash it. Never a 500.
 
 Hotlines and thresholds are read-only here: `sync_hotlines` makes the configuration the
 truth at every start, and the thresholds are `Settings` values (config/*.toml, HOTLINE_*),
@@ -130,7 +132,7 @@ def unit_tree(units: list[Unit]) -> list[dict[str, Any]]:
     """Units in tree order (parents before their sub-units), each with its parent's code."""
     by_id = {u.id: u for u in units}
 
-    # `path` holds ids, so sort by the names along it for a readable tree.
+    # `path` holds ids (creation order); sort by the codes along it for a stable tree.
     def names(unit: Unit) -> list[str]:
         return [by_id[int(i)].code for i in unit.path.strip("/").split("/") if int(i) in by_id]
 
