@@ -24,7 +24,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from accounts.domain import SYSTEM_ACTOR, Actor, Role
+from accounts.domain import SYSTEM_ACTOR, Actor
 from app.db import unit_of_work
 from app.errors import AppError
 from callcenter import events as ev
@@ -32,7 +32,7 @@ from callcenter.ivr import CancelTimer, Hangup, Play, StartTimer
 from callcenter.prompts import prompt_file
 from callcenter.storage import SurveyCall as SurveyRow
 from config import SipSettings
-from dispatch.lifecycle import RULES, Satisfaction, State
+from dispatch.lifecycle import Satisfaction, State
 from dispatch.services import DispatchService
 from dispatch.storage import Order
 
@@ -53,10 +53,8 @@ NOTE = "自动语音回访"
 
 
 def survey_actor() -> Actor:
-    """`system` writes the callback; as an agent while the life cycle keeps 回访 to people."""
-    if Role.SYSTEM in RULES["callback"].roles:
-        return SYSTEM_ACTOR
-    return Actor(username=SYSTEM_ACTOR.username, role=Role.AGENT)
+    """`system` writes the callback: the citizen's keypresses, recorded by the dialer."""
+    return SYSTEM_ACTOR
 
 
 class SurveyPhase(StrEnum):

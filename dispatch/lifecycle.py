@@ -312,7 +312,8 @@ RULES: dict[str, ActionRule] = {
     "reply": _rule([R.UNIT], [S.ACCEPTED], "答复"),
     "review": _rule([R.SUPERVISOR], [S.REPLIED], "审核"),
     # A citizen's own rating (好差评) on the tracking page counts as the callback.
-    "callback": _rule([R.SUPERVISOR, R.AGENT, R.CITIZEN], [S.CALLBACK_PENDING], "回访"),
+    # the system: the survey dialer's recorded keypresses (callcenter/survey.py)
+    "callback": _rule([R.SUPERVISOR, R.AGENT, R.CITIZEN, R.SYSTEM], [S.CALLBACK_PENDING], "回访"),
     "verify": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING], "差评核实"),
     "reopen": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING, S.CLOSED], "重办"),
     "merge": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "并单"),

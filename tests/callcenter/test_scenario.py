@@ -155,6 +155,7 @@ async def test_call_to_agent_to_order_to_survey(client, phone):
     order = await api.order(number)
     assert order["state"] == "closed"
     assert (order["satisfaction"], order["resolved"]) == ("satisfied", True)
+    assert order["events"][-1]["action"] == "callback" and order["events"][-1]["by"] == "system"
     async with app[SESSIONS]() as session:
         [survey] = list(await session.scalars(select(storage.SurveyCall)))
     assert (survey.order_number, survey.state, survey.attempts) == (number, "done", 1)
