@@ -7,5 +7,5 @@ def import_all() -> None:
     import dispatch.storage  # noqa: F401
     import integrations.outbox  # noqa: F401
     import knowledge_base.storage  # noqa: F401
-    import web.storage  # noqa: F401
     import stats.storage  # noqa: F401
+    import web.storage  # noqa: F401
