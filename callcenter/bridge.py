@@ -164,6 +164,11 @@ class SipEndpoint:
     def unbridge(self, leg: int) -> None:
         self.post(_unbridge, leg)
 
+    def conference(self, party: int, leg: int) -> None:
+        """Add leg `party` to caller leg `leg` and its agent (三方通话); LegsBridged
+        (party, leg) follows, or CommandFailed for `party`."""
+        self.post(_conference, party, leg)
+
     async def stats(self) -> ev.EndpointStats:
         return await self.call(_stats)
 
@@ -261,6 +266,10 @@ def _bridge(stack, leg: int, other: int) -> None:
 
 def _unbridge(stack, leg: int) -> None:
     stack.unbridge(leg)
+
+
+def _conference(stack, party: int, leg: int) -> None:
+    stack.conference(party, leg)
 
 
 def _stats(stack) -> ev.EndpointStats:

@@ -9,6 +9,7 @@
 - Linking the order registered during a call to its call record.
 - Marking a call for an emergency hand-over; serving its recording to those who may.
 - Blind transfer (转接) of a call to another agent or a queue.
+- Three-way call with a unit (三方通话): the agent adds a unit's phone, and drops it.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
 from callcenter import agents, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
-from callcenter.exceptions import CallNotFound, NotAnAgent
+from callcenter.exceptions import CallNotFound, ConferenceNotPossible, NotAnAgent
 from callcenter.ivr import GENERAL_QUEUE, TOPICS
 from callcenter.recordings import resolve
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import DispatchService, OrderFilter
+from dispatch.storage import Unit
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,17 @@ class ScreenPops:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+class ConsoleEvents:
+    """The intake's `on_conference` hook: other call events for an agent's consoles."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def __call__(self, user_id: int, event: dict[str, Any]) -> int:
+        hub = self.app.get(PUSH)  # none in an app without the web screens
+        return 0 if hub is None else hub.publish(user_id, event)
+
+
 # ------------------------------------------------------------------ order linking
 
 
@@ -305,3 +318,47 @@ async def transfer(
         if signed_out or agent == actor.username:
             raise InvalidInput(f"坐席 {agent} 未签入,不能转接")
     center.transfer(call_id, queue or found[1].queue or GENERAL_QUEUE, to_agent)
+
+
+# ------------------------------------------------------------------ 三方通话
+
+
+async def _own_live_call(app: web.Application, actor: Actor, call_id: str):
+    """The intake and the call `call_id` of this agent, in progress; else 404 / 409."""
+    record = await find_call(app, call_id)  # CallNotFound: no such call
+    if record.agent != actor.username:
+        raise CallNotFound(call_id, "通话不存在或不在您的线路上")
+    center = app.get(CALLCENTER)
+    if center is None or center.active_record(call_id) is None:
+        raise ConferenceNotPossible("通话已结束,不能进行三方通话")
+    return center
+
+
+async def add_unit(
+    app: web.Application, actor: Actor, call_id: str, uri: str, unit: str | None
+) -> dict[str, Any]:
+    """三方通话: the agent on the call adds a unit's phone (a SIP URI; the unit's code,
+    if given, must name an active unit and is recorded on the call)."""
+    uri = agents.valid_sip_uri(uri.strip())
+    center = await _own_live_call(app, actor, call_id)
+    if unit is not None:
+        async with app[SESSIONS]() as session:
+            known = await session.scalar(
+                select(Unit.code).where(Unit.code == unit, Unit.active.is_(True))
+            )
+        if known is None:
+            raise InvalidInput(f"承办单位 {unit} 不存在")
+    unit_leg = center.add_unit(call_id, uri, unit)
+    log.info("call %s: %s adds unit %s (%s)", call_id, actor.username, unit or "-", uri)
+    return conference_view(call_id, unit_leg, "ringing")
+
+
+async def end_unit(app: web.Application, actor: Actor, call_id: str) -> dict[str, Any]:
+    """结束三方: the unit's leg ends, the caller and the agent talk on."""
+    center = await _own_live_call(app, actor, call_id)
+    unit_leg = center.end_unit(call_id)
+    return conference_view(call_id, unit_leg, "ending")
+
+
+def conference_view(call_id: str, unit_leg, state: str) -> dict[str, Any]:
+    return {"call": call_id, "uri": unit_leg.uri, "unit": unit_leg.unit, "state": state}

@@ -221,6 +221,10 @@ class CallRecord:
     queued_at: datetime | None = None
     ivr_answered_at: datetime | None = None  # the intake's answer (IVR); not a KPI answer
     emergency: bool = False
+    # 三方通话: when a unit's phone first joined the call, and the last one that did.
+    three_way_at: datetime | None = None
+    conference_uri: str | None = None
+    conference_unit: str | None = None  # the unit's code, when the agent gave one
 
     @property
     def queue_wait_seconds(self) -> float | None:
@@ -288,6 +292,14 @@ def agent_answered(record: CallRecord, agent: str, at: datetime) -> CallRecord:
 def mark_emergency(record: CallRecord) -> CallRecord:
     """紧急转接: the call was marked for an emergency hand-over."""
     return replace(record, emergency=True)
+
+
+def three_way(record: CallRecord, uri: str, unit: str | None, at: datetime) -> CallRecord:
+    """三方通话: a unit's phone joined the agent's call (the first time is kept)."""
+    if record.state is not CallState.ANSWERED or record.agent is None:
+        raise IllegalCallTransition(record.id, record.state.value, "add a unit")
+    first = record.three_way_at or max(at, record.answered_at or at)
+    return replace(record, three_way_at=first, conference_uri=uri, conference_unit=unit)
 
 
 def attach_recording(record: CallRecord, path: str) -> CallRecord:

@@ -90,3 +90,10 @@ class CallNotFound(CallCenterError):
     def __init__(self, call_id: str, message: str = "通话记录不存在") -> None:
         super().__init__(message)
         self.call_id = call_id
+
+
+class ConferenceNotPossible(CallCenterError):
+    """三方通话 cannot be started or ended in the call's present state."""
+
+    status = 409
+    code = "conference_not_possible"

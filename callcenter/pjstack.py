@@ -92,6 +92,7 @@ class _Call(pj.Call):
         self.media_reported = False  # outbound: MediaStarted sent
         self.peer: int | None = None  # the leg whose audio this one is bridged with
         self.bridged = False
+        self.conference_of: int | None = None  # a unit's leg: the caller leg it joins
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -422,11 +423,44 @@ class PjStack:
         a.bridged = b.bridged = True
         self.emit(ev.LegsBridged(a.leg, b.leg))
 
+    def conference(self, party: int, leg: int) -> None:
+        """三方通话: add leg `party` (a unit's phone) to caller leg `leg` and its bridged
+        agent: each of the three hears the other two; the caller's recorder takes the
+        party too. Done now if both have audio, else when the party's media comes."""
+        call, other = self._call(party), self._call(leg)
+        if not other.bridged or other.peer is None:
+            raise SipCommandFailed("the caller is not bridged to an agent")
+        call.conference_of = leg
+        self._join(call)
+
+    def _join(self, party: _Call) -> None:
+        if party.bridged or party.conference_of is None:
+            return
+        caller = self.calls.get(party.conference_of)
+        if caller is None:
+            return
+        agent = self.calls.get(caller.peer) if caller.peer is not None else None
+        media = self._active_audio(party)
+        media_caller = self._active_audio(caller)
+        media_agent = None if agent is None else self._active_audio(agent)
+        if media is None or media_caller is None or media_agent is None:
+            return
+        party.player, party.pending, party.looping = None, [], False
+        for other in (media_caller, media_agent):
+            media.startTransmit(other)
+            other.startTransmit(media)
+        if caller.recorder is not None:
+            media.startTransmit(caller.recorder)
+        party.bridged = True
+        self.emit(ev.LegsBridged(party.leg, caller.leg))
+
     def apply_media(self, leg: int) -> None:
         """Connect the greeting and the recorder once the call's audio is active."""
         call = self.calls.get(leg)
         if call is None:
             return
+        if call.conference_of is not None and not call.bridged:
+            self._join(call)
         if call.peer is not None and not call.bridged:
             peer = self.calls.get(call.peer)
             if peer is not None:

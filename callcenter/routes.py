@@ -9,6 +9,8 @@
     POST /api/v1/calls/{id}/transfer {agent | queue}: blind transfer (the agent on the call)
     POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
     GET /api/v1/calls/{id}/recording: the WAV, for users who may see the call's order
+    POST /api/v1/calls/{id}/conference {uri, unit}: 三方通话, add a unit's phone (the agent
+        on the call); DELETE /api/v1/calls/{id}/conference: 结束三方
 
 Centre roles only. Callers' numbers are masked for roles outside PHONE_ROLES; managers
 of a sub-platform (users with hotlines) see their hotlines only; agents see the calls
@@ -84,6 +86,8 @@ def call_view(record: CallRecord, actor: Actor) -> dict[str, Any]:
         "queue": record.queue,
         "queue_wait_seconds": None if wait is None else round(wait, 3),
         "emergency": record.emergency,
+        "three_way_at": record.three_way_at,
+        "conference_unit": record.conference_unit,
     }
 
 
@@ -198,6 +202,20 @@ async def emergency(request: web.Request, call: Call):
     return call_view(record, call.actor)
 
 
+class ConferenceWith(StrictBody):
+    uri: str = Field(min_length=1, max_length=200)
+    unit: str | None = Field(None, min_length=1, max_length=40)
+
+
+async def add_unit(request: web.Request, call: Call):
+    body: ConferenceWith = call.body
+    return await desk.add_unit(request.app, call.actor, _call_id(request), body.uri, body.unit)
+
+
+async def end_unit(request: web.Request, call: Call):
+    return await desk.end_unit(request.app, call.actor, _call_id(request))
+
+
 async def recording(request: web.Request, call: Call):
     path = await desk.recording_file(request.app, call.actor, _call_id(request))
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
@@ -227,6 +245,23 @@ routes = [
         emergency,
         "紧急转接标记",
         roles=frozenset({Role.AGENT, Role.SUPERVISOR}),
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/calls/{id}/conference",
+        add_unit,
+        "三方通话:加入承办单位电话",
+        roles=frozenset({Role.AGENT}),
+        body=ConferenceWith,
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "DELETE",
+        "/api/v1/calls/{id}/conference",
+        end_unit,
+        "结束三方通话(承办单位退出)",
+        roles=frozenset({Role.AGENT}),
         tags=("calls",),
     ),
     ApiRoute(

@@ -35,6 +35,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from accounts.domain import mask_phone
 from app.db import unit_of_work, utcnow
 from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
 from callcenter import agents, desk, domain, ivr, storage
@@ -42,7 +43,12 @@ from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.acd import queue_status as acd_queue_status
 from callcenter.bridge import SipEndpoint
-from callcenter.exceptions import CallNotFound, EndpointStopped, IllegalCallTransition
+from callcenter.exceptions import (
+    CallNotFound,
+    ConferenceNotPossible,
+    EndpointStopped,
+    IllegalCallTransition,
+)
 from callcenter.prompts import prompt_file
 from callcenter.recordings import purge_recordings, recording_path, repair_recordings
 from callcenter.survey import SurveyDialer, run_dialer
@@ -75,6 +81,29 @@ class AgentLeg:
     def caller_leg(self) -> int:
         return self.entry.leg
 
+
+@dataclass
+class UnitLeg:
+    """三方通话: the intake's leg to a unit's phone, added to an agent's call."""
+
+    leg: int
+    caller_leg: int
+    record_id: str
+    agent_user_id: int
+    uri: str
+    unit: str | None
+    confirmed: bool = False
+    dropped: str = ""  # who ended it first: "agent" (结束三方) or "call" (the call ends)
+
+
+# What the agent's console is told about the unit's leg (`type: conference`).
+CONFERENCE_LABELS = {
+    "ringing": "正在呼叫承办单位……",
+    "connected": "三方通话中",
+    "ended": "承办单位已退出三方通话,继续与来电人通话",
+    "failed": "承办单位未接通,继续与来电人通话",
+}
+SIP_FAILURES = {486: "忙线", 600: "忙线", 603: "拒接", 480: "暂时无法接通", 408: "无应答"}
 
 Record = domain.CallRecord | storage.CallbackEntry | agents.Agent
 
@@ -133,6 +162,10 @@ class CallCenter:
         # Told when an agent answered (the screen pop); set by callcenter_ctx.
         self.on_connected: Callable[[agents.Agent, domain.CallRecord], None] | None = None
         self.survey: SurveyDialer | None = None  # owns the survey calls' legs
+        self._unit_legs: dict[int, UnitLeg] = {}  # 三方通话, by the unit's leg
+        self._caller_unit: dict[int, int] = {}  # caller leg -> unit leg
+        # Told (agent user id, event) about the unit's leg; set by callcenter_ctx.
+        self.on_conference: Callable[[int, dict], None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -205,6 +238,9 @@ class CallCenter:
             return
         if leg in self._agent_legs:
             self._agent_event(self._agent_legs[leg], event)
+            return
+        if leg in self._unit_legs:
+            self._unit_event(self._unit_legs[leg], event)
             return
         if self.survey is not None and self.survey.owns(leg):
             self.survey.on_event(event)
@@ -384,6 +420,7 @@ class CallCenter:
 
     def _disconnected(self, leg: int) -> None:
         self._leave_queue(leg)
+        self._drop_unit(leg, by="call")
         self._cancel_timers(leg)
         self._playing.pop(leg, None)
         call = self._ivr.pop(leg, None)
@@ -432,7 +469,7 @@ class CallCenter:
         now = self._now()
         # Each offer is one more pjsua call: keep within max_calls (incoming calls need
         # room too; an agent leg refused for lack of room would only be retried).
-        legs = len(self._active) + len(self._agent_legs)
+        legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
         if self.survey is not None:
             legs += self.survey.active
         room = self.settings.max_calls - legs
@@ -516,6 +553,7 @@ class CallCenter:
         agent = self.acd.agents.get(agent_leg.user_id)
         now = self._now()
         if agent_leg.confirmed:
+            self._drop_unit(caller, by="call")  # no three-way without the agent
             if agent is not None and agent.state is agents.AgentState.TALKING:
                 if agent.state_since is not None:
                     self._recent_talk.append((now - agent.state_since).total_seconds())
@@ -555,6 +593,138 @@ class CallCenter:
         agent_leg.transfer = (queue, to_agent)
         log.info("call %s: transfer to %s", record.id, to_agent or queue)
         self._command(self.endpoint.hangup, agent_leg.leg)
+
+    # ------------------------------------------------------------------ 三方通话
+
+    def add_unit(self, record_id: str, uri: str, unit: str | None = None) -> UnitLeg:
+        """三方通话: call a unit's phone and, when it answers, join it to the agent's call
+        (each of the three hears the other two; the recording takes all three)."""
+        found = self.active_record(record_id)
+        if found is None:
+            raise CallNotFound(record_id, "通话已结束或不存在")
+        leg, record = found
+        agent_leg = self._agent_legs.get(self._caller_agent.get(leg, 0))
+        if agent_leg is None or not agent_leg.confirmed:
+            raise ConferenceNotPossible("当前没有坐席在通话中,不能发起三方通话")
+        if leg in self._caller_unit:
+            raise ConferenceNotPossible("已有承办单位在三方通话中,请先结束三方")
+        legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
+        if self.survey is not None:
+            legs += self.survey.active
+        if legs >= self.settings.max_calls:
+            raise ConferenceNotPossible("线路已满,请稍后再发起三方通话")
+        unit_leg = UnitLeg(self.endpoint.new_leg(), leg, record.id, agent_leg.user_id, uri, unit)
+        self._unit_legs[unit_leg.leg] = unit_leg
+        self._caller_unit[leg] = unit_leg.leg
+        log.info("call %s: three-way, calling unit %s at %s", record.id, unit or "-", uri)
+        headers = [
+            ("X-Hotline", record.hotline),
+            ("X-Caller", mask_phone(record.caller) or ""),  # units see masked numbers
+            ("X-Call-Record", record.id),
+        ]
+        self._command(self.endpoint.dial, unit_leg.leg, uri, headers)
+        handle = asyncio.get_running_loop().call_later(
+            self.settings.ring_timeout_seconds, self._unit_ring_timeout, unit_leg.leg
+        )
+        self._timers.setdefault(unit_leg.leg, {})[RING_TIMER] = handle
+        self._tell_agent(unit_leg, "ringing")
+        return unit_leg
+
+    def end_unit(self, record_id: str) -> UnitLeg:
+        """结束三方: the unit's leg ends; the caller and the agent talk on."""
+        found = self.active_record(record_id)
+        if found is None:
+            raise CallNotFound(record_id, "通话已结束或不存在")
+        unit_leg = self._unit_legs.get(self._caller_unit.get(found[0], 0))
+        if unit_leg is None:
+            raise ConferenceNotPossible("当前没有三方通话")
+        self._drop_unit(found[0])
+        return unit_leg
+
+    def unit_leg_of(self, record_id: str) -> UnitLeg | None:
+        found = self.active_record(record_id)
+        if found is None:
+            return None
+        return self._unit_legs.get(self._caller_unit.get(found[0], 0))
+
+    def _drop_unit(self, caller_leg: int, by: str = "agent") -> None:
+        unit_leg = self._unit_legs.get(self._caller_unit.get(caller_leg, 0))
+        if unit_leg is not None and not unit_leg.dropped:
+            unit_leg.dropped = by
+            self._command(self.endpoint.hangup, unit_leg.leg)
+
+    def _unit_ring_timeout(self, leg: int) -> None:
+        self._timers.get(leg, {}).pop(RING_TIMER, None)
+        unit_leg = self._unit_legs.get(leg)
+        if unit_leg is None or unit_leg.confirmed:
+            return
+        log.info("unit leg %d: no answer in %ss", leg, self.settings.ring_timeout_seconds)
+        self._command(self.endpoint.hangup, leg)
+        self._orphans.add(leg)
+        self._unit_leg_ended(unit_leg, "无应答")
+
+    def _unit_event(self, unit_leg: UnitLeg, event: ev.BridgeEvent) -> None:
+        match event:
+            case ev.CallConfirmed():
+                self._unit_answered(unit_leg)
+            case ev.CallDisconnected(status_code=code, reason=reason):
+                log.info("unit leg %d ended: %s %s", unit_leg.leg, code, reason)
+                self._unit_leg_ended(unit_leg, SIP_FAILURES.get(code, "无法接通"))
+            case ev.CommandFailed(command="dial", reason=reason):
+                log.warning("unit leg %d not placed: %s", unit_leg.leg, reason)
+                self._unit_leg_ended(unit_leg, "无法呼叫该地址")
+            case ev.CommandFailed(command="conference", reason=reason):
+                log.warning("unit leg %d not joined: %s", unit_leg.leg, reason)
+                self._drop_unit(unit_leg.caller_leg, by="error")
+            case ev.LegsBridged():
+                log.info("unit leg %d joined call leg %d", unit_leg.leg, unit_leg.caller_leg)
+            case ev.CommandFailed(command=command, reason=reason):
+                log.info("unit leg %d: %s not done: %s", unit_leg.leg, command, reason)
+
+    def _unit_answered(self, unit_leg: UnitLeg) -> None:
+        self._cancel_timer(unit_leg.leg, RING_TIMER)
+        caller = unit_leg.caller_leg
+        if unit_leg.dropped or caller not in self._active:
+            self._command(self.endpoint.hangup, unit_leg.leg)
+            return
+        unit_leg.confirmed = True
+        now = self._now()
+        self._update(caller, lambda r: domain.three_way(r, unit_leg.uri, unit_leg.unit, now))
+        self._command(self.endpoint.conference, unit_leg.leg, caller)
+        log.info("call %s: unit %s joined (three-way)", unit_leg.record_id, unit_leg.uri)
+        self._tell_agent(unit_leg, "connected")
+
+    def _unit_leg_ended(self, unit_leg: UnitLeg, failure: str) -> None:
+        self._unit_legs.pop(unit_leg.leg, None)
+        self._cancel_timers(unit_leg.leg)
+        if self._caller_unit.get(unit_leg.caller_leg) == unit_leg.leg:
+            del self._caller_unit[unit_leg.caller_leg]
+        if unit_leg.confirmed or unit_leg.dropped:
+            self._tell_agent(unit_leg, "ended", by=unit_leg.dropped or "unit")
+        else:
+            self._tell_agent(unit_leg, "failed", reason=failure)
+
+    def _tell_agent(self, unit_leg: UnitLeg, state: str, **extra) -> None:
+        if self.on_conference is None:
+            return
+        label = CONFERENCE_LABELS[state]
+        if state == "failed":
+            label = f"承办单位未接通({extra['reason']}),继续与来电人通话"
+        elif state == "ended" and extra.get("by") == "call":
+            label = "通话已结束,三方通话随之结束"
+        event = {
+            "type": "conference",
+            "call_id": unit_leg.record_id,
+            "state": state,
+            "label": label,
+            "uri": unit_leg.uri,
+            "unit": unit_leg.unit,
+            **extra,
+        }
+        try:
+            self.on_conference(unit_leg.agent_user_id, event)
+        except Exception:  # the console is told best-effort; the call goes on
+            log.exception("could not tell agent %d about the unit leg", unit_leg.agent_user_id)
 
     def _requeue_transferred(self, leg: int, queue: str, to_agent: int | None) -> None:
         record = self._active[leg]
@@ -685,6 +855,7 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
     center = CallCenter(sip, [h.number for h in settings.hotlines], app[SESSIONS])
     pops = desk.ScreenPops(app)
     center.on_connected = pops
+    center.on_conference = desk.ConsoleEvents(app)  # the unit leg's state, to the console
     if sip.survey_uri:
         center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()

@@ -50,6 +50,10 @@ class Call(Base):
     ivr_answered_at: Mapped[datetime | None]
     # Marked for an emergency hand-over (紧急转接) by the caller's key or the agent.
     emergency: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # 三方通话: when a unit's phone first joined, its SIP URI and unit code (last one).
+    three_way_at: Mapped[datetime | None]
+    conference_uri: Mapped[str | None] = mapped_column(String(200))
+    conference_unit: Mapped[str | None] = mapped_column(String(40))
 
 
 class Callback(Base):
@@ -107,6 +111,9 @@ def to_row(record: CallRecord) -> dict:
         "queued_at": record.queued_at,
         "ivr_answered_at": record.ivr_answered_at,
         "emergency": record.emergency,
+        "three_way_at": record.three_way_at,
+        "conference_uri": record.conference_uri,
+        "conference_unit": record.conference_unit,
     }
 
 
@@ -128,6 +135,9 @@ def from_row(row: Call) -> CallRecord:
         queued_at=row.queued_at,
         ivr_answered_at=row.ivr_answered_at,
         emergency=bool(row.emergency),
+        three_way_at=row.three_way_at,
+        conference_uri=row.conference_uri,
+        conference_unit=row.conference_unit,
     )
 
 

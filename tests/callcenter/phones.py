@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.callcenter.conftest import free_port
 
 SOFTPHONE = Path(__file__).with_name("softphone.py")
-CITIZEN_HZ, AGENT_HZ = 1400.0, 2200.0
+CITIZEN_HZ, AGENT_HZ, UNIT_HZ = 1400.0, 2200.0, 1800.0
 RATE = 8000
 
 
@@ -57,6 +57,7 @@ class Softphone:
         self.rtp = free_port(span=40)
         self.citizen_tone = tone(workdir / "citizen.wav", CITIZEN_HZ)
         self.agent_tone = tone(workdir / "agent.wav", AGENT_HZ)
+        self.unit_tone = tone(workdir / "unit.wav", UNIT_HZ)
         self.events: list[dict] = []
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
@@ -73,6 +74,7 @@ class Softphone:
             str(self.rtp),
             str(self.citizen_tone),
             str(self.agent_tone),
+            str(self.unit_tone),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,

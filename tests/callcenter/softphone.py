@@ -1,14 +1,17 @@
 """A test SIP phone on pjsua2, run in its own process (pjsua is one per process).
 
-    python tests/callcenter/softphone.py PORT RTP_PORT CITIZEN_WAV AGENT_WAV
+    python tests/callcenter/softphone.py PORT RTP_PORT CITIZEN_WAV AGENT_WAV [UNIT_WAV]
 
 It plays as the agents' softphones and as the citizen:
 - incoming call to `agent*`: answered after 0.3 s, then plays AGENT_WAV looped;
 - incoming call to `mute*`: rings (180) and is never answered;
+- incoming call to `unit*` (a unit's phone in a three-way call): answered after 0.3 s,
+  then plays UNIT_WAV looped; to `busy*`: refused with 486 Busy Here;
 - incoming call to a number (a survey call): answered, then presses the digits of the
   last `survey` command (default "11"), one every 2 s;
 - stdin `dial URI DIGITS`: calls URI (From: the citizen), plays CITIZEN_WAV, and once
-  answered sends DIGITS (RFC 2833) one per second; `hangup`: hangs up every call it placed; `quit`.
+  answered sends DIGITS (RFC 2833) one per second; `hangup`: hangs up every call it placed
+  (`hangup ROLE`: every call of that role, e.g. `hangup unit`); `quit`.
 Events go to stdout as JSON lines: ready, incoming, confirmed, disconnected.
 """
 
@@ -24,6 +27,7 @@ import pjsua2 as pj
 
 PORT, RTP_PORT = int(sys.argv[1]), int(sys.argv[2])
 TONES = {"citizen": sys.argv[3], "survey": sys.argv[3], "agent": sys.argv[4], "mute": sys.argv[4]}
+TONES["unit"] = sys.argv[5] if len(sys.argv) > 5 else sys.argv[4]
 CITIZEN = "13800138000"
 
 
@@ -70,6 +74,10 @@ class Account(pj.Account):
             role, digits = "agent", ""
         elif user.startswith("mute"):
             role, digits = "mute", ""
+        elif user.startswith("unit"):
+            role, digits = "unit", ""
+        elif user.startswith("busy"):
+            role, digits = "busy", ""
         else:
             role, digits = "survey", STATE["survey"]
         call = Phone(self, prm.callId, role, digits)
@@ -81,9 +89,9 @@ class Account(pj.Account):
         }
         say(event="incoming", role=role, user=user, headers=headers)
         op = pj.CallOpParam()
-        op.statusCode = 180
+        op.statusCode = 486 if role == "busy" else 180
         call.answer(op)
-        if role != "mute":
+        if role not in ("mute", "busy"):
             ANSWER.append((time.monotonic() + 0.3, call))
 
 
@@ -140,8 +148,9 @@ def main() -> None:
             elif words[0] == "survey":
                 STATE["survey"] = words[1] if len(words) > 1 else ""
             elif words[0] == "hangup":
+                role = words[1] if len(words) > 1 else "citizen"
                 for call in list(PHONES):
-                    if call.role == "citizen":
+                    if call.role == role and (role == "citizen" or call.confirmed):
                         call.hangup(pj.CallOpParam())
         now = time.monotonic()
         for item in [a for a in ANSWER if a[0] <= now]:

@@ -12,6 +12,10 @@ checked by the web middleware): the agent's own state for the console's status b
 
 `POST /web/api/calls/{id}/emergency`, `POST /web/api/calls/{id}/transfer` (form: agent
 or queue): the call panel's 紧急转接 and 转接 buttons (as the `/api/v1/calls/...` ones).
+
+`POST /web/api/calls/{id}/conference` (form: uri, unit), `POST /web/api/calls/{id}/
+conference/end`: the 三方通话 / 结束三方 buttons; the unit leg's state then arrives on
+the WebSocket as `{"type": "conference", "state": ringing|connected|ended|failed, ...}`.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def add_call_panel(app: web.Application) -> None:
     call = r"/web/api/calls/{id:[0-9a-f]{32}}"
     app.router.add_post(call + "/emergency", call_emergency)
     app.router.add_post(call + "/transfer", call_transfer)
+    app.router.add_post(call + "/conference", call_conference)
+    app.router.add_post(call + "/conference/end", call_conference_end)
     app.on_shutdown.append(close_sockets)
 
 
@@ -126,3 +132,28 @@ async def call_transfer(request: web.Request) -> web.StreamResponse:
     except AppError as exc:
         return error_response(exc.status, exc.code, exc.message)
     return json_response({"call": call_id, "agent": agent, "queue": queue})
+
+
+@screen(Role.AGENT)
+async def call_conference(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    uri = str(form.get("uri", "")).strip()[:200]
+    unit = str(form.get("unit", "")).strip()[:40] or None
+    if not uri:
+        return error_response(400, "validation_error", "请填写承办单位的 SIP 地址")
+    try:
+        answer = await desk.add_unit(
+            request.app, await actor_of(request), request.match_info["id"], uri, unit
+        )
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response(answer)
+
+
+@screen(Role.AGENT)
+async def call_conference_end(request: web.Request) -> web.StreamResponse:
+    try:
+        answer = await desk.end_unit(request.app, await actor_of(request), request.match_info["id"])
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response(answer)
