@@ -147,6 +147,8 @@
     });
     if (!list.children.length) { list.appendChild(el("li", "无历史工单", "muted")); }
     status.textContent = "";
+    confState.hidden = true;
+    confEnd.hidden = true;
     panel.hidden = false;
     var stateLabel = document.getElementById("agent-state-label");
     if (stateLabel) { stateLabel.textContent = "通话中"; }
@@ -188,6 +190,28 @@
     callAction("transfer", fields, "已转接" + (agent ? "给坐席 " + agent : "到队列") + "。");
   });
 
+  // 三方通话: the unit's phone is called; its leg's state comes back over the socket.
+  var confState = document.getElementById("conference-state");
+  var confEnd = document.getElementById("conference-end");
+  document.getElementById("conference-add").addEventListener("click", function () {
+    var uri = document.getElementById("conference-uri").value.trim();
+    if (!uri) { status.textContent = "请填写承办单位的 SIP 地址"; return; }
+    var unit = document.getElementById("conference-unit").value.trim();
+    callAction("conference", { uri: uri, unit: unit }, "正在呼叫承办单位……");
+  });
+  confEnd.addEventListener("click", function () {
+    callAction("conference/end", {}, "正在结束三方通话……");
+  });
+  function showConference(event) {
+    if (event.call_id !== document.getElementById("call_id").value) { return; }
+    var live = event.state === "ringing" || event.state === "connected";
+    confState.textContent = event.label + (event.unit ? "(" + event.unit + ")" : "");
+    confState.hidden = false;
+    confState.dataset.state = event.state;
+    confEnd.hidden = !live;
+    status.textContent = event.label;
+  }
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + window.location.host + "/web/ws/agent");
@@ -195,6 +219,7 @@
       var event;
       try { event = JSON.parse(message.data); } catch (err) { return; }
       if (event.type === "call") { showCall(event); }
+      if (event.type === "conference") { showConference(event); }
     });
     ws.addEventListener("open", function () { panel.dataset.connected = "1"; });
     ws.addEventListener("close", function () {
