@@ -70,7 +70,8 @@ class CallDisconnected:
 
 @dataclass(frozen=True)
 class LegsBridged:
-    """Two legs' audio are joined in the conference bridge (caller and agent)."""
+    """Two legs' audio are joined in the conference bridge (caller and agent; or a
+    unit's leg and the caller's, with its agent: 三方通话)."""
 
     leg: int
     other: int

@@ -15,6 +15,10 @@ conference bridge (B2BUA) and recorded together; either side hanging up ends the
 An agent who does not answer within `ring_timeout_seconds` is paused (不应答) and the
 caller, keeping the place, goes to the next agent.
 
+三方通话: the agent on a call may add a unit's phone (a third leg joined to both in the
+conference bridge and to the recording); the unit leaving, busy or unreachable leaves
+the two-party call as it was; the agent leaving ends the whole call (README).
+
 State changes happen only on events from the endpoint thread, which arrive in order;
 records are written by one writer task in batches (one transaction per batch), so a
 burst of calls costs few transactions and never blocks SIP handling.

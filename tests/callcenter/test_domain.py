@@ -169,3 +169,18 @@ def test_clock_skew_never_gives_negative_durations():
     record = domain.agent_answered(record, "a", T0 - timedelta(seconds=1))
     record = domain.end(record, T0 - timedelta(1))
     assert record.wait_seconds == 0 and record.talk_seconds == 0
+
+
+def test_three_way_keeps_the_first_join_and_needs_an_agent_on_the_call():
+    record = domain.enqueue(domain.answer(domain.offer("c1", "12345", "1", T0), T0), "general", T0)
+    with pytest.raises(IllegalCallTransition):  # still queued: no agent to add a unit to
+        domain.three_way(record, "sip:u@h", "CGJ", T0)
+    record = domain.agent_answered(record, "agent", T0 + timedelta(seconds=5))
+    first = domain.three_way(record, "sip:u@h", "CGJ", T0 + timedelta(seconds=30))
+    assert (first.three_way_at, first.conference_unit) == (T0 + timedelta(seconds=30), "CGJ")
+    second = domain.three_way(first, "sip:v@h", None, T0 + timedelta(seconds=90))
+    assert second.three_way_at == first.three_way_at  # the first time a unit joined
+    assert (second.conference_uri, second.conference_unit) == ("sip:v@h", None)
+    ended = domain.end(second, T0 + timedelta(seconds=120))
+    with pytest.raises(IllegalCallTransition):
+        domain.three_way(ended, "sip:u@h", None, T0 + timedelta(seconds=130))
