@@ -250,10 +250,15 @@ async def post_report(request: web.Request, call: Call):
     return _describe(row, tz)
 
 
+MAX_ID = 2**31 - 1  # an INTEGER key: a larger number is no report (and no database error)
+
+
 async def stored_report(app: web.Application, report_id: str) -> Report:
-    async with app[SESSIONS]() as session:
-        row = await session.get(Report, int(report_id)) if report_id.isdigit() else None
-    if row is None or len(report_id) > 12:
+    row = None
+    if report_id.isascii() and report_id.isdigit() and int(report_id) <= MAX_ID:
+        async with app[SESSIONS]() as session:
+            row = await session.get(Report, int(report_id))
+    if row is None:
         raise NotFound("简报不存在")
     return row
 

@@ -153,3 +153,5 @@ async def test_reports_on_demand_and_who_may_see_them(api):
     await api.call("GET", "/api/v1/stats/reports", "aq_dispatcher", expect=403)
     await api.call("GET", "/api/v1/stats/reports/999/report.html", "supervisor", expect=404)
     await api.call("GET", "/api/v1/stats/reports/abc/report.xlsx", "supervisor", expect=404)
+    too_big = "/api/v1/stats/reports/20261123000001/report.html"  # beyond an INTEGER key
+    await api.call("GET", too_big, "supervisor", expect=404)
