@@ -15,7 +15,7 @@ from app.keys import PUSH, SESSIONS
 from callcenter import domain, storage
 from callcenter.desk import user_id_of
 from tests.web.conftest import api, category_model, web_client  # noqa: F401 (fixtures)
-from tests.web.test_browser import Session, base, chromium  # noqa: F401 (fixtures)
+from tests.web.test_browser import SHOTS, Session, base, chromium  # noqa: F401 (fixtures)
 
 CALLER = "13700137000"
 UNIT_URI = "sip:unit1@127.0.0.1:5070"
@@ -67,6 +67,7 @@ async def test_console_adds_a_unit_and_follows_its_leg(chromium, base, web_clien
         await page.wait_for_selector(f"#conference-state[data-state={state}]")
     assert await page.inner_text("#conference-state") == "三方通话中(CGJ)"
     assert await page.is_visible("#conference-end")
+    await page.screenshot(path=str(SHOTS / "call-panel-three-way.png"), full_page=False)
     await page.click("#conference-end")  # the call has ended meanwhile: the reason shows
     await page.wait_for_selector("#call-status:has-text('通话已结束')")
     label = "承办单位已退出三方通话,继续与来电人通话"
