@@ -121,6 +121,7 @@ async def test_busy_unreachable_and_hanging_up_units_leave_the_two_party_call(
     center.add_unit(call_id, "sip:unit9@127.0.0.1:9")  # nothing listens: ring timeout
     failed = await wait_event(events, "failed", count=2, timeout=10)
     assert failed["uri"] == "sip:unit9@127.0.0.1:9"
+    assert failed["reason"] in ("无应答", "无法接通")  # ring timeout, or an ICMP error
     assert center.unit_leg_of(call_id) is None
 
     center.add_unit(call_id, phone.uri("unit1"))
@@ -147,3 +148,20 @@ async def test_busy_unreachable_and_hanging_up_units_leave_the_two_party_call(
     [row] = await records(sessions)
     assert row.three_way_at is not None and row.conference_uri == phone.uri("unit2")
     assert row.conference_unit is None
+
+
+async def test_caller_hanging_up_ends_the_unit_leg_too(center, phone, sessions):
+    events: list = []
+    call_id = await talking(center, phone, events)
+    center.add_unit(call_id, phone.uri("unit1"), "CGJ")
+    await wait_event(events, "connected")
+    await phone.send("hangup")  # the citizen leaves: agent and unit legs end with the call
+    await phone.wait_for(event="disconnected", role="agent")
+    await phone.wait_for(event="disconnected", role="unit")
+    ended = await wait_event(events, "ended")
+    assert (ended["by"], ended["label"]) == ("call", "通话已结束,三方通话随之结束")
+    await wait_agent(center, 2, AgentState.WRAP_UP, timeout=2)
+    await assert_idle(center)
+    await center.flush()
+    [row] = await records(sessions)
+    assert (row.outcome, row.conference_unit) == (Outcome.COMPLETED, "CGJ")
