@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import asyncpg
 
 from app import db
-from stats.domain import Dimension, Period, three_rate_weights
-from stats.queries import KpiQuery, kpi_table
+from benchmarks.stats.bench_kpis import JUNE, time_query
 
 TABLES = ("hotlines", "units", "categories", "orders", "order_events", "order_flags")
 BATCH = 50_000
@@ -73,26 +72,6 @@ async def copy(source: Path, url: str) -> None:
         lite.close()
 
 
-async def time_query(url: str, runs: int) -> list[float]:
-    engine = db.create_engine(url)
-    sessions = db.session_factory(engine)
-    weights = three_rate_weights({"ontime_accept": 0.2, "resolution": 0.4, "satisfaction": 0.4})
-    period = Period(
-        datetime(2026, 6, 1, tzinfo=UTC) - timedelta(hours=8),
-        datetime(2026, 7, 1, tzinfo=UTC) - timedelta(hours=8),
-    )
-    query = KpiQuery(period, Dimension.UNIT, as_of=datetime(2027, 1, 1, tzinfo=UTC))
-    times = []
-    for _ in range(runs):
-        async with sessions() as session:
-            started = time.perf_counter()
-            rows = await kpi_table(session, query, weights)
-            times.append(time.perf_counter() - started)
-    await engine.dispose()
-    print(f"  {len(rows)} unit rows")
-    return times
-
-
 async def run(source: Path, base: str, runs: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base.replace("postgresql+asyncpg", "postgresql") + "/postgres")
@@ -105,7 +84,7 @@ async def run(source: Path, base: str, runs: int) -> None:
     started = time.perf_counter()
     await copy(source, url)
     print(f"  copied in {time.perf_counter() - started:.0f} s")
-    times = await time_query(url, runs)
+    times = await time_query(url, JUNE, runs)
     print("  runs: " + ", ".join(f"{t:.3f} s" for t in times))
     print(f"RESULT postgresql median={statistics.median(times):.3f}s")
 
