@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from accounts.storage import User
@@ -180,7 +180,7 @@ async def reports_ctx(app: web.Application) -> AsyncIterator[None]:
         while True:
             try:
                 await run_due(app)
-            except SQLAlchemyError:
+            except Exception:  # one report that fails to build must not stop the schedule
                 log.exception("reports failed; next try in %.0f s", settings.interval_seconds)
             await asyncio.sleep(settings.interval_seconds)
 
