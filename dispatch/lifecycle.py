@@ -211,6 +211,8 @@ class OrderView:
     request_type: RequestType
     urgency: Urgency
     category: str | None = None
+    # 坐席建议派往: the unit the agent proposed at registration; a record, never an assignment.
+    proposed_unit: str | None = None
     lead_unit: str | None = None  # 主办单位
     assignee: str | None = None  # unit handling it now: the lead or its sub-unit
     co_units: tuple[str, ...] = ()  # 协办单位
@@ -677,6 +679,7 @@ def _registered(event: Event) -> OrderView:
         request_type=RequestType(data["type"]),
         urgency=Urgency(data["urgency"]),
         category=data.get("category"),
+        proposed_unit=data.get("proposed_unit"),
     )
 
 

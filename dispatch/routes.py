@@ -44,6 +44,8 @@ class CreateOrder(StrictBody):
     type: RequestType = RequestType.CONSULTATION
     urgency: Urgency = Urgency.NORMAL
     category: str | None = Field(None, max_length=40)
+    # 建议派往: a unit code the agent proposes to the dispatcher (must be an active unit).
+    proposed_unit: str | None = Field(None, max_length=40)
 
 
 class Text(StrictBody):

@@ -263,6 +263,12 @@ class DispatchService:
             category = fields.get("category")
             if category and await session.get(Category, category) is None:
                 raise ActionRejected(f"未知分类: {category}", code="unknown_category")
+            units = await load_units(session)
+            proposed = fields.get("proposed_unit")
+            if proposed and not units.exists(proposed):
+                raise ActionRejected(
+                    f"建议派往的单位不存在或已停用: {proposed}", code="unknown_unit"
+                )
             number = await self._next_number(session, now)
             order = Order(
                 number=number,
@@ -304,9 +310,9 @@ class DispatchService:
                     "type": fields["type"],
                     "urgency": fields["urgency"],
                     **({"category": category} if category else {}),
+                    **({"proposed_unit": proposed} if proposed else {}),
                 },
             )
-            units = await load_units(session)
             return await self._append(session, order, [], event, units, actor)
 
     # ------------------------------------------------------------ actions
@@ -431,12 +437,15 @@ class DispatchService:
         """Rewrite the order's projection columns from its view."""
         unit_id = {
             code: units.by_code[code].id
-            for code in filter(None, (view.lead_unit, view.assignee, *view.co_units))
+            for code in filter(
+                None, (view.lead_unit, view.assignee, view.proposed_unit, *view.co_units)
+            )
         }
         order.state = view.state.value
         order.category_code = view.category
         order.lead_unit_id = unit_id.get(view.lead_unit)
         order.assignee_unit_id = unit_id.get(view.assignee)
+        order.proposed_unit_id = unit_id.get(view.proposed_unit)
         order.accept_due = view.accept_due
         order.finish_due = view.finish_due
         order.next_alarm_at = view.next_alarm(self.policy)

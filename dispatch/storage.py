@@ -118,6 +118,8 @@ class Order(Base):
     category_code: Mapped[str | None] = mapped_column(ForeignKey("categories.code"), index=True)
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     assignee_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # 坐席建议派往 (the agent's proposal at registration); dispatching stays a person's act.
+    proposed_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     accept_due: Mapped[datetime | None]
     finish_due: Mapped[datetime | None]

@@ -30,6 +30,7 @@ def _unit_codes(order: Order, units: UnitDirectory) -> dict[str, Any]:
     return {
         "lead_unit": units.code(order.lead_unit_id),
         "assignee": units.code(order.assignee_unit_id),
+        "proposed_unit": units.code(order.proposed_unit_id),  # 坐席建议派往
         "co_units": co,
     }
 

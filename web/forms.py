@@ -91,6 +91,7 @@ def registration(form: MultiDictProxy) -> dict[str, Any]:
         "type",
         "urgency",
         "category",
+        "proposed_unit",
     )
     data["confidential"] = form.get("confidential") == "1"
     return _validate(CreateOrder, data).model_dump()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.keys import SESSIONS
+from dispatch.org import set_unit_active
 from tests.api.conftest import make_api
 
 
@@ -124,3 +126,38 @@ async def test_direct_answer_merge_and_invalid(api, clock):
     other = (await api.register())["number"]
     err = await api.act("agent", other, "merge", parent=child, expect=400)
     assert err["error"]["code"] == "invalid_parent"
+
+
+async def test_the_agents_proposed_unit_is_recorded_shown_and_never_dispatches(api):
+    """建议派往: an optional registration field, validated, kept in the register event."""
+    order = await api.register(proposed_unit="CGJ")
+    assert order["proposed_unit"] == "CGJ"
+    assert order["state"] == "registered" and order["lead_unit"] is None
+    assert order["events"][0]["data"]["proposed_unit"] == "CGJ"
+    number = order["number"]
+    listed = await api.call("GET", f"/api/v1/orders?q={number}", "dispatcher")
+    assert [o["proposed_unit"] for o in listed["items"]] == ["CGJ"]
+    order = await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    assert (order["lead_unit"], order["proposed_unit"]) == ("ZJJ", "CGJ")
+    assert (await api.register())["proposed_unit"] is None
+
+    for code in ("NOPE", "ZJJ-WY-X"):
+        err = await api.call(
+            "POST",
+            "/api/v1/orders",
+            "agent",
+            {"channel": "phone", "hotline": "12345", "content": "路灯不亮", "proposed_unit": code},
+            expect=400,
+        )
+        assert err["error"]["code"] == "unknown_unit"
+        assert "建议派往的单位" in err["error"]["message"]
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        await set_unit_active(session, "DHQ-DH", False)
+    err = await api.call(
+        "POST",
+        "/api/v1/orders",
+        "agent",
+        {"channel": "phone", "hotline": "12345", "content": "路灯不亮", "proposed_unit": "DHQ-DH"},
+        expect=400,
+    )
+    assert err["error"]["code"] == "unknown_unit"

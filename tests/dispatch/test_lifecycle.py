@@ -3,6 +3,7 @@ forbidden ones, roles, unit relations, deadlines and alarms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -429,3 +430,19 @@ def test_redispatch_needs_a_new_acceptance_on_the_new_clock():
     assert view.accepted_at is None and first is not None
     view = order.later(hours=5).do(CGJ, "accept")  # 2 working hours allowed: late
     assert view.accepted_at > view.accept_due
+
+
+def test_the_agents_proposed_unit_is_folded_and_kept_through_dispatch_and_replay():
+    """坐席建议派往: read from the registration, never an assignment, kept on record."""
+    data = {"hotline": "12345", "channel": "phone", "type": "complaint", "urgency": "normal"}
+    reg = Event("register", T0, "agent", Role.AGENT, None, State.REGISTERED, data=data)
+    assert replay([reg], POLICY).proposed_unit is None
+    order = Order()
+    order.events = [replace(reg, data={**data, "proposed_unit": "CGJ"})]
+    order.view = replay(order.events, POLICY)
+    assert order.view.proposed_unit == "CGJ"
+    assert (order.view.lead_unit, order.view.assignee) == (None, None)  # a proposal only
+    assert order.view.state == State.REGISTERED
+    view = order.do(DISPATCHER, "dispatch", unit="ZJJ")  # the dispatcher decides otherwise
+    assert (view.lead_unit, view.proposed_unit) == ("ZJJ", "CGJ")
+    assert replay(order.events, POLICY) == view

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from accounts.domain import Actor, Role
+from app.errors import InvalidInput
 from app.http import json_response
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from callcenter.desk import link_order
@@ -15,7 +16,7 @@ from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import OrderFilter
 from dispatch.views import order_summary
 from web import labels, queries
-from web.forms import FormError, action_payload, registration
+from web.forms import action_payload, registration
 from web.render import render, unit_names
 from web.session import actor_of, current_actor, flash, screen
 
@@ -67,11 +68,12 @@ async def register(request: web.Request) -> web.StreamResponse:
     try:
         fields = registration(form)
         answer = action_payload("answer", form, request.app[DISPATCH].tz) if answer_now else None
-    except FormError as exc:
+        # an unknown category or a proposed unit gone inactive meanwhile: the form again
+        detail = await register_order(request, actor, fields, auto=not answer_now)
+    except InvalidInput as exc:  # FormError included
         context = await _form_context(request, actor)
         context.update({"error": exc.message, "form": form})
         return await render(request, "agent.html", context, status=400)
-    detail = await register_order(request, actor, fields, auto=not answer_now)
     number = detail.order.number
     call_id = str(form.get("call_id", "")).strip()[:32]
     if call_id:  # registered during a call (screen pop): the call record gets the order
@@ -85,6 +87,9 @@ async def register(request: web.Request) -> web.StreamResponse:
         await flash(request, "ok", f"工单 {number} 已登记并直接答复", link)
     elif detail.order.state == State.DISPATCHED:
         await flash(request, "ok", f"工单 {number} 已登记,并已智能派单", link)
+    elif proposed := detail.view.proposed_unit:
+        name = detail.units.by_code[proposed].name
+        await flash(request, "ok", f"工单 {number} 已登记,等待派单(建议派往:{name})", link)
     else:
         await flash(request, "ok", f"工单 {number} 已登记,等待派单", link)
     raise web.HTTPFound("/web/agent")

@@ -29,6 +29,52 @@
   }
   function pct(score) { return Math.round(score * 100) + "%"; }
 
+  // 选定分类 / 建议派往: a suggestion chip toggles the hidden field it stands for and the
+  // "分类:X" / "建议派往:X" line under the form; nothing chosen is fine too.
+  function pick(input, box, name) {
+    return { input: input, box: box, name: name, list: null };
+  }
+  var picks = {
+    category: pick(document.getElementById("category"), document.getElementById("category-pick"),
+      document.getElementById("category-name")),
+    unit: pick(document.getElementById("proposed_unit"), document.getElementById("unit-pick"),
+      document.getElementById("unit-name"))
+  };
+  picks.category.list = document.getElementById("category-list");
+  picks.unit.list = document.getElementById("unit-list");
+
+  function choose(p, code, label) {
+    p.input.value = code || "";
+    p.name.textContent = code ? label : "";
+    p.box.hidden = !code;
+    p.list.querySelectorAll("button[data-code]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.code === p.input.value));
+    });
+  }
+  function chip(p, code, label, score, noCode) {
+    var li = el("li");
+    var button = el("button", label + " " + score, "chip pick-chip");
+    button.type = "button";
+    if (!code) {
+      button.disabled = true;
+      button.title = noCode;
+    } else {
+      button.dataset.code = code;
+      button.setAttribute("aria-pressed", String(p.input.value === code));
+      button.addEventListener("click", function () {
+        choose(p, p.input.value === code ? "" : code, label);
+      });
+    }
+    li.appendChild(button);
+    return li;
+  }
+  document.getElementById("category-clear").addEventListener("click", function () {
+    choose(picks.category, "", "");
+  });
+  document.getElementById("unit-clear").addEventListener("click", function () {
+    choose(picks.unit, "", "");
+  });
+
   function answerFromKb(hit) {
     document.getElementById("answer_text").value = hit.answer;
     document.getElementById("kb_id").value = hit.id;
@@ -49,10 +95,10 @@
       return li;
     }), "无匹配的知识库条目");
     fill("category-list", (data.category || []).map(function (c) {
-      return el("li", c.label + " " + pct(c.score), "chip");
+      return chip(picks.category, c.code, c.label, pct(c.score), "派单目录中没有该分类");
     }), "暂无(未加载分类模型或无把握)");
     fill("unit-list", (data.unit || []).map(function (u) {
-      return el("li", (u.name || u.unit) + " " + pct(u.score), "chip");
+      return chip(picks.unit, u.unit, u.name || u.unit, pct(u.score), "");
     }), "暂无");
     fill("duplicate-list", (data.duplicates || []).map(function (d) {
       var li = el("li");
