@@ -91,6 +91,15 @@ async def test_confident_orders_are_dispatched_automatically(aiohttp_client, sql
     last = order["events"][-1]
     assert last["action"] == "dispatch" and last["by"] == "system"
     assert last["note"].startswith("智能派单:城乡建设")
+    # an agent's proposal does not stop 智能派单; it stays on record beside it
+    order = await api.register(
+        content="小区物业不管楼道垃圾,物业公司不作为", type="complaint", proposed_unit="CGJ"
+    )
+    assert (order["state"], order["lead_unit"], order["proposed_unit"]) == (
+        "dispatched",
+        "ZJJ",
+        "CGJ",
+    )
 
     # not for consultations, urgent orders, other hotline modes, or weak predictions
     for fields in ({"type": "consultation"}, {"urgency": "urgent"}, {"hotline": "12358"}):

@@ -108,6 +108,7 @@ async def test_console_form_refuses_an_unknown_proposed_unit(browser, api):
             "content": COMPLAINT,
             "type": "complaint",
             "urgency": "normal",
+            "category": "CJ",
             "proposed_unit": "NOPE",
             "mode": "register",
         },
@@ -116,6 +117,7 @@ async def test_console_form_refuses_an_unknown_proposed_unit(browser, api):
     assert resp.status == 400
     text = await resp.text()
     assert "建议派往的单位不存在或已停用: NOPE" in text
-    assert COMPLAINT in text  # the input is kept
+    assert COMPLAINT in text  # the input is kept, the chosen category with its name
+    assert '<b id="category-name">城乡建设</b>' in text
     listed = await api.call("GET", "/api/v1/orders", "supervisor")
     assert listed["total"] == 0  # nothing registered

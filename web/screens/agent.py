@@ -14,6 +14,7 @@ from callcenter.desk import link_order
 from dispatch.intake import register_request
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import OrderFilter
+from dispatch.storage import Category
 from dispatch.views import order_summary
 from web import labels, queries
 from web.forms import action_payload, registration
@@ -73,6 +74,10 @@ async def register(request: web.Request) -> web.StreamResponse:
     except InvalidInput as exc:  # FormError included
         context = await _form_context(request, actor)
         context.update({"error": exc.message, "form": form})
+        if code := str(form.get("category", "")).strip()[:40]:  # "分类:X" keeps its name
+            async with request.app[SESSIONS]() as session:
+                category = await session.get(Category, code)
+            context["category_name"] = category.name if category else code
         return await render(request, "agent.html", context, status=400)
     number = detail.order.number
     call_id = str(form.get("call_id", "")).strip()[:32]
