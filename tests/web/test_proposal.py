@@ -29,13 +29,19 @@ async def test_agent_proposes_and_the_dispatcher_dispatches_in_one_click(chromiu
     assert await page.input_value("#category") == "CJ"
     assert await page.inner_text("#category-name") == "城乡建设"
     assert await category.get_attribute("aria-pressed") == "true"
-    await unit.click()  # chosen, then cleared by a second click, then chosen by keyboard
+    await unit.click()  # a second click, or its ×, clears it; the keyboard works too
     assert await page.input_value("#proposed_unit") == "ZJJ"
     await unit.click()
     assert await page.input_value("#proposed_unit") == ""
     assert await page.is_hidden("#unit-pick")
     await unit.focus()
     await page.keyboard.press("Enter")
+    assert await page.input_value("#proposed_unit") == "ZJJ"
+    await page.click("#unit-clear")  # the × of "建议派往:X"
+    assert await page.input_value("#proposed_unit") == ""
+    assert await unit.get_attribute("aria-pressed") == "false"
+    await unit.focus()
+    await page.keyboard.press("Space")
     assert await page.input_value("#proposed_unit") == "ZJJ"
     assert "建议派往:市住建局" in await page.inner_text("#unit-pick")
     assert await unit.get_attribute("aria-pressed") == "true"

@@ -31,17 +31,14 @@
 
   // 选定分类 / 建议派往: a suggestion chip toggles the hidden field it stands for and the
   // "分类:X" / "建议派往:X" line under the form; nothing chosen is fine too.
-  function pick(input, box, name) {
-    return { input: input, box: box, name: name, list: null };
+  function pick(field, box, name, list) {
+    var byId = document.getElementById.bind(document);
+    return { input: byId(field), box: byId(box), name: byId(name), list: byId(list) };
   }
   var picks = {
-    category: pick(document.getElementById("category"), document.getElementById("category-pick"),
-      document.getElementById("category-name")),
-    unit: pick(document.getElementById("proposed_unit"), document.getElementById("unit-pick"),
-      document.getElementById("unit-name"))
+    category: pick("category", "category-pick", "category-name", "category-list"),
+    unit: pick("proposed_unit", "unit-pick", "unit-name", "unit-list")
   };
-  picks.category.list = document.getElementById("category-list");
-  picks.unit.list = document.getElementById("unit-list");
 
   function choose(p, code, label) {
     p.input.value = code || "";
@@ -68,11 +65,8 @@
     li.appendChild(button);
     return li;
   }
-  document.getElementById("category-clear").addEventListener("click", function () {
-    choose(picks.category, "", "");
-  });
-  document.getElementById("unit-clear").addEventListener("click", function () {
-    choose(picks.unit, "", "");
+  [["category-clear", picks.category], ["unit-clear", picks.unit]].forEach(function (pair) {
+    document.getElementById(pair[0]).addEventListener("click", function () { choose(pair[1], "", ""); });
   });
 
   function answerFromKb(hit) {
