@@ -82,11 +82,19 @@ async def test_unit_joins_all_three_are_recorded_then_the_agent_drops_it(center,
     assert connected["label"] == "三方通话中"
     await asyncio.sleep(2.0)  # three-way: every leg's tone reaches the recording
 
+    _leg, record = center.active_record(call_id)
+    wav = Path(record.recording)
     center.end_unit(call_id)
     await phone.wait_for(event="disconnected", role="unit")
     ended = await wait_event(events, "ended")
     assert ended["by"] == "agent"
-    await asyncio.sleep(1.5)  # the citizen and the agent talk on
+    # The citizen and the agent talk on: wait for 1.5 s more *recorded* audio, not wall
+    # time (on a loaded machine the bridge's clock may record fewer frames than elapse).
+    dropped_at = wav.stat().st_size
+    for _ in range(200):
+        if wav.stat().st_size - dropped_at >= 1.5 * RATE * 2:  # 16-bit mono
+            break
+        await asyncio.sleep(0.05)
     assert not [e for e in phone.events if e["event"] == "disconnected" and e["role"] != "unit"]
     assert center.acd.agents[2].state is AgentState.TALKING
 
