@@ -1,9 +1,10 @@
 """Keywords of a period (关键词云): the most frequent words of the orders' texts.
 
 jieba segmentation (precise mode, no HMM — stable and fast) with a private tokenizer,
-so nothing leaks into other packages' jieba settings; single characters, numbers and
-the stop words in `data/stopwords.txt` (function words and the vocabulary every request
-shares: 市民, 反映, 问题 ...) are dropped. CPU-bound: callers run it off the event loop.
+so nothing leaks into other packages' jieba settings; single characters, numbers (also
+in characters: 三个, 十一点) and the stop words in `data/stopwords.txt` (function words
+and the vocabulary every request shares: 市民, 反映, 问题 ...) are dropped. CPU-bound:
+callers run it off the event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import jieba
 
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
 _WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z][\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]+$")
+# Counts and times written in characters (三个, 十一点, 两天, 半年): not a topic.
+_QUANTITY = re.compile(r"^[零一二两三四五六七八九十百千万几半多]+[个天点次年月日号周遍趟回]?$")
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -39,7 +42,11 @@ def _tokenizer() -> jieba.Tokenizer:
 def words(text: str) -> list[str]:
     """The content words of one text."""
     stop = stopwords()
-    return [w for w in _tokenizer().lcut(text, HMM=False) if _WORD.match(w) and w not in stop]
+    return [
+        w
+        for w in _tokenizer().lcut(text, HMM=False)
+        if _WORD.match(w) and not _QUANTITY.match(w) and w not in stop
+    ]
 
 
 def top_keywords(texts: Iterable[str], top_n: int) -> list[tuple[str, int]]:
