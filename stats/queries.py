@@ -554,22 +554,39 @@ async def category_names(session: AsyncSession) -> dict[str, str]:
     return dict((await session.execute(select(Category.code, Category.name))).all())
 
 
+def _texts_where(period: Period, scope: Scope) -> list[ColumnElement[bool]]:
+    return [
+        Order.created_at >= period.start,
+        Order.created_at < period.end,
+        Order.state != State.INVALID.value,
+        *scope.conditions(Order.lead_unit_id),
+    ]
+
+
 async def period_texts(
     session: AsyncSession, period: Period, scope: Scope, limit: int
 ) -> list[str]:
     """Title and content of the period's orders (the latest `limit`), for keywords."""
     rows = await session.execute(
         select(Order.title, Order.content)
-        .where(
-            Order.created_at >= period.start,
-            Order.created_at < period.end,
-            Order.state != State.INVALID.value,
-            *scope.conditions(Order.lead_unit_id),
-        )
+        .where(*_texts_where(period, scope))
         .order_by(Order.created_at.desc())
         .limit(limit)
     )
     return [f"{title or ''} {content}" for title, content in rows]
+
+
+async def period_texts_version(
+    session: AsyncSession, period: Period, scope: Scope
+) -> tuple[int, int | None]:
+    """(how many, newest id) of the texts `period_texts` reads: texts never change, so
+    equal versions mean equal texts (an order made invalid changes the count)."""
+    row = (
+        await session.execute(
+            select(func.count(Order.id), func.max(Order.id)).where(*_texts_where(period, scope))
+        )
+    ).one()
+    return int(row[0]), row[1]
 
 
 # ---------------------------------------------------------------------- order lists

@@ -8,10 +8,11 @@ configured time zone) or ISO date-times with an offset, so a month is
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.domain import Actor, Role
 from app.http import ApiRoute, Call
-from app.keys import DISPATCH, SESSIONS, SETTINGS
+from app.keys import DISPATCH, ENGINE, SESSIONS, SETTINGS
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import visible_to
 from dispatch.storage import Order
@@ -193,6 +194,33 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+# Keywords cost jieba over up to KEYWORD_SAMPLE texts; the dashboard asks for the same
+# period again and again. Kept per database (engine), keyed by the texts' version.
+_keyword_caches: WeakKeyDictionary[Any, OrderedDict[tuple, list[tuple[str, int]]]] = (
+    WeakKeyDictionary()
+)
+KEYWORD_CACHE_SIZE = 64
+
+
+async def _keywords(
+    app: web.Application, session, period: Period, scope: queries.Scope, top: int
+) -> list[tuple[str, int]]:
+    cache = _keyword_caches.setdefault(app[ENGINE], OrderedDict())
+    version = await queries.period_texts_version(session, period, scope)
+    key = (scope, period.start, period.end, top, version)
+    if (found := cache.get(key)) is not None:
+        cache.move_to_end(key)
+        return found
+    texts = await queries.period_texts(session, period, scope, KEYWORD_SAMPLE)
+    found = await asyncio.get_running_loop().run_in_executor(
+        None, partial(top_keywords, texts, top)
+    )
+    cache[key] = found
+    while len(cache) > KEYWORD_CACHE_SIZE:
+        cache.popitem(last=False)
+    return found
+
+
 async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) -> dict[str, Any]:
     """Counts by category × district × day, emerging issues and the period's keywords."""
     tz = _tz(app)
@@ -206,7 +234,7 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
     async with app[SESSIONS]() as session:
         counts = await queries.daily_counts(session, history_start, period.end, offset, scope)
         names = await queries.category_names(session)
-        texts = await queries.period_texts(session, period, scope, KEYWORD_SAMPLE)
+        keywords = await _keywords(app, session, period, scope, params.top)
         data_start = await queries.first_order_at(session)
     days = _days(history_start.date(), last)
     observed = (data_start.astimezone(tz).date() - days[0]).days if data_start else 0
@@ -230,9 +258,6 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
             )
     items.sort(key=lambda i: (i["day"], -i["count"], i["category"] or "", i["district"] or ""))
     alerts = detect_all(series, detector, start=index[first], observed_from=observed)
-    keywords = await asyncio.get_running_loop().run_in_executor(
-        None, partial(top_keywords, texts, params.top)
-    )
     return {
         "days": [d for d in days if d >= first],
         "items": items,

@@ -52,3 +52,19 @@ async def test_the_first_days_of_the_service_are_not_emerging(api, clock):
     )
     assert sum(i["count"] for i in body["items"]) == 5
     assert body["emerging"] == [] and "不足 7 天" in body["method"]
+
+
+async def test_keywords_follow_new_and_invalidated_orders(api, clock):
+    # The keywords of a period are cached by the version of its texts: a new order or
+    # one made invalid must show at once.
+    query = "/api/v1/stats/hotspots?from=2026-11-23&to=2026-11-24&top=10"
+    await api.register(content="夜间施工噪音扰民")
+
+    async def keywords() -> set[str]:
+        return {k["word"] for k in (await api.call("GET", query, "supervisor"))["keywords"]}
+
+    assert "噪音" in await keywords() and "停水" not in await keywords()
+    number = (await api.register(content="小区突然停水"))["number"]
+    assert "停水" in await keywords()
+    await api.act("dispatcher", number, "invalidate", reason="重复来电")
+    assert "停水" not in await keywords()
