@@ -45,6 +45,7 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
     lines = [
         "12345 热线工单系统已启动 / hotline service is up",
         f"  Web:      {base}/login",
+        f"  Citizens: {base}/web/citizen (submit and track requests, no account)",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
         f"  Health:   {base}/healthz",
