@@ -227,7 +227,7 @@ class OrderView:
     replied_at: datetime | None = None
     closed_at: datetime | None = None
     answered_at: datetime | None = None  # the first direct answer
-    last_callback_at: datetime | None = None  # the latest rating
+    last_callback_at: datetime | None = None  # the latest 回访 by the centre (not a citizen)
     extensions: int = 0
     pending_extension_days: float | None = None
     reopen_count: int = 0
@@ -836,7 +836,8 @@ def _a_callback(view, event, policy):
         view,
         satisfaction=Satisfaction(event.data["satisfaction"]),
         resolved=event.data["resolved"],
-        last_callback_at=event.at,
+        # A citizen rating on the web is an evaluation, not a callback the centre made.
+        last_callback_at=view.last_callback_at if event.role == R.CITIZEN else event.at,
     )
     if event.to_state == S.CLOSED:
         return replace(view, closed_at=event.at)

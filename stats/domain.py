@@ -29,8 +29,9 @@ Which timestamp puts an order (or an event) into a period [from, to), per KPI
   dispatched — `dispatched_at` in the period.
 - reopen_rate 重办率: closed orders that were reopened at least once / orders closed
   — `closed_at` in the period.
-- callback_rate 回访率: replied orders with a `callback` event at or after their reply
-  / orders replied — `replied_at` in the period.
+- callback_rate 回访率: replied orders with a `callback` event by the centre (agent,
+  supervisor, the survey dialer — not a citizen's own rating on the web) at or after
+  their reply / orders replied — `replied_at` in the period.
 - satisfaction_rate 满意率: (满意 + 基本满意) / ratings — `callback` events in the
   period (every rating given counts, also one that later reopens the order).
 - resolution_rate 解决率: ratings with resolved = true / ratings — `callback` events

@@ -171,7 +171,8 @@ M_REPLIED_ON_TIME = Measure(
     REPLIED,
     and_(Order.finish_due.is_not(None), Order.replied_at <= Order.finish_due),
 )
-# A callback at or after the reply: then the latest one (`last_callback_at`) is too.
+# A callback by the centre at or after the reply: then the latest (`last_callback_at`,
+# which a citizen's own rating does not move) is too.
 M_CALLED_BACK = Measure("called_back", REPLIED, Order.last_callback_at >= Order.replied_at)
 M_DUE = Measure("due", DUE)
 M_DUE_CLOSED = Measure("due_closed", DUE, Order.closed_at.is_not(None))

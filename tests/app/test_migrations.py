@@ -66,7 +66,7 @@ async def test_event_log_is_append_only(any_db_url):
 
 
 async def test_kpi_columns_are_filled_from_the_event_log(any_db_url):
-    """0013 fills `answered_at` (first answer) and `last_callback_at` (latest rating)."""
+    """0013 fills `answered_at` (first answer), `last_callback_at` (latest 回访 by the centre)."""
     engine = create_engine(any_db_url)
     try:
         await migrate(engine, "0012")
@@ -85,20 +85,27 @@ async def test_kpi_columns_are_filled_from_the_event_log(any_db_url):
                     )
                 )
             events = [
-                ("1", 1, "2026-01-01 01:00:00", "answer"),
-                ("1", 2, "2026-01-02 01:00:00", "answer"),
-                ("1", 3, "2026-01-03 01:00:00", "callback"),
-                ("1", 4, "2026-01-05 01:00:00", "callback"),
-                ("2", 1, "2026-01-01 02:00:00", "dispatch"),
+                ("1", 1, "2026-01-01 01:00:00", "answer", "agent"),
+                ("1", 2, "2026-01-02 01:00:00", "answer", "agent"),
+                ("1", 3, "2026-01-03 01:00:00", "callback", "agent"),
+                ("1", 4, "2026-01-05 01:00:00", "callback", "supervisor"),
+                ("1", 5, "2026-01-06 01:00:00", "callback", "citizen"),  # not a 回访
+                ("2", 1, "2026-01-01 02:00:00", "dispatch", "dispatcher"),
             ]
-            for n, seq, at, action in events:
+            for n, seq, at, action, role in events:
                 await conn.execute(
                     text(
                         "INSERT INTO order_events (order_id, seq, at, actor, actor_role, action,"
-                        " to_state, note, data) SELECT id, :seq, :at, 'a', 'agent', :action,"
+                        " to_state, note, data) SELECT id, :seq, :at, 'a', :role, :action,"
                         " 'closed', '', '{}' FROM orders WHERE number = :number"
                     ),
-                    {"seq": seq, "at": datetime.fromisoformat(at), "action": action, "number": n},
+                    {
+                        "seq": seq,
+                        "at": datetime.fromisoformat(at),
+                        "role": role,
+                        "action": action,
+                        "number": n,
+                    },
                 )
         await migrate(engine)
         async with engine.connect() as conn:

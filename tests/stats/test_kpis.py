@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from accounts.domain import CITIZEN_ACTOR
+from app.keys import DISPATCH
 from stats.domain import KPI_NAMES
 from tests.api.conftest import make_api
 from tests.stats import scenario
@@ -270,3 +272,22 @@ async def test_ranking_with_trend(api, clock):
     assert rows["DHQ"]["rank"] is None and rows["DHQ"]["previous_rank"] == 1
     assert rows["ZJJ"]["previous_score"] == pytest.approx(0.5)
     assert rows["ZJJ"]["previous_rank"] == 2 and rows["ZJJ"]["rank_change"] is None
+
+
+async def test_a_citizens_own_rating_is_rated_but_not_a_callback(api, clock):
+    """回访率 counts the centre's callbacks; 满意率/解决率 count every rating given."""
+    numbers = []
+    for _ in range(2):
+        number = (await api.register(type="consultation"))["number"]
+        await api.act("dispatcher", number, "dispatch", unit="CGJ")
+        await api.act("cgj", number, "accept")
+        await api.act("cgj", number, "reply", text="已处理")
+        await api.act("supervisor", number, "review", approve=True)
+        numbers.append(number)
+    service = api.client.app[DISPATCH]
+    await service.act(CITIZEN_ACTOR, numbers[0], "callback", {"rating": "very_satisfied",
+                                                              "resolved": True})  # fmt: skip
+    await api.act("supervisor", numbers[1], "callback", satisfaction="basic", resolved=True)
+
+    rows = await kpis(api, "from=2026-11-23&to=2026-11-24&group_by=total")
+    check(rows["all"], callback_rate=1 / 2, satisfaction_rate=2 / 2, resolution_rate=2 / 2)

@@ -4,8 +4,8 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-30 08:45:00
 
-`answered_at` (first direct answer) and `last_callback_at` (latest rating) are filled
-from the event log; the single-column indexes on the KPI anchors give way to indexes
+`answered_at` (first direct answer) and `last_callback_at` (latest 回访 by the centre,
+not a citizen's own rating) are filled from the event log; the single-column indexes on the KPI anchors give way to indexes
 that also hold every column a period's KPI branch reads (dispatch.storage.KPI_INDEXES).
 """
 
@@ -47,7 +47,8 @@ def upgrade() -> None:
           answered_at = (SELECT MIN(e.at) FROM order_events e
                          WHERE e.order_id = orders.id AND e.action = 'answer'),
           last_callback_at = (SELECT MAX(e.at) FROM order_events e
-                              WHERE e.order_id = orders.id AND e.action = 'callback')
+                              WHERE e.order_id = orders.id AND e.action = 'callback'
+                                AND e.actor_role <> 'citizen')
         """
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
