@@ -5,8 +5,9 @@ Revises: 0012
 Create Date: 2026-11-30 08:45:00
 
 `answered_at` (first direct answer) and `last_callback_at` (latest 回访 by the centre,
-not a citizen's own rating) are filled from the event log; the single-column indexes on the KPI anchors give way to indexes
-that also hold every column a period's KPI branch reads (dispatch.storage.KPI_INDEXES).
+not a citizen's own rating) are filled from the event log; the single-column indexes on
+the KPI anchors give way to indexes that also hold every column a period's KPI branch
+reads (dispatch.storage.KPI_INDEXES).
 """
 
 from collections.abc import Sequence
