@@ -47,23 +47,21 @@ class FormError(InvalidInput):
     """A form field is missing or wrong; the page shows the message and keeps the input."""
 
 
-def _message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        field = str(err["loc"][0]) if err["loc"] else ""
-        label = FIELD_LABELS.get(field, field or "表单")
-        parts.append(f"{label}:{error_text(err['type'])}")
-    return ";".join(parts)
-
-
-def _validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+def validate(
+    model: type[BaseModel], data: dict[str, Any], labels: dict[str, str] = FIELD_LABELS
+) -> Any:
+    """The API's body model on form data; errors name the form fields (`labels`) in Chinese."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise FormError(_message(exc)) from None
+        parts = []
+        for err in exc.errors()[:5]:
+            field = str(err["loc"][0]) if err["loc"] else ""
+            parts.append(f"{labels.get(field, field or '表单')}:{error_text(err['type'])}")
+        raise FormError(";".join(parts)) from None
 
 
-def _texts(form: MultiDictProxy, *names: str) -> dict[str, str]:
+def texts(form: MultiDictProxy, *names: str) -> dict[str, str]:
     """Non-empty, stripped text fields (an empty optional field is simply absent)."""
     values = {}
     for name in names:
@@ -79,7 +77,7 @@ def _yes_no(value: Any) -> bool | None:
 
 def registration(form: MultiDictProxy) -> dict[str, Any]:
     """登记表单 → the fields of `DispatchService.register` (validated like the API)."""
-    data: dict[str, Any] = _texts(
+    data: dict[str, Any] = texts(
         form,
         "channel",
         "hotline",
@@ -94,12 +92,12 @@ def registration(form: MultiDictProxy) -> dict[str, Any]:
         "proposed_unit",
     )
     data["confidential"] = form.get("confidential") == "1"
-    return _validate(CreateOrder, data).model_dump()
+    return validate(CreateOrder, data).model_dump()
 
 
 def action_payload(action: str, form: MultiDictProxy, tz: ZoneInfo) -> dict[str, Any]:
     """One action's form → its payload for `DispatchService.act`."""
-    data: dict[str, Any] = _texts(
+    data: dict[str, Any] = texts(
         form, "text", "reason", "unit", "category", "note", "parent", "satisfaction"
     )
     if action == "dispatch":
@@ -109,12 +107,12 @@ def action_payload(action: str, form: MultiDictProxy, tz: ZoneInfo) -> dict[str,
     for name in ("approve", "resolved"):
         if name in form:
             data[name] = _yes_no(form.get(name))
-    if action == "supervise" and (due := _texts(form, "due").get("due")):
+    if action == "supervise" and (due := texts(form, "due").get("due")):
         try:
             data["due"] = datetime.fromisoformat(due).replace(tzinfo=tz)
         except ValueError:
             raise FormError("新的办结时限:格式不正确") from None
-    if action == "extend_request" and (days := _texts(form, "days").get("days")):
+    if action == "extend_request" and (days := texts(form, "days").get("days")):
         data["days"] = days
-    body = _validate(ACTION_BODIES[action], data)
+    body = validate(ACTION_BODIES[action], data)
     return body.model_dump(exclude_none=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from accounts import services as accounts
@@ -30,11 +30,13 @@ from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
-from app.http import StrictBody, error_text
+from app.http import StrictBody
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, org
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
 from dispatch.storage import CalendarDay, Category, Hotline, Unit
+from web import forms
+from web.forms import texts
 from web.render import render
 from web.session import actor_of, flash, screen
 
@@ -78,25 +80,8 @@ class CategoryEdit(StrictBody):
 
 
 def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """The API's body model on form data; errors name the form fields in Chinese."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors()[:5]:
-            field = str(err["loc"][0]) if err["loc"] else ""
-            parts.append(f"{FIELD_LABELS.get(field, field or '表单')}:{error_text(err['type'])}")
-        raise InvalidInput(";".join(parts)) from None
-
-
-def texts(form: MultiDictProxy, *names: str) -> dict[str, str]:
-    """Non-empty, stripped text fields (an empty optional field is simply absent)."""
-    values = {}
-    for name in names:
-        value = form.get(name)
-        if isinstance(value, str) and value.strip():
-            values[name] = value.strip()
-    return values
+    """The API's body model on an admin form; messages name the admin form's fields."""
+    return forms.validate(model, data, FIELD_LABELS)
 
 
 def level_label(level: int) -> str:
