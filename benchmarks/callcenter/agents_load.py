@@ -23,7 +23,6 @@ import resource
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,35 +31,22 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from app.db import Base, create_engine, session_factory  # noqa: E402
+from app.db import session_factory  # noqa: E402
 from callcenter import agents, storage  # noqa: E402
 from callcenter.agents import AgentState  # noqa: E402
-from callcenter.prompts import ensure_greetings, ensure_ivr_prompts  # noqa: E402
 from callcenter.service import CallCenter  # noqa: E402
-from config import SipSettings, load_settings  # noqa: E402
+from config import SipSettings  # noqa: E402
 from tests.callcenter.conftest import free_port, ivr_scenario  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from intake_load import sipp_counts  # noqa: E402
+from intake_load import intake_workspace, sipp_counts  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> dict:
-    hotlines = [(h.number, h.name) for h in load_settings(environ={}).hotlines]
-    work = Path(tempfile.mkdtemp(prefix="agents-load-"))
-    ensure_greetings(hotlines, work / "prompts")
-    ensure_ivr_prompts([n for n, _ in hotlines], work / "prompts")
-    engine = create_engine(f"sqlite+aiosqlite:///{work / 'calls.db'}")
+    hotlines, work, engine = await intake_workspace("agents-load-")
     from accounts.storage import User
-    from dispatch.storage import Category, Hotline, Order, Unit
 
-    models = (Hotline, Unit, Category, Order, User, storage.Call, storage.Callback)
-    models += (storage.AgentRow, storage.SurveyCall)
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all, tables=[m.__table__ for m in models])
-        await conn.execute(
-            Hotline.__table__.insert(),
-            [{"number": n, "name": name, "mode": "central"} for n, name in hotlines],
-        )
         await conn.execute(
             insert(User),
             [

@@ -45,9 +45,10 @@ def sipp_counts(output: str) -> dict[str, int]:
     return counts
 
 
-async def main(args: argparse.Namespace) -> dict:
+async def intake_workspace(prefix: str):
+    """(hotlines, work dir, engine): prompts and a call-record database in a temp dir."""
     hotlines = [(h.number, h.name) for h in load_settings(environ={}).hotlines]
-    work = Path(tempfile.mkdtemp(prefix="intake-load-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     ensure_greetings(hotlines, work / "prompts")
     ensure_ivr_prompts([n for n, _ in hotlines], work / "prompts")
     engine = create_engine(f"sqlite+aiosqlite:///{work / 'calls.db'}")
@@ -63,6 +64,11 @@ async def main(args: argparse.Namespace) -> dict:
             Hotline.__table__.insert(),
             [{"number": n, "name": name, "mode": "central"} for n, name in hotlines],
         )
+    return hotlines, work, engine
+
+
+async def main(args: argparse.Namespace) -> dict:
+    hotlines, work, engine = await intake_workspace("intake-load-")
     sessions = session_factory(engine)
     settings = SipSettings(
         port=free_port(),
