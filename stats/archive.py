@@ -198,7 +198,7 @@ class NewReport(PeriodParams):
     email: bool = False
 
 
-def _city_wide(actor: Actor) -> None:
+def city_wide(actor: Actor) -> None:
     """Stored reports cover every hotline: not for users scoped to some of them."""
     if actor.hotlines:
         raise Forbidden("简报为全市范围,分平台账号请使用统计看板")
@@ -231,13 +231,13 @@ async def list_reports(app: web.Application, page: int, page_size: int):
 
 
 async def get_reports(request: web.Request, call: Call):
-    _city_wide(call.actor)
+    city_wide(call.actor)
     items, total = await list_reports(request.app, call.query.page, call.query.page_size)
     return page_answer(items, total, call.query.page, call.query.page_size)
 
 
 async def post_report(request: web.Request, call: Call):
-    _city_wide(call.actor)
+    city_wide(call.actor)
     params: NewReport = call.body
     tz = ZoneInfo(request.app[SETTINGS].calendar.timezone)
     period = parse_period(params, tz, MAX_HOTSPOT_DAYS)
@@ -265,7 +265,7 @@ async def stored_report(app: web.Application, report_id: str) -> Report:
 
 def _report_file(suffix: str):
     async def report_file(request: web.Request, call: Call):
-        _city_wide(call.actor)
+        city_wide(call.actor)
         row = await stored_report(request.app, request.match_info["id"])
         if suffix == "html":
             return web.Response(text=row.html, content_type="text/html", charset="utf-8")
