@@ -190,6 +190,13 @@ async def get_ranking(request: web.Request, call: Call):
 # ---------------------------------------------------------------------- hotspots
 
 
+def _local_days(period: Period, tz: ZoneInfo) -> tuple[date, date, timedelta]:
+    """The period's first and last local day, and the zone's UTC offset at its start."""
+    first = period.start.astimezone(tz).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
+    return first, last, period.start.astimezone(tz).utcoffset() or timedelta()
+
+
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -227,10 +234,8 @@ async def hotspots(app: web.Application, actor: Actor, params: HotspotParams) ->
     period = parse_period(params, tz, MAX_HOTSPOT_DAYS)
     scope = scope_of(actor)
     detector = DetectorParams()
-    first = period.start.astimezone(tz).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
+    first, last, offset = _local_days(period, tz)
     history_start = datetime.combine(first - timedelta(days=detector.baseline_days), time(), tz)
-    offset = period.start.astimezone(tz).utcoffset() or timedelta()
     async with app[SESSIONS]() as session:
         counts = await queries.daily_counts(session, history_start, period.end, offset, scope)
         names = await queries.category_names(session)
@@ -295,9 +300,7 @@ async def volume(app: web.Application, actor: Actor, params: VolumeParams) -> di
     """Orders registered per local day, one series per group (channel, hotline, ...)."""
     tz = _tz(app)
     period = parse_period(params, tz, MAX_HOTSPOT_DAYS)
-    first = period.start.astimezone(tz).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
-    offset = period.start.astimezone(tz).utcoffset() or timedelta()
+    first, last, offset = _local_days(period, tz)
     days = _days(first, last)
     index = {day: i for i, day in enumerate(days)}
     async with app[SESSIONS]() as session:
