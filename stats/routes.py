@@ -384,6 +384,14 @@ def order_export(build, content_type: str, suffix: str):
     return export
 
 
+# The export handlers by file name: the API routes below and the dashboard's links.
+EXPORTS = {
+    "kpis.csv": kpi_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+    "kpis.xlsx": kpi_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+    "orders.csv": order_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+    "orders.xlsx": order_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+}
+
 routes = [
     ApiRoute(
         "GET",
@@ -397,7 +405,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/kpis.csv",
-        kpi_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+        EXPORTS["kpis.csv"],
         "考核指标导出(CSV)",
         roles=STATS_ROLES,
         query=KpiParams,
@@ -406,7 +414,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/kpis.xlsx",
-        kpi_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+        EXPORTS["kpis.xlsx"],
         "考核指标导出(XLSX)",
         roles=STATS_ROLES,
         query=KpiParams,
@@ -442,7 +450,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/orders.xlsx",
-        order_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
+        EXPORTS["orders.xlsx"],
         "工单明细导出(XLSX)",
         roles=STATS_ROLES,
         query=OrderExportParams,
@@ -451,7 +459,7 @@ routes = [
     ApiRoute(
         "GET",
         "/api/v1/stats/orders.csv",
-        order_export(exports.to_csv, exports.CSV_TYPE, "csv"),
+        EXPORTS["orders.csv"],
         "工单明细导出(CSV)",
         roles=STATS_ROLES,
         query=OrderExportParams,

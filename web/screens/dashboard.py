@@ -19,7 +19,7 @@ from accounts.domain import Role
 from app.errors import InvalidInput
 from app.http import Call, parse_model
 from app.keys import DISPATCH, SETTINGS
-from stats import archive, charts, exports
+from stats import archive, charts
 from stats import routes as stats_routes
 from stats.domain import KPIS
 from stats.exports import XLSX_TYPE
@@ -228,13 +228,5 @@ async def export(request: web.Request) -> web.StreamResponse:
     else:
         params.pop("group_by", None)
         query = parse_model(OrderExportParams, params)
-    handler = EXPORTS[name]
+    handler = stats_routes.EXPORTS[name]
     return await handler(request, Call(actor, query=query))
-
-
-EXPORTS = {
-    "kpis.xlsx": stats_routes.kpi_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
-    "kpis.csv": stats_routes.kpi_export(exports.to_csv, exports.CSV_TYPE, "csv"),
-    "orders.xlsx": stats_routes.order_export(exports.to_xlsx, exports.XLSX_TYPE, "xlsx"),
-    "orders.csv": stats_routes.order_export(exports.to_csv, exports.CSV_TYPE, "csv"),
-}
