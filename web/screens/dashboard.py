@@ -40,7 +40,7 @@ from web.session import actor_of, screen
 
 DASHBOARD_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER)
 DEFAULT_DAYS = 30
-MAX_DAYS = 366
+MAX_DAYS = stats_routes.MAX_HOTSPOT_DAYS  # the daily series behind the charts
 GAUGES = (
     ("connection_rate", 0.95),  # GB/T 33358: 24-hour connection rate >= 95 %
     ("service_level_15s", None),
