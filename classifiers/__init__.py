@@ -10,7 +10,7 @@ Python API (for the server; load once at start-up, swap the object on retrain)::
     model.predict("小区停水两天了", title=None, k=3)     # [("城乡建设", 0.81), ...]
     model.version, model.labels, model.metadata          # metadata.json contents
 
-    detect_urgency("楼下着火了")       # UrgencyResult(urgent=True, type="fire", matched="着火")
+    detect_urgency("楼下着火了")  # UrgencyResult(True, "fire", ("着火",)); .linkage == "119"
     classify_request_type("请问社保卡怎么补办")  # "consultation"  (REQUEST_TYPE_NAMES -> 咨询)
     extract_district("A7县星沙街道xx小区")        # "A7县" (default gazetteer)
     extract_district(addr, Gazetteer.from_file("config/gazetteer.json"))

@@ -131,13 +131,42 @@ _TYPE_HINTS = tuple(
 _CLAUSE_BREAK = re.compile(r"[，。！？,.!?；;]")
 
 
+# The emergency line each danger type is handed over to (DESIGN §8 emergency linkage):
+# 110 police, 119 fire and rescue, 120 ambulance, 122 traffic police.
+LINKAGE: dict[str, str] = {
+    "poisoning": "120",
+    "gas": "119",
+    "fire": "119",
+    "flood": "119",
+    "collapse": "119",
+    "electric": "119",
+    "violence": "110",
+    "self_harm": "110",
+    "trapped": "119",
+    "medical": "120",
+    "traffic": "122",
+    "other": "110",
+}
+# How many of the learned part's strongest n-grams are shown as its evidence.
+EVIDENCE_GRAMS = 3
+
+
 @dataclass(frozen=True)
 class UrgencyResult:
-    """Outcome of :func:`detect_urgency`; ``matched`` is the text that triggered it."""
+    """Outcome of :func:`detect_urgency`.
+
+    ``matched`` is the evidence shown to the agent: the words a rule matched, or the
+    character n-grams that pushed the learned part over its threshold.
+    """
 
     urgent: bool
     type: str | None = None
-    matched: str | None = None
+    matched: tuple[str, ...] = ()
+
+    @property
+    def linkage(self) -> str | None:
+        """The emergency line to hand the caller over to (110/119/120/122)."""
+        return LINKAGE.get(self.type) if self.urgent and self.type else None
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -161,7 +190,7 @@ def _rule_match(norm: str) -> UrgencyResult | None:
     for kind, pattern in _COMPILED:
         for match in pattern.finditer(norm):
             if cry or not _suppressed(norm, match):
-                return UrgencyResult(True, kind, match.group(0))
+                return UrgencyResult(True, kind, (match.group(0),))
     return None
 
 
@@ -179,10 +208,21 @@ class _LearnedUrgency:
         sign = 1.0 if lr.classes_[1] else -1.0  # classes_ sorted: [False, True]
         self.coef = np.ascontiguousarray(lr.coef_[0] * sign)
         self.intercept = float(lr.intercept_[0] * sign)
+        self.grams = self.vectorizer.get_feature_names_out()
 
     def probability(self, norm: str) -> float:
         x = self.vectorizer.transform([norm])
         return float(expit(x.dot(self.coef)[0] + self.intercept))
+
+    def evidence(self, norm: str, k: int = EVIDENCE_GRAMS) -> tuple[str, ...]:
+        """The k bigrams of ``norm`` that add most to the urgent side of the score
+        (single characters such as 人 or 在 tell the agent nothing)."""
+        x = self.vectorizer.transform([norm]).tocsr()
+        contributions = x.data * self.coef[x.indices]
+        grams = [str(self.grams[i]) for i in x.indices]
+        strongest = sorted(range(len(grams)), key=lambda i: -contributions[i])
+        useful = [i for i in strongest if contributions[i] > 0 and len(grams[i].strip()) == 2]
+        return tuple(grams[i] for i in useful[:k])
 
 
 @lru_cache(maxsize=1)
@@ -220,6 +260,7 @@ def detect_urgency(text: str | None) -> UrgencyResult:
     by_rule = _rule_match(norm)
     if by_rule is not None and by_rule.urgent:
         return by_rule
-    if len(norm) <= LEARNED_MAX_CHARS and _learned_model().probability(norm) >= LEARNED_THRESHOLD:
-        return UrgencyResult(True, _type_hint(norm), None)
+    learned = _learned_model()
+    if len(norm) <= LEARNED_MAX_CHARS and learned.probability(norm) >= LEARNED_THRESHOLD:
+        return UrgencyResult(True, _type_hint(norm), learned.evidence(norm))
     return UrgencyResult(False)

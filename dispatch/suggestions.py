@@ -63,7 +63,8 @@ class Suggester:
             "urgency": {
                 "urgent": urgency.urgent,
                 "type": urgency.type,
-                "matched": urgency.matched,
+                "linkage": urgency.linkage,
+                "matched": list(urgency.matched),
             },
         }
 

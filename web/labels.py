@@ -13,6 +13,21 @@ REQUEST_TYPES = {
     "praise": "表扬",
 }
 URGENCIES = {"normal": "一般", "urgent": "紧急"}
+# The danger types of classifiers.urgency, as the agent's emergency banner names them.
+URGENT_TYPES = {
+    "poisoning": "中毒",
+    "gas": "燃气泄漏",
+    "fire": "火情",
+    "flood": "水情",
+    "collapse": "坍塌/爆炸",
+    "electric": "触电",
+    "violence": "暴力/治安",
+    "self_harm": "轻生",
+    "trapped": "被困",
+    "medical": "急症/伤病",
+    "traffic": "交通事故",
+    "other": "其他危险",
+}
 CHANNELS = {
     "phone": "电话",
     "web": "网站",

@@ -75,3 +75,12 @@ def test_long_ordinary_web_message_is_not_urgent():
         "家里老人生病急需用钱,请劳动部门帮帮我们讨回工资。"
     )
     assert detect_urgency(text).urgent is False
+
+
+def test_every_flag_names_its_evidence_and_emergency_line():
+    by_rule = detect_urgency("闻到很大的煤气味,楼道里都是")
+    assert by_rule.matched == ("煤气味",) and by_rule.linkage == "119"
+    learned = detect_urgency("家里老人呼吸不上来脸发紫")  # no rule lists this phrasing
+    assert learned.urgent and learned.matched
+    assert all(len(gram) == 2 and gram in "家里老人呼吸不上来脸发紫" for gram in learned.matched)
+    assert detect_urgency("燃气费怎么比上个月多了这么多").linkage is None

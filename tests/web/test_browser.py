@@ -65,11 +65,14 @@ class Session:
     def __init__(self, browser, base: str, viewport: dict = DESKTOP) -> None:
         self.browser, self.base, self.viewport = browser, base, viewport
         self.page = None
+        # Uncaught script errors of every page this person opened.
+        self.errors: list[str] = []
 
     async def login(self, username: str, home: str, shot: str | None = None):
         context = await self.browser.new_context(viewport=self.viewport, locale="zh-CN")
         context.set_default_timeout(TIMEOUT_MS)
         self.page = page = await context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         await page.goto(self.base + "/login")
         if shot:
             await self.shot(shot)

@@ -130,6 +130,8 @@ async def suggest(request: web.Request) -> web.StreamResponse:
         async with request.app[SESSIONS]() as session:
             answer = await request.app[SUGGESTER].suggest(session, actor, order)
         answer["type_label"] = labels.REQUEST_TYPES.get(answer["type"], "")
+        urgency = answer["urgency"]
+        urgency["type_label"] = labels.URGENT_TYPES.get(urgency["type"] or "", "")
     if len(phone) >= 3:
         rows, total, _units = await service.list(actor, OrderFilter(caller_phone=phone), 1, HISTORY)
         answer["history"] = {

@@ -9,11 +9,13 @@
   var hotline = document.getElementById("hotline");
   var typeSelect = document.getElementById("type");
   var status = document.getElementById("suggest-status");
-  var typeTouched = false;
+  var urgencySelect = document.getElementById("urgency");
+  var typeTouched = false, urgencyTouched = false, urgencyAuto = false;
   var timer = null, inflight = null;
   var DEBOUNCE_MS = 350;
 
   typeSelect.addEventListener("change", function () { typeTouched = true; });
+  urgencySelect.addEventListener("change", function () { urgencyTouched = true; });
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
@@ -115,15 +117,29 @@
     var hint = document.getElementById("suggest-type");
     hint.textContent = data.type_label ? "系统判断诉求类型:" + data.type_label : "";
     if (data.type && !typeTouched) { typeSelect.value = data.type; }
-    var banner = document.getElementById("emergency");
-    if (data.urgency && data.urgency.urgent) {
-      banner.textContent = "疑似紧急情况(" + (data.urgency.matched || []).join("、") +
-        "):请立即按规定转接 110 / 119 / 120 联动处置,并将紧急程度设为“紧急”。";
-      banner.hidden = false;
-    } else {
-      banner.hidden = true;
-    }
+    showEmergency(data.urgency);
     status.textContent = "已根据当前输入更新推荐。";
+  }
+
+  // 紧急诉求: the banner names the danger, what in the text raised it and the line to
+  // hand the caller over to; 紧急程度 follows unless the agent has set it by hand.
+  function showEmergency(urgency) {
+    var banner = document.getElementById("emergency");
+    if (!urgency || !urgency.urgent) {
+      banner.hidden = true;
+      if (urgencyAuto && !urgencyTouched) { urgencySelect.value = "normal"; }
+      urgencyAuto = false;
+      return;
+    }
+    var evidence = (urgency.matched || []).map(function (m) { return "“" + m + "”"; }).join("、");
+    var kind = urgency.type_label || "紧急情况";
+    banner.textContent = "疑似" + kind + (evidence ? "(依据:" + evidence + ")" : "") +
+      ":请立即转接 " + (urgency.linkage || "110 / 119 / 120") + " 联动处置,并确认紧急程度为“紧急”。";
+    banner.hidden = false;
+    if (!urgencyTouched) {
+      urgencySelect.value = "urgent";
+      urgencyAuto = true;
+    }
   }
 
   function refresh() {
