@@ -6,8 +6,13 @@ created and upgraded only by the Alembic migrations in `app/migrations/`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,13 +74,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_engine(url: str, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, echo: bool = False, **pool) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL and a busy timeout on connect."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and ":memory:" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo)
+    engine = create_async_engine(url, echo=echo, **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -86,9 +92,123 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction per use case: committed when the block ends, rolled back on error."""
+    """One transaction per use case: committed when the block ends, rolled back on error.
+
+    Where the database has a single writer (SQLite, see `Writer`), the block runs on
+    the writer's connection and returns once the commit holding it is durable.
+    """
+    writer = _WRITERS.get(sessions)
+    if writer is not None:
+        async with writer.transaction() as session:
+            yield session
+        return
     async with sessions() as session, session.begin():
         yield session
+
+
+_WRITERS: weakref.WeakKeyDictionary[async_sessionmaker, Writer] = weakref.WeakKeyDictionary()
+_IN_WRITE: ContextVar[bool] = ContextVar("in_write", default=False)
+
+
+def _begin_immediate(dbapi_connection, _record) -> None:
+    # Transactions are begun by the `begin` listener below (the pysqlite driver's own
+    # implicit BEGIN would not cover SAVEPOINTs or reads).
+    dbapi_connection.isolation_level = None
+
+
+class Writer:
+    """SQLite's one writer, shared by every use case of this process (group commit).
+
+    SQLite lets one connection write at a time; several pooled connections that each
+    read and then write wait on each other through `busy_timeout` polling, and every
+    commit pays its own fsync. Here one connection does all writing: a use case's block
+    runs inside a SAVEPOINT of the transaction that is open on it (an error rolls back
+    that block only), and a committer commits whatever blocks have finished, one fsync
+    for all of them. A block returns only after its commit, so an acknowledged order is
+    durable (`synchronous=FULL`). Reads keep their own pooled connections (WAL).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+        self._lock = asyncio.Lock()
+        self._session: AsyncSession | None = None
+        self._batch: asyncio.Future[None] | None = None
+        self._pending = asyncio.Event()
+        self._committer: asyncio.Task | None = None
+        self.commits = 0
+        self.blocks = 0
+
+    @classmethod
+    async def start(cls, url: str, sessions: async_sessionmaker[AsyncSession]) -> Writer:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        event.listen(engine.sync_engine, "connect", _begin_immediate)
+        event.listen(
+            engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE")
+        )
+        writer = cls(engine)
+        writer._committer = asyncio.create_task(writer._commit_loop(), name="sqlite-writer")
+        _WRITERS[sessions] = writer
+        return writer
+
+    async def stop(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        async with self._lock:
+            await self._commit()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        if _IN_WRITE.get():
+            raise RuntimeError("a write transaction inside another one would wait for itself")
+        token = _IN_WRITE.set(True)
+        try:
+            async with self._lock:
+                if self._session is None:
+                    self._session = self._sessions()
+                    await self._session.begin()
+                    self._batch = asyncio.get_running_loop().create_future()
+                session, batch = self._session, self._batch
+                try:
+                    async with session.begin_nested():
+                        yield session
+                finally:
+                    # The next block starts from the database, not from this one's objects
+                    # (they stay usable, detached, as after a session of their own).
+                    session.expunge_all()
+                    # Commit soon even after an error: the open transaction holds SQLite's
+                    # write lock against every other connection.
+                    self._pending.set()
+                self.blocks += 1
+        finally:
+            _IN_WRITE.reset(token)
+        await asyncio.shield(batch)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._pending.wait()
+            async with self._lock:
+                self._pending.clear()
+                await self._commit()
+
+    async def _commit(self) -> None:
+        session, batch = self._session, self._batch
+        if session is None:
+            return
+        self._session = self._batch = None
+        try:
+            await session.commit()
+            self.commits += 1
+        except Exception as exc:  # every block of the batch learns its write is lost
+            log.exception("group commit failed")
+            batch.set_exception(exc)
+        else:
+            batch.set_result(None)
+        finally:
+            await session.close()
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

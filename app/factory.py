@@ -30,6 +30,7 @@ from app.keys import (
     SETTINGS,
     SUGGESTER,
 )
+from app.metrics import setup_metrics
 from app.push import PushHub
 from callcenter import routes as callcenter_routes
 from callcenter.service import callcenter_ctx
@@ -64,6 +65,9 @@ def _database(now: Callable[[], datetime]):
         await db.migrate(engine)
         sessions = db.session_factory(engine)
         app[ENGINE], app[SESSIONS] = engine, sessions
+        writer = None
+        if engine.dialect.name == "sqlite":  # one writer, grouped commits (see db.Writer)
+            writer = await db.Writer.start(settings.database.url, sessions)
         async with db.unit_of_work(sessions) as session:
             await org.sync_hotlines(session, settings.hotlines)
             if await accounts.ensure_admin(session, app[PASSWORDS], settings.auth.admin_password):
@@ -81,6 +85,8 @@ def _database(now: Callable[[], datetime]):
 
         app[ACTOR_RESOLVER] = resolve
         yield
+        if writer is not None:
+            await writer.stop()
         await engine.dispose()
 
     return database_ctx
@@ -143,6 +149,7 @@ def create_app(
     app = web.Application(
         client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
     )
+    setup_metrics(app)
     app[SETTINGS] = settings
     app[ROUTES] = []
     app[PUSH] = PushHub()

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import unit_of_work
 from app.errors import Conflict
 from classifiers import ClassifierError, Record, read_records, train
 from config import ClassifierSettings
@@ -32,28 +31,22 @@ log = logging.getLogger(__name__)
 SETTLED = (State.ACCEPTED, State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
 
 
-async def record_suggestion(
-    sessions: async_sessionmaker[AsyncSession],
-    order: Order,
-    model_version: str,
-    suggestions: dict[str, Any],
-    auto_dispatched: bool,
-) -> None:
+def suggestion_row(
+    order: Order, model_version: str, suggestions: dict[str, Any], auto_dispatched: bool
+) -> OrderSuggestion:
+    """What the model proposed for `order`, kept to learn from the decisions later."""
     top = suggestions["category"][0]
     unit = suggestions["unit"][0]["unit"] if suggestions["unit"] else None
-    async with unit_of_work(sessions) as session:
-        session.add(
-            OrderSuggestion(
-                order_id=order.id,
-                model_version=model_version,
-                label=top["label"],
-                category_code=top["code"],
-                unit_code=unit,
-                confidence=top["score"],
-                auto_dispatched=auto_dispatched,
-                created_at=order.created_at,
-            )
-        )
+    return OrderSuggestion(
+        order_id=order.id,
+        model_version=model_version,
+        label=top["label"],
+        category_code=top["code"],
+        unit_code=unit,
+        confidence=top["score"],
+        auto_dispatched=auto_dispatched,
+        created_at=order.created_at,
+    )
 
 
 def _top_level_names(categories: list[Category]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
-from dispatch.intake import register_request
+from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
 from dispatch.services import OrderFilter
 from dispatch.storage import Category, Hotline, Notification, Order, Unit
@@ -26,6 +26,7 @@ from dispatch.views import order_detail, order_summary
 
 CENTRE = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
+SUGGEST_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR})
 
 
 class CreateOrder(StrictBody):
@@ -46,6 +47,15 @@ class CreateOrder(StrictBody):
     category: str | None = Field(None, max_length=40)
     # 建议派往: a unit code the agent proposes to the dispatcher (must be an active unit).
     proposed_unit: str | None = Field(None, max_length=40)
+
+
+class SuggestBody(StrictBody):
+    content: str = Field(min_length=1, max_length=5000)
+    title: str | None = Field(None, max_length=200)
+    hotline: str = Field("12345", min_length=1, max_length=20)
+    caller_phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{3,20}$")
+    address: str | None = Field(None, max_length=300)
+    district: str | None = Field(None, max_length=60)
 
 
 class Text(StrictBody):
@@ -157,6 +167,12 @@ async def create_order(request: web.Request, call: Call):
     answer = order_detail(detail, call.actor, _tz(request))
     answer["suggestions"] = suggestions
     return answer
+
+
+async def suggest(request: web.Request, call: Call):
+    app = request.app
+    fields = call.body.model_dump()
+    return await suggest_request(app[DISPATCH], app[SUGGESTER], app[SESSIONS], call.actor, fields)
 
 
 async def list_orders(request: web.Request, call: Call):
@@ -399,6 +415,15 @@ routes = [
         "登记工单",
         body=CreateOrder,
         status=201,
+        tags=("orders",),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/suggestions",
+        suggest,
+        "登记前的智能辅助(分类、承办单位、知识库、重复件、类型、紧急程度),不登记",
+        roles=SUGGEST_ROLES,
+        body=SuggestBody,
         tags=("orders",),
     ),
     ApiRoute("GET", "/api/v1/orders", list_orders, "工单列表", query=OrderQuery, tags=("orders",)),

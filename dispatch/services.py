@@ -249,8 +249,19 @@ class DispatchService:
         last = (await session.execute(stmt)).scalar_one()
         return f"{day}{last:06d}"
 
-    async def register(self, actor: Actor, fields: Mapping[str, Any]) -> OrderDetail:
-        """受理: register a request as a work order; the citizen may be told its number."""
+    async def register(
+        self,
+        actor: Actor,
+        fields: Mapping[str, Any],
+        dispatch: Mapping[str, Any] | None = None,
+        also: Callable[[AsyncSession, Order], Awaitable[None]] | None = None,
+    ) -> OrderDetail:
+        """受理: register a request as a work order; the citizen may be told its number.
+
+        One transaction for the whole use case: with `dispatch`, 智能派单 by the `system`
+        actor follows at once (skipped, the order left registered, when the rules refuse
+        it); `also` writes what else belongs to the registration (the stored suggestion).
+        """
         if actor.role not in REGISTER_ROLES:
             raise ActionForbidden("当前角色无权登记工单")
         now = self.now()
@@ -313,7 +324,25 @@ class DispatchService:
                     **({"proposed_unit": proposed} if proposed else {}),
                 },
             )
-            return await self._append(session, order, [], event, units, actor)
+            detail = await self._append(session, order, [], event, units, actor)
+            if dispatch is not None:
+                detail = await self._auto_dispatch(session, detail, dispatch)
+            if also is not None:
+                await also(session, order)
+            return detail
+
+    async def _auto_dispatch(
+        self, session: AsyncSession, detail: OrderDetail, payload: Mapping[str, Any]
+    ) -> OrderDetail:
+        ctx = Context(policy=self.policy, units=detail.units, now=self.now())
+        try:
+            event = decide(detail.view, "dispatch", payload, SYSTEM_ACTOR, ctx)
+        except ActionRejected as exc:
+            log.info("智能派单 of %s refused: %s", detail.order.number, exc)
+            return detail
+        return await self._append(
+            session, detail.order, detail.events, event, detail.units, SYSTEM_ACTOR, detail.view
+        )
 
     # ------------------------------------------------------------ actions
 

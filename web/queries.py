@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.storage import Category, Hotline, Order, OrderEvent
+from dispatch.storage import Category, Hotline, OrderEvent
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,3 @@ async def hotlines(session: AsyncSession, allowed: frozenset[str]) -> list[Hotli
     if allowed:
         stmt = stmt.where(Hotline.number.in_(sorted(allowed)))
     return list(await session.scalars(stmt))
-
-
-def transient_order(**fields) -> Order:
-    """An unsaved order for live suggestions while the agent is still typing."""
-    return Order(**fields)

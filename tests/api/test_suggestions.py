@@ -133,3 +133,31 @@ async def test_possible_duplicates(api):
         {"channel": "phone", "hotline": "12345", "content": "x"},
         expect=403,
     )
+
+
+async def test_suggestions_without_registering(aiohttp_client, sqlite_url, tmp_path):
+    """POST /api/v1/suggestions: what the console asks while the agent types (DESIGN §9)."""
+    api = await _client_with_model(aiohttp_client, sqlite_url, tmp_path, 0.5)
+    first = await api.register(
+        content="锦绣花园小区楼道垃圾堆积一周无人清理,物业不管", address="东湖区湖滨街道锦绣花园3栋"
+    )
+    before = (await api.call("GET", "/api/v1/orders", "dispatcher"))["total"]
+    body = {
+        "content": "我们锦绣花园楼道里垃圾一直没人清理,物业也不管",
+        "address": "东湖区湖滨街道锦绣花园3栋",
+        "caller_phone": "13800138000",
+    }
+    answer = await api.call("POST", "/api/v1/suggestions", "agent", body)
+    assert set(answer) >= {"category", "unit", "kb", "duplicates", "type", "urgency"}
+    assert answer["category"][0]["code"] == "CJ" and answer["unit"][0]["unit"] == "ZJJ"
+    assert [d["number"] for d in answer["duplicates"]] == [first["number"]]
+    assert answer["urgency"] == {"urgent": False, "type": None, "linkage": None, "matched": []}
+    fire = await api.call("POST", "/api/v1/suggestions", "dispatcher", {"content": "楼下着火了"})
+    assert fire["urgency"]["linkage"] == "119" and fire["urgency"]["matched"] == ["着火"]
+    assert (await api.call("GET", "/api/v1/orders", "dispatcher"))["total"] == before
+
+    for user in ("zjj", "inspector"):
+        await api.call("POST", "/api/v1/suggestions", user, body, expect=403)
+    for bad in ({}, {"content": ""}, {"content": "x", "caller_phone": "abc"}, {"text": "x"}):
+        err = await api.call("POST", "/api/v1/suggestions", "agent", bad, expect=400)
+        assert err["error"]["code"]

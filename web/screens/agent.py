@@ -11,7 +11,7 @@ from app.errors import InvalidInput
 from app.http import json_response
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from callcenter.desk import link_order
-from dispatch.intake import register_request
+from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.services import OrderFilter
 from dispatch.storage import Category
@@ -118,17 +118,15 @@ async def suggest(request: web.Request) -> web.StreamResponse:
     answer: dict[str, Any] = {"kb": [], "category": [], "unit": [], "duplicates": []}
     service = request.app[DISPATCH]
     if len(text) >= MIN_SUGGEST_CHARS:
-        address = q.get("address", "").strip()[:300] or None
-        order = queries.transient_order(
-            content=text,
-            title=q.get("title", "").strip()[:200] or None,
-            address=address,
-            district=None,
-            hotline_number=q.get("hotline", "12345")[:20],
-            created_at=service.now(),
+        fields = {
+            "content": text,
+            "title": q.get("title", "").strip()[:200] or None,
+            "address": q.get("address", "").strip()[:300] or None,
+            "hotline": q.get("hotline", "12345")[:20],
+        }
+        answer = await suggest_request(
+            service, request.app[SUGGESTER], request.app[SESSIONS], actor, fields
         )
-        async with request.app[SESSIONS]() as session:
-            answer = await request.app[SUGGESTER].suggest(session, actor, order)
         answer["type_label"] = labels.REQUEST_TYPES.get(answer["type"], "")
         urgency = answer["urgency"]
         urgency["type_label"] = labels.URGENT_TYPES.get(urgency["type"] or "", "")
