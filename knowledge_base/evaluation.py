@@ -1,13 +1,19 @@
 """Paraphrase evaluation: top-k accuracy of an index on `{"q", "expected"}` queries.
 
-The paraphrase set is split in two halves by line parity: `dev` (even lines) is the
-only one looked at while tuning; `held_out` (odd lines) is reported, never tuned on.
+The paraphrase set is split in two halves by line parity: `dev` (even lines) and
+`held_out` (odd lines); weights are chosen on one half and reported on the other
+(2-fold cross-validation, `benchmarks/knowledge_base/bench_accuracy.py --cv`).
+
+A second check needs no hand-written queries at all: leave one variant out. Each
+title / question variant of an entry in turn is removed from the index and used as
+the query; the entry must still be found by its other wording and its answer.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +56,42 @@ def load_paraphrases(path: Path = PARAPHRASES, split: Split = "all") -> list[Par
 def load_documents(path: Path = DEMO_KB) -> list[SearchDocument]:
     """Demo KB records as search documents (no database involved)."""
     return [SearchDocument(r.external_id, r.content) for r in read_records(path)]
+
+
+def leave_one_variant_out(
+    documents: Sequence[SearchDocument],
+) -> list[tuple[list[SearchDocument], list[Paraphrase]]]:
+    """(documents without their j-th title/question text, those texts as queries) for
+    each j; an entry keeps at least one text, so single-text entries are skipped."""
+    rounds = []
+    longest = max((1 + len(d.content.questions) for d in documents), default=0)
+    for j in range(longest):
+        reduced, queries = [], []
+        for d in documents:
+            texts = [d.content.title, *d.content.questions]
+            if j < len(texts) and len(texts) > 1:
+                queries.append(Paraphrase(texts[j], d.external_id))
+                del texts[j]
+                content = replace(d.content, title=texts[0], questions=tuple(texts[1:]))
+                d = replace(d, content=content)
+            reduced.append(d)
+        rounds.append((reduced, queries))
+    return rounds
+
+
+def evaluate_variants(build: Callable[[list[SearchDocument]], object]) -> Accuracy:
+    """Leave-one-variant-out accuracy of the index `build(documents)` makes."""
+    results = [
+        evaluate(build(reduced), queries)
+        for reduced, queries in leave_one_variant_out(load_documents())
+    ]
+    n = sum(r.n for r in results)
+    return Accuracy(
+        n,
+        sum(r.top1 * r.n for r in results) / n,
+        sum(r.top5 * r.n for r in results) / n,
+        tuple(m for r in results for m in r.misses),
+    )
 
 
 def evaluate(index: SearchIndex, paraphrases: list[Paraphrase]) -> Accuracy:

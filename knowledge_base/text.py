@@ -1,11 +1,12 @@
-"""Text normalisation and the three token streams the search index uses.
+"""Text normalisation and the two token streams the search index uses.
 
-Pure functions, no I/O besides loading the synonym table shipped in `data/` and
-jieba's own dictionary (both once per process).
+Pure functions, no I/O besides loading the synonym and filler tables shipped in
+`data/` (once per process).
 
 - characters: unigrams and bigrams of the normalised text (robust to word-boundary
-  differences between a caller's phrasing and the entry);
-- words: jieba segmentation (rewards whole-word matches such as 公积金 or 居住证);
+  differences between a caller's phrasing and the entry); a jieba word channel was
+  dropped in issue 13: it added nothing under cross-validation and cost most of the
+  tokenizing time;
 - pinyin: toneless syllable unigrams and bigrams, so homophone typos typed through a
   pinyin input method (公基金 for 公积金, 社报卡 for 社保卡) still match.
 """
@@ -13,13 +14,11 @@ jieba's own dictionary (both once per process).
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import jieba
 from pypinyin.pinyin_dict import pinyin_dict
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -30,8 +29,6 @@ FILLERS_FILE = DATA_DIR / "fillers.txt"
 _SEPARATORS = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _UNITS = re.compile(r"[0-9a-z]+|[\u3400-\u4dbf\u4e00-\u9fff]")
 _TONE_MARKS = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
-
-jieba.setLogLevel(logging.WARNING)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -59,17 +56,6 @@ def _filler_pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, fillers)))
 
 
-@lru_cache(maxsize=1)
-def _tokenizer() -> jieba.Tokenizer:
-    """A private jieba tokenizer, so our settings never leak into other packages."""
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    _pattern, canonical = _synonym_pattern()
-    for word in set(canonical.values()):
-        tokenizer.add_word(word, freq=2000)
-    return tokenizer
-
-
 def normalize(text: str) -> str:
     """NFKC, lower case, synonyms to their canonical form, fillers and punctuation out."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -91,15 +77,6 @@ def char_tokens(normalized: str) -> list[str]:
         units = _units(run)
         tokens.extend(units)
         tokens.extend(a + b for a, b in itertools.pairwise(units))
-    return tokens
-
-
-def word_tokens(normalized: str) -> list[str]:
-    """jieba words of each run (precise mode, no HMM: stable and about twice as fast)."""
-    tokenizer = _tokenizer()
-    tokens: list[str] = []
-    for run in normalized.split():
-        tokens.extend(tokenizer.lcut(run, HMM=False))
     return tokens
 
 

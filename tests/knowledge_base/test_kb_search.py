@@ -4,7 +4,12 @@ import pytest
 from conftest import content
 
 from knowledge_base.domain import SearchDocument
-from knowledge_base.evaluation import evaluate, load_documents, load_paraphrases
+from knowledge_base.evaluation import (
+    evaluate,
+    evaluate_variants,
+    load_documents,
+    load_paraphrases,
+)
 from knowledge_base.search import SearchIndex
 from knowledge_base.text import normalize
 
@@ -14,11 +19,21 @@ def demo_index() -> SearchIndex:
     return SearchIndex(load_documents())
 
 
-def test_paraphrase_floors(demo_index):
-    """The acceptance target of issue 4 on the whole paraphrase set (both halves)."""
-    accuracy = evaluate(demo_index, load_paraphrases())
-    assert accuracy.n >= 300
-    assert accuracy.top1 >= 0.95, accuracy.misses
+def test_paraphrase_floors_on_held_out_half(demo_index):
+    """Issue 13's blind target, checked on the half whose figures are reported: the odd
+    lines (`held_out`). Weights are chosen by 2-fold CV, never on this half alone; the
+    tuning half has no floor here, since passing it would prove nothing."""
+    accuracy = evaluate(demo_index, load_paraphrases(split="held_out"))
+    assert accuracy.n >= 150
+    assert accuracy.top1 >= 0.93, accuracy.misses
+    assert accuracy.top5 >= 0.99, accuracy.misses
+
+
+def test_leave_one_variant_out_floor():
+    """Each title / question variant, taken out of its entry, still finds the entry."""
+    accuracy = evaluate_variants(SearchIndex)
+    assert accuracy.n >= 400
+    assert accuracy.top1 >= 0.92, accuracy.misses
     assert accuracy.top5 >= 0.99, accuracy.misses
 
 
