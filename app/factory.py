@@ -19,6 +19,7 @@ from app import db, openapi
 from app.http import ApiRoute, Call, add_routes, error_middleware
 from app.keys import (
     ACTOR_RESOLVER,
+    CALLCENTER,
     DISPATCH,
     ENGINE,
     KB,
@@ -30,17 +31,20 @@ from app.keys import (
     SETTINGS,
     SUGGESTER,
 )
-from app.metrics import setup_metrics
+from app.metrics import METRICS, metrics_ctx, setup_metrics
 from app.push import PushHub
+from callcenter import metrics as callcenter_metrics
 from callcenter import routes as callcenter_routes
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
+from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org
 from dispatch import routes as dispatch_routes
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
+from integrations import metrics as outbox_metrics
 from integrations.outbox import OutboxSender, run_outbox
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
@@ -114,6 +118,17 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What each part reports to /metrics (read in the background by metrics_ctx)."""
+    sessions = app[SESSIONS]
+    app[METRICS].readers += [
+        dispatch_metrics.reader(sessions),
+        outbox_metrics.reader(sessions),
+        callcenter_metrics.reader(sessions, app.get(CALLCENTER)),
+    ]
+    yield
+
+
 async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(
         run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds),
@@ -159,6 +174,8 @@ def create_app(
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
     app.cleanup_ctx.append(callcenter_ctx)
+    app.cleanup_ctx.append(metric_readers_ctx)
+    app.cleanup_ctx.append(metrics_ctx)
     if settings.email.enabled:
         app.cleanup_ctx.append(_outbox(background=scanner))
     if scanner:  # background loops; tests drive them by hand

@@ -18,3 +18,15 @@ async def test_metrics_expose_loop_lag_and_request_times(api):
         body,
         re.M,
     )
+
+
+async def test_metrics_report_orders_flags_and_outbox_from_the_readers(api):
+    from app.metrics import METRICS, read_all
+
+    first = await api.register()
+    await api.register()
+    await api.act("dispatcher", first["number"], "dispatch", unit="ZJJ")
+    await read_all(api.client.app[METRICS])  # the background refresh, without waiting for it
+    body = await (await api.client.get("/metrics")).text()
+    assert re.search(r'^hotline_orders\{state="registered"\} 1\.0$', body, re.M)
+    assert re.search(r'^hotline_orders\{state="dispatched"\} 1\.0$', body, re.M)

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.keys import SESSIONS, SETTINGS
+from callcenter import metrics as callcenter_metrics
 from callcenter import storage
 from callcenter.domain import Outcome
 from callcenter.exceptions import SipUnavailable
@@ -157,6 +158,11 @@ async def test_callcenter_ctx_starts_and_stops_with_the_app(
         "answered", center.endpoint.port, [("12345", CITIZEN)], workdir=tmp_path
     )
     assert result.ok, result.output + result.errors
+    samples = await callcenter_metrics.reader(sessions, center)()  # what /metrics shows
+    calls = {dict(s.labels)["outcome"]: s.value for s in samples if s.name == "calls"}
+    assert sum(calls.values()) == 1
+    waiting = {dict(s.labels)["queue"]: s.value for s in samples if s.name == "queue_waiting"}
+    assert set(waiting) == set(center.queue_names) and not any(waiting.values())
     with pytest.raises(StopAsyncIteration):
         await anext(ctx)
     assert not center.endpoint.running
