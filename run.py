@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
@@ -85,16 +84,16 @@ async def serve(settings: Settings, demo: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from app import logs
+
+    logs.configure("text", "")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = build_settings(args)
     except ConfigError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.server.log_format, settings.sip.node_name)
     try:
         asyncio.run(serve(settings, args.demo))
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ from app.keys import (
     SETTINGS,
     SUGGESTER,
 )
+from app.logs import request_id_middleware
 from app.metrics import METRICS, metrics_ctx, setup_metrics
 from app.push import PushHub
 from callcenter import metrics as callcenter_metrics
@@ -57,9 +58,24 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request, call: Call):
-    async with request.app[ENGINE].connect() as conn:
+    """Which parts of this node are up; 200 while the database answers (a balancer's
+    check), the other parts are reported for the operator."""
+    app = request.app
+    async with app[ENGINE].connect() as conn:
         await conn.execute(text("SELECT 1"))
-    return {"status": "ok", "database": request.app[ENGINE].dialect.name}
+    center = app.get(CALLCENTER)
+    suggester = app[SUGGESTER]
+    return {
+        "status": "ok",
+        "node": app[SETTINGS].sip.node_name,
+        "database": app[ENGINE].dialect.name,
+        "parts": {
+            "database": "up",
+            "sip": "off" if center is None else ("up" if center.endpoint.running else "down"),
+            "category_model": suggester.model_version or "none",
+            "knowledge_base": len(app[KB]),
+        },
+    }
 
 
 def _database(now: Callable[[], datetime]):
@@ -162,7 +178,8 @@ def create_app(
     settings: Settings, *, now: Callable[[], datetime] = db.utcnow, scanner: bool = True
 ) -> web.Application:
     app = web.Application(
-        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[request_id_middleware, error_middleware],
     )
     setup_metrics(app)
     app[SETTINGS] = settings

@@ -33,6 +33,9 @@ class ServerSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str = ""
+    # "text" for a terminal, "json" (one object per line, with node and request id) for
+    # a log collector.
+    log_format: Literal["text", "json"] = "text"
 
 
 class DatabaseSettings(BaseModel):
@@ -278,6 +281,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_LOG_FORMAT": ("server", "log_format"),
+    "HOTLINE_NODE": ("sip", "node"),
     "HOTLINE_DB_URL": ("database", "url"),
     "HOTLINE_DB_ECHO": ("database", "echo"),
     "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),

@@ -122,6 +122,12 @@ async def test_openapi_and_health(api):
     assert "CreateOrder" in doc["components"]["schemas"]
     health = await api.call("GET", "/healthz")
     assert health["status"] == "ok"
+    assert health["parts"] == {
+        "database": "up",
+        "sip": "off",
+        "category_model": "none",
+        "knowledge_base": 0,
+    }
 
 
 async def test_no_admin_without_password(aiohttp_client, sqlite_url):
