@@ -1,5 +1,6 @@
 """受理: the whole registration use case shared by the API and the web console —
-register, compute the suggestions, 智能派单 when confident, remember what was proposed."""
+register, compute the suggestions, 并单 when the order certainly repeats an open one,
+else 智能派单 when confident, remember what was proposed."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ async def register_request(
     async with sessions() as session:
         suggestions = await suggester.suggest(session, actor, detail.order)
         hotline = await session.get(Hotline, detail.order.hotline_number)
+    merge = suggester.auto_merge(detail.order, suggestions)
+    if merge is not None:
+        detail = await service.act(SYSTEM_ACTOR, detail.order.number, "merge", merge)
     payload = None
-    if auto_dispatch:
+    if auto_dispatch and merge is None:
         payload = suggester.auto_dispatch(detail.order, hotline.mode, suggestions)
     if payload is not None:
         detail = await service.act(SYSTEM_ACTOR, detail.order.number, "dispatch", payload)

@@ -28,7 +28,6 @@ from app.db import unit_of_work
 from classifiers import extract_district
 from config import Settings
 from dispatch.calendar import WallClock, WorkingCalendar
-from dispatch.duplicates import Candidate
 from dispatch.exceptions import ActionForbidden, ActionRejected, ConcurrentUpdate, OrderNotFound
 from dispatch.lifecycle import (
     SYSTEM_ACTIONS,
@@ -144,31 +143,6 @@ def visible_to(actor: Actor) -> ColumnElement[bool] | None:
     if actor.hotlines:
         return Order.hotline_number.in_(sorted(actor.hotlines))
     return None
-
-
-DUPLICATE_CANDIDATES = 2000  # most recent open orders compared with a new one
-
-
-async def duplicate_candidates(
-    session: AsyncSession, actor: Actor, order: Order, since: datetime
-) -> list[Candidate]:
-    """Open orders registered since `since` that the actor may see, same district if known."""
-    conditions = [
-        Order.id != order.id,
-        Order.state.in_([State.REGISTERED, State.DISPATCHED, State.ACCEPTED, State.RETURNED]),
-        Order.created_at >= since,
-    ]
-    if (cond := visible_to(actor)) is not None:
-        conditions.append(cond)
-    if order.district:
-        conditions.append(or_(Order.district == order.district, Order.district.is_(None)))
-    rows = await session.execute(
-        select(Order.number, Order.content, Order.address)
-        .where(*conditions)
-        .order_by(Order.created_at.desc())
-        .limit(DUPLICATE_CANDIDATES)
-    )
-    return [Candidate(number, content, address) for number, content, address in rows]
 
 
 @dataclass(frozen=True)
