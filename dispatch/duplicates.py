@@ -130,12 +130,13 @@ _IGNORED_NUMBER = re.compile(r"\d+(?:单元|层|楼|室|户|期)")
 # on its own. A district name is short: 阳光花园东区 is a part of an estate, not a district.
 _ADMIN = re.compile(
     r"[\u4e00-\u9fff]{1,6}?(?:省|(?<![超城])市(?!场)|县|街道办事处|街道|镇|乡(?!村))"
-    r"|[\u4e00-\u9fff]{1,3}?(?<![小社园景校厂矿城])区"
+    r"|[\u4e00-\u9fff]{1,3}?(?<![小社园景校厂矿])区"
 )
 _CROSSING = re.compile(r"交叉口|交叉路口|十字路口|丁字路口|交汇处|交界处|路口|街口")
-# Words that end a place name: whatever comes before them is not part of the next name.
+# Words that end a place name: whatever comes before them is not part of the next name
+# (single characters only when they hardly occur in names: 都 and 有 do, as in 富都家园).
 _BREAK = re.compile(
-    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|有|很|都|也|还|就|被"
+    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
     r"|附近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
 )
 _NAME = r"[\u4e00-\u9fff]{2,6}?"
@@ -143,8 +144,10 @@ _ESTATE = re.compile(
     _NAME + r"(?P<suffix>小区|花园|家园|新村|新城|公寓|大厦|广场|社区|宿舍|苑|庭|府|湾|园|城|村|院"
     r"|医院|小学|中学|学校|幼儿园|公园|市场|商场|超市|车站|地铁站)(?![管民林区长委])"
 )
+# not a verb before 路/街 (走路, 过马路, 上街) nor a word after it (路灯, 街道)
 _ROAD = re.compile(
-    _NAME + r"(?P<suffix>大道|大街|胡同|路|街|巷|弄)(?![灯面边段牌况旁人线费子过程道])"
+    _NAME + r"(?<![走过上下马铁公网线出进让修拦挡堵封带问来去逛沿临满当])"
+    r"(?P<suffix>大道|大街|胡同|路|街|巷|弄)(?![灯面边段牌况旁人线费子过程道])"
 )
 _CONNECTOR = "和与及跟同"
 
@@ -237,8 +240,11 @@ def place_score(a: Place, b: Place) -> float:
 
 
 def kinds_of(text: str) -> frozenset[str]:
+    """The problems a text names; qualifiers (~odor: a smell) only when nothing else is."""
     pattern, kind_of = _kinds()
-    return frozenset(kind_of[m.group(0)] for m in pattern.finditer(text))
+    kinds = frozenset(kind_of[m.group(0)] for m in pattern.finditer(text))
+    problems = frozenset(k for k in kinds if not k.startswith("~"))
+    return problems or kinds
 
 
 def _topic_text(content: str, place: Place) -> str:

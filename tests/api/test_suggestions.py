@@ -117,12 +117,16 @@ async def test_possible_duplicates(api):
         content="锦绣花园小区楼道垃圾堆积一周无人清理,物业不管", address="东湖区湖滨街道锦绣花园3栋"
     )
     await api.register(content="新华路菜市场门口占道经营严重", address="东湖区东湖街道新华路")
+    # a paraphrase at the same road, less precisely placed: shown, not certain
     again = await api.register(
-        content="我们锦绣花园楼道里垃圾一直没人清理,物业也不管", address="东湖区湖滨街道锦绣花园3栋"
+        content="锦绣花园楼道里的垃圾好多天都没人收,臭得很", address="东湖区湖滨街道锦绣花园"
     )
-    duplicates = again["suggestions"]["duplicates"]
-    assert [d["number"] for d in duplicates] == [first["number"]]
-    assert duplicates[0]["same_place"] is True and duplicates[0]["similarity"] > 0.5
+    [duplicate] = again["suggestions"]["duplicates"]
+    assert duplicate["number"] == first["number"]
+    assert duplicate["same_place"] is True and duplicate["similarity"] > 0.6
+    assert duplicate["content"] == "锦绣花园小区楼道垃圾堆积一周无人清理,物业不管"
+    assert duplicate["address"] == "东湖区湖滨街道锦绣花园3栋"
+    assert duplicate["state"] == "registered" and duplicate["created_at"]
     other = await api.register(content="公积金怎么提取", type="consultation")
     assert other["suggestions"]["duplicates"] == []
     # unit users do not register orders
@@ -133,3 +137,45 @@ async def test_possible_duplicates(api):
         {"channel": "phone", "hotline": "12345", "content": "x"},
         expect=403,
     )
+
+
+async def test_a_certain_repeat_is_merged_and_settled_orders_are_not_offered(api):
+    first = await api.register(
+        content="文化路与新华街交叉口的红绿灯坏了,车辆乱成一团",
+        address="东湖区文化路与新华街交叉口",
+    )
+    repeat = await api.register(
+        content="文化路新华街路口信号灯不亮,交通很乱", address="文化路新华街路口"
+    )
+    [duplicate] = repeat["suggestions"]["duplicates"]
+    assert duplicate["number"] == first["number"] and duplicate["certain"] is True
+    assert repeat["state"] == "merged" and repeat["parent"] == first["number"]
+    merge = repeat["events"][-1]
+    assert (merge["action"], merge["by"]) == ("merge", "system")
+    # a merged order is no parent for the next repeat; once the first is settled, none is
+    await api.act("dispatcher", first["number"], "invalidate", reason="测试")
+    third = await api.register(
+        content="文化路和新华街十字路口红绿灯不工作", address="文化路新华街交叉口"
+    )
+    assert third["suggestions"]["duplicates"] == [] and third["state"] == "registered"
+
+
+async def test_duplicates_respect_the_callers_scope(api):
+    first = await api.register(
+        content="锦绣花园小区楼道垃圾堆积一周无人清理", address="东湖区锦绣花园3栋"
+    )
+    # an urgent repeat is left for a person even when certain
+    urgent = await api.register(
+        content="锦绣花园3号楼楼道垃圾没人清理", address="锦绣花园小区三号楼", urgency="urgent"
+    )
+    assert [d["number"] for d in urgent["suggestions"]["duplicates"]] == [first["number"]]
+    assert urgent["suggestions"]["duplicates"][0]["certain"] is True
+    assert urgent["state"] == "registered"
+    # a sub-platform dispatcher of 12350 does not see 12345's orders
+    hidden = await api.register(
+        "aq_dispatcher",
+        hotline="12350",
+        content="锦绣花园3号楼楼道垃圾没人清理",
+        address="锦绣花园小区三号楼",
+    )
+    assert hidden["suggestions"]["duplicates"] == [] and hidden["state"] == "registered"
