@@ -86,8 +86,8 @@ class ClassifierSettings(BaseModel):
     base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.9, gt=0)
     duplicate_days: float = Field(30, gt=0)
-    duplicate_threshold: float = Field(0.6, gt=0, le=1)
-    duplicate_certain: float = Field(0.85, gt=0)
+    duplicate_threshold: float = Field(0.65, gt=0, le=1)
+    duplicate_certain: float = Field(0.8, gt=0)
     duplicate_auto_merge: bool = True
     duplicate_place_weight: float = Field(0.5, ge=0, le=1)
     duplicate_kind_weight: float = Field(0.7, ge=0, le=1)

@@ -38,7 +38,7 @@ PLACE_EXACT = 1.0  # same estate (and building, when both say), same crossing, s
 PLACE_ROAD = 0.7  # same road, one side is less precise
 PLACE_OTHER_BUILDING = 0.4  # same estate or road, different building or house numbers
 PLACE_NEAR = 0.3  # different estates on the same road
-UNKNOWN_KIND = 0.5  # one side names no known kind of problem: neither match nor conflict
+UNKNOWN_KIND = 0.3  # one side names no known kind of problem: neither match nor conflict
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ class Place:
     def keys(self) -> frozenset[str]:
         """What an index files this place under (a place with no key is never matched)."""
         # an estate by the last two characters of its stem, so 家阳光 meets 阳光
-        return frozenset({"e:" + e[-2:] for e in self.estates} | {"r:" + r for r in self.roads})
+        # a road by its last three, so 投诉码头街 (a word of the sentence stuck to it) meets
+        # 码头街
+        estates = {"e:" + e[-2:] for e in self.estates}
+        return frozenset(estates | {"r:" + r[-3:] for r in self.roads})
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,13 @@ def _read_lines(path: Path) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _kinds() -> tuple[re.Pattern[str], dict[str, str]]:
+def _kinds() -> dict[str, str]:
     kind_of: dict[str, str] = {}
     for line in _read_lines(KINDS_FILE):
         kind, *words = line.split()
         for word in words:
             kind_of.setdefault(word, kind)
-    pattern = re.compile("|".join(map(re.escape, sorted(kind_of, key=len, reverse=True))))
-    return pattern, kind_of
+    return kind_of
 
 
 @lru_cache(maxsize=1)
@@ -138,11 +140,13 @@ _CROSSING = re.compile(r"交叉口|交叉路口|十字路口|丁字路口|交汇
 _BREAK = re.compile(
     r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
     r"|附近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
+    r"|投诉|反映|举报|来电|市民|咨询|希望|要求|请求|报修"
 )
 _NAME = r"[\u4e00-\u9fff]{2,6}?"
 _ESTATE = re.compile(
     _NAME + r"(?P<suffix>小区|花园|家园|新村|新城|公寓|大厦|广场|社区|宿舍|苑|庭|府|湾|园|城|村|院"
-    r"|医院|小学|中学|学校|幼儿园|公园|市场|商场|超市|车站|地铁站)(?![管民林区长委])"
+    r"|郡|邸|阁|墅|轩|庄|坊|公馆|华庭|首府|小镇"
+    r"|医院|小学|中学|学校|幼儿园|公园|菜市场|菜场|市场|商场|超市|车站|地铁站)(?![管民林区长委])"
 )
 # not a verb before 路/街 (走路, 过马路, 上街) nor a word after it (路灯, 街道)
 _ROAD = re.compile(
@@ -181,6 +185,8 @@ def parse_place(text: str | None, district: str | None = None) -> Place:
     text = normalize_place(text)
     crossing = bool(_CROSSING.search(text))
     numbers = frozenset(_BUILDING.findall(_IGNORED_NUMBER.sub(" ", text)))
+    # 梧桐路口 is the crossing at 梧桐路 (十字路口, 那个路口 are not roads)
+    text = re.sub(r"(?<=[\u4e00-\u9fff]{2})(?<![字丁这那个的在])路口", "路 路口", text)
     text = re.sub(r"\d+", " ", text)
     estates: set[str] = set()
     roads: set[str] = set()
@@ -220,15 +226,16 @@ def place_score(a: Place, b: Place) -> float:
     numbers_conflict = bool(a.numbers and b.numbers and not a.numbers & b.numbers)
     if a.estates and b.estates and _same_estate(a.estates, b.estates):
         return PLACE_OTHER_BUILDING if numbers_conflict else PLACE_EXACT
-    roads = a.roads & b.roads
+    roads = {x for x in a.roads for y in b.roads if x.endswith(y) or y.endswith(x)}
     if not roads:
         return 0.0
     if a.estates and b.estates:  # other estates on the same road
         return PLACE_NEAR
     if numbers_conflict:
         return PLACE_OTHER_BUILDING
-    if a.crossing and b.crossing and len(roads) >= 2:
-        return PLACE_EXACT
+    if a.crossing and b.crossing and len(a.roads) >= 2 and len(b.roads) >= 2:
+        # two crossings: the same one, or two along one road (no place in common)
+        return PLACE_EXACT if len(roads) >= 2 else 0.0
     if a.numbers & b.numbers:
         return PLACE_EXACT
     if a.crossing != b.crossing and len(a.roads | b.roads) > len(roads):
@@ -241,8 +248,8 @@ def place_score(a: Place, b: Place) -> float:
 
 def kinds_of(text: str) -> frozenset[str]:
     """The problems a text names; qualifiers (~odor: a smell) only when nothing else is."""
-    pattern, kind_of = _kinds()
-    kinds = frozenset(kind_of[m.group(0)] for m in pattern.finditer(text))
+    # every word, overlaps too: 自来水管爆裂 is about the supply and a burst pipe
+    kinds = frozenset(kind for word, kind in _kinds().items() if word in text)
     problems = frozenset(k for k in kinds if not k.startswith("~"))
     return problems or kinds
 
@@ -286,10 +293,15 @@ def _dice(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def kind_agreement(a: frozenset[str], b: frozenset[str]) -> float:
-    """1: the same problem; 0: different problems; UNKNOWN_KIND when a side names none."""
+    """1: the same problems; 0: different ones; UNKNOWN_KIND when a side names none.
+
+    Between: the mean of Dice and overlap, so that one text naming a second problem
+    beside the other's (a burst pipe that also floods the road) keeps most of it.
+    """
     if not a or not b:
         return UNKNOWN_KIND
-    return len(a & b) / min(len(a), len(b))
+    common = len(a & b)
+    return 0.5 * (2 * common / (len(a) + len(b)) + common / min(len(a), len(b)))
 
 
 def compare(new: Features, old: Features, thresholds: Thresholds) -> Match | None:
@@ -305,5 +317,7 @@ def compare(new: Features, old: Features, thresholds: Thresholds) -> Match | Non
     similarity = thresholds.place_weight * place + (1 - thresholds.place_weight) * topic
     if similarity < thresholds.suggest:
         return None
-    certain = similarity >= thresholds.certain and place >= PLACE_EXACT and kinds >= 1
+    # certain: the same spot, and every problem one side names is named by the other
+    subset = bool(new.kinds) and (new.kinds <= old.kinds or old.kinds <= new.kinds)
+    certain = similarity >= thresholds.certain and place >= PLACE_EXACT and subset
     return Match(round(similarity, 3), place, place >= PLACE_EXACT, certain)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
 from collections import Counter
@@ -45,6 +46,15 @@ DISPATCHER = Actor("bench", Role.DISPATCHER)
 def read_jsonl(path: Path | str) -> list[dict]:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def dev_part(new: list[dict], part: str) -> list[dict]:
+    """The dev set's halves: `tune` (odd-numbered requests) was looked at while tuning,
+    `holdout` (even-numbered) was not; `all` is both."""
+    if part == "all":
+        return new
+    odd = part == "tune"
+    return [r for r in new if (int(re.sub(r"\D", "", str(r["id"])) or 0) % 2 == 1) == odd]
 
 
 def default_settings() -> ClassifierSettings:
@@ -183,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--background", type=int, default=600)
     parser.add_argument("--scale", default="10000,100000", help="sizes; empty: skip")
     parser.add_argument("--misses", action="store_true", help="list the wrong top suggestions")
+    parser.add_argument("--part", choices=["all", "tune", "holdout"], default="all")
     args = parser.parse_args(argv)
     settings = default_settings()
     if args.orders and args.new:
@@ -191,10 +202,12 @@ def main(argv: list[str] | None = None) -> None:
         orders, new, source = read_jsonl(DEV_ORDERS), read_jsonl(DEV_NEW), str(DEV_NEW)
     else:
         (orders, new), source = labelled_set(), "synthetic"
+    new = dev_part(new, args.part)
     quality = evaluate(settings, orders, new, args.background)
     if not args.misses:
         quality.pop("misses")
-    report = {"data": source, "background": args.background, "quality": quality}
+    report = {"data": source, "part": args.part, "background": args.background}
+    report["quality"] = quality
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
     report["scale"] = [scale_run(settings, size, new) for size in sizes]
     print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.domain import Actor, Role, UnitRef
-from dispatch.duplicate_index import DuplicateIndex
-from dispatch.duplicates import Thresholds
+from config import load_settings
+from dispatch.duplicate_index import DuplicateIndex, thresholds_from
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 DISPATCHER = Actor("d", Role.DISPATCHER)
@@ -18,7 +18,7 @@ REPEAT = ("我们锦绣花园楼道里垃圾一直没人清理,物业也不管",
 
 @pytest.fixture
 def index() -> DuplicateIndex:
-    thresholds = Thresholds(suggest=0.6, certain=0.85, place_weight=0.5, kind_weight=0.7)
+    thresholds = thresholds_from(load_settings(environ={}).classifiers)
     return DuplicateIndex(thresholds, days=30, max_candidates=100)
 
 

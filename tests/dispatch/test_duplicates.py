@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from config import load_settings
+from dispatch.duplicate_index import thresholds_from
 from dispatch.duplicates import (
     PLACE_EXACT,
-    Thresholds,
     compare,
     features,
     kinds_of,
@@ -17,7 +18,8 @@ from dispatch.duplicates import (
     place_score,
 )
 
-THRESHOLDS = Thresholds(suggest=0.6, certain=0.85, place_weight=0.5, kind_weight=0.7)
+# the shipped configuration: what the service runs with
+THRESHOLDS = thresholds_from(load_settings(environ={}).classifiers)
 
 
 @pytest.mark.parametrize(
