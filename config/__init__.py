@@ -91,7 +91,7 @@ class ClassifierSettings(BaseModel):
     duplicate_auto_merge: bool = True
     duplicate_place_weight: float = Field(0.5, ge=0, le=1)
     duplicate_kind_weight: float = Field(0.7, ge=0, le=1)
-    duplicate_max_candidates: int = Field(2000, gt=0)
+    duplicate_max_candidates: int = Field(1000, gt=0)
 
     @property
     def category_model_path(self) -> Path:

@@ -63,10 +63,10 @@ class Place:
     def keys(self) -> frozenset[str]:
         """What an index files this place under (a place with no key is never matched)."""
         # an estate by the last two characters of its stem, so 家阳光 meets 阳光
-        # a road by its last three, so 投诉码头街 (a word of the sentence stuck to it) meets
-        # 码头街
+        # a road by the last two characters of its name, so 投诉码头街 (a word of the
+        # sentence stuck to it) meets 码头街
         estates = {"e:" + e[-2:] for e in self.estates}
-        return frozenset(estates | {"r:" + r[-3:] for r in self.roads})
+        return frozenset(estates | {"r:" + _road_key(r) for r in self.roads})
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,15 @@ _ROAD = re.compile(
     r"(?P<suffix>大道|大街|胡同|路|街|巷|弄)(?![灯面边段牌况旁人线费子过程道])"
 )
 _CONNECTOR = "和与及跟同"
+
+
+_ROAD_SUFFIX = re.compile(r"(?:大道|街|胡同|路|巷|弄)$")
+
+
+def _road_key(road: str) -> str:
+    suffix = _ROAD_SUFFIX.search(road)
+    start = suffix.start() if suffix else len(road)
+    return road[max(0, start - 2) :]
 
 
 def _arabic(match: re.Match[str]) -> str:
