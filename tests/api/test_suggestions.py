@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from accounts.domain import Actor, Role, UnitRef
 from app.factory import create_app
+from app.keys import DUPLICATES
 from classifiers import Record, train
-from tests.api.conftest import Api, seed
+from tests.api.conftest import Api, make_api, seed
 from tests.conftest import FakeClock, make_settings
 
 TRAINING = {
@@ -179,3 +181,26 @@ async def test_duplicates_respect_the_callers_scope(api):
         address="锦绣花园小区三号楼",
     )
     assert hidden["suggestions"]["duplicates"] == [] and hidden["state"] == "registered"
+
+
+async def test_the_index_is_rebuilt_from_the_database_at_start(aiohttp_client, sqlite_url, clock):
+    api = await make_api(aiohttp_client, sqlite_url, clock)
+    old = await api.register(content="幸福小区垃圾没人清运", address="幸福小区2栋")
+    clock.advance(days=20)
+    kept = await api.register(content="阳光花园5栋电梯坏了三天没人修", address="阳光花园5栋")
+    gone = await api.register(content="锦绣花园门口路灯不亮", address="锦绣花园")
+    await api.act("dispatcher", gone["number"], "invalidate", reason="重复来电")
+    await api.act("dispatcher", kept["number"], "dispatch", unit="ZJJ-WY")
+    clock.advance(days=15)  # `old` is now 35 days old, out of the 30-day window
+
+    app = create_app(make_settings(sqlite_url), now=clock, scanner=False)
+    restarted = await aiohttp_client(app)
+    index = restarted.server.app[DUPLICATES]
+    assert len(index) == 1 and kept["number"] in index
+    assert old["number"] not in index and gone["number"] not in index
+    # the unit it was dispatched to was loaded with it: its staff see it, others do not
+    zjj = Actor("zjj", Role.UNIT, UnitRef(1, "ZJJ", "市住建局", "/1/"))
+    cgj = Actor("cgj", Role.UNIT, UnitRef(3, "CGJ", "市城管局", "/3/"))
+    ask = ("阳光花园五号楼的电梯坏了没人管", "阳光花园小区5号楼", None)
+    assert [d.number for d in index.query(*ask, zjj, clock())] == [kept["number"]]
+    assert index.query(*ask, cgj, clock()) == []
