@@ -40,6 +40,7 @@ from dispatch.duplicates import features
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+REPEATS = 3
 DISPATCHER = Actor("bench", Role.DISPATCHER)
 
 
@@ -166,12 +167,19 @@ def scale_run(settings: ClassifierSettings, size: int, queries: list[dict]) -> d
     asked = queries + [world.repeat(r, f"Q{i}") for i, r in enumerate(records[:1000])]
     asked += list(world.orders(1000, prefix="Q"))
     features.cache_clear()
-    latencies, cpu, suggested = [], [], 0
+    latencies, best, cpu, suggested = [], [], [], 0
     for request in asked:
-        started, started_cpu = time.perf_counter(), time.thread_time()
-        suggested += bool(ask(index, request))
-        latencies.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.thread_time() - started_cpu) * 1000)
+        walls, cpus = [], []
+        for _ in range(REPEATS):  # each time from the text, as a new request would be
+            features.cache_clear()
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            found = ask(index, request)
+            walls.append((time.perf_counter() - started) * 1000)
+            cpus.append((time.thread_time() - started_cpu) * 1000)
+        suggested += bool(found)
+        latencies.append(walls[0])
+        best.append(min(walls))
+        cpu.append(cpus[0])
     return {
         "open_orders": len(index),
         "build_seconds": round(build_seconds, 2),
@@ -180,7 +188,10 @@ def scale_run(settings: ClassifierSettings, size: int, queries: list[dict]) -> d
         "p50_ms": round(percentile(latencies, 50), 3),
         "p95_ms": round(percentile(latencies, 95), 3),
         "max_ms": round(max(latencies), 3),
-        # CPU time of the querying thread: the same figure without other processes' noise
+        # on a shared machine the wall clock also counts other processes' turns: the best
+        # of REPEATS runs of each query, and the CPU time of the thread (first run), leave
+        # them out
+        "best_of_3_p95_ms": round(percentile(best, 95), 3),
         "cpu_p50_ms": round(percentile(cpu, 50), 3),
         "cpu_p95_ms": round(percentile(cpu, 95), 3),
     }
