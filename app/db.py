@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -106,6 +106,34 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
+_AFTER_COMMIT = "after_commit_hooks"
+_LISTENING = "after_commit_listening"
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Run `hook` once the transaction `session` is in has committed (e.g. to update an
+    in-memory index); forget it when the transaction, or the writer block it was added
+    in, rolls back."""
+    sync = session.sync_session
+    if not sync.info.get(_LISTENING):
+        # SAVEPOINTs fire these events too: only the outermost transaction's end counts.
+        event.listen(sync, "after_commit", _run_hooks)
+        event.listen(sync, "after_rollback", _drop_hooks)
+        sync.info[_LISTENING] = True
+    sync.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def _run_hooks(session) -> None:
+    if not session.in_nested_transaction():
+        for hook in session.info.pop(_AFTER_COMMIT, []):
+            hook()
+
+
+def _drop_hooks(session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_AFTER_COMMIT, None)
+
+
 _WRITERS: weakref.WeakKeyDictionary[async_sessionmaker, Writer] = weakref.WeakKeyDictionary()
 _IN_WRITE: ContextVar[bool] = ContextVar("in_write", default=False)
 
@@ -172,9 +200,15 @@ class Writer:
                     await self._session.begin()
                     self._batch = asyncio.get_running_loop().create_future()
                 session, batch = self._session, self._batch
+                info = session.sync_session.info
+                first_hook = len(info.get(_AFTER_COMMIT, ()))
                 try:
                     async with session.begin_nested():
                         yield session
+                except BaseException:
+                    # this block is rolled back: so are the hooks it added
+                    del info.get(_AFTER_COMMIT, [])[first_hook:]
+                    raise
                 finally:
                     # The next block starts from the database, not from this one's objects
                     # (they stay usable, detached, as after a session of their own).

@@ -21,6 +21,7 @@ from app.keys import (
     ACTOR_RESOLVER,
     CALLCENTER,
     DISPATCH,
+    DUPLICATES,
     ENGINE,
     KB,
     OUTBOX,
@@ -42,6 +43,7 @@ from config import Settings
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org
 from dispatch import routes as dispatch_routes
+from dispatch.duplicate_index import index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
@@ -121,6 +123,15 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def duplicates_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The open orders a new request may repeat, built once and kept in step by dispatch."""
+    service = app[DISPATCH]
+    index = await load_duplicate_index(app[SESSIONS], app[SETTINGS].classifiers, service.now())
+    service.subscribers.append(index_subscriber(index))
+    app[DUPLICATES] = index
+    yield
+
+
 async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the category model once (off the loop); without one, run without it."""
     path = app[SETTINGS].classifiers.category_model_path
@@ -130,7 +141,7 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    app[SUGGESTER] = Suggester(app[KB], model, app[SETTINGS].classifiers)
+    app[SUGGESTER] = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
     yield
 
 
@@ -189,6 +200,7 @@ def create_app(
     app[account_routes.THROTTLE] = account_routes.LoginThrottle()
     app.cleanup_ctx.append(_database(now))
     app.cleanup_ctx.append(knowledge_ctx)
+    app.cleanup_ctx.append(duplicates_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
     app.cleanup_ctx.append(callcenter_ctx)
     app.cleanup_ctx.append(metric_readers_ctx)

@@ -18,6 +18,7 @@ ACTOR_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("actor_resolver
 PASSWORDS = web.AppKey["Passwords"]("passwords")
 KB = web.AppKey["KnowledgeBase"]("kb")
 SUGGESTER = web.AppKey["Suggester"]("suggester")
+DUPLICATES = web.AppKey["DuplicateIndex"]("duplicates")
 CALLCENTER = web.AppKey["CallCenter"]("callcenter")
 OUTBOX = web.AppKey["OutboxSender"]("outbox")
 ROUTES = web.AppKey["list[ApiRoute]"]("routes")

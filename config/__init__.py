@@ -88,8 +88,13 @@ class ClassifierSettings(BaseModel):
     category_model: str = "var/models/category"
     base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.9, gt=0)
-    duplicate_days: float = Field(7, gt=0)
-    duplicate_threshold: float = Field(0.45, gt=0, le=1)
+    duplicate_days: float = Field(30, gt=0)
+    duplicate_threshold: float = Field(0.65, gt=0, le=1)
+    duplicate_certain: float = Field(0.8, gt=0)
+    duplicate_auto_merge: bool = True
+    duplicate_place_weight: float = Field(0.5, ge=0, le=1)
+    duplicate_kind_weight: float = Field(0.7, ge=0, le=1)
+    duplicate_max_candidates: int = Field(1000, gt=0)
 
     @property
     def category_model_path(self) -> Path:

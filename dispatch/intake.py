@@ -1,8 +1,10 @@
 """受理: the whole registration use case shared by the API and the web console —
-register, compute the suggestions, 智能派单 when confident, remember what was proposed."""
+register, compute the suggestions, 并单 when the order certainly repeats an open one,
+else 智能派单 when confident, remember what was proposed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +17,8 @@ from dispatch.services import DispatchService, OrderDetail
 from dispatch.storage import Hotline, Order
 from dispatch.suggestions import Suggester
 
+log = logging.getLogger(__name__)
+
 
 async def register_request(
     service: DispatchService,
@@ -22,30 +26,37 @@ async def register_request(
     sessions: async_sessionmaker[AsyncSession],
     actor: Actor,
     fields: Mapping[str, Any],
-    auto_dispatch: bool = True,
+    automatic: bool = True,
 ) -> tuple[OrderDetail, dict[str, Any]]:
-    """The registered (maybe auto-dispatched) order and the suggestions shown with it.
+    """The registered (maybe merged or dispatched) order and the suggestions shown with it.
 
     The suggestions are computed first, from the request alone (reads only); then one
-    transaction registers the order, dispatches it when the model is confident enough
-    and stores what was proposed.
+    transaction registers the order, applies the first automatic action the rules
+    accept — 并单 into a certain duplicate, else 智能派单 when the model is confident —
+    and stores what was proposed. `automatic` off: neither (the agent is answering on
+    the spot).
     """
     draft = _draft(service, fields)
     async with sessions() as session:
         suggestions = await suggester.suggest(session, actor, draft)
         hotline = await session.get(Hotline, draft.hotline_number)
+    candidates: list[tuple[str, Mapping[str, Any]]] = []
+    if automatic and (merge := suggester.auto_merge(draft, suggestions)) is not None:
+        candidates.append(("merge", merge))
     payload = None
-    if auto_dispatch and hotline is not None:
+    if automatic and hotline is not None:
         payload = suggester.auto_dispatch(draft, hotline.mode, suggestions)
+    if payload is not None:
+        candidates.append(("dispatch", payload))
 
-    async def remember(session: AsyncSession, order: Order) -> None:
+    async def remember(session: AsyncSession, order: Order, applied: str | None) -> None:
         if suggestions["category"]:
             row = learning.suggestion_row(
-                order, suggester.model_version, suggestions, payload is not None
+                order, suggester.model_version, suggestions, applied == "dispatch"
             )
             session.add(row)
 
-    detail = await service.register(actor, fields, dispatch=payload, also=remember)
+    detail = await service.register(actor, fields, automatic=candidates, also=remember)
     return detail, suggestions
 
 

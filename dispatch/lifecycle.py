@@ -318,7 +318,8 @@ RULES: dict[str, ActionRule] = {
     "callback": _rule([R.SUPERVISOR, R.AGENT, R.CITIZEN, R.SYSTEM], [S.CALLBACK_PENDING], "回访"),
     "verify": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING], "差评核实"),
     "reopen": _rule([R.SUPERVISOR], [S.CALLBACK_PENDING, S.CLOSED], "重办"),
-    "merge": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "并单"),
+    # `system`: a certain duplicate is merged at registration (dispatch/intake.py)
+    "merge": _rule([R.DISPATCHER, R.AGENT, R.SYSTEM], [S.REGISTERED], "并单"),
     "invalidate": _rule([R.DISPATCHER, R.AGENT], [S.REGISTERED], "无效工单"),
     "supervise": _rule([R.SUPERVISOR], [S.DISPATCHED, S.ACCEPTED, S.RETURNED], "督办"),
     "suspend": _rule([R.UNIT], [S.ACCEPTED], "挂起(等待市民)"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,8 +28,13 @@ from app.db import unit_of_work
 from classifiers import extract_district
 from config import Settings
 from dispatch.calendar import WallClock, WorkingCalendar
-from dispatch.duplicates import Candidate
-from dispatch.exceptions import ActionForbidden, ActionRejected, ConcurrentUpdate, OrderNotFound
+from dispatch.exceptions import (
+    ActionForbidden,
+    ActionRejected,
+    ConcurrentUpdate,
+    IllegalTransition,
+    OrderNotFound,
+)
 from dispatch.lifecycle import (
     SYSTEM_ACTIONS,
     Context,
@@ -146,31 +151,6 @@ def visible_to(actor: Actor) -> ColumnElement[bool] | None:
     return None
 
 
-DUPLICATE_CANDIDATES = 2000  # most recent open orders compared with a new one
-
-
-async def duplicate_candidates(
-    session: AsyncSession, actor: Actor, order: Order, since: datetime
-) -> list[Candidate]:
-    """Open orders registered since `since` that the actor may see, same district if known."""
-    conditions = [
-        Order.id != order.id,
-        Order.state.in_([State.REGISTERED, State.DISPATCHED, State.ACCEPTED, State.RETURNED]),
-        Order.created_at >= since,
-    ]
-    if (cond := visible_to(actor)) is not None:
-        conditions.append(cond)
-    if order.district:
-        conditions.append(or_(Order.district == order.district, Order.district.is_(None)))
-    rows = await session.execute(
-        select(Order.number, Order.content, Order.address)
-        .where(*conditions)
-        .order_by(Order.created_at.desc())
-        .limit(DUPLICATE_CANDIDATES)
-    )
-    return [Candidate(number, content, address) for number, content, address in rows]
-
-
 @dataclass(frozen=True)
 class OrderFilter:
     state: str | None = None
@@ -253,14 +233,16 @@ class DispatchService:
         self,
         actor: Actor,
         fields: Mapping[str, Any],
-        dispatch: Mapping[str, Any] | None = None,
-        also: Callable[[AsyncSession, Order], Awaitable[None]] | None = None,
+        automatic: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        also: Callable[[AsyncSession, Order, str | None], Awaitable[None]] | None = None,
     ) -> OrderDetail:
         """受理: register a request as a work order; the citizen may be told its number.
 
-        One transaction for the whole use case: with `dispatch`, 智能派单 by the `system`
-        actor follows at once (skipped, the order left registered, when the rules refuse
-        it); `also` writes what else belongs to the registration (the stored suggestion).
+        One transaction for the whole use case: the first of the `automatic` actions
+        (name, payload) the rules accept follows at once, by the `system` actor (并单,
+        智能派单); refused ones are skipped and the order may stay registered. `also`
+        writes what else belongs to the registration (the stored suggestion), told which
+        automatic action was applied.
         """
         if actor.role not in REGISTER_ROLES:
             raise ActionForbidden("当前角色无权登记工单")
@@ -325,24 +307,39 @@ class DispatchService:
                 },
             )
             detail = await self._append(session, order, [], event, units, actor)
-            if dispatch is not None:
-                detail = await self._auto_dispatch(session, detail, dispatch)
+            applied = None
+            for action, payload in automatic:
+                event = await self._automatic(session, detail, action, payload)
+                if event is not None:
+                    detail = await self._append(
+                        session, order, detail.events, event, units, SYSTEM_ACTOR, detail.view
+                    )
+                    applied = action
+                    break
             if also is not None:
-                await also(session, order)
+                await also(session, order, applied)
             return detail
 
-    async def _auto_dispatch(
-        self, session: AsyncSession, detail: OrderDetail, payload: Mapping[str, Any]
-    ) -> OrderDetail:
-        ctx = Context(policy=self.policy, units=detail.units, now=self.now())
-        try:
-            event = decide(detail.view, "dispatch", payload, SYSTEM_ACTOR, ctx)
-        except ActionRejected as exc:
-            log.info("智能派单 of %s refused: %s", detail.order.number, exc)
-            return detail
-        return await self._append(
-            session, detail.order, detail.events, event, detail.units, SYSTEM_ACTOR, detail.view
+    async def _automatic(
+        self, session: AsyncSession, detail: OrderDetail, action: str, payload: Mapping[str, Any]
+    ) -> Event | None:
+        """The event of an automatic action on a new order, or None when refused."""
+        parent_state = None
+        if action == "merge":
+            parent_state = await self._parent_state(
+                session, SYSTEM_ACTOR, payload["parent"], detail.order.number
+            )
+        ctx = Context(
+            policy=self.policy,
+            units=detail.units,
+            now=self.now(),
+            order_state=lambda _n: parent_state,
         )
+        try:
+            return decide(detail.view, action, payload, SYSTEM_ACTOR, ctx)
+        except (ActionRejected, IllegalTransition) as exc:
+            log.info("automatic %s of %s refused: %s", action, detail.order.number, exc)
+            return None
 
     # ------------------------------------------------------------ actions
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.domain import Actor
 from classifiers import TextClassifier, classify_request_type, detect_urgency
 from config import ClassifierSettings
-from dispatch.duplicates import find_duplicates
-from dispatch.services import duplicate_candidates
+from dispatch.duplicate_index import DuplicateIndex
 from dispatch.storage import Category, Order, Unit
 from knowledge_base.live_index import KnowledgeBase
 
@@ -33,6 +31,8 @@ class Suggester:
     # None when no model has been trained yet: the service runs without category hints.
     category_model: TextClassifier | None
     settings: ClassifierSettings
+    # The open orders a new request may repeat (并单), kept in step by the dispatch service.
+    duplicates: DuplicateIndex
     # One retrain at a time per process.
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -46,19 +46,20 @@ class Suggester:
         kb = self.kb.search(query, TOP, hotline=order.hotline_number)
         urgency = detect_urgency(content)
         categories, units = await self._categories(session, content, title)
-        since = order.created_at - timedelta(days=self.settings.duplicate_days)
-        candidates = await duplicate_candidates(session, actor, order, since)
-        duplicates = find_duplicates(
-            content, order.address, candidates, self.settings.duplicate_threshold, TOP
+        duplicates = self.duplicates.query(
+            content,
+            order.address,
+            order.district,
+            actor,
+            order.created_at,
+            exclude=order.number,
+            limit=TOP,
         )
         return {
             "category": categories,
             "unit": units,
             "kb": [{**hit.as_json(), "answer": hit.answer} for hit in kb],
-            "duplicates": [
-                {"number": d.number, "similarity": d.similarity, "same_place": d.same_place}
-                for d in duplicates
-            ],
+            "duplicates": [d.as_json() for d in duplicates],
             "type": classify_request_type(content),
             "urgency": {
                 "urgent": urgency.urgent,
@@ -93,6 +94,23 @@ class Suggester:
             if unit and unit not in {u["unit"] for u in units}:
                 units.append({"unit": unit, "name": unit_name, "score": round(score, 4)})
         return categories, units
+
+    def auto_merge(self, order: Order, suggestions: dict[str, Any]) -> dict[str, Any] | None:
+        """并单 without asking: the merge payload when the best duplicate is certain.
+
+        国办函〔2025〕66号 asks for repeated requests to be merged automatically; a person
+        still decides for urgent orders (an emergency is never merged away unseen).
+        """
+        top = suggestions["duplicates"][0] if suggestions["duplicates"] else None
+        if (
+            top is None
+            or not top["certain"]
+            or not self.settings.duplicate_auto_merge
+            or order.urgency == "urgent"
+        ):
+            return None
+        note = f"自动并单:与 {top['number']} 为同一事项,相似度 {top['similarity']:.2f}"
+        return {"parent": top["number"], "note": note}
 
     def auto_dispatch(
         self, order: Order, hotline_mode: str, suggestions: dict[str, Any]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from accounts.domain import Actor, Role, UnitRef
 from app.factory import create_app
+from app.keys import DUPLICATES
 from classifiers import Record, train
-from tests.api.conftest import Api, seed
+from tests.api.conftest import Api, make_api, seed
 from tests.conftest import FakeClock, make_settings
 
 TRAINING = {
@@ -117,12 +119,16 @@ async def test_possible_duplicates(api):
         content="锦绣花园小区楼道垃圾堆积一周无人清理,物业不管", address="东湖区湖滨街道锦绣花园3栋"
     )
     await api.register(content="新华路菜市场门口占道经营严重", address="东湖区东湖街道新华路")
+    # a paraphrase at the same road, less precisely placed: shown, not certain
     again = await api.register(
-        content="我们锦绣花园楼道里垃圾一直没人清理,物业也不管", address="东湖区湖滨街道锦绣花园3栋"
+        content="锦绣花园楼道里的垃圾好多天都没人收,臭得很", address="东湖区湖滨街道锦绣花园"
     )
-    duplicates = again["suggestions"]["duplicates"]
-    assert [d["number"] for d in duplicates] == [first["number"]]
-    assert duplicates[0]["same_place"] is True and duplicates[0]["similarity"] > 0.5
+    [duplicate] = again["suggestions"]["duplicates"]
+    assert duplicate["number"] == first["number"]
+    assert duplicate["same_place"] is True and duplicate["similarity"] > 0.6
+    assert duplicate["content"] == "锦绣花园小区楼道垃圾堆积一周无人清理,物业不管"
+    assert duplicate["address"] == "东湖区湖滨街道锦绣花园3栋"
+    assert duplicate["state"] == "registered" and duplicate["created_at"]
     other = await api.register(content="公积金怎么提取", type="consultation")
     assert other["suggestions"]["duplicates"] == []
     # unit users do not register orders
@@ -161,3 +167,68 @@ async def test_suggestions_without_registering(aiohttp_client, sqlite_url, tmp_p
     for bad in ({}, {"content": ""}, {"content": "x", "caller_phone": "abc"}, {"text": "x"}):
         err = await api.call("POST", "/api/v1/suggestions", "agent", bad, expect=400)
         assert err["error"]["code"]
+
+
+async def test_a_certain_repeat_is_merged_and_settled_orders_are_not_offered(api):
+    first = await api.register(
+        content="文化路与新华街交叉口的红绿灯坏了,车辆乱成一团",
+        address="东湖区文化路与新华街交叉口",
+    )
+    repeat = await api.register(
+        content="文化路新华街路口信号灯不亮,交通很乱", address="文化路新华街路口"
+    )
+    [duplicate] = repeat["suggestions"]["duplicates"]
+    assert duplicate["number"] == first["number"] and duplicate["certain"] is True
+    assert repeat["state"] == "merged" and repeat["parent"] == first["number"]
+    merge = repeat["events"][-1]
+    assert (merge["action"], merge["by"]) == ("merge", "system")
+    # a merged order is no parent for the next repeat; once the first is settled, none is
+    await api.act("dispatcher", first["number"], "invalidate", reason="测试")
+    third = await api.register(
+        content="文化路和新华街十字路口红绿灯不工作", address="文化路新华街交叉口"
+    )
+    assert third["suggestions"]["duplicates"] == [] and third["state"] == "registered"
+
+
+async def test_duplicates_respect_the_callers_scope(api):
+    first = await api.register(
+        content="锦绣花园小区楼道垃圾堆积一周无人清理", address="东湖区锦绣花园3栋"
+    )
+    # an urgent repeat is left for a person even when certain
+    urgent = await api.register(
+        content="锦绣花园3号楼楼道垃圾没人清理", address="锦绣花园小区三号楼", urgency="urgent"
+    )
+    assert [d["number"] for d in urgent["suggestions"]["duplicates"]] == [first["number"]]
+    assert urgent["suggestions"]["duplicates"][0]["certain"] is True
+    assert urgent["state"] == "registered"
+    # a sub-platform dispatcher of 12350 does not see 12345's orders
+    hidden = await api.register(
+        "aq_dispatcher",
+        hotline="12350",
+        content="锦绣花园3号楼楼道垃圾没人清理",
+        address="锦绣花园小区三号楼",
+    )
+    assert hidden["suggestions"]["duplicates"] == [] and hidden["state"] == "registered"
+
+
+async def test_the_index_is_rebuilt_from_the_database_at_start(aiohttp_client, sqlite_url, clock):
+    api = await make_api(aiohttp_client, sqlite_url, clock)
+    old = await api.register(content="幸福小区垃圾没人清运", address="幸福小区2栋")
+    clock.advance(days=20)
+    kept = await api.register(content="阳光花园5栋电梯坏了三天没人修", address="阳光花园5栋")
+    gone = await api.register(content="锦绣花园门口路灯不亮", address="锦绣花园")
+    await api.act("dispatcher", gone["number"], "invalidate", reason="重复来电")
+    await api.act("dispatcher", kept["number"], "dispatch", unit="ZJJ-WY")
+    clock.advance(days=15)  # `old` is now 35 days old, out of the 30-day window
+
+    app = create_app(make_settings(sqlite_url), now=clock, scanner=False)
+    restarted = await aiohttp_client(app)
+    index = restarted.server.app[DUPLICATES]
+    assert len(index) == 1 and kept["number"] in index
+    assert old["number"] not in index and gone["number"] not in index
+    # the unit it was dispatched to was loaded with it: its staff see it, others do not
+    zjj = Actor("zjj", Role.UNIT, UnitRef(1, "ZJJ", "市住建局", "/1/"))
+    cgj = Actor("cgj", Role.UNIT, UnitRef(3, "CGJ", "市城管局", "/3/"))
+    ask = ("阳光花园五号楼的电梯坏了没人管", "阳光花园小区5号楼", None)
+    assert [d.number for d in index.query(*ask, zjj, clock())] == [kept["number"]]
+    assert index.query(*ask, cgj, clock()) == []

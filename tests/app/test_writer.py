@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import func, select, text
 
-from app.db import Writer, create_engine, migrate, session_factory, unit_of_work
+from app.db import Writer, after_commit, create_engine, migrate, session_factory, unit_of_work
 from dispatch.storage import Hotline
 
 
@@ -72,3 +72,21 @@ async def test_a_nested_write_fails_loudly_instead_of_waiting_for_itself(databas
             await session.execute(text("SELECT 1"))
             async with unit_of_work(sessions):
                 pass
+
+
+async def test_after_commit_hooks_run_at_the_group_commit_and_not_for_failed_blocks(database):
+    _url, sessions, _writer = database
+    ran: list[str] = []
+
+    async def block(name: str, fail: bool) -> None:
+        async with unit_of_work(sessions) as session:
+            after_commit(session, lambda: ran.append(name))
+            session.add(Hotline(number=name, name="测试", mode="central"))
+            await session.flush()
+            if fail:
+                raise ValueError("refused")
+
+    await asyncio.gather(
+        block("90001", False), block("90002", True), block("90003", False), return_exceptions=True
+    )
+    assert sorted(ran) == ["90001", "90003"]

@@ -276,3 +276,36 @@ async def test_confident_registrations_are_dispatched_automatically(
     number = re.search(r"工单 (\d+)", page).group(1)
     order = await Api(client).order(number)
     assert order["state"] == "dispatched" and order["lead_unit"] == "ZJJ"
+
+
+async def test_agent_console_merges_a_certain_repeat_unless_answering(web_client, browser, api):
+    first = await api.register(
+        content="锦绣花园小区楼道垃圾堆积一周无人清理", address="东湖区锦绣花园3栋"
+    )
+    await browser.login("agent")
+    form = {
+        "hotline": "12345",
+        "channel": "phone",
+        "caller_phone": CALLER_PHONE,
+        "content": "锦绣花园3号楼楼道里的垃圾一直没人清理",
+        "address": "锦绣花园小区三号楼",
+        "type": "complaint",
+        "urgency": "normal",
+    }
+    # the console shows the open order with its content while the agent types
+    resp = await web_client.get(
+        "/web/api/suggest", params={"text": form["content"], "address": form["address"]}
+    )
+    [shown] = (await resp.json())["duplicates"]
+    assert shown["number"] == first["number"] and shown["certain"] is True
+    assert shown["content"].startswith("锦绣花园小区楼道垃圾")
+    resp = await browser.post("/web/agent/register", form, page="/web/agent")
+    assert resp.status == 302, await resp.text()
+    page = await (await web_client.get("/web/agent")).text()
+    assert f"与 {first['number']} 为同一事项,已自动并单" in page
+    # answering on the spot: nothing automatic, the answer goes through
+    answer = {**form, "mode": "answer", "text": "已转告物业当天清理。"}
+    resp = await browser.post("/web/agent/register", answer, page="/web/agent")
+    assert resp.status == 302
+    replied = await api.call("GET", "/api/v1/orders?state=replied", "agent")
+    assert replied["total"] == 1

@@ -607,6 +607,8 @@ THRESHOLDS = [
     ("classifiers.auto_dispatch_confidence", "智能派单置信度阈值"),
     ("classifiers.duplicate_days", "疑似重复:比对天数"),
     ("classifiers.duplicate_threshold", "疑似重复:相似度阈值"),
+    ("classifiers.duplicate_certain", "确定重复:相似度阈值"),
+    ("classifiers.duplicate_auto_merge", "确定重复时自动并单"),
     ("kpi.three_rate_weights", "三率权重"),
 ]
 # Names of the keys inside the tables above (request types, the three rates).

@@ -56,7 +56,7 @@ async def console(request: web.Request) -> web.StreamResponse:
 async def register_order(request: web.Request, actor: Actor, fields: dict, auto: bool):
     app = request.app
     detail, _ = await register_request(
-        app[DISPATCH], app[SUGGESTER], app[SESSIONS], actor, fields, auto_dispatch=auto
+        app[DISPATCH], app[SUGGESTER], app[SESSIONS], actor, fields, automatic=auto
     )
     return detail
 
@@ -90,6 +90,9 @@ async def register(request: web.Request) -> web.StreamResponse:
             answer["text"] = f"{answer['text']}\n(依据知识库条目 {kb_id})"
         await request.app[DISPATCH].act(actor, number, "answer", answer)
         await flash(request, "ok", f"工单 {number} 已登记并直接答复", link)
+    elif detail.order.state == State.MERGED:
+        parent = detail.view.parent
+        await flash(request, "ok", f"工单 {number} 已登记,与 {parent} 为同一事项,已自动并单", link)
     elif detail.order.state == State.DISPATCHED:
         await flash(request, "ok", f"工单 {number} 已登记,并已智能派单", link)
     elif proposed := detail.view.proposed_unit:

@@ -102,7 +102,10 @@
       a.href = "/web/orders/" + d.number;
       a.target = "_blank";
       li.appendChild(a);
-      li.appendChild(el("span", " 相似度 " + pct(d.similarity) + (d.same_place ? " · 同一地点" : ""), "muted"));
+      li.appendChild(el("span", " 相似度 " + pct(d.similarity) + (d.same_place ? " · 同一地点" : "") + (d.certain ? " · 确定重复" : ""), "muted"));
+      if (d.content) {
+        li.appendChild(el("div", (d.address ? d.address + ":" : "") + d.content, "muted"));
+      }
       return li;
     }), "无");
     var history = data.history ? data.history.items : [];

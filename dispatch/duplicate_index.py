@@ -1,0 +1,350 @@
+"""The per-process index of open orders that new requests are compared with (并单).
+
+    index = await load_duplicate_index(sessions, settings.classifiers, now)  # start-up
+    service.subscribers.append(index_subscriber(index))                      # kept in step
+    index.query(content, address, district, actor, now)                      # per request
+
+Every open order (registered, dispatched, accepted, returned) of the last
+`duplicate_days` is held with its features, filed under its place names (estates,
+roads). A query scores only the orders that share a place name with the request, the
+rarest names first and at most `duplicate_max_candidates` of them, so its cost depends
+on how busy that place is, not on how many orders are open. Visibility is checked on
+the held hotline, creator and unit paths before scoring, with the rules of
+`dispatch.services.visible_to`.
+
+Changes reach the index after their transaction commits (never for a rolled-back one).
+One index per process: on a cluster each node sees its own registrations at once and
+the others' after a restart (a LISTEN/NOTIFY feed would close that gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from accounts.domain import Actor, Role
+from app.db import after_commit
+from config import ClassifierSettings
+from dispatch.duplicates import Features, Thresholds, compare, features
+from dispatch.lifecycle import State
+from dispatch.services import Appended, UnitDirectory
+from dispatch.storage import Order, OrderUnit, Unit
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = frozenset({State.REGISTERED, State.DISPATCHED, State.ACCEPTED, State.RETURNED})
+LOAD_BATCH = 5000  # orders read and featurised per step of the start-up build
+CONTENT_CLIP = 80  # characters of a candidate's content shown to the agent
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedOrder:
+    number: str
+    content: str
+    address: str | None
+    state: str
+    created_at: datetime
+    hotline: str
+    created_by: str
+    unit_paths: tuple[str, ...]  # of its lead, assignee and co-units: who may see it
+    features: Features
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    number: str
+    similarity: float
+    same_place: bool
+    certain: bool
+    content: str
+    address: str | None
+    state: str
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        clipped = self.content[:CONTENT_CLIP] + ("…" if len(self.content) > CONTENT_CLIP else "")
+        return {
+            "number": self.number,
+            "similarity": self.similarity,
+            "same_place": self.same_place,
+            "certain": self.certain,
+            "content": clipped,
+            "address": self.address,
+            "state": self.state,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def thresholds_from(settings: ClassifierSettings) -> Thresholds:
+    return Thresholds(
+        suggest=settings.duplicate_threshold,
+        certain=settings.duplicate_certain,
+        place_weight=settings.duplicate_place_weight,
+        kind_weight=settings.duplicate_kind_weight,
+    )
+
+
+def visible(order: IndexedOrder, actor: Actor) -> bool:
+    """`dispatch.services.visible_to`, on an indexed order."""
+    if actor.role == Role.UNIT:
+        top = actor.unit.path if actor.unit else None
+        return top is not None and any(path.startswith(top) for path in order.unit_paths)
+    if actor.role == Role.INSPECTOR:
+        return order.created_by == actor.username
+    if actor.hotlines:
+        return order.hotline in actor.hotlines
+    return True
+
+
+class DuplicateIndex:
+    def __init__(self, thresholds: Thresholds, days: float, max_candidates: int) -> None:
+        self.thresholds = thresholds
+        self.window = timedelta(days=days)
+        self.max_candidates = max_candidates
+        self._orders: dict[str, IndexedOrder] = {}
+        self._postings: dict[str, set[str]] = defaultdict(set)
+        self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
+
+    @classmethod
+    def from_settings(cls, settings: ClassifierSettings) -> DuplicateIndex:
+        return cls(
+            thresholds_from(settings), settings.duplicate_days, settings.duplicate_max_candidates
+        )
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def __contains__(self, number: str) -> bool:
+        return number in self._orders
+
+    # ------------------------------------------------------------ changes
+
+    def add(
+        self,
+        number: str,
+        content: str,
+        address: str | None,
+        district: str | None,
+        *,
+        state: str,
+        created_at: datetime,
+        hotline: str,
+        created_by: str,
+        unit_paths: Iterable[str] = (),
+    ) -> None:
+        """File an open order (again, if it is already held)."""
+        self.put(
+            IndexedOrder(
+                number,
+                content,
+                address,
+                state,
+                created_at,
+                hotline,
+                created_by,
+                tuple(unit_paths),
+                features(content, address, district),
+            )
+        )
+
+    def put(self, order: IndexedOrder) -> None:
+        self.remove(order.number)
+        self._orders[order.number] = order
+        for key in order.features.place.keys:
+            self._postings[key].add(order.number)
+        heapq.heappush(self._ages, (order.created_at, order.number))
+
+    def remove(self, number: str) -> None:
+        """Forget an order (answered, closed, merged, invalid, aged out); unknown is fine."""
+        order = self._orders.pop(number, None)
+        if order is None:
+            return
+        for key in order.features.place.keys:
+            numbers = self._postings[key]
+            numbers.discard(number)
+            if not numbers:
+                del self._postings[key]
+
+    def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
+        """A held order changed state or units: re-filed while open, dropped otherwise."""
+        if state not in OPEN_STATES:
+            self.remove(number)
+        elif (order := self._orders.get(number)) is not None:
+            self._orders[number] = replace(order, state=state, unit_paths=tuple(unit_paths))
+
+    def expire(self, now: datetime) -> int:
+        """Drop the orders older than the window; returns how many."""
+        cutoff, dropped = now - self.window, 0
+        while self._ages and self._ages[0][0] < cutoff:
+            created_at, number = heapq.heappop(self._ages)
+            order = self._orders.get(number)
+            if order is not None and order.created_at == created_at:
+                self.remove(number)
+                dropped += 1
+        return dropped
+
+    # ------------------------------------------------------------ queries
+
+    def _candidates(self, keys: Iterable[str]) -> Iterator[str]:
+        seen: set[str] = set()
+        for numbers in sorted((self._postings.get(k, set()) for k in keys), key=len):
+            for number in numbers:
+                if number not in seen:
+                    seen.add(number)
+                    yield number
+                    if len(seen) >= self.max_candidates:
+                        return
+
+    def query(
+        self,
+        content: str,
+        address: str | None,
+        district: str | None,
+        actor: Actor,
+        now: datetime,
+        *,
+        exclude: str | None = None,
+        limit: int = 3,
+    ) -> list[Duplicate]:
+        """Open orders the actor may see that are likely the same incident, best first."""
+        self.expire(now)
+        new = features(content, address, district)
+        found = []
+        for number in self._candidates(new.place.keys):
+            order = self._orders[number]
+            if number == exclude or not visible(order, actor):
+                continue
+            match = compare(new, order.features, self.thresholds)
+            if match is not None:
+                found.append((match, order))
+        # best first; between equals the older order, the natural parent of a merge
+        found.sort(key=lambda pair: (-pair[0].similarity, pair[1].created_at))
+        return [
+            Duplicate(
+                order.number,
+                match.similarity,
+                match.same_place,
+                match.certain,
+                order.content,
+                order.address,
+                order.state,
+                order.created_at,
+            )
+            for match, order in found[:limit]
+        ]
+
+
+# ---------------------------------------------------------------- start-up build
+
+
+def _indexed(rows: list[tuple], paths: dict[int, list[str]]) -> list[IndexedOrder]:
+    orders = []
+    for order_id, number, content, address, district, state, created_at, hotline, by in rows:
+        found = features(content, address, district)
+        unit_paths = tuple(paths.get(order_id, ()))
+        orders.append(
+            IndexedOrder(
+                number, content, address, state, created_at, hotline, by, unit_paths, found
+            )
+        )
+    return orders
+
+
+async def load_duplicate_index(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: datetime,
+) -> DuplicateIndex:
+    """The index of the open orders of the window, built from the database.
+
+    Features are computed in a worker thread, a batch at a time, so a large build
+    (100,000 open orders take tens of seconds) logs its progress and leaves the loop free.
+    """
+    index = DuplicateIndex.from_settings(settings)
+    since = now - index.window
+    loop = asyncio.get_running_loop()
+    started, last_id = time.monotonic(), 0
+    async with sessions() as session:
+        window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
+        total = await session.scalar(select(func.count(Order.id)).where(*window))
+        while True:
+            rows = list(
+                await session.execute(
+                    select(
+                        Order.id,
+                        Order.number,
+                        Order.content,
+                        Order.address,
+                        Order.district,
+                        Order.state,
+                        Order.created_at,
+                        Order.hotline_number,
+                        Order.created_by,
+                    )
+                    .where(*window, Order.id > last_id)
+                    .order_by(Order.id)
+                    .limit(LOAD_BATCH)
+                )
+            )
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            paths: dict[int, list[str]] = defaultdict(list)
+            for order_id, path in await session.execute(
+                select(OrderUnit.order_id, Unit.path)
+                .join(Unit, Unit.id == OrderUnit.unit_id)
+                .where(OrderUnit.order_id.in_([row[0] for row in rows]))
+            ):
+                paths[order_id].append(path)
+            for order in await loop.run_in_executor(None, _indexed, rows, paths):
+                index.put(order)
+            if total and total > LOAD_BATCH:
+                log.info("duplicate index: %d of %d open orders", len(index), total)
+    log.info(
+        "duplicate index: %d open orders of the last %g days in %.1f s",
+        len(index),
+        settings.duplicate_days,
+        time.monotonic() - started,
+    )
+    return index
+
+
+# ---------------------------------------------------------------- keeping in step
+
+
+def index_subscriber(index: DuplicateIndex):
+    """A `DispatchService` subscriber that keeps `index` in step with the orders."""
+
+    async def on_appended(session: AsyncSession, appended: Appended, units: UnitDirectory) -> None:
+        view = appended.view
+        codes = {view.lead_unit, view.assignee, *view.co_units} - {None}
+        paths = [units.by_code[code].path for code in codes if code in units.by_code]
+        if appended.event.action == "register":
+            order = await session.get(Order, appended.order_id)
+            entry = IndexedOrder(
+                order.number,
+                order.content,
+                order.address,
+                view.state.value,
+                order.created_at,
+                order.hotline_number,
+                order.created_by,
+                tuple(paths),
+                features(order.content, order.address, order.district),
+            )
+            after_commit(session, lambda: index.put(entry))
+        elif appended.event.from_state != appended.event.to_state or codes:
+            state = view.state.value
+            after_commit(session, lambda: index.update(appended.number, state, paths))
+
+    return on_appended
