@@ -47,6 +47,9 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         self.coef_t_ = np.ascontiguousarray(self.coef_.T)
         self.intercept_ = svm.intercept_.astype(np.float32)
         folds = min(self.folds, int(counts.min()))
+        if groups is not None:  # a fold needs whole messages of every class
+            groups = np.asarray(groups)
+            folds = min(folds, min(len(np.unique(groups[y == c])) for c in self.classes_))
         self.calibrator_ = None
         if folds >= 2:
             splitter = (
