@@ -1,7 +1,7 @@
 """Accuracy floors on the TipDM 2020 data (skipped when ../shared/data is absent).
 
 Measured (benchmarks/classifiers/RESULTS.md): test accuracy 0.909, macro-F1 0.908,
-phone_holdout accuracy 0.871 (model trained on labelled.jsonl). Floors only on data no
+phone_holdout accuracy 0.914 (model trained on labelled.jsonl). Floors only on data no
 choice was tuned on: the test split and ``phone_holdout.jsonl`` (phone_style.jsonl and
 phone_dev.jsonl informed the keyword list); the floors sit a little below.
 """
@@ -43,7 +43,7 @@ def labelled_model(tipdm_dir):
 def test_phone_holdout_accuracy_floor(labelled_model):
     report = evaluate(labelled_model, read_records(OWN_DATA / "phone_holdout.jsonl"), "label")
     assert report["n"] == 70
-    assert report["accuracy"] >= 0.84
+    assert report["accuracy"] >= 0.87
 
 
 def test_short_requests_are_not_pulled_to_urban_construction(labelled_model):
