@@ -10,13 +10,15 @@ Python API (for the server; load once at start-up, swap the object on retrain)::
     model.predict("小区停水两天了", title=None, k=3)     # [("城乡建设", 0.81), ...]
     model.version, model.labels, model.metadata          # metadata.json contents
 
-    detect_urgency("楼下着火了")  # UrgencyResult(True, "fire", ("着火",)); .linkage == "119"
+    detect_urgency("楼下着火了")       # UrgencyResult(urgent=True, type="fire", matched=("着火",))
+    detect_urgency("楼下着火了").linkage  # "119" (110/119/120/122)
     classify_request_type("请问社保卡怎么补办")  # "consultation"  (REQUEST_TYPE_NAMES -> 咨询)
     extract_district("A7县星沙街道xx小区")        # "A7县" (default gazetteer)
     extract_district(addr, Gazetteer.from_file("config/gazetteer.json"))
 
-* ``TextClassifier.predict`` returns calibrated probabilities (sigmoid-calibrated
-  LinearSVC over char 1-3-gram TF-IDF plus catalogue-keyword evidence) and ``[]`` for
+* ``TextClassifier.predict`` returns calibrated probabilities (LinearSVC with stacked
+  multinomial calibration over char 1-3-gram TF-IDF plus catalogue-keyword evidence,
+  trained on whole messages, their titles and their short fragments) and ``[]`` for
   input without any letter or CJK character. Traditional characters, full-width forms
   and common dialect words are normalised first (:mod:`classifiers.text`).
 * Training is CPU-bound: call :func:`train` in an executor, never on the event loop.

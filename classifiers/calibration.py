@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
 
@@ -22,33 +22,53 @@ def _as_2d_margins(margins: np.ndarray) -> np.ndarray:
 
 
 class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
-    """LinearSVC + out-of-fold multinomial calibration; ``folds < 2`` means softmax only."""
+    """LinearSVC + out-of-fold multinomial calibration; ``folds < 2`` means softmax only.
 
-    def __init__(self, C: float = 1.0, folds: int = 5, random_state: int = 0):
+    ``groups`` (one id per row) keeps rows cut from the same message in one fold, so a
+    message's own fragments never inflate its out-of-fold margins; ``sample_weight``
+    weighs rows in the SVM and in the calibrator alike.
+    """
+
+    def __init__(self, C: float = 1.0, folds: int = 5, class_weight=None, random_state: int = 0):
         self.C = C
         self.folds = folds
+        self.class_weight = class_weight
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def _svm(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+
+    def fit(self, X, y, sample_weight=None, groups=None):
         y = np.asarray(y)
         self.classes_, counts = np.unique(y, return_counts=True)
-        svm = LinearSVC(C=self.C, random_state=self.random_state).fit(X, y)
+        svm = self._svm().fit(X, y, sample_weight=sample_weight)
         self.coef_ = svm.coef_.astype(np.float32)
         # (n_features, n_classes), C-contiguous: sparse @ dense is 5x faster this way.
         self.coef_t_ = np.ascontiguousarray(self.coef_.T)
         self.intercept_ = svm.intercept_.astype(np.float32)
         folds = min(self.folds, int(counts.min()))
+        if groups is not None:  # a fold needs whole messages of every class
+            groups = np.asarray(groups)
+            folds = min(folds, min(len(np.unique(groups[y == c])) for c in self.classes_))
         self.calibrator_ = None
         if folds >= 2:
-            splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            splitter = (
+                StratifiedGroupKFold(folds, shuffle=True, random_state=self.random_state)
+                if groups is not None
+                else StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            )
             margins = cross_val_predict(
-                LinearSVC(C=self.C, random_state=self.random_state),
+                self._svm(),
                 X,
                 y,
+                groups=groups,
                 cv=splitter,
                 method="decision_function",
+                params={} if sample_weight is None else {"sample_weight": sample_weight},
             )
-            self.calibrator_ = LogisticRegression(max_iter=1000).fit(_as_2d_margins(margins), y)
+            self.calibrator_ = LogisticRegression(max_iter=1000).fit(
+                _as_2d_margins(margins), y, sample_weight=sample_weight
+            )
         return self
 
     def decision_function(self, X) -> np.ndarray:

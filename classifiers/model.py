@@ -43,6 +43,10 @@ class ModelSettings:
     keyword_scale: float = 0.1  # raw keyword evidence (0 = off): long letters
     keyword_l2_scale: float = 0.3  # length-normalised evidence (0 = off): short calls
     title_augment: bool = True  # titles also as short training documents
+    segment_weight: float = 1.0  # message fragments as short documents (0 = off)
+    segment_chars: int = 40  # a fragment: clauses joined up to this length
+    segment_limit: int = 6  # fragments per message (the first ones carry the topic)
+    class_weight: str | None = "balanced"
     calibration_folds: int = 5
 
 
@@ -57,7 +61,9 @@ def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSe
             l2_scale=settings.keyword_l2_scale,
         )
         features.append(("keywords", keywords))
-    clf = CalibratedLinearSVC(C=settings.svm_c, folds=settings.calibration_folds)
+    clf = CalibratedLinearSVC(
+        C=settings.svm_c, folds=settings.calibration_folds, class_weight=settings.class_weight
+    )
     return Pipeline([("features", FeatureUnion(features)), ("clf", clf)])
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from .dataset import Record
 from .exceptions import TrainingError
 from .keywords import Lexicon, load_keywords, load_taxonomy, merge_lexicons
 from .model import FORMAT_VERSION, ModelSettings, TextClassifier, build_pipeline, new_version
-from .text import build_document
+from .text import build_document, normalize
 
 Progress = Callable[[str], None]
 
@@ -34,29 +35,79 @@ def build_lexicon(taxonomy: Path | None, use_keywords: bool = True) -> Lexicon:
     return merge_lexicons(*parts)
 
 
-def fit_pipeline(
-    docs: Sequence[str],
-    y: Sequence[str],
-    lexicon: Lexicon,
-    settings: ModelSettings,
-    extra: Sequence[tuple[str, str]] = (),
-):
-    """Fit on ``docs``/``y`` plus ``extra`` (doc, label) pairs (e.g. title-only docs)."""
-    docs = [*docs, *(d for d, _ in extra)]
-    y = [*y, *(label for _, label in extra)]
-    labels = sorted(set(y))
+@dataclass
+class TrainingSet:
+    """Documents with labels, weights and the message each one was cut from (groups)."""
+
+    docs: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+
+    def add(self, doc: str, label: str, weight: float, group: int) -> None:
+        self.docs.append(doc)
+        self.labels.append(label)
+        self.weights.append(weight)
+        self.groups.append(group)
+
+
+# Clause ends inside a message; fragments are re-joined up to settings.segment_chars.
+_CLAUSE_END = re.compile(r"[。！？!?；;，,：:\n]+")
+
+
+def message_segments(text: str | None, max_chars: int, limit: int) -> list[str]:
+    """The first ``limit`` fragments of a message, each a few clauses and at most about
+    ``max_chars`` characters: what a caller would say on the phone."""
+    clauses = [c.strip() for c in _CLAUSE_END.split(normalize(text)) if c.strip()]
+    segments: list[str] = []
+    current = ""
+    for clause in clauses:
+        if current and len(current) + len(clause) + 1 > max_chars:
+            segments.append(current)
+            current = ""
+            if len(segments) == limit:
+                return segments
+        current = f"{current}，{clause}" if current else clause[: max_chars * 2]
+    if current and len(segments) < limit:
+        segments.append(current)
+    return segments
+
+
+def training_set(records: Sequence[Record], field: str, settings: ModelSettings) -> TrainingSet:
+    """Whole messages (weight 1), plus, per settings, their titles and their fragments.
+
+    The training data are long web letters, the inputs of a hotline short spoken
+    requests; titles and fragments teach the model the short evidence (RESULTS.md).
+    A message's fragments share its weight (``segment_weight`` in total).
+    """
+    out = TrainingSet()
+    for group, r in enumerate(records):
+        label = r.value(field)
+        if not label:
+            continue
+        out.add(build_document(r.text, r.title), label, 1.0, group)
+        if settings.title_augment and r.title:
+            out.add(build_document(r.title), label, 1.0, group)
+        if settings.segment_weight > 0:
+            parts = message_segments(r.text, settings.segment_chars, settings.segment_limit)
+            for part in parts:
+                out.add(part, label, settings.segment_weight / len(parts), group)
+    return out
+
+
+def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
+    """Fit the pipeline on a :class:`TrainingSet`."""
+    labels = sorted(set(data.labels))
     if len(labels) < 2:
         raise TrainingError("训练数据至少需要两个不同的类别")
     pipeline = build_pipeline(labels, lexicon, settings)
-    pipeline.fit(docs, y)
+    pipeline.fit(
+        data.docs,
+        data.labels,
+        clf__sample_weight=np.asarray(data.weights),
+        clf__groups=np.asarray(data.groups),
+    )
     return pipeline
-
-
-def title_documents(records: Sequence[Record], field: str) -> list[tuple[str, str]]:
-    """Title-only training documents: short like a phone request (settings.title_augment)."""
-    return [
-        (build_document(r.title), r.value(field)) for r in records if r.title and r.value(field)
-    ]
 
 
 def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
@@ -105,9 +156,8 @@ def cross_validate(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
         progress(f"交叉验证 第 {k}/{folds} 折")
-        train_records = [records[i] for i in tr]
-        extra = title_documents(train_records, field) if settings.title_augment else []
-        pipe = fit_pipeline([docs[i] for i in tr], y[tr], lexicon, settings, extra)
+        data = training_set([records[i] for i in tr], field, settings)
+        pipe = fit_pipeline(data, lexicon, settings)
         pred = pipe.predict([docs[i] for i in te])
         accs.append(accuracy_score(y[te], pred))
         f1s.append(f1_score(y[te], pred, average="macro"))
@@ -145,8 +195,7 @@ def train(
     if cv_folds >= 2:
         cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
     progress("训练最终模型")
-    extra = title_documents(usable, field) if settings.title_augment else []
-    pipeline = fit_pipeline(docs, y, lexicon, settings, extra)
+    pipeline = fit_pipeline(training_set(usable, field, settings), lexicon, settings)
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,

@@ -25,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 from classifiers.dataset import read_records
 from classifiers.model import ModelSettings, TextClassifier
 from classifiers.text import build_document
-from classifiers.training import build_lexicon, fit_pipeline, title_documents
+from classifiers.training import build_lexicon, fit_pipeline, training_set
 
 DEPARTMENT_RULES = (
     ("教育文体", r"教育局|教育体育局|教体局|教育阳光|文化旅游|文旅|体育局|文广"),
@@ -71,18 +71,21 @@ def load_extras(data_dir, labelled):
 
 
 def fit(train_recs, lexicon, settings, weak, pool, mode):
-    docs = [build_document(r.text, r.title) for r in train_recs]
-    y = [r.value("label") for r in train_recs]
-    extra = title_documents(train_recs, "label")
+    data = training_set(train_recs, "label", settings)
+    first = len(train_recs)  # each extra document is its own group
     if mode == "weak-replies":
-        extra = extra + weak
-    pipe = fit_pipeline(docs, y, lexicon, settings, extra)
+        for group, (doc, lab) in enumerate(weak, start=first):
+            data.add(doc, lab, 1.0, group)
+    pipe = fit_pipeline(data, lexicon, settings)
     if mode == "self-train":
         proba = TextClassifier(pipe).predict_proba_docs(pool)
         keep = proba.max(axis=1) >= 0.9
         labels = pipe.classes_[proba.argmax(axis=1)]
-        extra = extra + [(d, lab) for d, lab, k in zip(pool, labels, keep, strict=True) if k]
-        pipe = fit_pipeline(docs, y, lexicon, settings, extra)
+        first = len(data.docs)
+        for group, (doc, lab, k) in enumerate(zip(pool, labels, keep, strict=True), start=first):
+            if k:
+                data.add(doc, lab, 1.0, group)
+        pipe = fit_pipeline(data, lexicon, settings)
     return pipe
 
 

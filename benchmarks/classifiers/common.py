@@ -9,7 +9,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-DATA_DIR = Path(os.environ.get("TIPDM_DIR", ROOT.parent / "shared" / "data" / "tipdm2020"))
+# ../shared from the main checkout, ../../shared from a worktree (/work/wt/<name>).
+_CANDIDATES = [p / "shared" / "data" / "tipdm2020" for p in (ROOT.parent, ROOT.parent.parent)]
+DATA_DIR = Path(
+    os.environ.get("TIPDM_DIR") or next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
+)
 OWN_DATA = ROOT / "classifiers" / "data"
 
 

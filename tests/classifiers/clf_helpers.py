@@ -10,7 +10,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_DATA = ROOT / "classifiers" / "data"
-TIPDM_DIR = Path(os.environ.get("TIPDM_DIR", ROOT.parent / "shared" / "data" / "tipdm2020"))
+# ../shared from the main checkout, ../../shared from a worktree (/work/wt/<name>).
+_CANDIDATES = [p / "shared" / "data" / "tipdm2020" for p in (ROOT.parent, ROOT.parent.parent)]
+TIPDM_DIR = Path(
+    os.environ.get("TIPDM_DIR") or next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
+)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

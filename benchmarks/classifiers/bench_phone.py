@@ -1,0 +1,71 @@
+"""Short spoken requests: the model trained on all 495 TipDM rows (as the outside
+evaluation trains it) scored on the project's phone-style sets.
+
+    .venv/bin/python benchmarks/classifiers/bench_phone.py
+
+For each set: accuracy, macro-F1, how many errors went to 城乡建设 (the prior pull the
+outside evaluation found), and coverage / accuracy of the top-1 suggestion above
+confidence thresholds (what 智能派单 would do). Sets: phone_style.jsonl (163, informed the
+first keyword list), phone_dev.jsonl (123, informed the second), phone_holdout.jsonl (70,
+written with phone_dev, never used for a choice).
+"""
+
+from __future__ import annotations
+
+import json
+
+from common import OWN_DATA, require_data
+
+from classifiers import evaluate, read_records, train
+
+SETS = ("phone_style", "phone_dev", "phone_holdout")
+URBAN = "城乡建设"
+
+
+def confidence_table(model, records) -> dict:
+    tops = model.predict_many([(r.text, r.title) for r in records], k=1)
+    rows = [
+        (top[0][1], top[0][0] == r.value("label")) for top, r in zip(tops, records, strict=True)
+    ]
+    table = {}
+    for threshold in (0.5, 0.7, 0.9):
+        kept = [ok for p, ok in rows if p >= threshold]
+        table[str(threshold)] = [
+            round(len(kept) / len(rows), 3),
+            round(sum(kept) / len(kept), 3) if kept else None,
+        ]
+    return table
+
+
+def main() -> None:
+    data = require_data()
+    model = train(
+        read_records(data / "labelled.jsonl"), taxonomy=data / "taxonomy.jsonl", cv_folds=0
+    )
+    report = {}
+    for name in SETS:
+        path = OWN_DATA / f"{name}.jsonl"
+        if not path.is_file():
+            continue
+        records = read_records(path)
+        result = evaluate(model, records, "label")
+        tops = model.predict_many([(r.text, r.title) for r in records], k=1)
+        to_urban = sum(
+            top[0][0] == URBAN != r.value("label") for top, r in zip(tops, records, strict=True)
+        )
+        report[name] = {
+            "n": result["n"],
+            "accuracy": result["accuracy"],
+            "macro_f1": result["macro_f1"],
+            "errors_to_urban": to_urban,
+            "coverage_accuracy_at": confidence_table(model, records),
+        }
+    report["tries"] = {
+        text: model.predict(text, k=1)[0]
+        for text in ("燃气泄漏", "打架受伤", "学校周边三无零食", "饭店不给开发票")
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
