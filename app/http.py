@@ -115,27 +115,38 @@ def parse_model(model: type[M], data: Any) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
+# Deeper JSON than any body of the API needs; the parser recurses per level, so a body of
+# a thousand `[` would otherwise end in RecursionError (a 500) instead of a 400.
+MAX_JSON_DEPTH = 32
+
+
 async def read_json(request: web.Request) -> Any:
     if not request.can_read_body:
         return {}
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidInput("请求体不是合法的 JSON", code="malformed_json") from None
-    if _has_nul(data):  # PostgreSQL text cannot hold NUL; refuse it for every database
-        raise InvalidInput("请求内容包含非法字符(NUL)", code="invalid_character")
+    _check_values(data)
     return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _check_values(data: Any) -> None:
+    """Bounded nesting, and no NUL: PostgreSQL text cannot hold it (refused for every
+    database). Walked with a stack, not recursion, for the same reason as the limit."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidInput(f"请求体嵌套超过 {MAX_JSON_DEPTH} 层", code="malformed_json")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput("请求内容包含非法字符(NUL)", code="invalid_character")
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 # ------------------------------------------------------------------ routes

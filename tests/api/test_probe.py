@@ -1,0 +1,53 @@
+"""Findings of the outside security probe (issue #16) on the JSON API: each one was a 500
+with a traceback; each must be a clear 4xx with the JSON error body."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+HUGE_PAGE = "200000000000000000"
+
+
+def _no_traceback(caplog) -> None:
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_deeply_nested_json_is_a_400(api, caplog):
+    resp = await api.client.post(
+        "/api/v1/auth/token",
+        data=b"[" * 1000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"] == "malformed_json"
+    _no_traceback(caplog)
+
+
+async def test_nesting_just_under_the_interpreter_limit_is_a_400_too(api, caplog):
+    body = b"[" * 900 + b"]" * 900
+    resp = await api.client.post(
+        "/api/v1/auth/token", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    _no_traceback(caplog)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/orders", "/api/v1/calls", "/api/v1/callbacks", "/api/v1/stats/reports"],
+)
+async def test_a_huge_page_number_is_a_400(api, caplog, path):
+    err = await api.call("GET", f"{path}?page={HUGE_PAGE}", "admin", expect=400)
+    assert err["error"]["code"] == "validation_error"
+    err = await api.call("GET", f"{path}?page=1&page_size={HUGE_PAGE}", "admin", expect=400)
+    assert err["error"]["code"] == "validation_error"
+    _no_traceback(caplog)
+
+
+@pytest.mark.parametrize("raw", ["%C2%B2", "%D9%A3", "%EF%BC%91", "+1", "1_0"])
+async def test_non_ascii_digits_in_a_notification_id_are_a_404(api, caplog, raw):
+    err = await api.call("POST", f"/api/v1/notifications/{raw}/read", "agent", expect=404)
+    assert err["error"]["code"] == "not_found"
+    _no_traceback(caplog)
