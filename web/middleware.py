@@ -12,6 +12,7 @@ from aiohttp import web
 
 from app.errors import AppError, Forbidden, NotFound, Unauthenticated
 from app.http import error_response
+from web.forms import read_form
 from web.render import render
 from web.session import csrf_valid, login_redirect
 
@@ -72,12 +73,16 @@ async def _has_nul(request: web.Request) -> bool:
     """PostgreSQL text cannot hold NUL: refuse it in any field (the API does the same)."""
     values = list(request.query.values())
     if request.method == "POST":
-        values += (await request.post()).values()
+        values += (await read_form(request)).values()
     return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
 async def _guarded(request: web.Request, handler) -> web.StreamResponse:
     try:
+        if request.method == "POST":
+            # Read once here: every later `request.post()` (CSRF, handlers) reuses it;
+            # a body that is not UTF-8 is a FormError, a 400 page like any AppError.
+            await read_form(request)
         if request.method == "POST" and not await csrf_valid(request):
             log.info("CSRF check failed on %s", request.path)
             return await error_page(request, 403, CSRF_MESSAGE)
