@@ -219,11 +219,25 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+MAX_PAGE_SIZE = 500
+# The highest page any list answers: (MAX_PAGE - 1) * MAX_PAGE_SIZE stays far inside the
+# 64-bit OFFSET of SQLite and PostgreSQL (an unbounded page was an OverflowError, a 500).
+MAX_PAGE = 1_000_000
+
+
 class Page(BaseModel):
     """Common list parameters: `page` from 1, `page_size` default 50, max 500."""
 
-    page: int = Field(1, ge=1)
-    page_size: int = Field(50, ge=1, le=500)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+def page_number(raw: str | None) -> int:
+    """A web page's `?page=`: what cannot be a page number is page 1, a page past
+    the last possible one is that page (pages stay forgiving where the API says 400)."""
+    if raw is None or not (raw.isascii() and raw.isdigit()):
+        return 1
+    return min(max(1, int(raw)), MAX_PAGE) if len(raw) <= 9 else MAX_PAGE
 
 
 def page_answer(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
