@@ -232,12 +232,24 @@ class Page(BaseModel):
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
+def ascii_int(raw: str | None, maximum: int = MAX_ID) -> int | None:
+    """A positive integer written in ASCII digits only, at most `maximum`; else None.
+    `str.isdigit` alone also says yes to '²' or '٣', which `int()` then refuses."""
+    if not raw or len(raw) > len(str(maximum)) or not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if 0 < value <= maximum else None
+
+
 def page_number(raw: str | None) -> int:
     """A web page's `?page=`: what cannot be a page number is page 1, a page past
     the last possible one is that page (pages stay forgiving where the API says 400)."""
     if raw is None or not (raw.isascii() and raw.isdigit()):
         return 1
-    return min(max(1, int(raw)), MAX_PAGE) if len(raw) <= 9 else MAX_PAGE
+    return ascii_int(raw, MAX_PAGE) or (MAX_PAGE if raw.strip("0") else 1)
 
 
 def page_answer(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:

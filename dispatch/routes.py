@@ -14,7 +14,7 @@ from accounts.domain import Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import NotFound
-from app.http import ApiRoute, Call, Page, StrictBody, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
@@ -356,10 +356,9 @@ def _at(at: datetime, tz: ZoneInfo) -> str:
 
 
 async def read_notification(request: web.Request, call: Call):
-    raw = request.match_info["id"]
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:  # ids are 32-bit in PostgreSQL
+    nid = ascii_int(request.match_info["id"])
+    if nid is None:
         raise NotFound("通知不存在")
-    nid = int(raw)
     async with unit_of_work(request.app[SESSIONS]) as session:
         user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
         row = await session.get(Notification, nid)
