@@ -55,6 +55,13 @@ _HTTP_CODES = {
 _HTTP_MESSAGES = {404: "请求的资源不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
 
 
+def keep_allow(exc: web.HTTPException, response: web.StreamResponse) -> web.StreamResponse:
+    """A 405 must say which methods the resource has (RFC 9110 §15.5.6)."""
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every failure leaves as the JSON error body; never a traceback, never a 500 page."""
@@ -66,7 +73,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        response = error_response(exc.status, code, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        return keep_allow(exc, response)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "服务器内部错误,请稍后重试")

@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 
 from app.errors import AppError, Forbidden, NotFound, Unauthenticated
-from app.http import error_response
+from app.http import error_response, keep_allow
 from web.forms import read_form
 from web.render import render
 from web.session import csrf_valid, login_redirect
@@ -92,7 +92,7 @@ async def _guarded(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return await error_page(request, exc.status)
+        return keep_allow(exc, await error_page(request, exc.status))
     except Unauthenticated:
         if request.path.startswith(JSON_PREFIX):
             return error_response(401, "unauthenticated", "请先登录")

@@ -51,3 +51,10 @@ async def test_non_ascii_digits_in_a_notification_id_are_a_404(api, caplog, raw)
     err = await api.call("POST", f"/api/v1/notifications/{raw}/read", "agent", expect=404)
     assert err["error"]["code"] == "not_found"
     _no_traceback(caplog)
+
+
+async def test_405_carries_allow_and_the_json_error(api):
+    resp = await api.client.delete("/api/v1/orders")
+    assert resp.status == 405
+    assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
+    assert (await resp.json())["error"]["code"] == "method_not_allowed"

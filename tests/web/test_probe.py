@@ -42,3 +42,10 @@ async def test_a_huge_page_number_on_the_order_search(browser: Browser, caplog):
     resp = await browser.client.get("/web/orders?page=200000000000000000")
     assert resp.status in (200, 400)
     _no_traceback(caplog)
+
+
+async def test_a_web_405_carries_allow(browser: Browser):
+    resp = await browser.client.put("/login")
+    assert resp.status == 405
+    assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
+    assert "请求方式" in await resp.text()
