@@ -319,14 +319,15 @@ async def put_calendar_day(request: web.Request, call: Call):
     return {"date": day.isoformat(), "working": body.working, "note": body.note}
 
 
-class NotificationQuery(BaseModel):
+class NotificationQuery(Page):
     unread: bool = False
 
 
 async def list_notifications(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
-        rows = await notifications.list_for(session, user_id, call.query.unread)
+        q: NotificationQuery = call.query
+        rows, total = await notifications.list_for(session, user_id, q.unread, q.page, q.page_size)
         numbers = {}
         if rows:
             ids = {r.order_id for r in rows if r.order_id}
@@ -336,19 +337,18 @@ async def list_notifications(request: web.Request, call: Call):
                 ).all()
             )
     tz = _tz(request)
-    return {
-        "items": [
-            {
-                "id": n.id,
-                "kind": n.kind,
-                "message": n.message,
-                "order": numbers.get(n.order_id),
-                "at": _at(n.created_at, tz),
-                "read": n.read_at is not None,
-            }
-            for n in rows
-        ]
-    }
+    items = [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "message": n.message,
+            "order": numbers.get(n.order_id),
+            "at": _at(n.created_at, tz),
+            "read": n.read_at is not None,
+        }
+        for n in rows
+    ]
+    return page_answer(items, total, q.page, q.page_size)
 
 
 def _at(at: datetime, tz: ZoneInfo) -> str:

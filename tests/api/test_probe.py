@@ -58,3 +58,16 @@ async def test_405_carries_allow_and_the_json_error(api):
     assert resp.status == 405
     assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
     assert (await resp.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_notifications_are_paged_like_the_other_lists(api):
+    for _ in range(3):
+        number = (await api.register())["number"]
+        await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    page = await api.call("GET", "/api/v1/notifications?page_size=2", "zjj")
+    assert set(page) == {"items", "total", "page", "page_size"}
+    assert (page["total"], page["page"], page["page_size"], len(page["items"])) == (3, 1, 2, 2)
+    rest = await api.call("GET", "/api/v1/notifications?page_size=2&page=2", "zjj")
+    assert len(rest["items"]) == 1
+    assert {n["id"] for n in page["items"]}.isdisjoint(n["id"] for n in rest["items"])
+    await api.call("GET", f"/api/v1/notifications?page={HUGE_PAGE}", "zjj", expect=400)
