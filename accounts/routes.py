@@ -169,6 +169,7 @@ routes = [
         public=True,
         body=TokenRequest,
         tags=("auth",),
+        errors=(429,),
     ),
     ApiRoute("POST", "/api/v1/auth/revoke", revoke, "注销当前令牌", tags=("auth",)),
     ApiRoute("GET", "/api/v1/me", me, "当前用户", tags=("auth",)),
@@ -181,6 +182,7 @@ routes = [
         body=CreateUser,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute("GET", "/api/v1/users", list_users, "用户列表", roles=ADMIN, tags=("admin",)),
     ApiRoute(

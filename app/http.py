@@ -186,6 +186,9 @@ class ApiRoute:
     query: type[BaseModel] | None = None
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Error statuses this route answers besides those every route of its kind can
+    # (app/openapi.py): e.g. 409 for a state conflict, 413 for an upload, 429 throttled.
+    errors: tuple[int, ...] = ()
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -390,6 +390,7 @@ routes = [
         "用办理结果重新训练分类模型",
         roles=ADMIN,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute(
         "POST",
@@ -410,6 +411,7 @@ routes = [
             f"工单操作:{RULES[name].label}",
             body=model,
             tags=("actions",),
+            errors=(409,),
         )
         for name, model in ACTION_BODIES.items()
     ),
@@ -424,6 +426,7 @@ routes = [
         body=CreateUnit,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute("GET", "/api/v1/categories", list_categories, "派单目录", tags=("admin",)),
     ApiRoute(
@@ -435,6 +438,7 @@ routes = [
         body=CreateCategory,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute(
         "GET", "/api/v1/calendar", get_calendar, "工作日历", query=CalendarQuery, tags=("admin",)

@@ -71,3 +71,26 @@ async def test_notifications_are_paged_like_the_other_lists(api):
     assert len(rest["items"]) == 1
     assert {n["id"] for n in page["items"]}.isdisjoint(n["id"] for n in rest["items"])
     await api.call("GET", f"/api/v1/notifications?page={HUGE_PAGE}", "zjj", expect=400)
+
+
+async def test_openapi_declares_the_errors_where_they_can_happen(api):
+    doc = await api.call("GET", "/api/v1/openapi.json")
+
+    def statuses(path: str, method: str) -> set[str]:
+        return {s for s in doc["paths"][path][method]["responses"] if s >= "400"}
+
+    assert statuses("/api/v1/auth/token", "post") == {"400", "413", "429"}
+    assert statuses("/api/v1/users", "post") == {"400", "401", "403", "409", "413"}
+    assert statuses("/api/v1/orders", "get") == {"400", "401", "403"}
+    assert "409" in statuses("/api/v1/orders/{number}/actions/accept", "post")
+    assert "409" in statuses("/api/v1/kb/entries/{id}/publish", "post")
+    assert "409" in statuses("/api/v1/units", "post")
+    assert "413" in statuses("/api/v1/orders/{number}/attachments", "post")
+    assert "413" in statuses("/api/v1/stats/orders.xlsx", "get")
+    assert "404" in statuses("/api/v1/orders/{number}", "get")
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for status, answer in op["responses"].items():
+                if status >= "400":
+                    ref = answer["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == "#/components/schemas/Error"
