@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.domain import Actor, Role, UnitRef
 from accounts.exceptions import AccountInvalid, BadCredentials, TokenInvalid, UsernameTaken
 from accounts.passwords import Passwords
+from accounts.policy import MIN_LENGTH, password_problem
 from accounts.storage import ApiKey, ApiToken, User
 from dispatch.storage import Hotline, Unit
 
 LOGIN_ROLES = [r for r in Role if r not in (Role.SYSTEM, Role.CITIZEN)]
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = MIN_LENGTH
+
+
+def check_password(password: str, username: str) -> None:
+    """The password policy (accounts/policy.py) for every password a person chooses."""
+    if problem := password_problem(password, username):
+        raise AccountInvalid(problem, code="weak_password")
 
 
 def _digest(secret: str) -> str:
@@ -105,8 +112,7 @@ async def create_user(
 ) -> User:
     if role not in LOGIN_ROLES:
         raise AccountInvalid(f"未知角色: {role}", code="unknown_role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    check_password(password, username)
     if await session.scalar(select(User.id).where(User.username == username)):
         raise UsernameTaken(f"用户名已存在: {username}")
     unit_id, hotlines = await _scope(session, role, unit, hotlines)
@@ -184,8 +190,7 @@ async def reset_password(
     session: AsyncSession, passwords: Passwords, username: str, password: str
 ) -> None:
     """重置密码 by an admin; the user's open sessions end."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    check_password(password, username)
     user = await _user(session, username)
     user.password_hash = await asyncio.to_thread(passwords.hash, password)
     await _revoke_all(session, user.id)

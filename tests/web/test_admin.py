@@ -130,7 +130,7 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
         "unit": "ZJJ",
     }
     resp = await browser.post(page, form)
-    assert resp.status == 400 and "密码至少8位" in await resp.text()
+    assert resp.status == 400 and "密码至少12位" in await resp.text()
     resp = await browser.post(page, {**form, "unit": "", "password": PASSWORD})
     assert resp.status == 400 and "承办人员必须指定所属单位" in await resp.text()
     resp = await browser.post(page, {**form, "username": "带空格 的名字", "role": "boss"})
@@ -145,9 +145,9 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     assert (user["role"], user["unit"], user["display_name"]) == ("unit", "ZJJ", "新承办人")
 
     # 重置密码: the old password stops working, the new one works
-    await browser.post(f"{page}/zjj_new/password", {"password": "NewPassw0rd"}, page)
+    await browser.post(f"{page}/zjj_new/password", {"password": "Renewed-Tulip-Canal"}, page)
     await browser.login("zjj_new", PASSWORD, expect=401)
-    resp = await browser.login("zjj_new", "NewPassw0rd")
+    resp = await browser.login("zjj_new", "Renewed-Tulip-Canal")
     assert resp.headers["Location"] == "/web/unit"
 
     # 停用: the user's web session ends at once and the login is refused
@@ -159,7 +159,7 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     assert (await _users(api))["zjj_new"]["active"] is False
     resp = await web_client.get("/web/unit", cookies=user_cookie, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
-    await browser.login("zjj_new", "NewPassw0rd", expect=401)
+    await browser.login("zjj_new", "Renewed-Tulip-Canal", expect=401)
 
     # the admin cannot lock themself out
     await _admin(browser)
