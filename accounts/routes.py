@@ -39,6 +39,11 @@ class CreateUser(StrictBody):
     email: str | None = Field(None, max_length=200)
 
 
+class ChangePassword(StrictBody):
+    old: str = Field(min_length=1, max_length=200)
+    new: str = Field(min_length=1, max_length=200)
+
+
 class CreateApiKey(StrictBody):
     name: str = Field(min_length=1, max_length=100)
 
@@ -98,7 +103,23 @@ async def issue_token(request: web.Request, call: Call):
         "token": token,
         "role": actor.role.value,
         "unit": actor.unit.code if actor.unit else None,
+        # True: every call but POST /api/v1/auth/password answers 403 until it is made.
+        "password_change_required": actor.must_change_password,
     }
+
+
+async def change_password(request: web.Request, call: Call):
+    body: ChangePassword = call.body
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        await services.change_password(
+            session,
+            request.app[PASSWORDS],
+            call.actor.username,
+            body.old,
+            body.new,
+            keep_token=bearer_token(request),
+        )
+    return {"changed": True}
 
 
 async def revoke(request: web.Request, call: Call):
@@ -170,6 +191,16 @@ routes = [
         body=TokenRequest,
         tags=("auth",),
         errors=(429,),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/auth/password",
+        change_password,
+        "修改本人密码(管理员设置的初始密码须先修改)",
+        body=ChangePassword,
+        tags=("auth",),
+        errors=(429,),
+        before_password_change=True,
     ),
     ApiRoute("POST", "/api/v1/auth/revoke", revoke, "注销当前令牌", tags=("auth",)),
     ApiRoute("GET", "/api/v1/me", me, "当前用户", tags=("auth",)),

@@ -240,6 +240,7 @@ async def _seed_organisation(app: web.Application) -> dict[str, Actor]:
                     unit,
                     hotlines,
                     display,
+                    must_change_password=False,  # printed for the demo, meant to be used
                 )
             ref = None
             if unit:

@@ -189,6 +189,8 @@ class ApiRoute:
     # Error statuses this route answers besides those every route of its kind can
     # (app/openapi.py): e.g. 409 for a state conflict, 413 for an upload, 429 throttled.
     errors: tuple[int, ...] = ()
+    # Open to a user who must still change the admin-set password (the change itself).
+    before_password_change: bool = False
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -205,6 +207,11 @@ def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRespon
             if token is None:
                 raise Unauthenticated("请先登录(缺少 Authorization: Bearer 令牌)")
             actor = await request.app[ACTOR_RESOLVER](token)
+            if actor.must_change_password and not route.before_password_change:
+                raise Forbidden(
+                    "请先修改初始密码(POST /api/v1/auth/password)",
+                    code="password_change_required",
+                )
             if route.roles is not ANY_USER and actor.role not in route.roles:
                 raise Forbidden("当前角色无权访问该接口")
         body = parse_model(route.body, await read_json(request)) if route.body else None

@@ -14,7 +14,7 @@ from app.errors import AppError, Forbidden, NotFound, Unauthenticated
 from app.http import error_response, keep_allow
 from web.forms import read_form
 from web.render import render
-from web.session import csrf_valid, login_redirect
+from web.session import PASSWORD_PAGE, csrf_valid, login_redirect, password_change_pending
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,10 @@ async def _guarded(request: web.Request, handler) -> web.StreamResponse:
             return await error_page(request, 403, CSRF_MESSAGE)
         if await _has_nul(request):
             return await error_page(request, 400, NUL_MESSAGE)
+        if await password_change_pending(request):
+            if request.path.startswith(JSON_PREFIX):
+                return error_response(403, "password_change_required", "请先修改初始密码")
+            raise web.HTTPFound(PASSWORD_PAGE)
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:

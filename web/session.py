@@ -30,6 +30,9 @@ FLASH = "flash"
 # Request-local cache of the resolved actor.
 _ACTOR = web.RequestKey["Actor | None"]("web_actor")
 CSRF_FIELD = "csrf_token"
+# 修改密码; the only page (with logout) of a user who must change an admin-set password.
+PASSWORD_PAGE = "/web/password"
+_PASSWORD_EXEMPT = frozenset({PASSWORD_PAGE, "/login", "/logout"})
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -64,6 +67,14 @@ async def current_actor(request: web.Request) -> Actor | None:
             session.pop(TOKEN, None)
     request[_ACTOR] = actor
     return actor
+
+
+async def password_change_pending(request: web.Request) -> bool:
+    """The user must change the admin-set password before using this path."""
+    if request.path in _PASSWORD_EXEMPT or request.path.startswith("/web/static/"):
+        return False
+    actor = await current_actor(request)
+    return actor is not None and actor.must_change_password
 
 
 async def log_in(request: web.Request, username: str, password: str) -> Actor:

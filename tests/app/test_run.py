@@ -71,6 +71,9 @@ async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
             ) as resp:
                 assert resp.status == 201
             agent = await _token(http, base, "agent", "Granite-Orchid-Run-2")
+            change = {"old": "Granite-Orchid-Run-2", "new": "Granite-Orchid-Run-3"}
+            async with http.post(f"{base}/api/v1/auth/password", headers=agent, json=change) as r:
+                assert r.status == 200  # an admin-set password is changed first
             async with http.post(
                 f"{base}/api/v1/orders",
                 headers=agent,
@@ -89,7 +92,7 @@ async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
     proc = await _start(db, port)
     try:
         async with aiohttp.ClientSession() as http:
-            agent = await _token(http, base, "agent", "Granite-Orchid-Run-2")
+            agent = await _token(http, base, "agent", "Granite-Orchid-Run-3")
             async with http.get(f"{base}/api/v1/orders/{number}", headers=agent) as resp:
                 assert resp.status == 200
                 order = await resp.json()

@@ -148,6 +148,9 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     await browser.post(f"{page}/zjj_new/password", {"password": "Renewed-Tulip-Canal"}, page)
     await browser.login("zjj_new", PASSWORD, expect=401)
     resp = await browser.login("zjj_new", "Renewed-Tulip-Canal")
+    assert resp.headers["Location"] == "/web/password"  # an admin set it: changed first
+    change = {"old": "Renewed-Tulip-Canal", "new": PASSWORD, "confirm": PASSWORD}
+    resp = await browser.post("/web/password", change, "/web/password")
     assert resp.headers["Location"] == "/web/unit"
 
     # 停用: the user's web session ends at once and the login is refused
@@ -159,7 +162,7 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     assert (await _users(api))["zjj_new"]["active"] is False
     resp = await web_client.get("/web/unit", cookies=user_cookie, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
-    await browser.login("zjj_new", "Renewed-Tulip-Canal", expect=401)
+    await browser.login("zjj_new", PASSWORD, expect=401)
 
     # the admin cannot lock themself out
     await _admin(browser)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD
 from tests.web.conftest import Browser
 
 
@@ -49,3 +50,25 @@ async def test_a_web_405_carries_allow(browser: Browser):
     assert resp.status == 405
     assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
     assert "请求方式" in await resp.text()
+
+
+async def test_a_reset_password_is_changed_at_the_next_web_login(browser: Browser, caplog):
+    await browser.login("admin", ADMIN_PASSWORD)
+    page = "/web/admin/users"
+    resp = await browser.post(f"{page}/agent/password", {"password": INITIAL_PASSWORD}, page)
+    assert resp.status == 302
+    resp = await browser.login("agent", INITIAL_PASSWORD)
+    assert resp.headers["Location"] == "/web/password"
+    for path in ("/web/agent", "/web/orders"):
+        resp = await browser.client.get(path, allow_redirects=False)
+        assert (resp.status, resp.headers["Location"]) == (302, "/web/password")
+    resp = await browser.client.get("/web/api/suggest?content=x")
+    assert resp.status == 403
+    form = {"old": INITIAL_PASSWORD, "new": "Password1234", "confirm": "Password1234"}
+    resp = await browser.post("/web/password", form, "/web/password")
+    assert resp.status == 400 and "常见" in await resp.text()
+    form = {"old": INITIAL_PASSWORD, "new": PASSWORD, "confirm": PASSWORD}
+    resp = await browser.post("/web/password", form, "/web/password")
+    assert (resp.status, resp.headers["Location"]) == (302, "/web/agent")
+    assert (await browser.client.get("/web/agent", allow_redirects=False)).status == 200
+    _no_traceback(caplog)
