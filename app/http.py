@@ -8,6 +8,7 @@ in one middleware.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.domain import Actor, Role
 from app.errors import AppError, Forbidden, InvalidInput, Unauthenticated
-from app.keys import ACTOR_RESOLVER, ROUTES
+from app.keys import ACTOR_RESOLVER, ROUTES, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,37 @@ class ApiRoute:
     errors: tuple[int, ...] = ()
     # Open to a user who must still change the admin-set password (the change itself).
     before_password_change: bool = False
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address for per-address limits. X-Forwarded-For counts only when the
+    peer is a configured trusted proxy (`[server] trusted_proxies`); then the right-most
+    address that is not itself a trusted proxy is the client (what a proxy appends can be
+    trusted, what the client sent before it cannot)."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].server.trusted_proxies
+
+    def is_trusted(address) -> bool:
+        return address is not None and any(address in net for net in trusted)
+
+    if not trusted or not is_trusted(_ip(peer)):
+        return peer
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+    for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
+        address = _ip(hop)
+        if address is None:
+            break  # garbage: stop at the last address a proxy vouched for
+        if not is_trusted(address):
+            return str(address)
+        peer = str(address)
+    return peer
 
 
 def bearer_token(request: web.Request) -> str | None:

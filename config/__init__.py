@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
@@ -33,6 +40,9 @@ class ServerSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str = ""
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client;
+    # from any other peer the header is ignored (anyone can send it).
+    trusted_proxies: list[IPvAnyNetwork] = []
 
 
 class DatabaseSettings(BaseModel):
@@ -45,6 +55,17 @@ class AuthSettings(BaseModel):
     admin_password: str = ""
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
+    # Failed logins of one username (accounts/lockout.py, in the shared database): from
+    # the `login_backoff_after`-th on, each next try waits base x 2^(n - after) seconds;
+    # at `login_lockout_after` the account is locked for `login_lockout_minutes`.
+    login_backoff_after: int = Field(3, ge=1)
+    login_backoff_base_seconds: float = Field(1, gt=0)
+    login_lockout_after: int = Field(10, ge=1)
+    login_lockout_minutes: float = Field(15, gt=0)
+    # Failed logins per client address (in memory, per node): high, because a whole
+    # office behind one NAT address shares it; the per-account limit does the real work.
+    login_failures_per_address: int = Field(100, ge=1)
+    login_address_window_minutes: float = Field(15, gt=0)
 
 
 class CalendarSettings(BaseModel):

@@ -18,11 +18,10 @@ from aiohttp_session import Session, get_session, new_session
 
 from accounts import services as accounts
 from accounts.domain import Actor, Role
-from accounts.exceptions import BadCredentials
-from accounts.routes import THROTTLE
+from accounts.routes import sign_in
 from app.db import unit_of_work
 from app.errors import Forbidden, Unauthenticated
-from app.keys import ACTOR_RESOLVER, DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from app.keys import ACTOR_RESOLVER, SESSIONS
 
 TOKEN = "token"
 CSRF = "csrf"
@@ -78,24 +77,8 @@ async def password_change_pending(request: web.Request) -> bool:
 
 
 async def log_in(request: web.Request, username: str, password: str) -> Actor:
-    """Check the credentials (same use case and throttle as the API) and start a session."""
-    # The API's throttle: failures through either door count together.
-    throttle = request.app[THROTTLE]
-    client = request.remote or "unknown"
-    throttle.check(client)
-    try:
-        async with unit_of_work(request.app[SESSIONS]) as db:
-            token, actor = await accounts.login(
-                db,
-                request.app[PASSWORDS],
-                username,
-                password,
-                request.app[DISPATCH].now(),
-                request.app[SETTINGS].auth.token_ttl_hours,
-            )
-    except BadCredentials:
-        throttle.failed(client)
-        raise
+    """Check the credentials (the API's sign-in: same limits) and start a session."""
+    token, actor = await sign_in(request, username, password)
     # A fresh session (new CSRF token) so a session fixed before login is worthless.
     session = await new_session(request)
     session[TOKEN] = token

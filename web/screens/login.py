@@ -5,12 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_session import get_session
 
-from accounts import services as accounts
 from accounts.exceptions import AccountInvalid, BadCredentials
 from accounts.policy import MIN_LENGTH
-from app.db import unit_of_work
+from accounts.routes import change_own_password
 from app.errors import RateLimited
-from app.keys import PASSWORDS, SESSIONS
 from web import labels
 from web.render import render
 from web.session import (
@@ -111,11 +109,10 @@ async def password_change(request: web.Request) -> web.StreamResponse:
         return await _password_page(request, "两次输入的新密码不一致", 400)
     session = await get_session(request)
     try:
-        async with unit_of_work(request.app[SESSIONS]) as db:
-            await accounts.change_password(
-                db, request.app[PASSWORDS], actor.username, old, new, session.get(TOKEN)
-            )
+        await change_own_password(request, actor.username, old, new, session.get(TOKEN))
     except AccountInvalid as exc:
         return await _password_page(request, exc.message, 400)
+    except RateLimited as exc:
+        return await _password_page(request, exc.message, 429)
     await flash(request, "ok", "密码已修改")
     raise web.HTTPFound(labels.home_of(actor.role))
