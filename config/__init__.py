@@ -233,8 +233,9 @@ class WebSettings(BaseModel):
 
     session_key: str = ""
     cookie_name: str = "HOTLINE_SESSION"
-    # Only send the cookie over HTTPS; turn on behind TLS (the demo runs on plain HTTP).
-    cookie_secure: bool = False
+    # Only send the cookie over HTTPS. Off only for a plain-HTTP local demo
+    # (scripts/demo.sh sets HOTLINE_COOKIE_SECURE=false).
+    cookie_secure: bool = True
     # Lifetime of the cookie; the login token behind it expires with auth.token_ttl_hours.
     session_max_age_hours: float = Field(12, gt=0)
     # Attachments (web/uploads.py): stored outside the web root, by random id.

@@ -52,6 +52,8 @@ def make_settings(db_url: str) -> Settings:
     settings.classifiers.category_model = "/dev/null/no-model"
     # One pjsua endpoint per process: only tests/callcenter start the SIP intake.
     settings.sip.enabled = False
+    # The test clients and browsers talk plain HTTP, like the local demo.
+    settings.web.cookie_secure = False
     return settings
 
 

@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD
+from app.factory import create_app
+from config import load_settings
+from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD, make_settings
 from tests.web.conftest import Browser
 
 
@@ -72,3 +74,14 @@ async def test_a_reset_password_is_changed_at_the_next_web_login(browser: Browse
     assert (resp.status, resp.headers["Location"]) == (302, "/web/agent")
     assert (await browser.client.get("/web/agent", allow_redirects=False)).status == 200
     _no_traceback(caplog)
+
+
+async def test_the_session_cookie_is_https_only_by_default(aiohttp_client, sqlite_url, clock):
+    assert load_settings(environ={}).web.cookie_secure is True
+    assert load_settings(environ={"HOTLINE_COOKIE_SECURE": "false"}).web.cookie_secure is False
+    settings = make_settings(sqlite_url)
+    settings.web.cookie_secure = True  # what production gets from config/default.toml
+    client = await aiohttp_client(create_app(settings, now=clock, scanner=False))
+    resp = await client.get("/login")
+    cookie = resp.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
