@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import pytest
 
 from app.factory import create_app
@@ -85,3 +86,14 @@ async def test_the_session_cookie_is_https_only_by_default(aiohttp_client, sqlit
     resp = await client.get("/login")
     cookie = resp.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+async def test_the_agent_socket_refuses_a_foreign_origin(browser: Browser):
+    await browser.login("agent")
+    client = browser.client
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/web/ws/agent", headers={"Origin": "http://evil.example"})
+    assert refused.value.status == 403
+    own = f"http://{client.host}:{client.port}"
+    async with client.ws_connect("/web/ws/agent", headers={"Origin": own}) as ws:
+        assert not ws.closed
