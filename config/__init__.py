@@ -243,6 +243,8 @@ class WebSettings(BaseModel):
     upload_max_bytes: int = Field(10 * 1024 * 1024, gt=0)  # per file
     upload_max_files_per_order: int = Field(20, ge=1)
     upload_max_files_per_request: int = Field(5, ge=1)
+    # A Word/Excel/PowerPoint file is a zip: refused when its members inflate past this.
+    upload_max_unzipped_bytes: int = Field(100 * 1024 * 1024, gt=0)
     # Citizen pages (web/screens/citizen.py): per client address and hour.
     citizen_submissions_per_hour: int = Field(10, ge=1)
     citizen_lookups_per_hour: int = Field(30, ge=1)

@@ -145,7 +145,33 @@ def check(name: str, data: bytes, settings: WebSettings) -> Incoming:
     mime = sniff(data[:8192] if not data.startswith(b"PK") else data, name)
     if mime is None:
         raise UploadRejected(f"文件“{name}”的类型不支持,未保存。只能上传{ACCEPTED_TEXT}")
+    if mime in _OOXML_PARTS.values() and not inflates_within(
+        data, settings.upload_max_unzipped_bytes
+    ):
+        raise UploadRejected(f"文件“{name}”解压后过大或已损坏,未保存")
     return Incoming(name, mime, data)
+
+
+def inflates_within(data: bytes, limit: int) -> bool:
+    """Whether a zip's members inflate to at most `limit` bytes in all (a zip bomb of a
+    few KB can inflate to gigabytes). The declared sizes are checked first; then the
+    members are inflated chunk by chunk, nothing kept, stopping at the limit, because a
+    header can lie (zipfile also stops a member at its declared size and checks CRCs)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > limit:
+                return False
+            total = 0
+            for member in members:
+                with archive.open(member) as stream:
+                    while chunk := stream.read(1024 * 1024):
+                        total += len(chunk)
+                        if total > limit:
+                            return False
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        return False
+    return True
 
 
 def _check_count(count: int, settings: WebSettings) -> None:

@@ -3,15 +3,18 @@ traceback in the log, a Chinese message instead."""
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 
 import aiohttp
 import pytest
 
 from app.factory import create_app
-from config import load_settings
+from config import WebSettings, load_settings
 from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD, make_settings
 from tests.web.conftest import Browser
+from web import uploads
 
 
 def _no_traceback(caplog) -> None:
@@ -97,3 +100,25 @@ async def test_the_agent_socket_refuses_a_foreign_origin(browser: Browser):
     own = f"http://{client.host}:{client.port}"
     async with client.ws_connect("/web/ws/agent", headers={"Origin": own}) as ws:
         assert not ws.closed
+
+
+def _office(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_office_zip_that_inflates_too_far_is_refused():
+    settings = WebSettings(upload_max_unzipped_bytes=1024 * 1024)
+    bomb = _office({"word/document.xml": b"\x00" * (8 * 1024 * 1024)})
+    assert len(bomb) < 20_000  # a few KB on the wire
+    with pytest.raises(uploads.UploadRejected):
+        uploads.check("bomb.docx", bomb, settings)
+    many = _office({f"xl/sheet{i}.xml": b"<r/>" * 100_000 for i in range(5)})
+    with pytest.raises(uploads.UploadRejected):
+        uploads.check("many.xlsx", many, settings)
+    fine = _office({"word/document.xml": b"<doc>" + b"x" * 1000 + b"</doc>"})
+    assert uploads.check("fine.docx", fine, settings).mime == uploads.DOCX
