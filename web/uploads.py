@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import secrets
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -149,7 +151,58 @@ def check(name: str, data: bytes, settings: WebSettings) -> Incoming:
         data, settings.upload_max_unzipped_bytes
     ):
         raise UploadRejected(f"文件“{name}”解压后过大或已损坏,未保存")
+    if mime == "image/heic":
+        # Pillow cannot decode HEIC, so its EXIF (GPS) could not be removed.
+        raise UploadRejected(f"文件“{name}”是 HEIC 格式,请在手机上改为 JPG 后上传")
+    if mime in _PILLOW_FORMATS:
+        data = reencode(name, data, mime)
     return Incoming(name, mime, data)
+
+
+_PILLOW_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+# What a re-encoded image keeps of the original's metadata: how to show it, nothing else.
+_KEEP_INFO = frozenset({"duration", "loop", "transparency", "background", "disposal"})
+MAX_IMAGE_PIXELS = 60_000_000  # a 60-megapixel photo; more is a decompression bomb
+
+
+def reencode(name: str, data: bytes, mime: str) -> bytes:
+    """The image drawn again from its pixels: EXIF (GPS position, camera serial), XMP,
+    comments and anything appended to the file (a GIF that is also an HTML page) are
+    gone; the EXIF orientation is applied first so the photo stays upright."""
+    fmt = _PILLOW_FORMATS[mime]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise Image.DecompressionBombError(name)
+                animated = getattr(image, "n_frames", 1) > 1
+                clean = image if animated else ImageOps.exif_transpose(image)
+                clean.info = {k: v for k, v in clean.info.items() if k in _KEEP_INFO}
+                out = io.BytesIO()
+                params: dict = {"format": fmt}
+                if fmt in ("JPEG", "WEBP"):
+                    params["quality"] = 90
+                if animated:
+                    params["save_all"] = True
+                if fmt == "GIF":
+                    params["comment"] = b""
+                clean.save(out, **params)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        ValueError,
+        SyntaxError,  # Pillow's plugins raise it for some broken headers
+    ):
+        raise UploadRejected(f"文件“{name}”不是可以打开的图片,未保存") from None
+    return out.getvalue()
 
 
 def inflates_within(data: bytes, limit: int) -> bool:

@@ -9,6 +9,7 @@ import zipfile
 
 import aiohttp
 import pytest
+from PIL import ExifTags, Image
 
 from app.factory import create_app
 from config import WebSettings, load_settings
@@ -122,3 +123,29 @@ def test_an_office_zip_that_inflates_too_far_is_refused():
         uploads.check("many.xlsx", many, settings)
     fine = _office({"word/document.xml": b"<doc>" + b"x" * 1000 + b"</doc>"})
     assert uploads.check("fine.docx", fine, settings).mime == uploads.DOCX
+
+
+def test_photos_lose_their_exif_and_gps_but_stay_upright():
+    photo = Image.new("RGB", (8, 4), (200, 30, 30))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "PhoneMaker"
+    exif[ExifTags.Base.Orientation] = 6  # taken sideways
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (31.0, 14.0, 5.0)
+    out = io.BytesIO()
+    photo.save(out, "JPEG", exif=exif, comment=b"secret note")
+    assert b"PhoneMaker" in out.getvalue()
+    stored = uploads.check("现场.jpg", out.getvalue(), WebSettings()).data
+    assert b"PhoneMaker" not in stored and b"Exif" not in stored and b"secret" not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert not image.getexif() and image.size == (4, 8)
+
+
+def test_a_gif_html_polyglot_is_neutralised():
+    out = io.BytesIO()
+    Image.new("P", (4, 4), 1).save(out, "GIF", comment=b"<script>alert(1)</script>")
+    polyglot = out.getvalue() + b"<html><script>alert(document.cookie)</script></html>"
+    stored = uploads.check("x.gif", polyglot, WebSettings()).data
+    assert stored.startswith(b"GIF8") and b"<script" not in stored.lower()
+    with pytest.raises(uploads.UploadRejected):
+        uploads.check("x.gif", b"GIF89a<html><script>alert(1)</script>", WebSettings())
