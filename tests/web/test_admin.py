@@ -13,7 +13,7 @@ import shutil
 
 from app.keys import SETTINGS, SUGGESTER
 from tests.api.conftest import Api
-from tests.conftest import ADMIN_PASSWORD, PASSWORD
+from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD
 from tests.web.conftest import TRAINING, Browser, build_app, seed_web
 from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
 
@@ -378,7 +378,7 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
     await admin.open("/web/admin/users")
     await page.fill("#form-user input[name=username]", "cgj_sr")
     await page.fill("#form-user input[name=display_name]", "环卫科承办人")
-    await page.fill("#form-user input[name=password]", PASSWORD)
+    await page.fill("#form-user input[name=password]", INITIAL_PASSWORD)
     await page.select_option("#form-user select[name=role]", "unit")
     await page.select_option("#form-user select[name=unit]", "CGJ-SR")
     await admin.submit("user")
@@ -403,9 +403,16 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
         await admin.open(path)
         await admin.shot(name)
 
-    # the new user logs in and lands on the unit inbox of the new unit
-    person = Session(chromium, base)
-    page = await person.login("cgj_sr", "/web/unit")
+    # the new user logs in, must first replace the admin's password, then lands on the
+    # unit inbox of the new unit
+    person = AdminSession(chromium, base)
+    page = await person.login_as("cgj_sr", INITIAL_PASSWORD, "/web/password")
+    await person.shot("37-new-user-password.png")
+    await page.fill("input[name=old]", INITIAL_PASSWORD)
+    await page.fill("input[name=new]", PASSWORD)
+    await page.fill("input[name=confirm]", PASSWORD)
+    await page.click("button[type=submit]:has-text('修改密码')")
+    await page.wait_for_url(base + "/web/unit")
     assert "市容环卫科" in await page.inner_text(".who")
     await person.shot("37-new-user-home.png")
 
