@@ -49,6 +49,8 @@ class Actor:
     unit: UnitRef | None = None
     # Non-empty for sub-platform managers: they see and act on these hotlines only.
     hotlines: frozenset[str] = field(default_factory=frozenset)
+    # An admin set the password: only the password change is allowed until it is made.
+    must_change_password: bool = False
 
 
 SYSTEM_ACTOR = Actor(username="system", role=Role.SYSTEM)

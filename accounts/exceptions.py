@@ -19,5 +19,13 @@ class AccountInvalid(InvalidInput):
     pass
 
 
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
+class WrongPassword(AccountInvalid):
+    code = "wrong_password"
+
+
 class UsernameTaken(Conflict):
     code = "username_taken"

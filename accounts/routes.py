@@ -9,19 +9,18 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
-from accounts import services
+from accounts import lockout, services
 from accounts.domain import ROLE_LABELS, Actor, Role
+from accounts.exceptions import WrongPassword
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import RateLimited
-from app.http import ApiRoute, Call, StrictBody, bearer_token
+from app.http import ApiRoute, Call, StrictBody, bearer_token, client_address
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from config import AuthSettings
 from dispatch.storage import Unit
 
 ADMIN = frozenset({Role.ADMIN})
-# Failed logins allowed per client address within the window before 429.
-LOGIN_FAILURES_ALLOWED = 10
-LOGIN_WINDOW_SECONDS = 300.0
 
 
 class TokenRequest(StrictBody):
@@ -39,29 +38,82 @@ class CreateUser(StrictBody):
     email: str | None = Field(None, max_length=200)
 
 
+class ChangePassword(StrictBody):
+    old: str = Field(min_length=1, max_length=200)
+    new: str = Field(min_length=1, max_length=200)
+
+
 class CreateApiKey(StrictBody):
     name: str = Field(min_length=1, max_length=100)
 
 
 class LoginThrottle:
-    """Counts failed logins per client address in a sliding window (in memory)."""
+    """Failed logins per client address in a sliding window (in memory, per node). The
+    limit is high: an office behind one NAT address shares it. Accounts are protected
+    by the per-account back-off in the shared database (accounts/lockout.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 100, window_seconds: float = 900) -> None:
+        self.limit, self.window = limit, window_seconds
         self.failures: dict[str, deque[float]] = {}
 
     def check(self, client: str) -> None:
         window = self.failures.get(client)
         now = time.monotonic()
-        while window and now - window[0] > LOGIN_WINDOW_SECONDS:
+        while window and now - window[0] > self.window:
             window.popleft()
-        if window is not None and len(window) >= LOGIN_FAILURES_ALLOWED:
-            raise RateLimited("登录失败次数过多,请稍后再试")
+        if window is not None and len(window) >= self.limit:
+            raise RateLimited("该地址登录失败次数过多,请稍后再试")
 
     def failed(self, client: str) -> None:
         self.failures.setdefault(client, deque()).append(time.monotonic())
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+
+
+def login_throttle(auth: AuthSettings) -> LoginThrottle:
+    return LoginThrottle(auth.login_failures_per_address, auth.login_address_window_minutes * 60)
+
+
+async def sign_in(request: web.Request, username: str, password: str) -> tuple[str, Actor]:
+    """Log in through either door (API token, web form): the per-address limit, the
+    per-account back-off and lockout, then the password; failures count in both."""
+    app, client = request.app, client_address(request)
+    auth, now = app[SETTINGS].auth, app[DISPATCH].now()
+    throttle = app[THROTTLE]
+    throttle.check(client)
+    async with unit_of_work(app[SESSIONS]) as session:
+        await lockout.check(session, username, now, auth)
+    try:
+        async with unit_of_work(app[SESSIONS]) as session:
+            token, actor = await services.login(
+                session, app[PASSWORDS], username, password, now, auth.token_ttl_hours
+            )
+            await lockout.succeeded(session, username)
+    except services.BadCredentials:
+        throttle.failed(client)
+        async with unit_of_work(app[SESSIONS]) as session:
+            await lockout.failed(session, username, now, auth)
+        raise
+    return token, actor
+
+
+async def change_own_password(
+    request: web.Request, username: str, old: str, new: str, keep_token: str | None
+) -> None:
+    """修改密码 through either door; a wrong old password counts like a failed login."""
+    app, auth, now = request.app, request.app[SETTINGS].auth, request.app[DISPATCH].now()
+    async with unit_of_work(app[SESSIONS]) as session:
+        await lockout.check(session, username, now, auth)
+    try:
+        async with unit_of_work(app[SESSIONS]) as session:
+            await services.change_password(
+                session, app[PASSWORDS], username, old, new, keep_token=keep_token
+            )
+    except WrongPassword:
+        async with unit_of_work(app[SESSIONS]) as session:
+            await lockout.failed(session, username, now, auth)
+        raise
 
 
 def actor_json(actor: Actor) -> dict:
@@ -77,28 +129,22 @@ def actor_json(actor: Actor) -> dict:
 
 async def issue_token(request: web.Request, call: Call):
     body: TokenRequest = call.body
-    client = request.remote or "unknown"
-    throttle = request.app[THROTTLE]
-    throttle.check(client)
-    settings = request.app[SETTINGS]
-    try:
-        async with unit_of_work(request.app[SESSIONS]) as session:
-            token, actor = await services.login(
-                session,
-                request.app[PASSWORDS],
-                body.username,
-                body.password,
-                request.app[DISPATCH].now(),
-                settings.auth.token_ttl_hours,
-            )
-    except services.BadCredentials:
-        throttle.failed(client)
-        raise
+    token, actor = await sign_in(request, body.username, body.password)
     return {
         "token": token,
         "role": actor.role.value,
         "unit": actor.unit.code if actor.unit else None,
+        # True: every call but POST /api/v1/auth/password answers 403 until it is made.
+        "password_change_required": actor.must_change_password,
     }
+
+
+async def change_password(request: web.Request, call: Call):
+    body: ChangePassword = call.body
+    await change_own_password(
+        request, call.actor.username, body.old, body.new, keep_token=bearer_token(request)
+    )
+    return {"changed": True}
 
 
 async def revoke(request: web.Request, call: Call):
@@ -169,6 +215,17 @@ routes = [
         public=True,
         body=TokenRequest,
         tags=("auth",),
+        errors=(429,),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/auth/password",
+        change_password,
+        "修改本人密码(管理员设置的初始密码须先修改)",
+        body=ChangePassword,
+        tags=("auth",),
+        errors=(429,),
+        before_password_change=True,
     ),
     ApiRoute("POST", "/api/v1/auth/revoke", revoke, "注销当前令牌", tags=("auth",)),
     ApiRoute("GET", "/api/v1/me", me, "当前用户", tags=("auth",)),
@@ -181,6 +238,7 @@ routes = [
         body=CreateUser,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute("GET", "/api/v1/users", list_users, "用户列表", roles=ADMIN, tags=("admin",)),
     ApiRoute(

@@ -11,13 +11,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Actor, Role, UnitRef
-from accounts.exceptions import AccountInvalid, BadCredentials, TokenInvalid, UsernameTaken
+from accounts.exceptions import (
+    AccountInvalid,
+    BadCredentials,
+    TokenInvalid,
+    UsernameTaken,
+    WrongPassword,
+)
 from accounts.passwords import Passwords
+from accounts.policy import MIN_LENGTH, password_problem
 from accounts.storage import ApiKey, ApiToken, User
 from dispatch.storage import Hotline, Unit
 
 LOGIN_ROLES = [r for r in Role if r not in (Role.SYSTEM, Role.CITIZEN)]
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = MIN_LENGTH
+
+
+def check_password(password: str, username: str) -> None:
+    """The password policy (accounts/policy.py) for every password a person chooses."""
+    if problem := password_problem(password, username):
+        raise AccountInvalid(problem, code="weak_password")
 
 
 def _digest(secret: str) -> str:
@@ -37,6 +50,7 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
         Role(user.role),
         await _unit_ref(session, user.unit_id),
         frozenset(user.hotlines or ()),
+        must_change_password=user.must_change_password,
     )
 
 
@@ -102,11 +116,13 @@ async def create_user(
     hotlines: list[str] | None = None,
     display_name: str = "",
     email: str | None = None,
+    must_change_password: bool = True,
 ) -> User:
+    """新增用户. The password is the admin's choice, so by default the user must change it
+    at the first login; the bootstrap admin and the demo accounts are created without."""
     if role not in LOGIN_ROLES:
         raise AccountInvalid(f"未知角色: {role}", code="unknown_role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    check_password(password, username)
     if await session.scalar(select(User.id).where(User.username == username)):
         raise UsernameTaken(f"用户名已存在: {username}")
     unit_id, hotlines = await _scope(session, role, unit, hotlines)
@@ -118,6 +134,7 @@ async def create_user(
         hotlines=hotlines,
         display_name=display_name or username,
         email=email,
+        must_change_password=must_change_password,
     )
     session.add(user)
     await session.flush()
@@ -148,7 +165,15 @@ async def ensure_admin(session: AsyncSession, passwords: Passwords, password: st
     """First start: with no user at all and a password given, create `admin`."""
     if not password or await session.scalar(select(func.count(User.id))):
         return False
-    await create_user(session, passwords, "admin", password, Role.ADMIN, display_name="系统管理员")
+    await create_user(
+        session,
+        passwords,
+        "admin",
+        password,
+        Role.ADMIN,
+        display_name="系统管理员",
+        must_change_password=False,  # the operator chose it (HOTLINE_ADMIN_PASSWORD)
+    )
     return True
 
 
@@ -183,12 +208,39 @@ async def _revoke_all(session: AsyncSession, user_id: int) -> None:
 async def reset_password(
     session: AsyncSession, passwords: Passwords, username: str, password: str
 ) -> None:
-    """重置密码 by an admin; the user's open sessions end."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountInvalid(f"密码至少{MIN_PASSWORD_LENGTH}位", code="weak_password")
+    """重置密码 by an admin; the user's open sessions end and the user must choose a new
+    password at the next login."""
+    check_password(password, username)
     user = await _user(session, username)
     user.password_hash = await asyncio.to_thread(passwords.hash, password)
+    user.must_change_password = True
     await _revoke_all(session, user.id)
+
+
+async def change_password(
+    session: AsyncSession,
+    passwords: Passwords,
+    username: str,
+    old: str,
+    new: str,
+    keep_token: str | None = None,
+) -> None:
+    """修改密码 by the user: the old password proves it is them; the new one follows the
+    policy and differs from the old. Every other session of the user ends."""
+    user = await _user(session, username)
+    if not await asyncio.to_thread(passwords.verify, user.password_hash, old):
+        raise WrongPassword("原密码不正确")
+    if new == old:
+        raise AccountInvalid("新密码不能与原密码相同", code="weak_password")
+    check_password(new, username)
+    user.password_hash = await asyncio.to_thread(passwords.hash, new)
+    user.must_change_password = False
+    tokens = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+    )
+    kept = _digest(keep_token) if keep_token else None
+    for token in tokens:
+        token.revoked = token.revoked or token.token_hash != kept
 
 
 async def set_user_active(session: AsyncSession, username: str, active: bool, by: Actor) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -24,6 +24,22 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by an admin (new user, reset): the user must choose a password before anything.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+
+
+class LoginFailure(Base):
+    """Consecutive failed logins of one username (known or not), in the database every
+    node shares: the back-off and lockout of accounts/lockout.py read and write it."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(60), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
 
 
 class ApiToken(Base):

@@ -24,7 +24,7 @@ from dispatch.services import DispatchService
 from dispatch.storage import Order, Unit
 from knowledge_base.records import read_records
 
-DEMO_PASSWORD = "Demo@12345"
+DEMO_PASSWORD = "Hotline-Demo-2026"  # follows the password policy (accounts/policy.py)
 DEMO_KB = Path(__file__).resolve().parent.parent / "knowledge_base" / "data" / "demo_kb.jsonl"
 
 # (code, name, parent)
@@ -240,6 +240,7 @@ async def _seed_organisation(app: web.Application) -> dict[str, Actor]:
                     unit,
                     hotlines,
                     display,
+                    must_change_password=False,  # printed for the demo, meant to be used
                 )
             ref = None
             if unit:

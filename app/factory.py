@@ -197,7 +197,7 @@ def create_app(
     app[ROUTES] = []
     app[PUSH] = PushHub()
     app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
-    app[account_routes.THROTTLE] = account_routes.LoginThrottle()
+    app[account_routes.THROTTLE] = account_routes.login_throttle(settings.auth)
     app.cleanup_ctx.append(_database(now))
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(duplicates_ctx)

@@ -8,6 +8,7 @@ in one middleware.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.domain import Actor, Role
 from app.errors import AppError, Forbidden, InvalidInput, Unauthenticated
-from app.keys import ACTOR_RESOLVER, ROUTES
+from app.keys import ACTOR_RESOLVER, ROUTES, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ _HTTP_CODES = {
 _HTTP_MESSAGES = {404: "请求的资源不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
 
 
+def keep_allow(exc: web.HTTPException, response: web.StreamResponse) -> web.StreamResponse:
+    """A 405 must say which methods the resource has (RFC 9110 §15.5.6)."""
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every failure leaves as the JSON error body; never a traceback, never a 500 page."""
@@ -66,7 +74,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        response = error_response(exc.status, code, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        return keep_allow(exc, response)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "服务器内部错误,请稍后重试")
@@ -115,27 +124,38 @@ def parse_model(model: type[M], data: Any) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
+# Deeper JSON than any body of the API needs; the parser recurses per level, so a body of
+# a thousand `[` would otherwise end in RecursionError (a 500) instead of a 400.
+MAX_JSON_DEPTH = 32
+
+
 async def read_json(request: web.Request) -> Any:
     if not request.can_read_body:
         return {}
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidInput("请求体不是合法的 JSON", code="malformed_json") from None
-    if _has_nul(data):  # PostgreSQL text cannot hold NUL; refuse it for every database
-        raise InvalidInput("请求内容包含非法字符(NUL)", code="invalid_character")
+    _check_values(data)
     return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _check_values(data: Any) -> None:
+    """Bounded nesting, and no NUL: PostgreSQL text cannot hold it (refused for every
+    database). Walked with a stack, not recursion, for the same reason as the limit."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidInput(f"请求体嵌套超过 {MAX_JSON_DEPTH} 层", code="malformed_json")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput("请求内容包含非法字符(NUL)", code="invalid_character")
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 # ------------------------------------------------------------------ routes
@@ -167,6 +187,42 @@ class ApiRoute:
     query: type[BaseModel] | None = None
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Error statuses this route answers besides those every route of its kind can
+    # (app/openapi.py): e.g. 409 for a state conflict, 413 for an upload, 429 throttled.
+    errors: tuple[int, ...] = ()
+    # Open to a user who must still change the admin-set password (the change itself).
+    before_password_change: bool = False
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address for per-address limits. X-Forwarded-For counts only when the
+    peer is a configured trusted proxy (`[server] trusted_proxies`); then the right-most
+    address that is not itself a trusted proxy is the client (what a proxy appends can be
+    trusted, what the client sent before it cannot)."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].server.trusted_proxies
+
+    def is_trusted(address) -> bool:
+        return address is not None and any(address in net for net in trusted)
+
+    if not trusted or not is_trusted(_ip(peer)):
+        return peer
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+    for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
+        address = _ip(hop)
+        if address is None:
+            break  # garbage: stop at the last address a proxy vouched for
+        if not is_trusted(address):
+            return str(address)
+        peer = str(address)
+    return peer
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -183,6 +239,11 @@ def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRespon
             if token is None:
                 raise Unauthenticated("请先登录(缺少 Authorization: Bearer 令牌)")
             actor = await request.app[ACTOR_RESOLVER](token)
+            if actor.must_change_password and not route.before_password_change:
+                raise Forbidden(
+                    "请先修改初始密码(POST /api/v1/auth/password)",
+                    code="password_change_required",
+                )
             if route.roles is not ANY_USER and actor.role not in route.roles:
                 raise Forbidden("当前角色无权访问该接口")
         body = parse_model(route.body, await read_json(request)) if route.body else None
@@ -208,11 +269,37 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+MAX_PAGE_SIZE = 500
+# The highest page any list answers: (MAX_PAGE - 1) * MAX_PAGE_SIZE stays far inside the
+# 64-bit OFFSET of SQLite and PostgreSQL (an unbounded page was an OverflowError, a 500).
+MAX_PAGE = 1_000_000
+
+
 class Page(BaseModel):
     """Common list parameters: `page` from 1, `page_size` default 50, max 500."""
 
-    page: int = Field(1, ge=1)
-    page_size: int = Field(50, ge=1, le=500)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
+def ascii_int(raw: str | None, maximum: int = MAX_ID) -> int | None:
+    """A positive integer written in ASCII digits only, at most `maximum`; else None.
+    `str.isdigit` alone also says yes to '²' or '٣', which `int()` then refuses."""
+    if not raw or len(raw) > len(str(maximum)) or not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if 0 < value <= maximum else None
+
+
+def page_number(raw: str | None) -> int:
+    """A web page's `?page=`: what cannot be a page number is page 1, a page past
+    the last possible one is that page (pages stay forgiving where the API says 400)."""
+    if raw is None or not (raw.isascii() and raw.isdigit()):
+        return 1
+    return ascii_int(raw, MAX_PAGE) or (MAX_PAGE if raw.strip("0") else 1)
 
 
 def page_answer(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:

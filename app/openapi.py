@@ -38,19 +38,44 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
+# What each error status means in the document.
+ERROR_DESCRIPTIONS = {
+    400: "参数错误",
+    401: "未登录",
+    403: "角色无权操作,或须先修改初始密码(password_change_required)",
+    404: "不存在或无权查看",
+    409: "当前状态不允许该操作,或与已有数据冲突",
+    413: "请求内容过大",
+    429: "请求过于频繁",
+}
+
+
+def error_statuses(route: ApiRoute) -> list[int]:
+    """The error statuses a route can answer: 400 always (query, body, malformed JSON),
+    401/403 behind a login, 404 when the path names an object, 413 when it takes a body
+    (the server's body limit), plus those the route declares (409, 413, 429)."""
+    statuses = {400, *route.errors}
+    if not route.public:
+        statuses |= {401, 403}
+    if "{" in route.path:
+        statuses.add(404)
+    if route.body is not None or route.method in ("POST", "PUT", "PATCH"):
+        statuses.add(413)
+    return sorted(statuses)
+
+
 def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, Any] = {}
     for route in routes:
+        responses: dict[str, Any] = {str(route.status): {"description": "成功"}}
+        for status in error_statuses(route):
+            responses[str(status)] = _error(ERROR_DESCRIPTIONS[status])
         op: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
             "tags": list(route.tags),
-            "responses": {
-                str(route.status): {"description": "成功"},
-                "400": _error("参数错误"),
-                "404": _error("不存在或无权查看"),
-            },
+            "responses": responses,
         }
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -72,10 +97,6 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             }
         if not route.public:
             op["security"] = [{"bearer": []}]
-            op["responses"]["401"] = _error("未登录")
-            op["responses"]["403"] = _error("角色无权操作")
-        if route.path.endswith("/actions/" + route.path.rsplit("/", 1)[-1]):
-            op["responses"]["409"] = _error("当前状态不允许该操作")
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -238,6 +238,7 @@ routes = [
         roles=frozenset({Role.AGENT}),
         body=TransferTo,
         tags=("calls",),
+        errors=(409,),
     ),
     ApiRoute(
         "POST",
@@ -246,6 +247,7 @@ routes = [
         "紧急转接标记",
         roles=frozenset({Role.AGENT, Role.SUPERVISOR}),
         tags=("calls",),
+        errors=(409,),
     ),
     ApiRoute(
         "POST",
@@ -255,6 +257,7 @@ routes = [
         roles=frozenset({Role.AGENT}),
         body=ConferenceWith,
         tags=("calls",),
+        errors=(409,),
     ),
     ApiRoute(
         "DELETE",
@@ -263,6 +266,7 @@ routes = [
         "结束三方通话(承办单位退出)",
         roles=frozenset({Role.AGENT}),
         tags=("calls",),
+        errors=(409,),
     ),
     ApiRoute(
         "GET",
@@ -288,6 +292,7 @@ routes = [
         roles=frozenset({Role.AGENT}),
         body=AgentChange,
         tags=("calls",),
+        errors=(409,),
     ),
     ApiRoute(
         "GET",

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
@@ -36,6 +43,9 @@ class ServerSettings(BaseModel):
     # "text" for a terminal, "json" (one object per line, with node and request id) for
     # a log collector.
     log_format: Literal["text", "json"] = "text"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client;
+    # from any other peer the header is ignored (anyone can send it).
+    trusted_proxies: list[IPvAnyNetwork] = []
 
 
 class DatabaseSettings(BaseModel):
@@ -48,6 +58,17 @@ class AuthSettings(BaseModel):
     admin_password: str = ""
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
+    # Failed logins of one username (accounts/lockout.py, in the shared database): from
+    # the `login_backoff_after`-th on, each next try waits base x 2^(n - after) seconds;
+    # at `login_lockout_after` the account is locked for `login_lockout_minutes`.
+    login_backoff_after: int = Field(3, ge=1)
+    login_backoff_base_seconds: float = Field(1, gt=0)
+    login_lockout_after: int = Field(10, ge=1)
+    login_lockout_minutes: float = Field(15, gt=0)
+    # Failed logins per client address (in memory, per node): high, because a whole
+    # office behind one NAT address shares it; the per-account limit does the real work.
+    login_failures_per_address: int = Field(100, ge=1)
+    login_address_window_minutes: float = Field(15, gt=0)
 
 
 class CalendarSettings(BaseModel):
@@ -220,8 +241,9 @@ class WebSettings(BaseModel):
 
     session_key: str = ""
     cookie_name: str = "HOTLINE_SESSION"
-    # Only send the cookie over HTTPS; turn on behind TLS (the demo runs on plain HTTP).
-    cookie_secure: bool = False
+    # Only send the cookie over HTTPS. Off only for a plain-HTTP local demo
+    # (scripts/demo.sh sets HOTLINE_COOKIE_SECURE=false).
+    cookie_secure: bool = True
     # Lifetime of the cookie; the login token behind it expires with auth.token_ttl_hours.
     session_max_age_hours: float = Field(12, gt=0)
     # Attachments (web/uploads.py): stored outside the web root, by random id.
@@ -229,6 +251,8 @@ class WebSettings(BaseModel):
     upload_max_bytes: int = Field(10 * 1024 * 1024, gt=0)  # per file
     upload_max_files_per_order: int = Field(20, ge=1)
     upload_max_files_per_request: int = Field(5, ge=1)
+    # A Word/Excel/PowerPoint file is a zip: refused when its members inflate past this.
+    upload_max_unzipped_bytes: int = Field(100 * 1024 * 1024, gt=0)
     # Citizen pages (web/screens/citizen.py): per client address and hour.
     citizen_submissions_per_hour: int = Field(10, ge=1)
     citizen_lookups_per_hour: int = Field(30, ge=1)

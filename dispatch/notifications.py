@@ -8,7 +8,7 @@ supervisors of replies to review, extension requests, overdue orders and bad rat
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Role
@@ -105,9 +105,18 @@ async def notify(
 
 
 async def list_for(
-    session: AsyncSession, user_id: int, unread_only: bool, limit: int = 100
-) -> list[Notification]:
-    stmt = select(Notification).where(Notification.user_id == user_id)
+    session: AsyncSession, user_id: int, unread_only: bool, page: int, page_size: int
+) -> tuple[list[Notification], int]:
+    """One page of a user's notifications, newest first, and how many there are."""
+    condition = Notification.user_id == user_id
     if unread_only:
-        stmt = stmt.where(Notification.read_at.is_(None))
-    return list(await session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
+        condition = condition & Notification.read_at.is_(None)
+    total = await session.scalar(select(func.count(Notification.id)).where(condition))
+    rows = await session.scalars(
+        select(Notification)
+        .where(condition)
+        .order_by(Notification.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total

@@ -14,7 +14,7 @@ from accounts.domain import Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import NotFound
-from app.http import ApiRoute, Call, Page, StrictBody, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
@@ -335,14 +335,15 @@ async def put_calendar_day(request: web.Request, call: Call):
     return {"date": day.isoformat(), "working": body.working, "note": body.note}
 
 
-class NotificationQuery(BaseModel):
+class NotificationQuery(Page):
     unread: bool = False
 
 
 async def list_notifications(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
-        rows = await notifications.list_for(session, user_id, call.query.unread)
+        q: NotificationQuery = call.query
+        rows, total = await notifications.list_for(session, user_id, q.unread, q.page, q.page_size)
         numbers = {}
         if rows:
             ids = {r.order_id for r in rows if r.order_id}
@@ -352,19 +353,18 @@ async def list_notifications(request: web.Request, call: Call):
                 ).all()
             )
     tz = _tz(request)
-    return {
-        "items": [
-            {
-                "id": n.id,
-                "kind": n.kind,
-                "message": n.message,
-                "order": numbers.get(n.order_id),
-                "at": _at(n.created_at, tz),
-                "read": n.read_at is not None,
-            }
-            for n in rows
-        ]
-    }
+    items = [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "message": n.message,
+            "order": numbers.get(n.order_id),
+            "at": _at(n.created_at, tz),
+            "read": n.read_at is not None,
+        }
+        for n in rows
+    ]
+    return page_answer(items, total, q.page, q.page_size)
 
 
 def _at(at: datetime, tz: ZoneInfo) -> str:
@@ -372,10 +372,9 @@ def _at(at: datetime, tz: ZoneInfo) -> str:
 
 
 async def read_notification(request: web.Request, call: Call):
-    raw = request.match_info["id"]
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:  # ids are 32-bit in PostgreSQL
+    nid = ascii_int(request.match_info["id"])
+    if nid is None:
         raise NotFound("通知不存在")
-    nid = int(raw)
     async with unit_of_work(request.app[SESSIONS]) as session:
         user_id = await session.scalar(select(User.id).where(User.username == call.actor.username))
         row = await session.get(Notification, nid)
@@ -407,6 +406,7 @@ routes = [
         "用办理结果重新训练分类模型",
         roles=ADMIN,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute(
         "POST",
@@ -436,6 +436,7 @@ routes = [
             f"工单操作:{RULES[name].label}",
             body=model,
             tags=("actions",),
+            errors=(409,),
         )
         for name, model in ACTION_BODIES.items()
     ),
@@ -450,6 +451,7 @@ routes = [
         body=CreateUnit,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute("GET", "/api/v1/categories", list_categories, "派单目录", tags=("admin",)),
     ApiRoute(
@@ -461,6 +463,7 @@ routes = [
         body=CreateCategory,
         status=201,
         tags=("admin",),
+        errors=(409,),
     ),
     ApiRoute(
         "GET", "/api/v1/calendar", get_calendar, "工作日历", query=CalendarQuery, tags=("admin",)

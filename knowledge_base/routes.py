@@ -170,6 +170,7 @@ routes = [
             roles=EDITORS,
             body=Note,
             tags=("kb",),
+            errors=(409,),
         )
         for name, label in LABELS.items()
     ),

@@ -10,4 +10,5 @@ data=../shared/data/tipdm2020/labelled.jsonl
 if [ ! -f var/models/category/metadata.json ] && [ -f "$data" ]; then
     .venv/bin/python -m classifiers train --data "$data" --out var/models/category --cv-folds 0
 fi
-exec .venv/bin/python run.py --demo "$@"
+# The demo is plain HTTP on this machine: the session cookie cannot be HTTPS-only there.
+HOTLINE_COOKIE_SECURE="${HOTLINE_COOKIE_SECURE:-false}" exec .venv/bin/python run.py --demo "$@"

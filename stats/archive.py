@@ -27,7 +27,7 @@ from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import Forbidden, NotFound
-from app.http import ApiRoute, Call, Page, page_answer
+from app.http import ApiRoute, Call, Page, ascii_int, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS
 from config import ReportSettings
 from integrations.email.client import Attachment
@@ -255,9 +255,9 @@ MAX_ID = 2**31 - 1  # an INTEGER key: a larger number is no report (and no datab
 
 async def stored_report(app: web.Application, report_id: str) -> Report:
     row = None
-    if report_id.isascii() and report_id.isdigit() and int(report_id) <= MAX_ID:
+    if (number := ascii_int(report_id, MAX_ID)) is not None:
         async with app[SESSIONS]() as session:
-            row = await session.get(Report, int(report_id))
+            row = await session.get(Report, number)
     if row is None:
         raise NotFound("简报不存在")
     return row

@@ -455,6 +455,7 @@ routes = [
         roles=STATS_ROLES,
         query=OrderExportParams,
         tags=("stats",),
+        errors=(413,),
     ),
     ApiRoute(
         "GET",
@@ -464,5 +465,6 @@ routes = [
         roles=STATS_ROLES,
         query=OrderExportParams,
         tags=("stats",),
+        errors=(413,),
     ),
 ]

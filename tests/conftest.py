@@ -10,8 +10,11 @@ import pytest
 
 from config import Settings, load_settings
 
-ADMIN_PASSWORD = "Admin@12345"
-PASSWORD = "Passw0rd!"
+# Passwords follow the policy (accounts/policy.py): 12+ characters, not common, no username.
+ADMIN_PASSWORD = "Lantern-Harbour-42"
+PASSWORD = "Granite-Orchid-17"
+# What an admin sets for a new user, changed by the user at the first login.
+INITIAL_PASSWORD = "Temporary-Kiwi-Ladder-9"
 # Monday 23 November 2026, 10:00 in Shanghai: a plain working day.
 MONDAY_10AM = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -49,6 +52,8 @@ def make_settings(db_url: str) -> Settings:
     settings.classifiers.category_model = "/dev/null/no-model"
     # One pjsua endpoint per process: only tests/callcenter start the SIP intake.
     settings.sip.enabled = False
+    # The test clients and browsers talk plain HTTP, like the local demo.
+    settings.web.cookie_secure = False
     return settings
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
@@ -45,6 +46,19 @@ FIELD_LABELS = {
 
 class FormError(InvalidInput):
     """A form field is missing or wrong; the page shows the message and keeps the input."""
+
+
+ENCODING_MESSAGE = "提交的内容编码不正确(应为 UTF-8),请刷新页面后重新提交。"
+
+
+async def read_form(request: web.Request) -> MultiDictProxy:
+    """The posted form; bytes that are not text in the declared charset (or a charset
+    Python does not know) are the sender's error, not ours. aiohttp keeps the parsed form,
+    so once this has succeeded every later `request.post()` returns it."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, LookupError):
+        raise FormError(ENCODING_MESSAGE, code="bad_encoding") from None
 
 
 def validate(

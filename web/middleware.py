@@ -11,9 +11,10 @@ import logging
 from aiohttp import web
 
 from app.errors import AppError, Forbidden, NotFound, Unauthenticated
-from app.http import error_response
+from app.http import error_response, keep_allow
+from web.forms import read_form
 from web.render import render
-from web.session import csrf_valid, login_redirect
+from web.session import PASSWORD_PAGE, csrf_valid, login_redirect, password_change_pending
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +73,30 @@ async def _has_nul(request: web.Request) -> bool:
     """PostgreSQL text cannot hold NUL: refuse it in any field (the API does the same)."""
     values = list(request.query.values())
     if request.method == "POST":
-        values += (await request.post()).values()
+        values += (await read_form(request)).values()
     return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
 async def _guarded(request: web.Request, handler) -> web.StreamResponse:
     try:
+        if request.method == "POST":
+            # Read once here: every later `request.post()` (CSRF, handlers) reuses it;
+            # a body that is not UTF-8 is a FormError, a 400 page like any AppError.
+            await read_form(request)
         if request.method == "POST" and not await csrf_valid(request):
             log.info("CSRF check failed on %s", request.path)
             return await error_page(request, 403, CSRF_MESSAGE)
         if await _has_nul(request):
             return await error_page(request, 400, NUL_MESSAGE)
+        if await password_change_pending(request):
+            if request.path.startswith(JSON_PREFIX):
+                return error_response(403, "password_change_required", "请先修改初始密码")
+            raise web.HTTPFound(PASSWORD_PAGE)
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return await error_page(request, exc.status)
+        return keep_allow(exc, await error_page(request, exc.status))
     except Unauthenticated:
         if request.path.startswith(JSON_PREFIX):
             return error_response(401, "unauthenticated", "请先登录")

@@ -18,11 +18,10 @@ from aiohttp_session import Session, get_session, new_session
 
 from accounts import services as accounts
 from accounts.domain import Actor, Role
-from accounts.exceptions import BadCredentials
-from accounts.routes import THROTTLE
+from accounts.routes import sign_in
 from app.db import unit_of_work
 from app.errors import Forbidden, Unauthenticated
-from app.keys import ACTOR_RESOLVER, DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from app.keys import ACTOR_RESOLVER, SESSIONS
 
 TOKEN = "token"
 CSRF = "csrf"
@@ -30,6 +29,9 @@ FLASH = "flash"
 # Request-local cache of the resolved actor.
 _ACTOR = web.RequestKey["Actor | None"]("web_actor")
 CSRF_FIELD = "csrf_token"
+# 修改密码; the only page (with logout) of a user who must change an admin-set password.
+PASSWORD_PAGE = "/web/password"
+_PASSWORD_EXEMPT = frozenset({PASSWORD_PAGE, "/login", "/logout"})
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -66,25 +68,17 @@ async def current_actor(request: web.Request) -> Actor | None:
     return actor
 
 
+async def password_change_pending(request: web.Request) -> bool:
+    """The user must change the admin-set password before using this path."""
+    if request.path in _PASSWORD_EXEMPT or request.path.startswith("/web/static/"):
+        return False
+    actor = await current_actor(request)
+    return actor is not None and actor.must_change_password
+
+
 async def log_in(request: web.Request, username: str, password: str) -> Actor:
-    """Check the credentials (same use case and throttle as the API) and start a session."""
-    # The API's throttle: failures through either door count together.
-    throttle = request.app[THROTTLE]
-    client = request.remote or "unknown"
-    throttle.check(client)
-    try:
-        async with unit_of_work(request.app[SESSIONS]) as db:
-            token, actor = await accounts.login(
-                db,
-                request.app[PASSWORDS],
-                username,
-                password,
-                request.app[DISPATCH].now(),
-                request.app[SETTINGS].auth.token_ttl_hours,
-            )
-    except BadCredentials:
-        throttle.failed(client)
-        raise
+    """Check the credentials (the API's sign-in: same limits) and start a session."""
+    token, actor = await sign_in(request, username, password)
     # A fresh session (new CSRF token) so a session fixed before login is worthless.
     session = await new_session(request)
     session[TOKEN] = token

@@ -64,6 +64,8 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_post("/login", login.login_submit)
     app.router.add_get("/logout", login.logout_page)
     app.router.add_post("/logout", login.logout)
+    app.router.add_get(login.PASSWORD_PAGE, login.password_form)
+    app.router.add_post(login.PASSWORD_PAGE, login.password_change)
     app.router.add_get("/web/home", login.placeholder_home)
     app.router.add_get("/web/agent", agent.console)
     app.router.add_post("/web/agent/register", agent.register)

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import secrets
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -145,7 +147,84 @@ def check(name: str, data: bytes, settings: WebSettings) -> Incoming:
     mime = sniff(data[:8192] if not data.startswith(b"PK") else data, name)
     if mime is None:
         raise UploadRejected(f"文件“{name}”的类型不支持,未保存。只能上传{ACCEPTED_TEXT}")
+    if mime in _OOXML_PARTS.values() and not inflates_within(
+        data, settings.upload_max_unzipped_bytes
+    ):
+        raise UploadRejected(f"文件“{name}”解压后过大或已损坏,未保存")
+    if mime == "image/heic":
+        # Pillow cannot decode HEIC, so its EXIF (GPS) could not be removed.
+        raise UploadRejected(f"文件“{name}”是 HEIC 格式,请在手机上改为 JPG 后上传")
+    if mime in _PILLOW_FORMATS:
+        data = reencode(name, data, mime)
     return Incoming(name, mime, data)
+
+
+_PILLOW_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+# What a re-encoded image keeps of the original's metadata: how to show it, nothing else.
+_KEEP_INFO = frozenset({"duration", "loop", "transparency", "background", "disposal"})
+MAX_IMAGE_PIXELS = 60_000_000  # a 60-megapixel photo; more is a decompression bomb
+
+
+def reencode(name: str, data: bytes, mime: str) -> bytes:
+    """The image drawn again from its pixels: EXIF (GPS position, camera serial), XMP,
+    comments and anything appended to the file (a GIF that is also an HTML page) are
+    gone; the EXIF orientation is applied first so the photo stays upright."""
+    fmt = _PILLOW_FORMATS[mime]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise Image.DecompressionBombError(name)
+                animated = getattr(image, "n_frames", 1) > 1
+                clean = image if animated else ImageOps.exif_transpose(image)
+                clean.info = {k: v for k, v in clean.info.items() if k in _KEEP_INFO}
+                out = io.BytesIO()
+                params: dict = {"format": fmt}
+                if fmt in ("JPEG", "WEBP"):
+                    params["quality"] = 90
+                if animated:
+                    params["save_all"] = True
+                if fmt == "GIF":
+                    params["comment"] = b""
+                clean.save(out, **params)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        ValueError,
+        SyntaxError,  # Pillow's plugins raise it for some broken headers
+    ):
+        raise UploadRejected(f"文件“{name}”不是可以打开的图片,未保存") from None
+    return out.getvalue()
+
+
+def inflates_within(data: bytes, limit: int) -> bool:
+    """Whether a zip's members inflate to at most `limit` bytes in all (a zip bomb of a
+    few KB can inflate to gigabytes). The declared sizes are checked first; then the
+    members are inflated chunk by chunk, nothing kept, stopping at the limit, because a
+    header can lie (zipfile also stops a member at its declared size and checks CRCs)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > limit:
+                return False
+            total = 0
+            for member in members:
+                with archive.open(member) as stream:
+                    while chunk := stream.read(1024 * 1024):
+                        total += len(chunk)
+                        if total > limit:
+                            return False
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        return False
+    return True
 
 
 def _check_count(count: int, settings: WebSettings) -> None:

@@ -94,6 +94,7 @@ def settings_for(db_path: Path):
         "HOTLINE_DB_URL": f"sqlite+aiosqlite:///{db_path}",
         "HOTLINE_SIP_ENABLED": "false",
         "HOTLINE_EMAIL_ENABLED": "false",
+        "HOTLINE_COOKIE_SECURE": "false",  # plain HTTP on loopback, like the demo
     }
     return load_settings(None, env)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app.factory import create_app
-from tests.conftest import ADMIN_PASSWORD, PASSWORD, FakeClock, make_settings
+from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD, FakeClock, make_settings
 
 # (code, name, parent)
 UNITS = [
@@ -87,6 +87,22 @@ class Api:
         return await self.call("GET", f"/api/v1/orders/{number}", user, expect=expect)
 
 
+async def add_user(api: Api, by: str = "admin", password: str = PASSWORD, **body) -> dict:
+    """What an admin and the new user do: the admin sets an initial password, the user
+    changes it at the first login (to `password`); the user is then logged in."""
+    user = await api.call(
+        "POST", "/api/v1/users", by, {**body, "password": INITIAL_PASSWORD}, expect=201
+    )
+    await api.login(body["username"], INITIAL_PASSWORD)
+    await api.call(
+        "POST",
+        "/api/v1/auth/password",
+        body["username"],
+        {"old": INITIAL_PASSWORD, "new": password},
+    )
+    return user
+
+
 async def seed(api: Api) -> None:
     for code, name, parent in UNITS:
         await api.call(
@@ -97,19 +113,7 @@ async def seed(api: Api) -> None:
             expect=201,
         )
     for username, role, unit, hotlines in USERS:
-        await api.call(
-            "POST",
-            "/api/v1/users",
-            "admin",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "role": role,
-                "unit": unit,
-                "hotlines": hotlines,
-            },
-            expect=201,
-        )
+        await add_user(api, username=username, role=role, unit=unit, hotlines=hotlines)
 
 
 async def make_api(aiohttp_client, db_url: str, clock: FakeClock) -> Api:

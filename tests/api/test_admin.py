@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.factory import create_app
-from tests.conftest import make_settings
+from tests.conftest import PASSWORD, make_settings
 
 
 async def test_hotlines_come_from_config(api):
@@ -33,7 +33,7 @@ async def test_units_and_users(api):
         "POST",
         "/api/v1/users",
         "admin",
-        {"username": "u1", "password": "Passw0rd!", "role": "unit"},
+        {"username": "u1", "password": PASSWORD, "role": "unit"},
         expect=400,
     )
     assert err["error"]["code"] == "unit_required"
@@ -41,7 +41,7 @@ async def test_units_and_users(api):
         "POST",
         "/api/v1/users",
         "admin",
-        {"username": "agent", "password": "Passw0rd!", "role": "agent"},
+        {"username": "agent", "password": PASSWORD, "role": "agent"},
         expect=409,
     )
     assert err["error"]["code"] == "username_taken"
@@ -56,7 +56,7 @@ async def test_units_and_users(api):
     me = await api.call("GET", "/api/v1/me", "zjj_wy")
     assert me["role"] == "unit" and me["unit"] == "ZJJ-WY"
     token = await api.call(
-        "POST", "/api/v1/auth/token", None, {"username": "zjj", "password": "Passw0rd!"}
+        "POST", "/api/v1/auth/token", None, {"username": "zjj", "password": PASSWORD}
     )
     assert token["role"] == "unit" and token["unit"] == "ZJJ" and token["token"]
 

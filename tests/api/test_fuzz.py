@@ -6,6 +6,7 @@ import re
 
 from app.keys import ROUTES
 from tests.api.conftest import make_api
+from tests.conftest import ADMIN_PASSWORD, PASSWORD
 
 BODIES = [
     None,
@@ -30,7 +31,7 @@ async def test_no_route_answers_500(aiohttp_client, any_db_url, clock):
             path = re.sub(r"{\w+}", value, route.path)
             paths.append((route.method, path))
     for user in ("admin", "zjj", "dispatcher"):
-        await api.login(user, "Admin@12345" if user == "admin" else "Passw0rd!")
+        await api.login(user, ADMIN_PASSWORD if user == "admin" else PASSWORD)
         headers = {"Authorization": f"Bearer {api.tokens[user]}"}
         for method, path in sorted(set(paths)):
             if path.endswith("/auth/revoke"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = "Admin@Run-1"
+ADMIN = "Lantern-Harbour-Run-1"
 
 
 def _free_port() -> int:
@@ -67,10 +67,13 @@ async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
             async with http.post(
                 f"{base}/api/v1/users",
                 headers=admin,
-                json={"username": "agent", "password": "Agent@123", "role": "agent"},
+                json={"username": "agent", "password": "Granite-Orchid-Run-2", "role": "agent"},
             ) as resp:
                 assert resp.status == 201
-            agent = await _token(http, base, "agent", "Agent@123")
+            agent = await _token(http, base, "agent", "Granite-Orchid-Run-2")
+            change = {"old": "Granite-Orchid-Run-2", "new": "Granite-Orchid-Run-3"}
+            async with http.post(f"{base}/api/v1/auth/password", headers=agent, json=change) as r:
+                assert r.status == 200  # an admin-set password is changed first
             async with http.post(
                 f"{base}/api/v1/orders",
                 headers=agent,
@@ -89,7 +92,7 @@ async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
     proc = await _start(db, port)
     try:
         async with aiohttp.ClientSession() as http:
-            agent = await _token(http, base, "agent", "Agent@123")
+            agent = await _token(http, base, "agent", "Granite-Orchid-Run-3")
             async with http.get(f"{base}/api/v1/orders/{number}", headers=agent) as resp:
                 assert resp.status == 200
                 order = await resp.json()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from app.keys import CALLCENTER
-from tests.api.conftest import PASSWORD, Api, seed
+from tests.api.conftest import Api, add_user, seed
 from tests.callcenter.test_intake import assert_idle
 from tests.callcenter.test_scenario import client, phone  # noqa: F401 (fixtures)
 from tests.web.conftest import Browser
@@ -27,13 +27,7 @@ async def test_agent_adds_and_drops_a_unit_over_the_api(client, phone):
     center = client.server.app[CALLCENTER]
     api = Api(client)
     await seed(api)
-    await api.call(
-        "POST",
-        "/api/v1/users",
-        "admin",
-        {"username": "agent2", "password": PASSWORD, "role": "agent"},
-        expect=201,
-    )
+    await add_user(api, username="agent2", role="agent")
     await api.call(
         "PUT", "/api/v1/agents/me", "agent", {"action": "login", "sip_uri": phone.uri("agent1")}
     )

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.factory import create_app
 from app.keys import OUTBOX, SESSIONS
 from integrations.outbox import OutboxMessage
-from tests.api.conftest import Api, seed
-from tests.conftest import PASSWORD, make_settings
+from tests.api.conftest import Api, add_user, seed
+from tests.conftest import make_settings
 
 
 class Inbox:
@@ -47,19 +47,7 @@ async def _api(aiohttp_client, sqlite_url, clock, port: int) -> Api:
     settings.email.max_attempts, settings.email.retry_base_seconds = 2, 60
     api = Api(await aiohttp_client(create_app(settings, now=clock, scanner=False)))
     await seed(api)
-    await api.call(
-        "POST",
-        "/api/v1/users",
-        "admin",
-        {
-            "username": "zjj_mail",
-            "password": PASSWORD,
-            "role": "unit",
-            "unit": "ZJJ",
-            "email": "zjj@unit.example",
-        },
-        expect=201,
-    )
+    await add_user(api, username="zjj_mail", role="unit", unit="ZJJ", email="zjj@unit.example")
     return api
 
 

@@ -13,8 +13,8 @@ from app.factory import create_app
 from app.keys import OUTBOX
 from config import ReportSettings
 from stats.archive import ReportPeriod, due_periods, run_due
-from tests.api.conftest import Api, seed
-from tests.conftest import PASSWORD, make_settings
+from tests.api.conftest import Api, add_user, seed
+from tests.conftest import make_settings
 from tests.integrations.test_email import smtp  # noqa: F401  (fixture)
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -61,9 +61,8 @@ async def _api(aiohttp_client, sqlite_url, clock, port: int) -> Api:
         ("chief", "supervisor", None),
         ("aq_chief", "supervisor", ["12350"]),  # scoped to a sub-platform: not mailed
     ):
-        body = {"username": username, "password": PASSWORD, "role": role, "hotlines": hotlines}
-        body["email"] = f"{username}@city.example"
-        await api.call("POST", "/api/v1/users", "admin", body, expect=201)
+        email = f"{username}@city.example"
+        await add_user(api, username=username, role=role, hotlines=hotlines, email=email)
     return api
 
 

@@ -13,7 +13,7 @@ import shutil
 
 from app.keys import SETTINGS, SUGGESTER
 from tests.api.conftest import Api
-from tests.conftest import ADMIN_PASSWORD, PASSWORD
+from tests.conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD
 from tests.web.conftest import TRAINING, Browser, build_app, seed_web
 from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
 
@@ -130,7 +130,7 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
         "unit": "ZJJ",
     }
     resp = await browser.post(page, form)
-    assert resp.status == 400 and "密码至少8位" in await resp.text()
+    assert resp.status == 400 and "密码至少12位" in await resp.text()
     resp = await browser.post(page, {**form, "unit": "", "password": PASSWORD})
     assert resp.status == 400 and "承办人员必须指定所属单位" in await resp.text()
     resp = await browser.post(page, {**form, "username": "带空格 的名字", "role": "boss"})
@@ -145,9 +145,12 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     assert (user["role"], user["unit"], user["display_name"]) == ("unit", "ZJJ", "新承办人")
 
     # 重置密码: the old password stops working, the new one works
-    await browser.post(f"{page}/zjj_new/password", {"password": "NewPassw0rd"}, page)
+    await browser.post(f"{page}/zjj_new/password", {"password": "Renewed-Tulip-Canal"}, page)
     await browser.login("zjj_new", PASSWORD, expect=401)
-    resp = await browser.login("zjj_new", "NewPassw0rd")
+    resp = await browser.login("zjj_new", "Renewed-Tulip-Canal")
+    assert resp.headers["Location"] == "/web/password"  # an admin set it: changed first
+    change = {"old": "Renewed-Tulip-Canal", "new": PASSWORD, "confirm": PASSWORD}
+    resp = await browser.post("/web/password", change, "/web/password")
     assert resp.headers["Location"] == "/web/unit"
 
     # 停用: the user's web session ends at once and the login is refused
@@ -159,7 +162,7 @@ async def test_users_are_created_reset_and_deactivated(web_client, browser, api)
     assert (await _users(api))["zjj_new"]["active"] is False
     resp = await web_client.get("/web/unit", cookies=user_cookie, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
-    await browser.login("zjj_new", "NewPassw0rd", expect=401)
+    await browser.login("zjj_new", PASSWORD, expect=401)
 
     # the admin cannot lock themself out
     await _admin(browser)
@@ -375,7 +378,7 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
     await admin.open("/web/admin/users")
     await page.fill("#form-user input[name=username]", "cgj_sr")
     await page.fill("#form-user input[name=display_name]", "环卫科承办人")
-    await page.fill("#form-user input[name=password]", PASSWORD)
+    await page.fill("#form-user input[name=password]", INITIAL_PASSWORD)
     await page.select_option("#form-user select[name=role]", "unit")
     await page.select_option("#form-user select[name=unit]", "CGJ-SR")
     await admin.submit("user")
@@ -400,9 +403,16 @@ async def test_admin_screens_in_the_browser(chromium, base, api):  # noqa: F811
         await admin.open(path)
         await admin.shot(name)
 
-    # the new user logs in and lands on the unit inbox of the new unit
-    person = Session(chromium, base)
-    page = await person.login("cgj_sr", "/web/unit")
+    # the new user logs in, must first replace the admin's password, then lands on the
+    # unit inbox of the new unit
+    person = AdminSession(chromium, base)
+    page = await person.login_as("cgj_sr", INITIAL_PASSWORD, "/web/password")
+    await person.shot("37-new-user-password.png")
+    await page.fill("input[name=old]", INITIAL_PASSWORD)
+    await page.fill("input[name=new]", PASSWORD)
+    await page.fill("input[name=confirm]", PASSWORD)
+    await page.click("button[type=submit]:has-text('修改密码')")
+    await page.wait_for_url(base + "/web/unit")
     assert "市容环卫科" in await page.inner_text(".who")
     await person.shot("37-new-user-home.png")
 

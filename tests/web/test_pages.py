@@ -9,6 +9,7 @@ import pytest
 
 from app.keys import DISPATCH
 from tests.api.conftest import Api
+from tests.conftest import PASSWORD
 from tests.web.conftest import (
     CALLER_PHONE,
     KB_ENTRY,
@@ -83,7 +84,7 @@ async def test_anonymous_users_are_sent_to_login_and_back(web_client, browser):
         "/login",
         data={
             "username": "dispatcher",
-            "password": "Passw0rd!",
+            "password": PASSWORD,
             "csrf_token": token,
             "next": "/web/dispatch",
         },
@@ -98,7 +99,7 @@ async def test_open_redirects_are_ignored(web_client, browser):
         "/login",
         data={
             "username": "agent",
-            "password": "Passw0rd!",
+            "password": PASSWORD,
             "csrf_token": token,
             "next": "//evil.example/",
         },

@@ -9,8 +9,7 @@ Screenshots: test-output/screenshots/4*.png (docs/screenshots/web-ranking.png is
 from __future__ import annotations
 
 from app.keys import DISPATCH
-from tests.api.conftest import Api
-from tests.conftest import PASSWORD
+from tests.api.conftest import Api, add_user
 from tests.stats import scenario
 from tests.web.conftest import CALLER_PHONE, build_app, seed_web
 from tests.web.test_browser import PHONE, Session, base, chromium  # noqa: F401
@@ -44,13 +43,7 @@ async def _orders(api) -> tuple[str, str]:
 
 async def test_the_sub_platform_manager_sees_only_12350(chromium, base, api):  # noqa: F811
     central, safety = await _orders(api)
-    await api.call(
-        "POST",
-        "/api/v1/users",
-        "admin",
-        {"username": "aq_sup", "password": PASSWORD, "role": "supervisor", "hotlines": ["12350"]},
-        expect=201,
-    )
+    await add_user(api, username="aq_sup", role="supervisor", hotlines=["12350"])
 
     # 分平台派单员: the queue holds the 12350 order only, the scope is shown
     manager = Session(chromium, base)
@@ -143,13 +136,7 @@ async def test_the_ranking_page_matches_the_api(chromium, base, api, clock):  # 
 async def test_the_ranking_is_scoped_like_the_api(web_client, browser, api):
     """Without a browser: the sub-platform supervisor's ranking counts 12350 orders only."""
     central, safety = await _orders(api)
-    await api.call(
-        "POST",
-        "/api/v1/users",
-        "admin",
-        {"username": "aq_sup", "password": PASSWORD, "role": "supervisor", "hotlines": ["12350"]},
-        expect=201,
-    )
+    await add_user(api, username="aq_sup", role="supervisor", hotlines=["12350"])
     await api.act("dispatcher", central, "dispatch", unit="CGJ")
     await api.act("aq_dispatcher", safety, "dispatch", unit="ZJJ")
     await api.act("zjj", safety, "accept")

@@ -30,7 +30,7 @@ from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
-from app.http import StrictBody
+from app.http import StrictBody, ascii_int
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, org
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
@@ -515,8 +515,8 @@ async def _draw_calendar(request, error=None, form=None, status=200) -> web.Stre
     service = request.app[DISPATCH]
     year = _year(request, service.now().astimezone(service.tz).year)
     given = str(form.get("day", ""))[:4] if form is not None else ""
-    if given.isdigit() and MIN_YEAR <= int(given) <= MAX_YEAR:
-        year = int(given)  # a rejected form shows the year it was about
+    if (number := ascii_int(given)) and MIN_YEAR <= number <= MAX_YEAR:
+        year = number  # a rejected form shows the year it was about
     async with request.app[SESSIONS]() as session:
         overrides = list(
             await session.scalars(

@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from accounts.domain import Role
-from app.errors import AppError
+from app.errors import AppError, Forbidden
 from app.http import error_response, json_response
-from app.keys import PUSH, SESSIONS
+from app.keys import PUSH, SESSIONS, SETTINGS
 from callcenter import desk
 from callcenter.desk import user_id_of
 from web.session import actor_of, screen
@@ -60,8 +61,22 @@ async def close_sockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
+def same_origin(request: web.Request) -> bool:
+    """A browser names the page that opens a WebSocket in `Origin`, and the cookie goes
+    along whatever the page: a foreign page must not listen to an agent's calls (CSWSH).
+    Same origin: the host the request came to, or the configured public URL."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (browsers always send it on WebSockets)
+    host = urlsplit(origin).netloc.lower()
+    public = urlsplit(request.app[SETTINGS].server.public_url).netloc.lower()
+    return bool(host) and host in {request.host.lower(), public}
+
+
 @screen(Role.AGENT)
 async def agent_socket(request: web.Request) -> web.StreamResponse:
+    if not same_origin(request):
+        raise Forbidden("不允许从其他网站连接坐席推送")
     actor = await actor_of(request)
     user_id = await user_id_of(request.app[SESSIONS], actor.username)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from accounts.domain import CITIZEN_ACTOR
 from app.errors import AppError, RateLimited
+from app.http import client_address
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from config import WebSettings
 from dispatch.intake import register_request
@@ -84,7 +85,7 @@ def setup(app: web.Application) -> None:
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
 # ---------------------------------------------------------------- the public history

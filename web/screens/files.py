@@ -101,5 +101,6 @@ API_ROUTES = [
         "上传工单附件(multipart/form-data,字段 files;图片、PDF、Office 文档)",
         status=201,
         tags=("orders",),
+        errors=(413,),
     ),
 ]

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from accounts.domain import Actor, Role
 from app.errors import AppError, NotFound
+from app.http import page_number
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch.lifecycle import RULES, STATE_LABELS, State
 from dispatch.services import OrderDetail, OrderFilter
@@ -133,10 +134,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     state = request.query.get("state") or None
     if state not in {s.value for s in State}:
         state = None
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.query.get("page"))
     rows, total, units = await service.list(actor, OrderFilter(state=state, q=q), page, PAGE_SIZE)
     now = service.now()
     items = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in rows]
