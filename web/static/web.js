@@ -1,4 +1,5 @@
-// Shared page behaviour: live deadline countdowns anchored on the server's clock.
+// Shared page behaviour: live deadline countdowns anchored on the server's clock, the
+// confirm step of irreversible buttons, the unit pickers, the queue's auto-refresh.
 (function () {
   "use strict";
   var serverNow = Date.parse(document.body.dataset.serverNow || "");
@@ -33,5 +34,39 @@
         sel.value = btn.dataset.pickUnit;
       });
     });
+  });
+})();
+
+// 确认: a submit button with data-confirm asks once more before its form is posted. The
+// first click only turns it into the question (“确认退单?再次点击提交”); the second click
+// posts; after CONFIRM_MS or on leaving the button it goes back. Delegated, so buttons
+// drawn later by a script (the console's 并入此工单) get it too.
+(function () {
+  "use strict";
+  var CONFIRM_MS = 8000;
+  function disarm(btn) {
+    if (!btn.dataset.armed) { return; }
+    btn.textContent = btn.dataset.label;
+    delete btn.dataset.armed;
+    btn.classList.remove("armed");
+    btn.removeAttribute("aria-describedby");
+  }
+  document.addEventListener("click", function (event) {
+    var btn = event.target.closest ? event.target.closest("button[data-confirm]") : null;
+    if (!btn || btn.disabled) { return; }
+    if (btn.dataset.armed) { return; }  // the confirming click: the form is posted
+    if (btn.form && !btn.form.reportValidity()) { event.preventDefault(); return; }
+    event.preventDefault();
+    btn.dataset.label = btn.textContent;
+    btn.dataset.armed = "1";
+    btn.classList.add("armed");
+    btn.textContent = btn.dataset.confirm;
+    setTimeout(function () { disarm(btn); }, CONFIRM_MS);
+  }, true);
+  document.addEventListener("focusout", function (event) {
+    var btn = event.target;
+    if (btn && btn.dataset && btn.dataset.armed) {
+      setTimeout(function () { if (document.activeElement !== btn) { disarm(btn); } }, 200);
+    }
   });
 })();
