@@ -1,5 +1,5 @@
 """Issue 15 (a new user's walk): 停用 of users and units asks for a second click before
-anything is posted. the dashboard's date inputs are one line tall, not 130 px."""
+anything is posted; the dashboard's date inputs are one line tall, not 130 px."""
 
 from __future__ import annotations
 
@@ -57,3 +57,13 @@ async def test_deactivating_a_user_or_a_unit_needs_a_second_click(chromium, base
         await page.click("form[action='/web/admin/units/CGJ/active'] button")
     assert admin.errors == []
 
+
+async def test_dashboard_date_inputs_are_one_line_tall(chromium, base):  # noqa: F811
+    supervisor = Session(chromium, base)
+    page = await supervisor.login("supervisor", "/web/supervise")
+    await supervisor.open("/web/dashboard")
+    for name in ("from", "to"):
+        box = await page.locator(f"#period input[name={name}]").bounding_box()
+        assert box["height"] < 50, f"date input {name} is {box['height']}px tall"
+    await supervisor.shot("dashboard-period.png")
+    assert supervisor.errors == []
