@@ -47,6 +47,14 @@ class FormError(InvalidInput):
     """A form field is missing or wrong; the page shows the message and keeps the input."""
 
 
+class FieldError(FormError):
+    """One named field is wrong: the page shows the message next to that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def validate(
     model: type[BaseModel], data: dict[str, Any], labels: dict[str, str] = FIELD_LABELS
 ) -> Any:

@@ -113,8 +113,11 @@ async def test_a_request_from_call_to_callback(chromium, base, api):
     await hit.wait_for()
     assert KB_ENTRY["title"] in await hit.inner_text()
     await agent.shot("03-agent-suggestions.png")
+    await hit.locator("button.use-kb").click()  # fills the answer box, posts nothing
+    assert await page.input_value("#answer_text") == KB_ENTRY["answer"]
+    await page.click("#btn-answer")  # asks for a confirming click
     async with page.expect_navigation():
-        await hit.locator("button.use-kb").click()
+        await page.click("#btn-answer")
     assert "已登记并直接答复" in await agent.flash()
 
     # ... and a complaint registered for dispatch
