@@ -44,6 +44,16 @@ async def return_reasons(
     return latest
 
 
+async def returned_by(session: AsyncSession, order_id: int) -> set[str]:
+    """The units that have returned (退单) this order, at any time."""
+    rows = await session.scalars(
+        select(OrderEvent.actor_unit).where(
+            OrderEvent.order_id == order_id, OrderEvent.action == "return"
+        )
+    )
+    return {unit for unit in rows if unit}
+
+
 async def categories(session: AsyncSession) -> list[Category]:
     return list(await session.scalars(select(Category).order_by(Category.code)))
 

@@ -55,7 +55,23 @@ async def _suggestions(request: web.Request, actor: Actor, detail: OrderDetail) 
     ):
         return None
     async with request.app[SESSIONS]() as session:
-        return await request.app[SUGGESTER].suggest(session, actor, detail.order)
+        found = await request.app[SUGGESTER].suggest(session, actor, detail.order)
+        returned = await queries.returned_by(session, detail.order.id)
+    return demote_returning_units(found, returned)
+
+
+def demote_returning_units(suggestions: dict, returned: set[str]) -> dict:
+    """A unit that returned this order goes to the end of the unit suggestions, marked.
+
+    The suggester (dispatch/suggestions.py) knows the text, not the order's history; a
+    unit that has already refused the order is the least likely right answer.
+    """
+    if not returned or not suggestions.get("unit"):
+        return suggestions
+    units = suggestions["unit"]
+    kept = [u for u in units if u.get("unit") not in returned]
+    demoted = [{**u, "returned": True} for u in units if u.get("unit") in returned]
+    return {**suggestions, "unit": kept + demoted}
 
 
 @screen()
