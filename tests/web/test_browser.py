@@ -195,6 +195,7 @@ async def test_return_redispatch_and_overdue(chromium, base, api, web_client, cl
     wrong = Session(chromium, base)
     page = await wrong.login("cgj", "/web/unit")
     await page.click(f"a:text('{number}')")
+    await page.click("#box-return summary")  # folded: 签收 is the usual next step
     await page.fill("#form-return textarea[name=reason]", "不属于城管职责,应由住建局物业科处理")
     await wrong.submit("return")
     assert "退单成功" in await wrong.flash()

@@ -6,7 +6,10 @@ that returned an order is no longer its first suggestion."""
 from __future__ import annotations
 
 import re
+import shutil
 
+from tests.web.test_browser import SHOTS, Session, base, chromium  # noqa: F401
+from tests.web.test_proposal import DOCS
 from web.screens.orders import demote_returning_units
 
 COMPLAINT = "小区物业不作为,楼道垃圾无人清理,多次反映无果"
@@ -36,3 +39,40 @@ async def test_returned_order_does_not_suggest_the_returning_unit_first(browser,
 
 def api_user(unit: str) -> str:
     return {"ZJJ": "zjj", "CGJ": "cgj", "ZJJ-WY": "zjj_wy", "DHQ": "dhq"}[unit]
+
+
+async def test_unit_picker_filters_and_co_units_are_chips(chromium, base, api):  # noqa: F811
+    number = (await api.register(content="路灯不亮已经一周了"))["number"]
+    dispatcher = Session(chromium, base)
+    page = await dispatcher.login("dispatcher", "/web/dispatch")
+    await dispatcher.open(f"/web/orders/{number}")
+    # only the form the dispatcher needs is open
+    assert await page.get_attribute("#box-dispatch", "open") is not None
+    for other in ("merge", "invalidate", "answer"):
+        assert await page.get_attribute(f"#box-{other}", "open") is None
+    assert await page.is_hidden("#form-invalidate")
+
+    # 主办单位: typing filters the list and picks the first match; keyboard only
+    await page.click("#dispatch-unit-filter")
+    await page.keyboard.type("城管")
+    assert await page.input_value("#dispatch-unit") == "CGJ"
+    visible = await page.locator("#dispatch-unit option:not([hidden])").all_inner_texts()
+    assert [t.strip() for t in visible] == ["请选择单位", "市城管局(CGJ)"]
+    await page.keyboard.press("Enter")  # picks, does not post
+    assert await page.evaluate("document.activeElement.id") == "dispatch-unit"
+    assert await page.get_attribute("#box-dispatch", "open") is not None
+
+    # 协办: chips under their own filter, ticked from the keyboard
+    await page.fill("#form-dispatch fieldset.unit-chips input.unit-filter", "东湖")
+    chips = page.locator("#dispatch-co_units label.chip-check:not([hidden])")
+    assert sorted(await chips.all_inner_texts()) == ["东湖区政府", "东湖街道"]
+    await page.focus("#form-dispatch fieldset.unit-chips input.unit-filter")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Space")
+    await dispatcher.shot("dispatch-01-unit-picker.png")
+    shutil.copyfile(SHOTS / "dispatch-01-unit-picker.png", DOCS / "web-dispatch-unit-picker.png")
+    await dispatcher.submit("dispatch")
+    assert "派单成功" in await dispatcher.flash()
+    order = await api.order(number)
+    assert (order["lead_unit"], order["co_units"]) == ("CGJ", ["DHQ"])
+    assert dispatcher.errors == []

@@ -36,6 +36,21 @@ BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "ret
 # Actions whose form may carry files (web/uploads.py), attached to the event they make.
 UPLOAD_ACTIONS = frozenset({"reply"})
 PAGE_SIZE = 50
+# The form opened on the order page: the first of these the user may take (the others
+# stay folded, one click away).
+USUAL_FIRST = (
+    "dispatch",
+    "redispatch",
+    "accept",
+    "reply",
+    "review",
+    "callback",
+    "supervise",
+    "answer",
+    "merge",
+    "invalidate",
+    "return",
+)
 
 
 def offered_actions(actor: Actor, state: str) -> list[str]:
@@ -86,6 +101,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "deadline": order_row(order, detail.order, service.now())["deadline"],
         "units": unit_names(detail.units),
         "actions": actions,
+        "open_action": next((a for a in USUAL_FIRST if a in actions), None),
         "labels": {name: RULES[name].label for name in WEB_ACTIONS},
         "suggestions": await _suggestions(request, actor, detail),
         "satisfaction": labels.SATISFACTION,

@@ -31,8 +31,47 @@
   document.querySelectorAll("[data-pick-unit]").forEach(function (btn) {
     btn.addEventListener("click", function () {
       document.querySelectorAll("select[name=unit]").forEach(function (sel) {
+        var box = document.querySelector('input.unit-filter[data-filter="#' + sel.id + '"]');
+        if (box && box.value) { box.value = ""; box.dispatchEvent(new Event("input")); }
         sel.value = btn.dataset.pickUnit;
       });
+    });
+  });
+
+  // 单位筛选: a filter box over a unit list (a select's options or the 协办 chips).
+  // Typing hides what does not match (a ticked chip stays) and selects the first match
+  // if the current choice is hidden; Enter or ↓ moves into the list.
+  document.querySelectorAll("input.unit-filter").forEach(function (box) {
+    var target = document.querySelector(box.dataset.filter);
+    if (!target) { return; }
+    var isSelect = target.tagName === "SELECT";
+    var items = isSelect
+      ? Array.prototype.filter.call(target.options, function (o) { return o.value; })
+      : Array.prototype.slice.call(target.querySelectorAll("label.chip-check"));
+    function code(item) { return isSelect ? item.value : item.querySelector("input").value; }
+    function apply() {
+      var q = box.value.trim().toLowerCase(), first = null;
+      items.forEach(function (item) {
+        var match = !q || (item.textContent + " " + code(item)).toLowerCase().indexOf(q) >= 0;
+        item.hidden = !match && !(!isSelect && item.querySelector("input").checked);
+        if (match && !first) { first = item; }
+      });
+      if (isSelect && first && (!target.value || target.selectedOptions[0].hidden)) {
+        target.value = first.value;
+      }
+      return first;
+    }
+    box.addEventListener("input", apply);
+    box.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" && event.key !== "ArrowDown") { return; }
+      event.preventDefault();  // Enter here picks, it does not post the form
+      var first = apply();
+      if (isSelect) {
+        if (first && event.key === "Enter") { target.value = first.value; }
+        target.focus();
+      } else if (first) {
+        first.querySelector("input").focus();
+      }
     });
   });
 })();
