@@ -15,6 +15,7 @@ from app.keys import DISPATCH, SETTINGS
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.storage import Order
 from web import labels
+from web.screens.notices import header_notices
 from web.session import csrf_token, current_actor, pop_flashes
 
 
@@ -36,6 +37,7 @@ async def render(
         # The server's clock (a fixed clock in tests) anchors the countdowns in the page.
         "server_now": now.isoformat(),
         "scope_label": scope_label(request, actor),
+        "notices": await header_notices(request.app, actor) if actor else None,
     }
     return aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status

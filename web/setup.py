@@ -17,7 +17,7 @@ from app.keys import SETTINGS
 from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import admin, agent, callpanel, dashboard, login, orders, queues
+from web.screens import admin, agent, callpanel, dashboard, login, notices, orders, queues
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -75,6 +75,8 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/supervise/ranking", queues.ranking)
     app.router.add_get("/web/orders", orders.search)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
+    app.router.add_get(r"/web/orders/{number:\d{1,20}}/print", orders.print_page)
+    app.router.add_post("/web/notifications/read", notices.mark_read)
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments

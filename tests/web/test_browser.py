@@ -197,6 +197,7 @@ async def test_return_redispatch_and_overdue(chromium, base, api, web_client, cl
     await page.click(f"a:text('{number}')")
     await page.click("#box-return summary")  # folded: 签收 is the usual next step
     await page.fill("#form-return textarea[name=reason]", "不属于城管职责,应由住建局物业科处理")
+    await page.click("#form-return button[type=submit]")  # asks first (issue 15 #10)
     await wrong.submit("return")
     assert "退单成功" in await wrong.flash()
 

@@ -125,6 +125,21 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
 
 
 @screen()
+async def print_page(request: web.Request) -> web.StreamResponse:
+    """交办单: the order on paper (print stylesheet); masked for units like the detail."""
+    actor = await actor_of(request)
+    service = request.app[DISPATCH]
+    detail = await service.get(actor, request.match_info["number"])
+    context = {
+        "order": order_detail(detail, actor, service.tz),
+        "units": unit_names(detail.units),
+        "printed_at": service.now(),
+        "back": f"/web/orders/{detail.order.number}",
+    }
+    return await render(request, "order_print.html", context)
+
+
+@screen()
 async def act(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     number, action = request.match_info["number"], request.match_info["action"]

@@ -65,21 +65,51 @@ async def dispatch_queue(request: web.Request) -> web.StreamResponse:
     )
 
 
+# 本单位工单's tabs (one list at a time at phone width, or when one is chosen).
+UNIT_TABS = {
+    "accept": "待签收",
+    "progress": "办理中",
+    "returned": "已退回",
+    "due": "临期超期",
+    "replied": "待审核",
+}
+
+
 @screen(Role.UNIT)
 async def unit_inbox(request: web.Request) -> web.StreamResponse:
-    """本单位工单: to accept, in progress (with countdowns), replied and waiting for review."""
+    """本单位工单: to accept, in progress (with countdowns), returned, near or past the
+    deadline, replied and waiting for review; `?tab=` shows one of them."""
     actor = await actor_of(request)
     to_accept = await _rows(request, actor, OrderFilter(state="dispatched"))
     in_progress = await _rows(request, actor, OrderFilter(state="accepted"))
+    returned = await _rows(request, actor, OrderFilter(state="returned"))
     replied = await _rows(request, actor, OrderFilter(state="replied"))
+    lists = {
+        "accept": _by_due(to_accept["rows"]),
+        "progress": _by_due(in_progress["rows"]),
+        "returned": returned["rows"],
+        "replied": replied["rows"],
+    }
+    lists["due"] = _by_due(
+        [
+            r
+            for r in to_accept["rows"] + in_progress["rows"]
+            if r["deadline"] and r["deadline"].css in ("warning", "overdue")
+        ]
+    )
+    chosen = request.query.get("tab", "")
     return await render(
         request,
         "unit.html",
         {
-            "to_accept": _by_due(to_accept["rows"]),
-            "in_progress": _by_due(in_progress["rows"]),
-            "replied": replied["rows"],
-            "units": {**to_accept["units"]},
+            "lists": lists,
+            "tabs": UNIT_TABS,
+            "chosen": chosen if chosen in UNIT_TABS else "",
+            # at phone width, without a choice: the most pressing non-empty list
+            "current": chosen
+            if chosen in UNIT_TABS
+            else next((t for t in ("due", "accept", "progress") if lists[t]), "accept"),
+            "units": to_accept["units"] | in_progress["units"] | returned["units"],
         },
     )
 

@@ -38,6 +38,11 @@
     });
   });
 
+  // 交办单: the print button of the print view.
+  document.querySelectorAll("[data-print]").forEach(function (btn) {
+    btn.addEventListener("click", function () { window.print(); });
+  });
+
   // 单位筛选: a filter box over a unit list (a select's options or the 协办 chips).
   // Typing hides what does not match (a ticked chip stays) and selects the first match
   // if the current choice is hidden; Enter or ↓ moves into the list.
