@@ -92,7 +92,7 @@ class Deadline:
     css: str  # ok | warning | overdue
 
 
-def _span(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     minutes = int(abs(seconds) // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
@@ -118,7 +118,7 @@ def deadline(order: Order, flags: set[str], now: datetime) -> Deadline | None:
         css = "warning"
     else:
         css = "ok"
-    text = f"剩余 {_span(left)}" if left >= 0 else f"已超期 {_span(left)}"
+    text = f"剩余 {duration_text(left)}" if left >= 0 else f"已超期 {duration_text(left)}"
     return Deadline(label, due, text, css)
 
 

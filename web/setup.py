@@ -70,6 +70,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/api/suggest", agent.suggest)
     callpanel.add_call_panel(app)  # /web/ws/agent, the call centre's screen pop
     app.router.add_get("/web/dispatch", queues.dispatch_queue)
+    app.router.add_post("/web/dispatch/bulk", queues.bulk_dispatch)
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)
     app.router.add_get("/web/supervise/ranking", queues.ranking)

@@ -76,3 +76,58 @@ async def test_unit_picker_filters_and_co_units_are_chips(chromium, base, api): 
     order = await api.order(number)
     assert (order["lead_unit"], order["co_units"]) == ("CGJ", ["DHQ"])
     assert dispatcher.errors == []
+
+
+async def test_queue_ages_refreshes_and_dispatches_in_bulk(chromium, base, api, clock):  # noqa: F811
+    old = (await api.register(content="路灯不亮已经一周了"))["number"]
+    clock.advance(minutes=25)  # 25 of 30 minutes: yellow
+    late = (await api.register(content="公交车不按站停车"))["number"]
+    clock.advance(minutes=10)  # old: 35 minutes, red; late: 10 minutes, green
+    fresh = (await api.register(content="新华路菜市场门口占道经营严重"))["number"]
+
+    dispatcher = Session(chromium, base)
+    page = await dispatcher.login("dispatcher", "/web/dispatch")
+    assert "aging-overdue" in await page.get_attribute(f"tr:has(a:text('{old}'))", "class")
+    assert "35分钟" in await page.inner_text(f"tr:has(a:text('{old}')) .waited")
+    assert "aging-ok" in await page.get_attribute(f"tr:has(a:text('{late}'))", "class")
+    assert "aging-ok" in await page.get_attribute(f"tr:has(a:text('{fresh}'))", "class")
+
+    # auto-refresh: a new order appears after 60 s; not while a box is ticked
+    await page.clock.install()
+    await dispatcher.open("/web/dispatch")
+    newer = (await api.register(content="小区电梯坏了物业不修"))["number"]
+    async with page.expect_navigation():
+        await page.clock.fast_forward(61_000)
+    assert newer in await page.inner_text("main")
+    await page.check(f"input[name=numbers][value='{old}']")
+    await page.check(f"input[name=numbers][value='{late}']")
+    another = (await api.register(content="工地夜间施工噪音扰民"))["number"]
+    await page.clock.fast_forward(130_000)
+    assert another not in await page.inner_text("main")  # the half-done choice is kept
+    assert await page.is_checked(f"input[name=numbers][value='{old}']")
+    assert await page.get_attribute("#auto-refresh", "data-paused") == "1"
+
+    # 批量派单: the two ticked ones to 市城管局
+    await page.fill("#bulk-form input.unit-filter", "CGJ")
+    assert await page.input_value("#bulk-unit") == "CGJ"
+    await dispatcher.shot("dispatch-02-queue-bulk.png")
+    shutil.copyfile(SHOTS / "dispatch-02-queue-bulk.png", DOCS / "web-dispatch-queue-bulk.png")
+    async with page.expect_navigation():
+        await page.click("#bulk-submit")
+    assert "已批量派单 2 件" in await dispatcher.flash()
+    for number in (old, late):
+        assert (await api.order(number))["lead_unit"] == "CGJ"
+    assert (await api.order(fresh))["state"] == "registered"
+    assert dispatcher.errors == []
+
+
+async def test_bulk_dispatch_reports_what_it_could_not_do(browser, api, web_client):
+    number = (await api.register())["number"]
+    await api.act("dispatcher", number, "invalidate", reason="骚扰电话")
+    await browser.login("dispatcher")
+    resp = await browser.post(
+        "/web/dispatch/bulk", {"numbers": number, "unit": "CGJ"}, page="/web/dispatch"
+    )
+    assert resp.status == 302
+    html = await (await web_client.get("/web/dispatch")).text()
+    assert f"未派出:{number}" in html

@@ -114,3 +114,35 @@
     }
   });
 })();
+
+// 派单队列: reload every data-auto-refresh seconds, but never over a form being filled in:
+// not while a field has the focus, not once any field was changed (ticked, typed, chosen).
+(function () {
+  "use strict";
+  var marker = document.querySelector("[data-auto-refresh]");
+  if (!marker) { return; }
+  var seconds = parseInt(marker.dataset.autoRefresh, 10);
+  if (!(seconds > 0)) { return; }
+  var dirty = false;
+  document.addEventListener("input", function () { dirty = true; }, true);
+  document.addEventListener("change", function () { dirty = true; }, true);
+  function busy() {
+    var el = document.activeElement;
+    return dirty || (el && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName));
+  }
+  setInterval(function () {
+    if (busy()) {
+      marker.dataset.paused = "1";
+      return;
+    }
+    window.location.reload();
+  }, seconds * 1000);
+
+  // 全选 of a bulk form's tick boxes
+  document.querySelectorAll("[data-select-all]").forEach(function (all) {
+    all.addEventListener("change", function () {
+      document.querySelectorAll('input[name=numbers][form="' + all.dataset.selectAll + '"]')
+        .forEach(function (box) { box.checked = all.checked; });
+    });
+  });
+})();
