@@ -101,8 +101,13 @@ async def test_phone_shows_one_list_with_tabs(chromium, base, api, web_client, c
 
     phone = Session(chromium, base, viewport=PHONE)
     page = await phone.login("zjj", "/web/unit")
-    assert await page.get_attribute("#tab-due", "aria-current") == "page"
-    assert await page.is_visible("#pane-due") and await page.is_hidden("#pane-progress")
+    assert await page.get_attribute("#tab-accept", "aria-current") == "page"
+    assert await page.is_visible("#pane-accept") and await page.is_hidden("#pane-progress")
+    assert await page.inner_text("#tab-due .count") == "3"
+    async with page.expect_navigation():
+        await page.click("#tab-due")
+    due = await page.inner_text("#pane-due")
+    assert all(n in due for n in waiting) and accepted[0] not in due
     height = await page.evaluate("document.documentElement.scrollHeight")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]

@@ -163,10 +163,10 @@ async def unit_inbox(request: web.Request) -> web.StreamResponse:
             "lists": lists,
             "tabs": UNIT_TABS,
             "chosen": chosen if chosen in UNIT_TABS else "",
-            # at phone width, without a choice: the most pressing non-empty list
+            # at phone width, without a choice: the first non-empty list
             "current": chosen
             if chosen in UNIT_TABS
-            else next((t for t in ("due", "accept", "progress") if lists[t]), "accept"),
+            else next((t for t in ("accept", "progress") if lists[t]), "accept"),
             "units": to_accept["units"] | in_progress["units"] | returned["units"],
         },
     )
