@@ -256,6 +256,19 @@ class WebSettings(BaseModel):
     # Citizen pages (web/screens/citizen.py): per client address and hour.
     citizen_submissions_per_hour: int = Field(10, ge=1)
     citizen_lookups_per_hour: int = Field(30, ge=1)
+    # 常用语 of the agent console: phrases inserted into the answer box with one click.
+    canned_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "您好,您反映的问题已记录,我们将转交相关单位办理,请保持电话畅通。",
+            "感谢您的来电,相关政策请以主管部门最新公布为准。",
+            "请您携带身份证件到就近的政务服务大厅办理。",
+            "如仍有疑问,欢迎再次拨打12345热线。",
+        ]
+    )
+    # 派单队列: an order should be dispatched within this many minutes of registration
+    # (or of its return); the queue colours the waiting time by the share used
+    # (deadlines.warning_ratio: yellow, 100 %: red).
+    dispatch_target_minutes: int = Field(30, gt=0)
 
     @property
     def upload_path(self) -> Path:

@@ -8,14 +8,16 @@ supervisors of replies to review, extension requests, overdue orders and bad rat
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Role
 from accounts.storage import User
 from dispatch.lifecycle import Flag, State
 from dispatch.services import Appended, UnitDirectory
-from dispatch.storage import Notification
+from dispatch.storage import Notification, Order
 from integrations.outbox import enqueue_email
 
 UNIT, DISPATCHERS, SUPERVISORS = "unit", Role.DISPATCHER, Role.SUPERVISOR
@@ -120,3 +122,32 @@ async def list_for(
         .limit(page_size)
     )
     return list(rows), total
+
+
+async def unread_for(session: AsyncSession, username: str, limit: int) -> tuple[int, list]:
+    """The unread count of a user and the newest unread ones with their order numbers."""
+    user_id = select(User.id).where(User.username == username).scalar_subquery()
+    unread = (Notification.user_id == user_id, Notification.read_at.is_(None))
+    count = await session.scalar(select(func.count(Notification.id)).where(*unread))
+    rows = await session.execute(
+        select(Notification, Order.number)
+        .outerjoin(Order, Order.id == Notification.order_id)
+        .where(*unread)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return count or 0, [(n, number) for n, number in rows]
+
+
+async def mark_read(
+    session: AsyncSession, username: str, now: datetime, ids: list[int] | None = None
+) -> int:
+    """已读: the user's own unread notifications (`ids`, or all); how many were marked."""
+    user_id = select(User.id).where(User.username == username).scalar_subquery()
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    result = await session.execute(stmt.values(read_at=now))
+    return result.rowcount or 0

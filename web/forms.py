@@ -61,6 +61,14 @@ async def read_form(request: web.Request) -> MultiDictProxy:
         raise FormError(ENCODING_MESSAGE, code="bad_encoding") from None
 
 
+class FieldError(FormError):
+    """One named field is wrong: the page shows the message next to that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def validate(
     model: type[BaseModel], data: dict[str, Any], labels: dict[str, str] = FIELD_LABELS
 ) -> Any:

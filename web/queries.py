@@ -12,8 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from dispatch.storage import Category, Hotline, OrderEvent
+from accounts.domain import Actor
+from dispatch.services import visible_to
+from dispatch.storage import Category, Hotline, Order, OrderEvent
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ async def return_reasons(
     return latest
 
 
+async def returned_by(session: AsyncSession, order_id: int) -> set[str]:
+    """The units that have returned (退单) this order, at any time."""
+    rows = await session.scalars(
+        select(OrderEvent.actor_unit).where(
+            OrderEvent.order_id == order_id, OrderEvent.action == "return"
+        )
+    )
+    return {unit for unit in rows if unit}
+
+
 async def categories(session: AsyncSession) -> list[Category]:
     return list(await session.scalars(select(Category).order_by(Category.code)))
 
@@ -50,4 +63,21 @@ async def hotlines(session: AsyncSession, allowed: frozenset[str]) -> list[Hotli
     stmt = select(Hotline).order_by(Hotline.number)
     if allowed:
         stmt = stmt.where(Hotline.number.in_(sorted(allowed)))
+    return list(await session.scalars(stmt))
+
+
+async def registered_by(session: AsyncSession, actor: Actor, limit: int) -> list[Order]:
+    """最近工单 of the console: the orders this user registered, newest first.
+
+    `OrderFilter` has no `created_by` (and `DispatchService.list` is being reworked
+    elsewhere), so the console asks here, within the same `visible_to` scope.
+    """
+    stmt = select(Order).where(Order.created_by == actor.username)
+    if (cond := visible_to(actor)) is not None:
+        stmt = stmt.where(cond)
+    stmt = (
+        stmt.options(selectinload(Order.units), selectinload(Order.flag_rows))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
     return list(await session.scalars(stmt))

@@ -15,6 +15,7 @@ from app.keys import DISPATCH, SETTINGS
 from dispatch.lifecycle import STATE_LABELS, State
 from dispatch.storage import Order
 from web import labels
+from web.screens.notices import header_notices
 from web.session import csrf_token, current_actor, pop_flashes
 
 
@@ -36,6 +37,7 @@ async def render(
         # The server's clock (a fixed clock in tests) anchors the countdowns in the page.
         "server_now": now.isoformat(),
         "scope_label": scope_label(request, actor),
+        "notices": await header_notices(request.app, actor) if actor else None,
     }
     return aiohttp_jinja2.render_template(
         template, request, {**base, **(context or {})}, status=status
@@ -90,7 +92,7 @@ class Deadline:
     css: str  # ok | warning | overdue
 
 
-def _span(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     minutes = int(abs(seconds) // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
@@ -116,7 +118,7 @@ def deadline(order: Order, flags: set[str], now: datetime) -> Deadline | None:
         css = "warning"
     else:
         css = "ok"
-    text = f"剩余 {_span(left)}" if left >= 0 else f"已超期 {_span(left)}"
+    text = f"剩余 {duration_text(left)}" if left >= 0 else f"已超期 {duration_text(left)}"
     return Deadline(label, due, text, css)
 
 

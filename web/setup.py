@@ -17,7 +17,7 @@ from app.keys import SETTINGS
 from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import admin, agent, callpanel, dashboard, login, orders, queues
+from web.screens import admin, agent, callpanel, dashboard, login, notices, orders, queues
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -72,11 +72,14 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/api/suggest", agent.suggest)
     callpanel.add_call_panel(app)  # /web/ws/agent, the call centre's screen pop
     app.router.add_get("/web/dispatch", queues.dispatch_queue)
+    app.router.add_post("/web/dispatch/bulk", queues.bulk_dispatch)
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)
     app.router.add_get("/web/supervise/ranking", queues.ranking)
     app.router.add_get("/web/orders", orders.search)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
+    app.router.add_get(r"/web/orders/{number:\d{1,20}}/print", orders.print_page)
+    app.router.add_post("/web/notifications/read", notices.mark_read)
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments

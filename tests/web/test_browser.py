@@ -113,8 +113,11 @@ async def test_a_request_from_call_to_callback(chromium, base, api):
     await hit.wait_for()
     assert KB_ENTRY["title"] in await hit.inner_text()
     await agent.shot("03-agent-suggestions.png")
+    await hit.locator("button.use-kb").click()  # fills the answer box, posts nothing
+    assert await page.input_value("#answer_text") == KB_ENTRY["answer"]
+    await page.click("#btn-answer")  # asks for a confirming click
     async with page.expect_navigation():
-        await hit.locator("button.use-kb").click()
+        await page.click("#btn-answer")
     assert "已登记并直接答复" in await agent.flash()
 
     # ... and a complaint registered for dispatch
@@ -192,7 +195,9 @@ async def test_return_redispatch_and_overdue(chromium, base, api, web_client, cl
     wrong = Session(chromium, base)
     page = await wrong.login("cgj", "/web/unit")
     await page.click(f"a:text('{number}')")
+    await page.click("#box-return summary")  # folded: 签收 is the usual next step
     await page.fill("#form-return textarea[name=reason]", "不属于城管职责,应由住建局物业科处理")
+    await page.click("#form-return button[type=submit]")  # asks first (issue 15 #10)
     await wrong.submit("return")
     assert "退单成功" in await wrong.flash()
 

@@ -37,6 +37,21 @@ BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "ret
 # Actions whose form may carry files (web/uploads.py), attached to the event they make.
 UPLOAD_ACTIONS = frozenset({"reply"})
 PAGE_SIZE = 50
+# The form opened on the order page: the first of these the user may take (the others
+# stay folded, one click away).
+USUAL_FIRST = (
+    "dispatch",
+    "redispatch",
+    "accept",
+    "reply",
+    "review",
+    "callback",
+    "supervise",
+    "answer",
+    "merge",
+    "invalidate",
+    "return",
+)
 
 
 def offered_actions(actor: Actor, state: str) -> list[str]:
@@ -56,7 +71,23 @@ async def _suggestions(request: web.Request, actor: Actor, detail: OrderDetail) 
     ):
         return None
     async with request.app[SESSIONS]() as session:
-        return await request.app[SUGGESTER].suggest(session, actor, detail.order)
+        found = await request.app[SUGGESTER].suggest(session, actor, detail.order)
+        returned = await queries.returned_by(session, detail.order.id)
+    return demote_returning_units(found, returned)
+
+
+def demote_returning_units(suggestions: dict, returned: set[str]) -> dict:
+    """A unit that returned this order goes to the end of the unit suggestions, marked.
+
+    The suggester (dispatch/suggestions.py) knows the text, not the order's history; a
+    unit that has already refused the order is the least likely right answer.
+    """
+    if not returned or not suggestions.get("unit"):
+        return suggestions
+    units = suggestions["unit"]
+    kept = [u for u in units if u.get("unit") not in returned]
+    demoted = [{**u, "returned": True} for u in units if u.get("unit") in returned]
+    return {**suggestions, "unit": kept + demoted}
 
 
 @screen()
@@ -71,6 +102,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "deadline": order_row(order, detail.order, service.now())["deadline"],
         "units": unit_names(detail.units),
         "actions": actions,
+        "open_action": next((a for a in USUAL_FIRST if a in actions), None),
         "labels": {name: RULES[name].label for name in WEB_ACTIONS},
         "suggestions": await _suggestions(request, actor, detail),
         "satisfaction": labels.SATISFACTION,
@@ -91,6 +123,21 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             reasons = await queries.return_reasons(session, [detail.order.id])
         context["return_reason"] = reasons.get(detail.order.id)
     return await render(request, "order.html", context)
+
+
+@screen()
+async def print_page(request: web.Request) -> web.StreamResponse:
+    """交办单: the order on paper (print stylesheet); masked for units like the detail."""
+    actor = await actor_of(request)
+    service = request.app[DISPATCH]
+    detail = await service.get(actor, request.match_info["number"])
+    context = {
+        "order": order_detail(detail, actor, service.tz),
+        "units": unit_names(detail.units),
+        "printed_at": service.now(),
+        "back": f"/web/orders/{detail.order.number}",
+    }
+    return await render(request, "order_print.html", context)
 
 
 @screen()

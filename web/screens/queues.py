@@ -17,10 +17,12 @@ from stats.domain import three_rate_weights
 from stats.routes import RankingParams
 from stats.routes import ranking as stats_ranking
 from web import queries
-from web.render import order_row, render, unit_names
-from web.session import actor_of, screen
+from web.render import duration_text, order_row, render, unit_names
+from web.session import actor_of, flash, screen
 
 QUEUE_SIZE = 100
+# 派单队列 reloads itself this often, unless a form on it is being filled in.
+REFRESH_SECONDS = 60
 FAR_FUTURE = datetime.max.isoformat()
 
 
@@ -32,7 +34,13 @@ async def _rows(
     orders, total, units = await service.list(actor, filters, 1, size)
     now = service.now()
     rows = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in orders]
-    return {"rows": rows, "total": total, "orders": orders, "units": unit_names(units)}
+    return {
+        "rows": rows,
+        "total": total,
+        "orders": orders,
+        "units": unit_names(units),
+        "directory": units,
+    }
 
 
 def _by_due(rows: list[dict]) -> list[dict]:
@@ -42,9 +50,23 @@ def _by_due(rows: list[dict]) -> list[dict]:
     )
 
 
+def _aging(rows: list[dict], since: dict[str, datetime], now: datetime, settings) -> None:
+    """等待时长 and 派单时限 of queue rows, coloured by the share of the target used."""
+    target = timedelta(minutes=settings.web.dispatch_target_minutes)
+    warn = settings.deadlines.warning_ratio
+    for row in rows:
+        start = since.get(row["number"]) or datetime.fromisoformat(row["created_at"])
+        waited = now - start
+        share = waited / target
+        row["waited"] = duration_text(waited.total_seconds())
+        row["wait_due"] = start + target
+        row["aging"] = "overdue" if share >= 1 else "warning" if share >= warn else "ok"
+
+
 @screen(Role.DISPATCHER)
 async def dispatch_queue(request: web.Request) -> web.StreamResponse:
-    """派单队列: registered orders to dispatch, returned ones with the unit's reason."""
+    """派单队列: registered orders to dispatch, returned ones with the unit's reason; how
+    long each has waited against the dispatch target; bulk dispatch; auto-refresh."""
     actor = await actor_of(request)
     q = request.query.get("q", "").strip()[:100] or None
     waiting = await _rows(request, actor, OrderFilter(state="registered", q=q))
@@ -53,6 +75,11 @@ async def dispatch_queue(request: web.Request) -> web.StreamResponse:
         reasons = await queries.return_reasons(session, [o.id for o in returned["orders"]])
     for row, order in zip(returned["rows"], returned["orders"], strict=True):
         row["return_reason"] = reasons.get(order.id)
+    now, settings = request.app[DISPATCH].now(), request.app[SETTINGS]
+    _aging(waiting["rows"], {}, now, settings)
+    returned_at = {o.number: r.at for o in returned["orders"] if (r := reasons.get(o.id))}
+    _aging(returned["rows"], returned_at, now, settings)
+    units = {**waiting["units"], **returned["units"]}
     return await render(
         request,
         "dispatch.html",
@@ -60,26 +87,87 @@ async def dispatch_queue(request: web.Request) -> web.StreamResponse:
             "waiting": waiting,
             "returned": returned,
             "q": q or "",
-            "units": {**waiting["units"], **returned["units"]},
+            "units": units,
+            "unit_options": sorted(
+                (u for u in (waiting["directory"]).by_code.values() if u.active),
+                key=lambda u: u.path,
+            ),
+            "refresh_seconds": REFRESH_SECONDS,
+            "target_minutes": settings.web.dispatch_target_minutes,
         },
     )
 
 
+@screen(Role.DISPATCHER)
+async def bulk_dispatch(request: web.Request) -> web.StreamResponse:
+    """批量派单: the ticked orders to one unit, each through the dispatch use case."""
+    actor = await actor_of(request)
+    form = await request.post()
+    numbers = [n for n in form.getall("numbers", []) if isinstance(n, str) and n.isdigit()]
+    unit = str(form.get("unit", "")).strip()[:40]
+    if not numbers or not unit:
+        await flash(request, "error", "批量派单:请勾选工单并选择承办单位")
+        raise web.HTTPFound("/web/dispatch")
+    service, done, failed = request.app[DISPATCH], [], []
+    for number in numbers[:QUEUE_SIZE]:
+        try:
+            await service.act(actor, number[:20], "dispatch", {"unit": unit})
+        except AppError as exc:  # another dispatcher was quicker, an inactive unit, ...
+            failed.append(f"{number}({exc.message})")
+        else:
+            done.append(number)
+    if done:
+        await flash(request, "ok", f"已批量派单 {len(done)} 件")
+    if failed:
+        await flash(request, "error", "未派出:" + ";".join(failed))
+    raise web.HTTPFound("/web/dispatch")
+
+
+# 本单位工单's tabs (one list at a time at phone width, or when one is chosen).
+UNIT_TABS = {
+    "accept": "待签收",
+    "progress": "办理中",
+    "returned": "已退回",
+    "due": "临期超期",
+    "replied": "待审核",
+}
+
+
 @screen(Role.UNIT)
 async def unit_inbox(request: web.Request) -> web.StreamResponse:
-    """本单位工单: to accept, in progress (with countdowns), replied and waiting for review."""
+    """本单位工单: to accept, in progress (with countdowns), returned, near or past the
+    deadline, replied and waiting for review; `?tab=` shows one of them."""
     actor = await actor_of(request)
     to_accept = await _rows(request, actor, OrderFilter(state="dispatched"))
     in_progress = await _rows(request, actor, OrderFilter(state="accepted"))
+    returned = await _rows(request, actor, OrderFilter(state="returned"))
     replied = await _rows(request, actor, OrderFilter(state="replied"))
+    lists = {
+        "accept": _by_due(to_accept["rows"]),
+        "progress": _by_due(in_progress["rows"]),
+        "returned": returned["rows"],
+        "replied": replied["rows"],
+    }
+    lists["due"] = _by_due(
+        [
+            r
+            for r in to_accept["rows"] + in_progress["rows"]
+            if r["deadline"] and r["deadline"].css in ("warning", "overdue")
+        ]
+    )
+    chosen = request.query.get("tab", "")
     return await render(
         request,
         "unit.html",
         {
-            "to_accept": _by_due(to_accept["rows"]),
-            "in_progress": _by_due(in_progress["rows"]),
-            "replied": replied["rows"],
-            "units": {**to_accept["units"]},
+            "lists": lists,
+            "tabs": UNIT_TABS,
+            "chosen": chosen if chosen in UNIT_TABS else "",
+            # at phone width, without a choice: the first non-empty list
+            "current": chosen
+            if chosen in UNIT_TABS
+            else next((t for t in ("accept", "progress") if lists[t]), "accept"),
+            "units": to_accept["units"] | in_progress["units"] | returned["units"],
         },
     )
 

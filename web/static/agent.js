@@ -1,4 +1,6 @@
-// 坐席工作台: live suggestions while the agent types (debounced), one-click KB answers.
+// 坐席工作台: live suggestions while the agent types (debounced); a KB answer or a 常用语
+// fills the answer box for editing (直接答复 then asks for a confirming click, web.js);
+// no direct answer for 投诉/举报; duplicates with 并入此工单; keyboard shortcuts.
 (function () {
   "use strict";
   var form = document.getElementById("register-form");
@@ -14,7 +16,32 @@
   var timer = null, inflight = null;
   var DEBOUNCE_MS = 350;
 
-  typeSelect.addEventListener("change", function () { typeTouched = true; });
+  typeSelect.addEventListener("change", function () { typeTouched = true; syncAnswer(); });
+  var answerText = document.getElementById("answer_text");
+  var answerBox = document.getElementById("answer-box");
+  var answerButton = document.getElementById("btn-answer");
+  var noAnswer = (form.dataset.noAnswer || "").split(" ");
+
+  // 投诉/举报 need a unit: no KB answer, no 直接答复 (the server refuses it too).
+  function syncAnswer() {
+    var allowed = noAnswer.indexOf(typeSelect.value) < 0;
+    document.querySelectorAll("button.use-kb").forEach(function (b) { b.hidden = !allowed; });
+    answerButton.disabled = !allowed;
+    document.getElementById("answer-note").hidden = allowed;
+  }
+
+  function insertAnswer(text) {
+    answerBox.open = true;
+    var start = answerText.selectionStart, end = answerText.selectionEnd;
+    var value = answerText.value;
+    if (typeof start !== "number") { start = end = value.length; }
+    answerText.value = value.slice(0, start) + text + value.slice(end);
+    answerText.focus();
+    answerText.setSelectionRange(start + text.length, start + text.length);
+  }
+  document.querySelectorAll("#canned button[data-phrase]").forEach(function (b) {
+    b.addEventListener("click", function () { insertAnswer(b.dataset.phrase); });
+  });
   urgencySelect.addEventListener("change", function () { urgencyTouched = true; });
 
   function el(tag, text, cls) {
@@ -71,11 +98,45 @@
     document.getElementById(pair[0]).addEventListener("click", function () { choose(pair[1], "", ""); });
   });
 
+  // The KB answer goes into the box to be edited; nothing is submitted from here.
   function answerFromKb(hit) {
-    document.getElementById("answer_text").value = hit.answer;
+    answerText.value = hit.answer;
     document.getElementById("kb_id").value = hit.id;
-    document.getElementById("answer-box").open = true;
-    form.requestSubmit(document.getElementById("btn-answer"));
+    answerBox.open = true;
+    answerText.focus();
+    status.textContent = "已填入知识库答案,请核对修改后点“登记并直接答复”并确认。";
+  }
+
+  function clip(text, size) {
+    text = text || "";
+    return text.length > size ? text.slice(0, size) + "…" : text;
+  }
+  // 疑似重复: what the other order is about (content, address, state, time, when the
+  // suggestion service sends them), and 并入此工单: register this call and merge it there.
+  function duplicate(d) {
+    var li = el("li", null, "duplicate");
+    var head = el("div");
+    var a = el("a", d.number);
+    a.href = "/web/orders/" + d.number;
+    a.target = "_blank";
+    head.appendChild(a);
+    if (d.state_label || d.state) { head.appendChild(el("span", d.state_label || d.state, "state s-" + (d.state || ""))); }
+    if (d.certain) { head.appendChild(el("span", "确定重复", "badge red")); }
+    head.appendChild(el("span", " 相似度 " + pct(d.similarity) + (d.same_place ? " · 同一地点" : ""), "muted"));
+    li.appendChild(head);
+    if (d.content) { li.appendChild(el("p", clip(d.content, 60), "dup-content")); }
+    var meta = [d.address, d.created_at].filter(Boolean).join(" · ");
+    if (meta) { li.appendChild(el("p", meta, "muted small")); }
+    if (d.mergeable !== false) {
+      var merge = el("button", "并入此工单", "merge");
+      merge.type = "submit";
+      merge.setAttribute("form", "register-form");
+      merge.name = "merge_parent";
+      merge.value = d.number;
+      merge.dataset.confirm = "确认登记并并入 " + d.number + "?再次点击";
+      li.appendChild(merge);
+    }
+    return li;
   }
 
   function show(data) {
@@ -84,7 +145,7 @@
       li.appendChild(el("b", hit.title));
       li.appendChild(el("span", " 相关度 " + hit.score.toFixed(2), "muted"));
       li.appendChild(el("p", hit.answer, "answer"));
-      var use = el("button", "采用此答案直接办理", "use-kb");
+      var use = el("button", "采用此答案(填入答复框)", "use-kb");
       use.type = "button";
       use.addEventListener("click", function () { answerFromKb(hit); });
       li.appendChild(use);
@@ -96,18 +157,7 @@
     fill("unit-list", (data.unit || []).map(function (u) {
       return chip(picks.unit, u.unit, u.name || u.unit, pct(u.score), "");
     }), "暂无");
-    fill("duplicate-list", (data.duplicates || []).map(function (d) {
-      var li = el("li");
-      var a = el("a", d.number);
-      a.href = "/web/orders/" + d.number;
-      a.target = "_blank";
-      li.appendChild(a);
-      li.appendChild(el("span", " 相似度 " + pct(d.similarity) + (d.same_place ? " · 同一地点" : "") + (d.certain ? " · 确定重复" : ""), "muted"));
-      if (d.content) {
-        li.appendChild(el("div", (d.address ? d.address + ":" : "") + d.content, "muted"));
-      }
-      return li;
-    }), "无");
+    fill("duplicate-list", (data.duplicates || []).map(duplicate), "无");
     var history = data.history ? data.history.items : [];
     fill("history-list", history.map(function (h) {
       var li = el("li");
@@ -120,6 +170,7 @@
     var hint = document.getElementById("suggest-type");
     hint.textContent = data.type_label ? "系统判断诉求类型:" + data.type_label : "";
     if (data.type && !typeTouched) { typeSelect.value = data.type; }
+    syncAnswer();
     showEmergency(data.urgency);
     status.textContent = "已根据当前输入更新推荐。";
   }
@@ -171,6 +222,32 @@
   [content, address, phone].forEach(function (input) { input.addEventListener("input", schedule); });
   hotline.addEventListener("change", schedule);
   if (content.value.trim()) { schedule(); }
+  syncAnswer();
+
+  // 快捷键 (the hint line under the form): Alt+S 登记, Alt+A 直接答复 (a second Alt+A
+  // confirms), Alt+K the first KB answer, Alt+P the 常用语. `code`, not `key`: Alt
+  // changes the character on some layouts.
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var target;
+    if (event.code === "KeyS") {
+      event.preventDefault();
+      document.getElementById("btn-register").click();
+    } else if (event.code === "KeyA") {
+      event.preventDefault();
+      answerBox.open = true;
+      if (!answerButton.disabled) { answerButton.click(); }
+    } else if (event.code === "KeyK") {
+      event.preventDefault();
+      (document.querySelector("#kb-list button.use-kb:not([hidden])") ||
+        document.getElementById("kb-list")).focus();
+    } else if (event.code === "KeyP") {
+      event.preventDefault();
+      answerBox.open = true;
+      target = document.querySelector("#canned button");
+      if (target) { target.focus(); }
+    }
+  });
 })();
 
 // 来电弹屏: the call centre pushes {"type": "call", ...} when a call is bridged to this
@@ -187,6 +264,22 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     if (cls) { node.className = cls; }
     return node;
+  }
+
+  // 通话计时: from the screen pop (the call is bridged to this agent) on, mm:ss.
+  var timerBox = document.getElementById("call-timer");
+  var timerTick = null;
+  function startTimer() {
+    var started = Date.now();
+    clearInterval(timerTick);
+    function show() {
+      var s = Math.floor((Date.now() - started) / 1000);
+      var mm = Math.floor(s / 60), ss = s % 60;
+      timerBox.textContent = "通话 " + (mm < 10 ? "0" : "") + mm + ":" + (ss < 10 ? "0" : "") + ss;
+      timerBox.dataset.seconds = String(s);
+    }
+    show();
+    timerTick = setInterval(show, 1000);
   }
 
   function showCall(call) {
@@ -209,6 +302,7 @@
     confState.hidden = true;
     confEnd.hidden = true;
     panel.hidden = false;
+    startTimer();
     var stateLabel = document.getElementById("agent-state-label");
     if (stateLabel) { stateLabel.textContent = "通话中"; }
     var phone = document.getElementById("caller_phone");
