@@ -305,7 +305,7 @@ async def test_agent_console_merges_a_certain_repeat_unless_answering(web_client
     page = await (await web_client.get("/web/agent")).text()
     assert f"与 {first['number']} 为同一事项,已自动并单" in page
     # answering on the spot: nothing automatic, the answer goes through
-    answer = {**form, "mode": "answer", "text": "已转告物业当天清理。"}
+    answer = {**form, "type": "help", "mode": "answer", "text": "已转告物业当天清理。"}
     resp = await browser.post("/web/agent/register", answer, page="/web/agent")
     assert resp.status == 302
     replied = await api.call("GET", "/api/v1/orders?state=replied", "agent")
