@@ -11,10 +11,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from app.db import unit_of_work
 from classifiers import extract_district
 from config import Settings
+from dispatch import search
 from dispatch.calendar import WallClock, WorkingCalendar
 from dispatch.duplicates import Candidate
 from dispatch.exceptions import ActionForbidden, ActionRejected, ConcurrentUpdate, OrderNotFound
@@ -34,6 +36,7 @@ from dispatch.lifecycle import (
     SYSTEM_ACTIONS,
     Context,
     Event,
+    Flag,
     OrderView,
     Policy,
     State,
@@ -171,6 +174,26 @@ async def duplicate_candidates(
     return [Candidate(number, content, address) for number, content, address in rows]
 
 
+class Sort(StrEnum):
+    DUE = "due"  # work queue: the oldest running deadline first, then the oldest order
+    NEWEST = "newest"  # history and search: the latest registered first
+
+
+# States in which an order waits for someone (a work queue); flags that record history
+# rather than call for work. A list of the one kind is by deadline, of the other newest first.
+QUEUE_STATES = frozenset(
+    {
+        State.REGISTERED,
+        State.DISPATCHED,
+        State.ACCEPTED,
+        State.RETURNED,
+        State.REPLIED,
+        State.CALLBACK_PENDING,
+    }
+)
+HISTORY_FLAGS = frozenset({Flag.DIRECT, Flag.EXTENDED, Flag.INSPECTED})
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     state: str | None = None
@@ -181,6 +204,33 @@ class OrderFilter:
     caller_phone: str | None = None
     # Any of these flags (one query for a board of several alarm lists).
     flags: tuple[str, ...] = ()
+    sort: Sort | None = None  # None: by deadline for a work queue, else newest first
+
+    def effective_sort(self) -> Sort:
+        if self.sort is not None:
+            return self.sort
+        flags = {*self.flags, *([self.flag] if self.flag else [])}
+        if self.state in QUEUE_STATES or (flags and not flags <= HISTORY_FLAGS):
+            return Sort.DUE
+        return Sort.NEWEST
+
+
+def ordering(filters: OrderFilter) -> list[ColumnElement[Any]]:
+    """ORDER BY of a list: its pages are cut in SQL, so an old overdue order is on page 1.
+
+    The running deadline is `accept_due` while dispatched (签收时限) and `finish_due`
+    otherwise (办结时限), as the lists show it; orders without one come last, the
+    oldest first. For one state the indexes of migration 0016 give this order.
+    """
+    if filters.effective_sort() is Sort.NEWEST:
+        return [Order.created_at.desc(), Order.id.desc()]
+    if filters.state == State.DISPATCHED:
+        due: ColumnElement[Any] = Order.accept_due
+    elif filters.state:
+        due = Order.finish_due
+    else:
+        due = case((Order.state == State.DISPATCHED, Order.accept_due), else_=Order.finish_due)
+    return [due.asc().nulls_last(), Order.created_at.asc(), Order.id.asc()]
 
 
 class DispatchService:
@@ -514,17 +564,10 @@ class DispatchService:
                     )
                 )
             )
-        if filters.q:
-            pattern = f"%{filters.q}%"
-            conditions.append(
-                or_(
-                    Order.content.like(pattern),
-                    Order.number == filters.q,
-                    Order.address.like(pattern),
-                    Order.title.like(pattern),
-                )
-            )
         async with self.sessions() as session:
+            found = search.matches(filters.q or "", session.bind.dialect.name)
+            if found is not None:
+                conditions.append(found)
             units = await load_units(session)
             if filters.unit:
                 unit = units.by_code.get(filters.unit)
@@ -542,7 +585,7 @@ class DispatchService:
                 select(Order)
                 .where(*conditions)
                 .options(selectinload(Order.units), selectinload(Order.flag_rows))
-                .order_by(Order.created_at.desc(), Order.id.desc())
+                .order_by(*ordering(filters))
                 .offset((page - 1) * page_size)
                 .limit(page_size)
             )
