@@ -239,7 +239,9 @@ def ordering(filters: OrderFilter) -> list[ColumnElement[Any]]:
     oldest first. For one state the indexes of migration 0016 give this order.
     """
     if filters.effective_sort() is Sort.NEWEST:
-        return [Order.created_at.desc(), Order.id.desc()]
+        # Ids are given at registration: their order is the registration order, and the
+        # primary key gives it without a sort (a search's matches are read in it too).
+        return [Order.id.desc()]
     if filters.state == State.DISPATCHED:
         due: ColumnElement[Any] = Order.accept_due
     elif filters.state:

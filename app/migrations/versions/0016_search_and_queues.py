@@ -4,7 +4,8 @@ Revision ID: 0016
 Revises: 0015
 Create Date: 2026-11-30 10:30:00
 
-Search (`q=`, dispatch/search.py) over number, caller phone, address, title, content:
+Search (`q=`, dispatch/search.py) over caller phone, address, title and content (order
+numbers go by their unique index: they share their first digits, year and month):
 - SQLite: an FTS5 table with the trigram tokenizer whose content is `orders` (external
   content: the text is not stored twice), kept in step by triggers on `orders`. The
   update trigger fires only when a searched column changes, not on every projection
@@ -29,11 +30,11 @@ depends_on: str | Sequence[str] | None = None
 
 # Copies, not imports: a migration stays as it was written when the code moves on.
 SEARCH_TABLE = "orders_search"
-COLUMNS = ("number", "caller_phone", "address", "title", "content")
+COLUMNS = ("caller_phone", "address", "title", "content")
 PG_SEARCH_INDEX = "ix_orders_search_trgm"
 PG_SEARCH_TEXT = (
-    "(coalesce(number, '') || ' ' || coalesce(caller_phone, '') || ' ' || "
-    "coalesce(address, '') || ' ' || coalesce(title, '') || ' ' || coalesce(content, ''))"
+    "(coalesce(caller_phone, '') || ' ' || coalesce(address, '') || ' ' || "
+    "coalesce(title, '') || ' ' || coalesce(content, ''))"
 )
 QUEUE_INDEXES = {
     "ix_orders_queue_accept": ["state", "accept_due", "created_at", "id"],
