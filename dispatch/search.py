@@ -27,7 +27,22 @@ Every LIKE pattern escapes `\\`, `%` and `_`: they match themselves.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, and_, column, literal_column, or_, select, table, text, union_all
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement
 
 from dispatch.storage import SEARCH_TABLE, Order
@@ -96,9 +111,48 @@ def _long(term: str, dialect: str) -> ColumnElement[bool]:
     return Order.id.in_(ids)
 
 
-def matches(q: str, dialect: str) -> ColumnElement[bool] | None:
-    """Orders matching every term of `q` (None when `q` has no term)."""
-    words = terms(q)
-    if not words:
-        return None
-    return and_(*(_long(w, dialect) if len(w) >= TRIGRAM else _short(w, dialect) for w in words))
+@dataclass(frozen=True)
+class OrderSearch:
+    """A query `q` as SQL for a list of orders.
+
+    On SQLite the terms the FTS5 table answers alone (three characters or more, not
+    digits) are one MATCH joined to `orders`: the matches come in rowid (= id) order,
+    so a newest-first page reads 50 of them, not all, and a list with no other
+    condition counts them in the FTS5 index alone. Every other term is a condition.
+    """
+
+    conditions: tuple[ColumnElement[bool], ...] = ()
+    fts_match: str | None = None
+
+    def _match(self) -> ColumnElement[bool]:
+        return text(f"{SEARCH_TABLE} MATCH :fts_match").bindparams(fts_match=self.fts_match)
+
+    def apply(self, stmt: Select) -> Select:
+        """`stmt` (a select from `orders`) narrowed to the matching orders."""
+        if self.fts_match is not None:
+            stmt = stmt.join(_fts, _fts.c.rowid == Order.id).where(self._match())
+        return stmt.where(*self.conditions)
+
+    def count(self, conditions: list[ColumnElement[bool]]) -> Select:
+        """How many orders match and meet `conditions`."""
+        if self.fts_match is not None and not conditions and not self.conditions:
+            return select(func.count()).select_from(_fts).where(self._match())
+        return self.apply(select(func.count(Order.id)).where(*conditions))
+
+    def newest_first(self) -> list[ColumnElement[Any]]:
+        """Latest registered first: id order, the FTS5 table's own order when joined."""
+        return [_fts.c.rowid.desc() if self.fts_match is not None else Order.id.desc()]
+
+
+def parse(q: str | None, dialect: str) -> OrderSearch:
+    """The search for `q`: every term must match (no term: every order)."""
+    words = terms(q or "")
+    if dialect == "postgresql":
+        return OrderSearch(tuple(_condition(w, dialect) for w in words))
+    alone = [w for w in words if len(w) >= TRIGRAM and not w.isdigit()]
+    rest = tuple(_condition(w, dialect) for w in words if w not in alone)
+    return OrderSearch(rest, " ".join(map(fts_phrase, alone)) if alone else None)
+
+
+def _condition(term: str, dialect: str) -> ColumnElement[bool]:
+    return _long(term, dialect) if len(term) >= TRIGRAM else _short(term, dialect)

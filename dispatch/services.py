@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -231,17 +231,17 @@ class OrderFilter:
         return Sort.NEWEST
 
 
-def ordering(filters: OrderFilter) -> list[ColumnElement[Any]]:
+def ordering(filters: OrderFilter, found: search.OrderSearch) -> list[ColumnElement[Any]]:
     """ORDER BY of a list: its pages are cut in SQL, so an old overdue order is on page 1.
 
     The running deadline is `accept_due` while dispatched (签收时限) and `finish_due`
     otherwise (办结时限), as the lists show it; orders without one come last, the
-    oldest first. For one state the indexes of migration 0016 give this order.
+    oldest first. For one state the indexes of migration 0016 give this order. Newest
+    first is id order: ids are given at registration, and the primary key (or the
+    search's own index) gives it without a sort.
     """
     if filters.effective_sort() is Sort.NEWEST:
-        # Ids are given at registration: their order is the registration order, and the
-        # primary key gives it without a sort (a search's matches are read in it too).
-        return [Order.id.desc()]
+        return found.newest_first()
     if filters.state == State.DISPATCHED:
         due: ColumnElement[Any] = Order.accept_due
     elif filters.state:
@@ -583,21 +583,18 @@ class DispatchService:
                 )
             )
         async with self.sessions() as session:
-            found = search.matches(filters.q or "", session.bind.dialect.name)
-            if found is not None:
-                conditions.append(found)
+            found = search.parse(filters.q, session.bind.dialect.name)
             units = await load_units(session)
             if filters.unit:
                 unit = units.by_code.get(filters.unit)
                 if unit is None:
                     raise ActionRejected(f"未知单位: {filters.unit}", code="unknown_unit")
                 conditions.append(in_units(unit.path))
-            total = await session.scalar(select(func.count(Order.id)).where(*conditions))
+            total = await session.scalar(found.count(conditions))
             rows = await session.scalars(
-                select(Order)
-                .where(*conditions)
+                found.apply(select(Order).where(*conditions))
                 .options(selectinload(Order.units), selectinload(Order.flag_rows))
-                .order_by(*ordering(filters))
+                .order_by(*ordering(filters, found))
                 .offset((page - 1) * page_size)
                 .limit(page_size)
             )
