@@ -165,6 +165,8 @@ def in_units(path: str) -> ColumnElement[bool]:
     )
 
 
+SCAN_LIMIT = 1000  # due orders looked at per scanner round; the rest wait for the next
+SCAN_CHUNK = 50  # due orders per transaction (a short write lock on SQLite)
 DUPLICATE_CANDIDATES = 2000  # most recent open orders compared with a new one
 
 
@@ -603,7 +605,14 @@ class DispatchService:
     # ------------------------------------------------------------ the deadline scanner
 
     async def scan(self) -> list[tuple[str, str]]:
-        """Raise warnings (75 %) and overdue flags that are due; each exactly once."""
+        """Raise warnings (75 %) and overdue flags that are due; each exactly once.
+
+        The due orders come from the `next_alarm_at` index (a few ms among 1M open
+        orders); each is replayed from its log like any action. They are handled
+        SCAN_CHUNK to a transaction, one savepoint each: one commit (an fsync on
+        SQLite) for many orders, and an order someone changed meanwhile is left for the
+        next round without undoing the others.
+        """
         now = self.now()
         async with self.sessions() as session:
             numbers = list(
@@ -611,42 +620,58 @@ class DispatchService:
                     select(Order.number)
                     .where(Order.next_alarm_at <= now)
                     .order_by(Order.next_alarm_at)
-                    .limit(1000)
+                    .limit(SCAN_LIMIT)
                 )
             )
         raised = []
-        for number in numbers:
-            try:
-                raised += await self._scan_one(number, now)
-            except ConcurrentUpdate:
-                log.info("order %s changed during the scan; it is looked at next time", number)
+        for start in range(0, len(numbers), SCAN_CHUNK):
+            raised += await self._scan_chunk(numbers[start : start + SCAN_CHUNK], now)
         return raised
 
-    async def _scan_one(self, number: str, now: datetime) -> list[tuple[str, str]]:
+    async def _scan_chunk(self, numbers: list[str], now: datetime) -> list[tuple[str, str]]:
+        raised: list[tuple[str, str]] = []
+        async with unit_of_work(self.sessions) as session:
+            units = await load_units(session)
+            orders = await session.scalars(
+                select(Order)
+                .where(Order.number.in_(numbers))
+                .options(
+                    selectinload(Order.events),
+                    selectinload(Order.units),
+                    selectinload(Order.flag_rows),
+                )
+            )
+            by_number = {order.number: order for order in orders}
+            for number in numbers:
+                if (order := by_number.get(number)) is None:
+                    continue
+                try:
+                    async with session.begin_nested():
+                        raised += await self._raise_due(session, order, now, units)
+                except (StaleDataError, IntegrityError):
+                    log.info("order %s changed during the scan; it is looked at next time", number)
+        return raised
+
+    async def _raise_due(
+        self, session: AsyncSession, order: Order, now: datetime, units: UnitDirectory
+    ) -> list[tuple[str, str]]:
         raised = []
-        try:
-            async with unit_of_work(self.sessions) as session:
-                order = await self._load(session, SYSTEM_ACTOR, number)
-                units = await load_units(session)
-                rows = list(order.events)
-                view = replay(map(event_from_row, rows), self.policy)
-                for flag in due_alarms(view, now, self.policy):
-                    event = Event(
-                        action=flag.value,
-                        at=now,
-                        by=SYSTEM_ACTOR.username,
-                        role=Role.SYSTEM,
-                        from_state=view.state,
-                        to_state=view.state,
-                        note=SYSTEM_ACTIONS[flag.value],
-                    )
-                    detail = await self._append(
-                        session, order, rows, event, units, SYSTEM_ACTOR, view
-                    )
-                    rows, view = detail.events, detail.view
-                    raised.append((number, flag.value))
-                if not raised:  # stale alarm time (e.g. calendar changed): refresh it
-                    self._project(order, view, units)
-        except (StaleDataError, IntegrityError):
-            raise ConcurrentUpdate("concurrent update") from None
+        rows = list(order.events)
+        view = replay(map(event_from_row, rows), self.policy)
+        for flag in due_alarms(view, now, self.policy):
+            event = Event(
+                action=flag.value,
+                at=now,
+                by=SYSTEM_ACTOR.username,
+                role=Role.SYSTEM,
+                from_state=view.state,
+                to_state=view.state,
+                note=SYSTEM_ACTIONS[flag.value],
+            )
+            detail = await self._append(session, order, rows, event, units, SYSTEM_ACTOR, view)
+            rows, view = detail.events, detail.view
+            raised.append((order.number, flag.value))
+        if not raised:  # stale alarm time (e.g. calendar changed): refresh it
+            self._project(order, view, units)
+            await session.flush()
         return raised

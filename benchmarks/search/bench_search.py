@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
     parser.add_argument("--url", help="postgresql+asyncpg://user@host:port (no database name)")
+    parser.add_argument("--pg-database", help="with --url: a database loaded before, reused")
     args = parser.parse_args()
     path = Path(args.db)
     data.build(path, args.orders, args.reuse)
@@ -114,7 +115,10 @@ def main() -> None:
         return
 
     async def on_postgres(base: str) -> None:
-        url = await data.copy_to_postgres(path, base)
+        if args.pg_database:
+            url = f"{base}/{args.pg_database}"
+        else:
+            url = await data.copy_to_postgres(path, base)
         print(f"PostgreSQL, {url}")
         await time_lists(url, lists)
 

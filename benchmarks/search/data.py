@@ -44,7 +44,16 @@ ISSUES = [
 DETAILS = ["多次反映未解决", "希望尽快处理", "老人小孩出行不便", "请相关部门核实",
            "已持续一个多月", "影响正常生活", "要求给出答复"]  # fmt: skip
 # Parents first: foreign keys are checked during the copy.
-TABLES = ("hotlines", "units", "categories", "orders", "order_units", "order_events", "order_flags")
+TABLES = (
+    "hotlines",
+    "units",
+    "categories",
+    "orders",
+    "order_units",
+    "order_events",
+    "order_flags",
+    "order_sequences",
+)
 SERIALS = ("orders", "order_events")
 BATCH = 50_000
 # Migration 0016's indexes, dropped before a bulk load and made again after it.
@@ -117,6 +126,8 @@ def generate(conn: sqlite3.Connection, n: int, seed: int = 12345, batch: int = 2
         done = min(first + batch - 1, n)
         rate = done / (time.perf_counter() - started)
         print(f"\r  {done:>9,} / {n:,} orders ({rate:,.0f} orders/s)", end="", flush=True)
+    conn.executemany("INSERT INTO order_sequences (day, last) VALUES (?, ?)", per_day.items())
+    conn.commit()
     print()
 
 
