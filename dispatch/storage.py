@@ -162,9 +162,12 @@ class OrderUnit(Base):
     """Which units an order involves now (lead, handling sub-unit, co-units): the scope index."""
 
     __tablename__ = "order_units"
+    # A unit's lists start from its orders here: (unit_id, order_id) answers that from
+    # the index alone.
+    __table_args__ = (Index("ix_order_units_unit_order", "unit_id", "order_id"),)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)  # lead | assignee | co
 
 

@@ -36,4 +36,3 @@ async def test_an_old_overdue_order_heads_the_queue(aiohttp_client, any_db_url, 
     assert [o["number"] for o in latest["items"]] == newer[::-1][:3]
     by_age = await api.call("GET", "/api/v1/orders?state=accepted&sort=newest", "supervisor")
     assert by_age["items"][-1]["number"] == old
-

@@ -16,7 +16,9 @@ numbers go by their unique index: they share their first digits, year and month)
   expression (dispatch.search.PG_SEARCH_TEXT).
 
 Work queues page in SQL by the running deadline (accept_due while dispatched,
-finish_due otherwise; then created_at): one index per deadline, led by the state.
+finish_due otherwise; then created_at): one index per deadline, led by the state. A
+unit's lists start from its rows in `order_units`: (unit_id, order_id) replaces the
+index on unit_id alone, so those rows are read from the index.
 """
 
 from collections.abc import Sequence
@@ -79,9 +81,13 @@ def upgrade() -> None:
         )
     for name, columns in QUEUE_INDEXES.items():
         op.create_index(name, "orders", columns)
+    op.create_index("ix_order_units_unit_order", "order_units", ["unit_id", "order_id"])
+    op.drop_index("ix_order_units_unit_id", "order_units")
 
 
 def downgrade() -> None:
+    op.create_index("ix_order_units_unit_id", "order_units", ["unit_id"])
+    op.drop_index("ix_order_units_unit_order", "order_units")
     for name in QUEUE_INDEXES:
         op.drop_index(name, "orders")
     if op.get_bind().dialect.name == "sqlite":
