@@ -609,9 +609,11 @@ class DispatchService:
 
         The due orders come from the `next_alarm_at` index (a few ms among 1M open
         orders); each is replayed from its log like any action. They are handled
-        SCAN_CHUNK to a transaction, one savepoint each: one commit (an fsync on
-        SQLite) for many orders, and an order someone changed meanwhile is left for the
-        next round without undoing the others.
+        SCAN_CHUNK to a transaction, loaded in one query: one commit (an fsync on
+        SQLite) for many orders. If one of them changed meanwhile (its version moved),
+        the chunk is redone one order per transaction and that order is left for the
+        next round. (No savepoints: pysqlite's implicit transactions make a savepoint
+        released outside BEGIN a commit.)
         """
         now = self.now()
         async with self.sessions() as session:
@@ -629,27 +631,38 @@ class DispatchService:
         return raised
 
     async def _scan_chunk(self, numbers: list[str], now: datetime) -> list[tuple[str, str]]:
-        raised: list[tuple[str, str]] = []
-        async with unit_of_work(self.sessions) as session:
-            units = await load_units(session)
-            orders = await session.scalars(
-                select(Order)
-                .where(Order.number.in_(numbers))
-                .options(
-                    selectinload(Order.events),
-                    selectinload(Order.units),
-                    selectinload(Order.flag_rows),
-                )
+        try:
+            async with unit_of_work(self.sessions) as session:
+                return await self._raise_all(session, numbers, now)
+        except (StaleDataError, IntegrityError):
+            log.info("an order changed during the scan; its chunk is redone order by order")
+        raised = []
+        for number in numbers:
+            try:
+                async with unit_of_work(self.sessions) as session:
+                    raised += await self._raise_all(session, [number], now)
+            except (StaleDataError, IntegrityError):
+                log.info("order %s changed during the scan; it is looked at next time", number)
+        return raised
+
+    async def _raise_all(
+        self, session: AsyncSession, numbers: list[str], now: datetime
+    ) -> list[tuple[str, str]]:
+        units = await load_units(session)
+        orders = await session.scalars(
+            select(Order)
+            .where(Order.number.in_(numbers))
+            .options(
+                selectinload(Order.events),
+                selectinload(Order.units),
+                selectinload(Order.flag_rows),
             )
-            by_number = {order.number: order for order in orders}
-            for number in numbers:
-                if (order := by_number.get(number)) is None:
-                    continue
-                try:
-                    async with session.begin_nested():
-                        raised += await self._raise_due(session, order, now, units)
-                except (StaleDataError, IntegrityError):
-                    log.info("order %s changed during the scan; it is looked at next time", number)
+        )
+        by_number = {order.number: order for order in orders}
+        raised = []
+        for number in numbers:
+            if (order := by_number.get(number)) is not None:
+                raised += await self._raise_due(session, order, now, units)
         return raised
 
     async def _raise_due(
