@@ -61,6 +61,20 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+# Key of `Base.metadata.info`: names of tables and indexes that migrations create and no
+# model declares (a full-text table, one dialect's index). A table's name also covers
+# the tables named after it (`<name>_...`, e.g. FTS5 shadow tables).
+MIGRATION_ONLY = "migration_only"
+
+
+def include_name(name: str | None, type_: str, _parents: object = None) -> bool:
+    """Alembic's name filter: what only the migrations know is not compared with the models."""
+    if type_ not in ("table", "index") or name is None:
+        return True
+    only = Base.metadata.info.get(MIGRATION_ONLY, ())
+    return not any(name == known or name.startswith(known + "_") for known in only)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

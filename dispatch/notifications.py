@@ -66,6 +66,21 @@ EMAIL_SUBJECT = "【12345热线】{message}"
 EMAIL_BODY = "{message}\n\n工单编号:{number}\n时间:{at}\n\n此邮件由系统自动发送,请登录系统处理。"
 
 
+_RECIPIENTS = "notification_recipients"
+
+
+async def _recipients(session: AsyncSession, key: tuple[str, object]) -> list[User]:
+    """Active users of a unit or of a role, read once per session (one use case): a
+    scanner round tells the same supervisors of many orders in one transaction."""
+    known = session.info.setdefault(_RECIPIENTS, {})
+    if key not in known:
+        kind, value = key
+        condition = User.unit_id == value if kind == UNIT else User.role == value
+        active = User.active.is_(True)
+        known[key] = list(await session.scalars(select(User).where(condition, active)))
+    return known[key]
+
+
 async def notify(
     session: AsyncSession, appended: Appended, units: UnitDirectory, email: bool = False
 ) -> None:
@@ -74,11 +89,10 @@ async def notify(
             unit = units.by_code.get(appended.view.assignee or "")
             if unit is None:
                 continue
-            condition = User.unit_id == unit.id
+            key: tuple[str, object] = (UNIT, unit.id)
         else:
-            condition = User.role == who.value
-        users = await session.scalars(select(User).where(condition, User.active.is_(True)))
-        for user in users:
+            key = ("role", who.value)
+        for user in await _recipients(session, key):
             if user.hotlines and appended.hotline not in user.hotlines:
                 continue
             message = template.format(number=appended.number)

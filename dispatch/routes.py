@@ -20,7 +20,7 @@ from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
-from dispatch.services import OrderFilter
+from dispatch.services import OrderFilter, Sort
 from dispatch.storage import Category, Hotline, Notification, Order, Unit
 from dispatch.views import order_detail, order_summary
 
@@ -153,6 +153,9 @@ class OrderQuery(Page):
     hotline: str | None = None
     q: str | None = Field(None, max_length=100)
     caller_phone: str | None = None
+    # due: oldest running deadline first; newest: latest registered first. Default: due
+    # for a work queue (an open state, an alarm flag), newest otherwise.
+    sort: Sort | None = None
 
 
 def _tz(request: web.Request) -> ZoneInfo:
@@ -184,6 +187,7 @@ async def list_orders(request: web.Request, call: Call):
         hotline=q.hotline,
         q=q.q,
         caller_phone=q.caller_phone,
+        sort=q.sort,
     )
     rows, total, units = await request.app[DISPATCH].list(call.actor, filters, q.page, q.page_size)
     items = [order_summary(o, units, call.actor, _tz(request)) for o in rows]

@@ -11,10 +11,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from app.db import unit_of_work
 from classifiers import extract_district
 from config import Settings
+from dispatch import search
 from dispatch.calendar import WallClock, WorkingCalendar
 from dispatch.exceptions import (
     ActionForbidden,
@@ -39,6 +41,7 @@ from dispatch.lifecycle import (
     SYSTEM_ACTIONS,
     Context,
     Event,
+    Flag,
     OrderView,
     Policy,
     State,
@@ -134,11 +137,18 @@ def build_policy(settings: Settings, overrides: Mapping[date, bool]) -> Policy:
     return Policy(calendar=calendar, wall=WallClock(), rules=settings.deadlines)
 
 
-def visible_to(actor: Actor) -> ColumnElement[bool] | None:
-    """The SQL condition for orders this actor may see (None: all of them)."""
+def visible_to(actor: Actor, *, listing: bool = False) -> ColumnElement[bool] | None:
+    """The SQL condition for orders this actor may see (None: all of them).
+
+    `listing`: the condition of a list, where a unit's orders are a set to start from
+    (a few thousand of a million orders) rather than a probe into `order_units` for
+    each order the list would otherwise read in its sort order.
+    """
     if actor.role == Role.UNIT:
         if actor.unit is None:
             return Order.id.is_(None)
+        if listing:
+            return in_units(actor.unit.path)
         return exists(
             select(OrderUnit.order_id)
             .join(Unit, Unit.id == OrderUnit.unit_id)
@@ -151,6 +161,39 @@ def visible_to(actor: Actor) -> ColumnElement[bool] | None:
     return None
 
 
+def in_units(path: str) -> ColumnElement[bool]:
+    """Orders involving a unit of the subtree at `path` (lead, handling or co-unit)."""
+    return Order.id.in_(
+        select(OrderUnit.order_id)
+        .join(Unit, Unit.id == OrderUnit.unit_id)
+        .where(Unit.path.startswith(path))
+    )
+
+
+SCAN_LIMIT = 1000  # due orders looked at per scanner round; the rest wait for the next
+SCAN_CHUNK = 50  # due orders per transaction (a short write lock on SQLite)
+
+
+class Sort(StrEnum):
+    DUE = "due"  # work queue: the oldest running deadline first, then the oldest order
+    NEWEST = "newest"  # history and search: the latest registered first
+
+
+# States in which an order waits for someone (a work queue); flags that record history
+# rather than call for work. A list of the one kind is by deadline, of the other newest first.
+QUEUE_STATES = frozenset(
+    {
+        State.REGISTERED,
+        State.DISPATCHED,
+        State.ACCEPTED,
+        State.RETURNED,
+        State.REPLIED,
+        State.CALLBACK_PENDING,
+    }
+)
+HISTORY_FLAGS = frozenset({Flag.DIRECT, Flag.EXTENDED, Flag.INSPECTED})
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     state: str | None = None
@@ -161,6 +204,35 @@ class OrderFilter:
     caller_phone: str | None = None
     # Any of these flags (one query for a board of several alarm lists).
     flags: tuple[str, ...] = ()
+    sort: Sort | None = None  # None: by deadline for a work queue, else newest first
+
+    def effective_sort(self) -> Sort:
+        if self.sort is not None:
+            return self.sort
+        flags = {*self.flags, *([self.flag] if self.flag else [])}
+        if self.state in QUEUE_STATES or (flags and not flags <= HISTORY_FLAGS):
+            return Sort.DUE
+        return Sort.NEWEST
+
+
+def ordering(filters: OrderFilter, found: search.OrderSearch) -> list[ColumnElement[Any]]:
+    """ORDER BY of a list: its pages are cut in SQL, so an old overdue order is on page 1.
+
+    The running deadline is `accept_due` while dispatched (签收时限) and `finish_due`
+    otherwise (办结时限), as the lists show it; orders without one come last, the
+    oldest first. For one state the indexes of migration 0016 give this order. Newest
+    first is id order: ids are given at registration, and the primary key (or the
+    search's own index) gives it without a sort.
+    """
+    if filters.effective_sort() is Sort.NEWEST:
+        return found.newest_first()
+    if filters.state == State.DISPATCHED:
+        due: ColumnElement[Any] = Order.accept_due
+    elif filters.state:
+        due = Order.finish_due
+    else:
+        due = case((Order.state == State.DISPATCHED, Order.accept_due), else_=Order.finish_due)
+    return [due.asc().nulls_last(), Order.created_at.asc(), Order.id.asc()]
 
 
 class DispatchService:
@@ -516,7 +588,7 @@ class DispatchService:
         self, actor: Actor, filters: OrderFilter, page: int, page_size: int
     ) -> tuple[list[Order], int, UnitDirectory]:
         conditions = []
-        if (cond := visible_to(actor)) is not None:
+        if (cond := visible_to(actor, listing=True)) is not None:
             conditions.append(cond)
         if filters.state:
             conditions.append(Order.state == filters.state)
@@ -540,35 +612,19 @@ class DispatchService:
                     )
                 )
             )
-        if filters.q:
-            pattern = f"%{filters.q}%"
-            conditions.append(
-                or_(
-                    Order.content.like(pattern),
-                    Order.number == filters.q,
-                    Order.address.like(pattern),
-                    Order.title.like(pattern),
-                )
-            )
         async with self.sessions() as session:
+            found = search.parse(filters.q, session.bind.dialect.name)
             units = await load_units(session)
             if filters.unit:
                 unit = units.by_code.get(filters.unit)
                 if unit is None:
                     raise ActionRejected(f"未知单位: {filters.unit}", code="unknown_unit")
-                conditions.append(
-                    exists(
-                        select(OrderUnit.order_id)
-                        .join(Unit, Unit.id == OrderUnit.unit_id)
-                        .where(OrderUnit.order_id == Order.id, Unit.path.startswith(unit.path))
-                    )
-                )
-            total = await session.scalar(select(func.count(Order.id)).where(*conditions))
+                conditions.append(in_units(unit.path))
+            total = await session.scalar(found.count(conditions))
             rows = await session.scalars(
-                select(Order)
-                .where(*conditions)
+                found.apply(select(Order).where(*conditions))
                 .options(selectinload(Order.units), selectinload(Order.flag_rows))
-                .order_by(Order.created_at.desc(), Order.id.desc())
+                .order_by(*ordering(filters, found))
                 .offset((page - 1) * page_size)
                 .limit(page_size)
             )
@@ -577,7 +633,16 @@ class DispatchService:
     # ------------------------------------------------------------ the deadline scanner
 
     async def scan(self) -> list[tuple[str, str]]:
-        """Raise warnings (75 %) and overdue flags that are due; each exactly once."""
+        """Raise warnings (75 %) and overdue flags that are due; each exactly once.
+
+        The due orders come from the `next_alarm_at` index (a few ms among 1M open
+        orders); each is replayed from its log like any action. They are handled
+        SCAN_CHUNK to a transaction, loaded in one query: one commit (an fsync on
+        SQLite) for many orders. If one of them changed meanwhile (its version moved),
+        the chunk is redone one order per transaction and that order is left for the
+        next round. (No savepoints: pysqlite's implicit transactions make a savepoint
+        released outside BEGIN a commit.)
+        """
         now = self.now()
         async with self.sessions() as session:
             numbers = list(
@@ -585,42 +650,69 @@ class DispatchService:
                     select(Order.number)
                     .where(Order.next_alarm_at <= now)
                     .order_by(Order.next_alarm_at)
-                    .limit(1000)
+                    .limit(SCAN_LIMIT)
                 )
             )
         raised = []
+        for start in range(0, len(numbers), SCAN_CHUNK):
+            raised += await self._scan_chunk(numbers[start : start + SCAN_CHUNK], now)
+        return raised
+
+    async def _scan_chunk(self, numbers: list[str], now: datetime) -> list[tuple[str, str]]:
+        try:
+            async with unit_of_work(self.sessions) as session:
+                return await self._raise_all(session, numbers, now)
+        except (StaleDataError, IntegrityError):
+            log.info("an order changed during the scan; its chunk is redone order by order")
+        raised = []
         for number in numbers:
             try:
-                raised += await self._scan_one(number, now)
-            except ConcurrentUpdate:
+                async with unit_of_work(self.sessions) as session:
+                    raised += await self._raise_all(session, [number], now)
+            except (StaleDataError, IntegrityError):
                 log.info("order %s changed during the scan; it is looked at next time", number)
         return raised
 
-    async def _scan_one(self, number: str, now: datetime) -> list[tuple[str, str]]:
+    async def _raise_all(
+        self, session: AsyncSession, numbers: list[str], now: datetime
+    ) -> list[tuple[str, str]]:
+        units = await load_units(session)
+        orders = await session.scalars(
+            select(Order)
+            .where(Order.number.in_(numbers))
+            .options(
+                selectinload(Order.events),
+                selectinload(Order.units),
+                selectinload(Order.flag_rows),
+            )
+        )
+        by_number = {order.number: order for order in orders}
         raised = []
-        try:
-            async with unit_of_work(self.sessions) as session:
-                order = await self._load(session, SYSTEM_ACTOR, number)
-                units = await load_units(session)
-                rows = list(order.events)
-                view = replay(map(event_from_row, rows), self.policy)
-                for flag in due_alarms(view, now, self.policy):
-                    event = Event(
-                        action=flag.value,
-                        at=now,
-                        by=SYSTEM_ACTOR.username,
-                        role=Role.SYSTEM,
-                        from_state=view.state,
-                        to_state=view.state,
-                        note=SYSTEM_ACTIONS[flag.value],
-                    )
-                    detail = await self._append(
-                        session, order, rows, event, units, SYSTEM_ACTOR, view
-                    )
-                    rows, view = detail.events, detail.view
-                    raised.append((number, flag.value))
-                if not raised:  # stale alarm time (e.g. calendar changed): refresh it
-                    self._project(order, view, units)
-        except (StaleDataError, IntegrityError):
-            raise ConcurrentUpdate("concurrent update") from None
+        for number in numbers:
+            if (order := by_number.get(number)) is not None:
+                raised += await self._raise_due(session, order, now, units)
+        return raised
+
+    async def _raise_due(
+        self, session: AsyncSession, order: Order, now: datetime, units: UnitDirectory
+    ) -> list[tuple[str, str]]:
+        raised = []
+        rows = list(order.events)
+        view = replay(map(event_from_row, rows), self.policy)
+        for flag in due_alarms(view, now, self.policy):
+            event = Event(
+                action=flag.value,
+                at=now,
+                by=SYSTEM_ACTOR.username,
+                role=Role.SYSTEM,
+                from_state=view.state,
+                to_state=view.state,
+                note=SYSTEM_ACTIONS[flag.value],
+            )
+            detail = await self._append(session, order, rows, event, units, SYSTEM_ACTOR, view)
+            rows, view = detail.events, detail.view
+            raised.append((order.number, flag.value))
+        if not raised:  # stale alarm time (e.g. calendar changed): refresh it
+            self._project(order, view, units)
+            await session.flush()
         return raised

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, utcnow
+from app.db import MIGRATION_ONLY, Base, utcnow
 
 
 class Hotline(Base):
@@ -76,12 +76,22 @@ KPI_INDEXES = {
 }
 
 
+# Made by migration 0016 for dispatch/search.py, declared by no model: the SQLite FTS5
+# table (and its shadow tables `orders_search_*`) and the PostgreSQL trigram index.
+SEARCH_TABLE = "orders_search"
+PG_SEARCH_INDEX = "ix_orders_search_trgm"
+Base.metadata.info.setdefault(MIGRATION_ONLY, set()).update({SEARCH_TABLE, PG_SEARCH_INDEX})
+
+
 class Order(Base):
     """A work order (工单); the columns below `state` are derived from `events`."""
 
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_state_created", "state", "created_at"),
+        # Work queues page by the running deadline (dispatch.services.ordering).
+        Index("ix_orders_queue_accept", "state", "accept_due", "created_at", "id"),
+        Index("ix_orders_queue_finish", "state", "finish_due", "created_at", "id"),
         Index("ix_orders_caller_phone", "caller_phone"),
         # The statistics read a period's orders by one timestamp each and group them by
         # unit: these indexes cover those reads (stats/queries.py), no table lookups.
@@ -152,9 +162,12 @@ class OrderUnit(Base):
     """Which units an order involves now (lead, handling sub-unit, co-units): the scope index."""
 
     __tablename__ = "order_units"
+    # A unit's lists start from its orders here: (unit_id, order_id) answers that from
+    # the index alone.
+    __table_args__ = (Index("ix_order_units_unit_order", "unit_id", "order_id"),)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)  # lead | assignee | co
 
 

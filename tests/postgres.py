@@ -62,6 +62,9 @@ def local_server() -> Iterator[str]:
                 "-E",
                 "UTF8",
                 "--no-locale",
+                # Byte-order collation as before, but a character classification that
+                # knows Chinese letters: pg_trgm ignores them under LC_CTYPE=C.
+                "--lc-ctype=C.UTF-8",
             ]
         ),
         check=True,

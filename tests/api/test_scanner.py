@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+import pytest
+
 from app.keys import DISPATCH
+from tests.api.conftest import make_api
 
 
 async def test_scanner_warning_then_overdue_exactly_once(api, clock):
@@ -68,3 +72,42 @@ async def test_accept_overdue_for_unaccepted_order(api, clock):
     service = api.client.app[DISPATCH]
     assert await service.scan() == [(number, "accept_overdue")]
     assert await service.scan() == []
+
+
+@pytest.mark.postgres
+async def test_an_order_changed_during_the_scan_does_not_undo_its_chunk(
+    aiohttp_client, postgres_server, clock, monkeypatch, caplog
+):
+    """The due orders of a chunk share a transaction; one changed by someone else while
+    the scanner works makes the chunk go again order by order, each alarm raised once.
+
+    PostgreSQL only: on SQLite every write goes through the one writer (app.db.Writer),
+    so no other change can land while the scanner's chunk is open."""
+    from tests.postgres import create_database
+
+    api = await make_api(aiohttp_client, await create_database(postgres_server), clock)
+    numbers = []
+    for _ in range(3):
+        number = (await api.register(type="consultation"))["number"]
+        await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+        await api.act("zjj", number, "accept")
+        numbers.append(number)
+    service = api.client.app[DISPATCH]
+    clock.advance(days=3)
+    raise_due, meddled = service._raise_due, []
+
+    async def meddling(session, order, now, units):
+        if not meddled:  # a user acts on the last order while the first is scanned
+            meddled.append(order.number)
+            await api.act("supervisor", numbers[-1], "supervise", note="请加快办理")
+        return await raise_due(session, order, now, units)
+
+    monkeypatch.setattr(service, "_raise_due", meddling)
+    caplog.set_level(logging.INFO, logger="dispatch.services")
+    raised = await service.scan()
+    assert "its chunk is redone order by order" in caplog.text
+    assert sorted(n for n, flag in raised if flag == "overdue") == sorted(numbers)
+    assert await service.scan() == []
+    for number in numbers:
+        actions = [e["action"] for e in (await api.order(number))["events"]]
+        assert actions.count("overdue") == 1, (number, actions)

@@ -9,12 +9,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from app.db import Base, create_engine, migrate
+from app.db import Base, create_engine, include_name, migrate
 from app.models import import_all
 
 
 def _diff(connection):
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return compare_metadata(context, Base.metadata)
 
 

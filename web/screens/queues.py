@@ -20,18 +20,19 @@ from web import queries
 from web.render import duration_text, order_row, render, unit_names
 from web.session import actor_of, flash, screen
 
-QUEUE_SIZE = 100
+QUEUE_SIZE = 100  # the most urgent orders of a list; its total is shown beside it
 # 派单队列 reloads itself this often, unless a form on it is being filled in.
 REFRESH_SECONDS = 60
 FAR_FUTURE = datetime.max.isoformat()
 
 
 async def _rows(
-    request: web.Request, actor: Actor, filters: OrderFilter, size: int = QUEUE_SIZE
+    request: web.Request, actor: Actor, filters: OrderFilter, size: int | None = None
 ) -> dict[str, Any]:
-    """One list: rows with countdowns, the total, and unit names for display."""
+    """The first page of one list, in the list's SQL order (work queues: oldest deadline
+    first), with countdowns, the total, and unit names for display."""
     service = request.app[DISPATCH]
-    orders, total, units = await service.list(actor, filters, 1, size)
+    orders, total, units = await service.list(actor, filters, 1, size or QUEUE_SIZE)
     now = service.now()
     rows = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in orders]
     return {
@@ -44,7 +45,7 @@ async def _rows(
 
 
 def _by_due(rows: list[dict]) -> list[dict]:
-    """Most urgent first: the nearest (or most overdue) deadline at the top."""
+    """Most urgent first, for a list merged from two (each already in SQL's due order)."""
     return sorted(
         rows, key=lambda r: r["deadline"].due.isoformat() if r["deadline"] else FAR_FUTURE
     )
@@ -143,8 +144,8 @@ async def unit_inbox(request: web.Request) -> web.StreamResponse:
     returned = await _rows(request, actor, OrderFilter(state="returned"))
     replied = await _rows(request, actor, OrderFilter(state="replied"))
     lists = {
-        "accept": _by_due(to_accept["rows"]),
-        "progress": _by_due(in_progress["rows"]),
+        "accept": to_accept["rows"],
+        "progress": in_progress["rows"],
         "returned": returned["rows"],
         "replied": replied["rows"],
     }
@@ -173,7 +174,6 @@ async def unit_inbox(request: web.Request) -> web.StreamResponse:
 
 
 ALARM_FLAGS = ("overdue", "accept_overdue", "escalated", "warning", "accept_warning")
-_SEVERITY = {flag: i for i, flag in enumerate(ALARM_FLAGS)}
 ALARM_LIMIT = 300  # alarmed orders shown (it was up to 100 per flag)
 
 
@@ -181,11 +181,9 @@ ALARM_LIMIT = 300  # alarmed orders shown (it was up to 100 per flag)
 async def supervise_board(request: web.Request) -> web.StreamResponse:
     """督办: overdue and warned orders, returns in dispute, replies to review, callbacks."""
     actor = await actor_of(request)
-    # One query for the five alarm flags (five lists cost 4x as much on 3,000 orders).
-    part = await _rows(request, actor, OrderFilter(flags=ALARM_FLAGS), ALARM_LIMIT)
-    units = part["units"]
-    # red first: each order once, under its worst flag; newest first within a flag
-    alarmed = sorted(part["rows"], key=lambda r: min(_SEVERITY.get(f, 99) for f in r["flags"]))
+    # One query for the five alarm flags, each order once, the oldest running deadline
+    # first: the overdue (deadline passed, the longest ago on top) come before the warned.
+    alarmed = await _rows(request, actor, OrderFilter(flags=ALARM_FLAGS), ALARM_LIMIT)
     disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
@@ -194,10 +192,10 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
         "supervise.html",
         {
             "alarmed": alarmed,
-            "disputed": disputed["rows"],
-            "review": review["rows"],
-            "callback": callback["rows"],
-            "units": units | disputed["units"],
+            "disputed": disputed,
+            "review": review,
+            "callback": callback,
+            "units": alarmed["units"] | disputed["units"],
         },
     )
 

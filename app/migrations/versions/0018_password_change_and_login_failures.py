@@ -1,15 +1,14 @@
 """password change at first login, and per-account login failures
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 10:00:00
 
 users.must_change_password: a password set by an admin (new user, reset) must be changed
 by its user before anything else. login_failures: failed logins per username, shared by
 every node (back-off and lockout, accounts/lockout.py).
 
-0016 and 0017 are taken by work on other branches; when those land, this migration's
-down_revision becomes "0017".
+It follows 0016 (search); 0017 was reserved for a migration that was not needed.
 """
 
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
