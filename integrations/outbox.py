@@ -178,14 +178,19 @@ class OutboxSender:
             .where(claimable)
             .order_by(m.id)
             .limit(self.settings.batch)
-            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
+            .with_for_update(skip_locked=True)  # PostgreSQL; on SQLite the writer serialises
         )
         until = now + timedelta(seconds=self.settings.claim_seconds)
         async with unit_of_work(self.sessions) as session:
+            # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT): PostgreSQL may
+            # run such a subquery again per row and claim far more than a batch.
+            ids = list(await session.scalars(due))
+            if not ids:
+                return []
             claimed = list(
                 await session.scalars(
                     update(m)
-                    .where(m.id.in_(due.scalar_subquery()), claimable)
+                    .where(m.id.in_(ids), claimable)
                     .values(claimed_by=self.name, claimed_until=until)
                     .returning(m.id)
                     .execution_options(synchronize_session=False)

@@ -38,7 +38,7 @@ class WebhookClient:
                 session.post(url, data=raw, headers=headers, allow_redirects=False) as resp,
             ):
                 if not 200 <= resp.status < 300:
-                    text = (await resp.text(errors="replace"))[:200]
+                    text = " ".join((await resp.text(errors="replace")).split())[:200]
                     raise DeliveryFailed(f"webhook {url}: HTTP {resp.status} {text}".strip())
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryFailed(f"webhook {url}: {type(exc).__name__} {exc}") from exc
