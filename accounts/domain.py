@@ -51,6 +51,8 @@ class Actor:
     hotlines: frozenset[str] = field(default_factory=frozenset)
     # An admin set the password: only the password change is allowed until it is made.
     must_change_password: bool = False
+    # Set when a partner system acts through an API key (X-API-Key), not a person.
+    api_key_id: int | None = None
 
 
 SYSTEM_ACTOR = Actor(username="system", role=Role.SYSTEM)

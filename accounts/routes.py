@@ -9,13 +9,13 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
-from accounts import lockout, services
+from accounts import apikeys, lockout, services
 from accounts.domain import ROLE_LABELS, Actor, Role
 from accounts.exceptions import WrongPassword
-from accounts.storage import User
+from accounts.storage import ApiKey, User
 from app.db import unit_of_work
-from app.errors import RateLimited
-from app.http import ApiRoute, Call, StrictBody, bearer_token, client_address
+from app.errors import NotFound, RateLimited
+from app.http import ApiRoute, Call, StrictBody, ascii_int, bearer_token, client_address
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
 from config import AuthSettings
 from dispatch.storage import Unit
@@ -45,6 +45,8 @@ class ChangePassword(StrictBody):
 
 class CreateApiKey(StrictBody):
     name: str = Field(min_length=1, max_length=100)
+    # The unit the key acts for (its orders only); none: Open311 only.
+    unit: str | None = Field(None, max_length=40)
 
 
 class LoginThrottle:
@@ -119,6 +121,7 @@ async def change_own_password(
 def actor_json(actor: Actor) -> dict:
     return {
         "username": actor.username,
+        "api_key": actor.api_key_id is not None,
         "role": actor.role.value,
         "role_label": ROLE_LABELS[actor.role],
         "unit": actor.unit.code if actor.unit else None,
@@ -200,10 +203,42 @@ async def list_users(request: web.Request, call: Call):
         }
 
 
+def api_key_json(row: ApiKey, unit: str | None) -> dict:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "unit": unit,
+        "scope": "unit" if unit else "open311",
+        "active": row.active,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+    }
+
+
 async def create_api_key(request: web.Request, call: Call):
+    body: CreateApiKey = call.body
+    now = request.app[DISPATCH].now()
     async with unit_of_work(request.app[SESSIONS]) as session:
-        key = await services.create_api_key(session, call.body.name, call.actor)
-    return {"name": call.body.name, "api_key": key}
+        row, key = await apikeys.issue(session, body.name, body.unit, call.actor, now)
+    return {**api_key_json(row, body.unit), "api_key": key}
+
+
+async def list_api_keys(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        rows = await apikeys.listed(session)
+    return {"items": [api_key_json(row, unit) for row, unit in rows]}
+
+
+async def revoke_api_key(request: web.Request, call: Call):
+    key_id = ascii_int(request.match_info["id"])
+    if key_id is None:
+        raise NotFound(f"接口密钥不存在: {request.match_info['id']}", code="api_key_not_found")
+    now = request.app[DISPATCH].now()
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        row = await apikeys.revoke(session, key_id, now)
+        unit = await session.scalar(select(Unit.code).where(Unit.id == row.unit_id))
+    return api_key_json(row, unit)
 
 
 routes = [
@@ -228,7 +263,7 @@ routes = [
         before_password_change=True,
     ),
     ApiRoute("POST", "/api/v1/auth/revoke", revoke, "注销当前令牌", tags=("auth",)),
-    ApiRoute("GET", "/api/v1/me", me, "当前用户", tags=("auth",)),
+    ApiRoute("GET", "/api/v1/me", me, "当前用户", tags=("auth",), api_keys=True),
     ApiRoute(
         "POST",
         "/api/v1/users",
@@ -249,6 +284,22 @@ routes = [
         roles=ADMIN,
         body=CreateApiKey,
         status=201,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/api-keys",
+        list_api_keys,
+        "接口密钥列表",
+        roles=ADMIN,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "DELETE",
+        "/api/v1/api-keys/{id}",
+        revoke_api_key,
+        "吊销接口密钥",
+        roles=ADMIN,
         tags=("admin",),
     ),
 ]

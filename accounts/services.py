@@ -20,7 +20,7 @@ from accounts.exceptions import (
 )
 from accounts.passwords import Passwords
 from accounts.policy import MIN_LENGTH, password_problem
-from accounts.storage import ApiKey, ApiToken, User
+from accounts.storage import ApiToken, User
 from dispatch.storage import Hotline, Unit
 
 LOGIN_ROLES = [r for r in Role if r not in (Role.SYSTEM, Role.CITIZEN)]
@@ -175,19 +175,6 @@ async def ensure_admin(session: AsyncSession, passwords: Passwords, password: st
         must_change_password=False,  # the operator chose it (HOTLINE_ADMIN_PASSWORD)
     )
     return True
-
-
-async def create_api_key(session: AsyncSession, name: str, by: Actor) -> str:
-    key = "hk_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, key_hash=_digest(key), created_by=by.username))
-    await session.flush()
-    return key
-
-
-async def api_key_name(session: AsyncSession, key: str) -> str | None:
-    return await session.scalar(
-        select(ApiKey.name).where(ApiKey.key_hash == _digest(key), ApiKey.active.is_(True))
-    )
 
 
 async def _user(session: AsyncSession, username: str) -> User:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -56,7 +56,12 @@ class ApiToken(Base):
 
 
 class ApiKey(Base):
-    """A key for partner systems and Open311 clients (hashed like tokens)."""
+    """A key for partner systems and Open311 clients (hashed like tokens).
+
+    Bound to a unit, the key acts as an API user of that unit (its orders only); without
+    one it is good for Open311 only. `window_start`/`window_count` are the key's
+    fixed-window request counter, in the database every node shares (accounts/apikeys.py).
+    """
 
     __tablename__ = "api_keys"
 
@@ -66,3 +71,7 @@ class ApiKey(Base):
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    revoked_at: Mapped[datetime | None]
+    window_start: Mapped[datetime | None]
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,6 +12,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy import text
 
+from accounts import apikeys
 from accounts import routes as account_routes
 from accounts import services as accounts
 from accounts.passwords import Passwords
@@ -24,6 +25,7 @@ from app.keys import (
     DUPLICATES,
     ENGINE,
     KB,
+    KEY_RESOLVER,
     OUTBOX,
     PASSWORDS,
     PUSH,
@@ -48,7 +50,15 @@ from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
 from integrations import metrics as outbox_metrics
-from integrations.outbox import OutboxSender, run_outbox
+from integrations import routes as integration_routes
+from integrations.outbox import (
+    EmailTransport,
+    OutboxSender,
+    Transport,
+    WebhookTransport,
+    run_outbox,
+)
+from integrations.webhooks import services as webhooks
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
 from stats import archive as stats_archive
@@ -98,6 +108,8 @@ def _database(now: Callable[[], datetime]):
         service.subscribers.append(
             functools.partial(notifications.notify, email=settings.email.enabled)
         )
+        # Integrations subscribe to the domain's events: webhooks out (and so hand-offs).
+        service.subscribers.append(webhooks.subscriber(service.tz))
         await service.reload_calendar()
         app[DISPATCH] = service
 
@@ -106,6 +118,12 @@ def _database(now: Callable[[], datetime]):
                 return await accounts.actor_from_token(session, token, now())
 
         app[ACTOR_RESOLVER] = resolve
+
+        async def resolve_key(key: str):
+            async with db.unit_of_work(sessions) as session:
+                return await apikeys.actor_from_key(session, key, now(), settings.auth)
+
+        app[KEY_RESOLVER] = resolve_key
         yield
         if writer is not None:
             await writer.stop()
@@ -169,14 +187,23 @@ async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _outbox(background: bool):
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
-        """The e-mail sender; with `background`, it delivers on its own while the app runs."""
-        settings = app[SETTINGS].email
-        sender = OutboxSender(app[SESSIONS], settings, app[DISPATCH].now)
+        """This node's outbox worker (e-mail when enabled, webhooks); with `background`, it
+        delivers on its own while the app runs. Workers of other nodes claim other rows."""
+        settings = app[SETTINGS]
+        transports: dict[str, Transport] = {
+            "webhook": WebhookTransport(settings.outbox.webhook_timeout_seconds)
+        }
+        if settings.email.enabled:
+            transports["email"] = EmailTransport(settings.email)
+        sender = OutboxSender(
+            app[SESSIONS], settings.outbox, transports, app[DISPATCH].now, settings.sip.node_name
+        )
         app[OUTBOX] = sender
         if not background:
             yield
             return
-        task = asyncio.create_task(run_outbox(sender, settings.interval_seconds), name="outbox")
+        interval = settings.outbox.interval_seconds
+        task = asyncio.create_task(run_outbox(sender, interval), name="outbox")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -205,8 +232,7 @@ def create_app(
     app.cleanup_ctx.append(callcenter_ctx)
     app.cleanup_ctx.append(metric_readers_ctx)
     app.cleanup_ctx.append(metrics_ctx)
-    if settings.email.enabled:
-        app.cleanup_ctx.append(_outbox(background=scanner))
+    app.cleanup_ctx.append(_outbox(background=scanner))
     if scanner:  # background loops; tests drive them by hand
         app.cleanup_ctx.append(scanner_ctx)
         if settings.reports.enabled:
@@ -221,7 +247,8 @@ def create_app(
         + stats_routes.routes
         + stats_report.routes
         + stats_archive.routes
-        + callcenter_routes.routes,
+        + callcenter_routes.routes
+        + integration_routes.routes,
     )
     web_setup(app)
     return app

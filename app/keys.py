@@ -15,6 +15,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DISPATCH = web.AppKey["DispatchService"]("dispatch")
 ACTOR_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("actor_resolver")
+# X-API-Key -> the API user of the key's unit (counted against the key's rate limit).
+KEY_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("key_resolver")
 PASSWORDS = web.AppKey["Passwords"]("passwords")
 KB = web.AppKey["KnowledgeBase"]("kb")
 SUGGESTER = web.AppKey["Suggester"]("suggester")

@@ -5,7 +5,8 @@ def import_all() -> None:
     import accounts.storage  # noqa: F401
     import callcenter.storage  # noqa: F401
     import dispatch.storage  # noqa: F401
-    import integrations.outbox  # noqa: F401
+    import integrations.outbox
+    import integrations.webhooks.storage  # noqa: F401
     import knowledge_base.storage  # noqa: F401
     import stats.storage  # noqa: F401
     import web.storage  # noqa: F401

@@ -97,6 +97,8 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             }
         if not route.public:
             op["security"] = [{"bearer": []}]
+            if route.api_keys or route.open311:
+                op["security"].append({"apiKey": []})
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -104,7 +106,10 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
         },
     }
 

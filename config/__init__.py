@@ -69,6 +69,10 @@ class AuthSettings(BaseModel):
     # office behind one NAT address shares it; the per-account limit does the real work.
     login_failures_per_address: int = Field(100, ge=1)
     login_address_window_minutes: float = Field(15, gt=0)
+    # Partner API keys (X-API-Key): requests per key and fixed window, counted in the
+    # shared database so every node enforces one limit.
+    api_key_requests_per_window: int = Field(600, ge=1)
+    api_key_window_seconds: float = Field(60, gt=0)
 
 
 class CalendarSettings(BaseModel):
@@ -226,9 +230,28 @@ class EmailSettings(BaseModel):
     use_tls: bool = False
     starttls: bool = False
     timeout_seconds: float = Field(10, gt=0)
-    max_attempts: int = Field(5, ge=1)
-    retry_base_seconds: float = Field(60, gt=0)
-    interval_seconds: float = Field(10, gt=0)
+
+
+class OutboxSettings(BaseModel):
+    """`[outbox]`: delivery of every message to the outside (e-mail, webhooks).
+
+    A failed message waits retry_base × 2^(attempts − 1) seconds (at most retry_max) and
+    is a dead letter after `max_attempts`; a worker's claim on a message lapses after
+    `claim_seconds` (a worker that died mid-send), so it must outlast one send."""
+
+    max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(15, gt=0, le=30)  # DESIGN §8: first retry within 30 s
+    retry_max_seconds: float = Field(3600, gt=0)
+    interval_seconds: float = Field(5, gt=0)
+    claim_seconds: float = Field(120, gt=0)
+    batch: int = Field(50, ge=1)
+    webhook_timeout_seconds: float = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_send(self) -> OutboxSettings:
+        if self.claim_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("outbox.claim_seconds must be longer than one send's timeout")
+        return self
 
 
 class WebSettings(BaseModel):
@@ -314,6 +337,7 @@ class Settings(BaseModel):
     hotlines: list[HotlineSettings]
     sip: SipSettings
     email: EmailSettings = EmailSettings()
+    outbox: OutboxSettings = OutboxSettings()
     web: WebSettings = WebSettings()
     reports: ReportSettings = ReportSettings()
 

@@ -8,13 +8,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import Actor
 from classifiers import extract_district
 from dispatch import learning
 from dispatch.services import DispatchService, OrderDetail
-from dispatch.storage import Hotline, Order
+from dispatch.storage import Hotline, Order, Unit
 from dispatch.suggestions import Suggester
 
 log = logging.getLogger(__name__)
@@ -32,17 +33,21 @@ async def register_request(
 
     The suggestions are computed first, from the request alone (reads only); then one
     transaction registers the order, applies the first automatic action the rules
-    accept — 并单 into a certain duplicate, else 智能派单 when the model is confident —
-    and stores what was proposed. `automatic` off: neither (the agent is answering on
+    accept — 并单 into a certain duplicate, else the hand-off of an `external` hotline's
+    order to its system's unit, else 智能派单 when the model is confident — and stores
+    what was proposed. `automatic` off: neither (the agent is answering on
     the spot).
     """
     draft = _draft(service, fields)
     async with sessions() as session:
         suggestions = await suggester.suggest(session, actor, draft)
         hotline = await session.get(Hotline, draft.hotline_number)
+        handoff = await _handoff_unit(session, hotline)
     candidates: list[tuple[str, Mapping[str, Any]]] = []
     if automatic and (merge := suggester.auto_merge(draft, suggestions)) is not None:
         candidates.append(("merge", merge))
+    if automatic and handoff is not None:
+        candidates.append(("dispatch", {"unit": handoff, "note": HANDOFF_NOTE}))
     payload = None
     if automatic and hotline is not None:
         payload = suggester.auto_dispatch(draft, hotline.mode, suggestions)
@@ -58,6 +63,20 @@ async def register_request(
 
     detail = await service.register(actor, fields, automatic=candidates, also=remember)
     return detail, suggestions
+
+
+HANDOFF_NOTE = "转外部系统办理(热线原业务系统)"
+
+
+async def _handoff_unit(session: AsyncSession, hotline: Hotline | None) -> str | None:
+    """Mode `external` (DESIGN §2, §8): the unit standing for the hotline's own system.
+    Its orders are dispatched to it by `system` in the registration transaction, and its
+    webhook carries them out; it answers through the API with a key bound to the unit."""
+    if hotline is None or hotline.mode != "external" or hotline.handoff_unit_id is None:
+        return None
+    return await session.scalar(
+        select(Unit.code).where(Unit.id == hotline.handoff_unit_id, Unit.active.is_(True))
+    )
 
 
 def _draft(service: DispatchService, fields: Mapping[str, Any]) -> Order:

@@ -2,22 +2,91 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from config import HotlineSettings
-from dispatch.storage import Category, Hotline, Unit
+from dispatch.storage import Category, Hotline, HotlineChange, Unit
+
+EXTERNAL = "external"
 
 
 async def sync_hotlines(session: AsyncSession, hotlines: list[HotlineSettings]) -> None:
-    """The configured hotlines are the truth: add new ones, update names and modes."""
+    """The configuration seeds hotlines the database does not have yet; a hotline already
+    there keeps what admins made of it at run time (`update_hotline`)."""
     for item in hotlines:
-        row = await session.get(Hotline, item.number)
-        if row is None:
+        if await session.get(Hotline, item.number) is None:
             session.add(Hotline(number=item.number, name=item.name, mode=item.mode))
-        else:
-            row.name, row.mode = item.name, item.mode
+
+
+async def hotline_json(session: AsyncSession, hotline: Hotline) -> dict[str, Any]:
+    handoff = None
+    if hotline.handoff_unit_id is not None:
+        handoff = await session.scalar(select(Unit.code).where(Unit.id == hotline.handoff_unit_id))
+    return {
+        "number": hotline.number,
+        "name": hotline.name,
+        "mode": hotline.mode,
+        "handoff_unit": handoff,
+    }
+
+
+async def update_hotline(
+    session: AsyncSession, number: str, changes: Mapping[str, Any], by: str, now: datetime
+) -> Hotline:
+    """修改热线 at run time: name, mode and, for mode `external`, the unit standing for the
+    hotline's own system (`handoff_unit`). Each change is recorded (who, when, old → new);
+    every node reads hotlines from the database, so it applies everywhere at once."""
+    hotline = await session.get(Hotline, number)
+    if hotline is None:
+        raise NotFound(f"未知热线: {number}", code="unknown_hotline")
+    before = await hotline_json(session, hotline)
+    after = {**before, **{k: v for k, v in changes.items() if k in before}}
+    if after["mode"] != EXTERNAL:
+        if changes.get("handoff_unit"):
+            raise InvalidInput(
+                "只有“转外部系统办理”模式需要指定移交单位", code="handoff_unit_not_external"
+            )
+        after["handoff_unit"] = None
+    elif not after["handoff_unit"]:
+        raise InvalidInput(
+            "“转外部系统办理”模式须指定移交单位(代表该热线原业务系统的单位)",
+            code="handoff_unit_required",
+        )
+    handoff_id = None
+    if after["handoff_unit"]:
+        unit = await session.scalar(select(Unit).where(Unit.code == after["handoff_unit"]))
+        if unit is None or not unit.active:
+            raise InvalidInput(f"未知或已停用的单位: {after['handoff_unit']}", code="unknown_unit")
+        handoff_id = unit.id
+    diff = {
+        k: [before[k], after[k]] for k in ("name", "mode", "handoff_unit") if before[k] != after[k]
+    }
+    if diff:
+        hotline.name, hotline.mode, hotline.handoff_unit_id = (
+            after["name"],
+            after["mode"],
+            handoff_id,
+        )
+        session.add(HotlineChange(number=number, at=now, by=by, changes=diff))
+    return hotline
+
+
+async def hotline_changes(
+    session: AsyncSession, number: str, limit: int = 50
+) -> list[HotlineChange]:
+    rows = await session.scalars(
+        select(HotlineChange)
+        .where(HotlineChange.number == number)
+        .order_by(HotlineChange.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def create_unit(

@@ -213,8 +213,39 @@ def _action(name: str):
 
 async def list_hotlines(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
-        rows = await session.scalars(select(Hotline).order_by(Hotline.number))
-        return {"items": [{"number": h.number, "name": h.name, "mode": h.mode} for h in rows]}
+        rows = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+        return {"items": [await org.hotline_json(session, h) for h in rows]}
+
+
+class HotlineEdit(StrictBody):
+    """Only the fields given change; `handoff_unit` null clears it."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    mode: Literal["central", "external", "subplatform"] | None = None
+    handoff_unit: str | None = Field(None, max_length=40)
+
+
+async def put_hotline(request: web.Request, call: Call):
+    body: HotlineEdit = call.body
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    if changes.get("name", "") is None or changes.get("mode", "") is None:
+        raise ActionRejected("name、mode 不能为 null", code="validation_error")
+    now = request.app[DISPATCH].now()
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        hotline = await org.update_hotline(
+            session, request.match_info["number"], changes, call.actor.username, now
+        )
+        return await org.hotline_json(session, hotline)
+
+
+async def hotline_history(request: web.Request, call: Call):
+    number = request.match_info["number"]
+    async with request.app[SESSIONS]() as session:
+        if await session.get(Hotline, number) is None:
+            raise NotFound(f"未知热线: {number}", code="unknown_hotline")
+        rows = await org.hotline_changes(session, number)
+    tz = _tz(request)
+    return {"items": [{"at": _at(r.at, tz), "by": r.by, "changes": r.changes} for r in rows]}
 
 
 class CreateUnit(StrictBody):
@@ -430,8 +461,25 @@ routes = [
         body=SuggestBody,
         tags=("orders",),
     ),
-    ApiRoute("GET", "/api/v1/orders", list_orders, "工单列表", query=OrderQuery, tags=("orders",)),
-    ApiRoute("GET", "/api/v1/orders/{number}", get_order, "工单详情与流转记录", tags=("orders",)),
+    ApiRoute(
+        "GET",
+        "/api/v1/orders",
+        list_orders,
+        "工单列表",
+        query=OrderQuery,
+        tags=("orders",),
+        api_keys=True,
+        errors=(429,),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/orders/{number}",
+        get_order,
+        "工单详情与流转记录",
+        tags=("orders",),
+        api_keys=True,
+        errors=(429,),
+    ),
     *(
         ApiRoute(
             "POST",
@@ -440,11 +488,29 @@ routes = [
             f"工单操作:{RULES[name].label}",
             body=model,
             tags=("actions",),
-            errors=(409,),
+            errors=(409, 429),
+            api_keys=True,
         )
         for name, model in ACTION_BODIES.items()
     ),
     ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", tags=("admin",)),
+    ApiRoute(
+        "PUT",
+        "/api/v1/hotlines/{number}",
+        put_hotline,
+        "修改热线(名称、办理模式、外部系统移交单位),记录修改人和时间",
+        roles=ADMIN,
+        body=HotlineEdit,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/hotlines/{number}/history",
+        hotline_history,
+        "热线修改记录",
+        roles=ADMIN,
+        tags=("admin",),
+    ),
     ApiRoute("GET", "/api/v1/units", list_units, "单位列表", tags=("admin",)),
     ApiRoute(
         "POST",

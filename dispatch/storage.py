@@ -35,6 +35,22 @@ class Hotline(Base):
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     mode: Mapped[str] = mapped_column(String(20))  # central | external | subplatform
+    # Mode `external`: the unit standing for the hotline's own system (DESIGN §8); its
+    # orders are dispatched to it at registration and leave through its webhook.
+    handoff_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+
+class HotlineChange(Base):
+    """One admin edit of a hotline at run time: who, when, and each field's old and new
+    value (`{"mode": ["central", "external"]}`)."""
+
+    __tablename__ = "hotline_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(ForeignKey("hotlines.number"), index=True)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(60))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Unit(Base):

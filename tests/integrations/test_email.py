@@ -44,7 +44,7 @@ def smtp():
 async def _api(aiohttp_client, sqlite_url, clock, port: int) -> Api:
     settings = make_settings(sqlite_url)
     settings.email.enabled, settings.email.port = True, port
-    settings.email.max_attempts, settings.email.retry_base_seconds = 2, 60
+    settings.outbox.max_attempts, settings.outbox.retry_base_seconds = 2, 30
     api = Api(await aiohttp_client(create_app(settings, now=clock, scanner=False)))
     await seed(api)
     await add_user(api, username="zjj_mail", role="unit", unit="ZJJ", email="zjj@unit.example")
@@ -71,8 +71,8 @@ async def test_smtp_down_retries_then_gives_up(aiohttp_client, sqlite_url, clock
     await api.act("dispatcher", number, "dispatch", unit="ZJJ")  # the action still succeeds
     sender = api.client.app[OUTBOX]
     assert await sender.deliver_due() == (0, 1)
-    assert await sender.deliver_due() == (0, 0)  # backing off for 60 s
-    clock.advance(seconds=61)
+    assert await sender.deliver_due() == (0, 0)  # backing off for 30 s
+    clock.advance(seconds=31)
     assert await sender.deliver_due() == (0, 1)
     async with api.client.app[SESSIONS]() as session:
         [row] = await session.scalars(select(OutboxMessage))

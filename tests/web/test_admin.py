@@ -179,9 +179,61 @@ async def test_a_sub_platform_manager_is_created_with_its_hotline(web_client, br
     await browser.post("/web/admin/users", {**form, "hotlines": "12350"})
     assert (await _users(api))["aq_sup"]["hotlines"] == ["12350"]
     html = await (await web_client.get("/web/admin/hotlines")).text()
-    assert "分平台独立办理" in html and "以配置文件为准" in html
+    assert "分平台独立办理" in html and "只用于初始化新数据库" in html
     row = html[html.index('id="hotline-12350"') :]
     assert "aq_sup" in row[: row.index("</tr>")]
+
+
+async def test_a_hotline_is_edited_on_its_screen_and_the_change_listed(web_client, browser, api):
+    await _admin(browser)
+    page = "/web/admin/hotlines"
+    form = {"name": "12358价格热线", "mode": "external", "handoff_unit": ""}
+    resp = await browser.post(f"{page}/12358", form, page)
+    assert resp.status == 302
+    html = await (await web_client.get(page)).text()
+    assert "须指定移交单位" in html  # flashed; nothing changed
+    assert (await api.call("GET", "/api/v1/hotlines/12358/history", "admin"))["items"] == []
+    resp = await browser.post(f"{page}/12358", {**form, "handoff_unit": "CGJ"}, page)
+    assert resp.status == 302
+    hotlines = {
+        h["number"]: h for h in (await api.call("GET", "/api/v1/hotlines", "admin"))["items"]
+    }
+    assert (hotlines["12358"]["name"], hotlines["12358"]["handoff_unit"]) == (
+        "12358价格热线",
+        "CGJ",
+    )
+    html = await (await web_client.get(page)).text()
+    changes = html[html.index('id="hotline-changes"') :]
+    assert "12358价格热线" in changes and "admin" in changes and "CGJ" in changes
+
+
+async def test_dead_letters_are_listed_and_resent_on_the_outbox_screen(web_client, browser, api):
+    from sqlalchemy import update
+
+    from app.db import unit_of_work
+    from app.keys import SESSIONS
+    from integrations.outbox import OutboxMessage
+
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "x" * 16, "events": ["order.*"]}
+    await api.call("POST", "/api/v1/webhooks", "admin", hook, expect=201)
+    await api.register()
+    async with unit_of_work(web_client.app[SESSIONS]) as session:
+        await session.execute(
+            update(OutboxMessage).values(status="dead", attempts=8, last_error="HTTP 503")
+        )
+    await _admin(browser)
+    page = "/web/admin/outbox"
+    html = await (await web_client.get(page)).text()
+    row = html[html.index('id="message-1"') :]
+    assert "order.registered" in row and "HTTP 503" in row and "重发" in row
+    resp = await browser.post(f"{page}/1/resend", {}, page)
+    assert resp.status == 302
+    html = await (await web_client.get(page)).text()
+    assert "已重新排队发送" in html and 'id="message-1"' not in html
+    pending = await api.call("GET", "/api/v1/outbox?status=pending", "admin")
+    assert [m["id"] for m in pending["items"]] == [1]
+    resp = await browser.post(f"{page}/1/resend", {}, page)  # no longer dead: flashed
+    assert "只有发送失败" in await (await web_client.get(page)).text()
 
 
 async def test_a_user_is_edited_into_a_sub_platform_manager(web_client, browser, api):
@@ -307,6 +359,9 @@ async def test_no_admin_form_answers_500_to_junk_sqlite_and_postgresql(
         "/web/admin/calendar",
         "/web/admin/calendar/2026-02-30/delete",
         "/web/admin/calendar/99999999/delete",
+        "/web/admin/hotlines/12345",
+        "/web/admin/hotlines/99999",
+        "/web/admin/outbox/1/resend",
     ]
     for path in posts:
         for junk in JUNK:
@@ -316,7 +371,8 @@ async def test_no_admin_form_answers_500_to_junk_sqlite_and_postgresql(
             assert "Traceback" not in body
     for query in ("year=abc", "year=99999", "year=-1", "year=2026&year=x"):
         assert (await web_client.get(f"/web/admin/calendar?{query}")).status == 200
-    for page in ("units", "users", "users/agent", "hotlines", "catalogue", "thresholds", "model"):
+    pages = ("units", "users", "users/agent", "hotlines", "catalogue", "thresholds", "model")
+    for page in (*pages, "outbox", "outbox?status=sent&page=x", "outbox?status=nope"):
         assert (await web_client.get(f"/web/admin/{page}")).status == 200, page
     resp = await web_client.get("/web/orders?q=%00")  # any web page, not only the admin's
     assert resp.status == 400 and "非法字符(NUL)" in await resp.text()

@@ -7,10 +7,11 @@ same use cases as the API (`dispatch.org`, `accounts.services`, `DispatchService
 calendar methods, `learning.retrain_suggester`). Rejected input redraws the page with a
 Chinese message and the input kept (400/409); row actions flash it. Never a 500.
 
-Hotlines and thresholds are read-only here: `sync_hotlines` makes the configuration the
-truth at every start, and the thresholds are `Settings` values (config/*.toml, HOTLINE_*),
-so the pages name the configuration keys to change instead of offering forms that a
-restart would undo.
+Hotlines are edited here like through `PUT /api/v1/hotlines/{number}` (`org.update_hotline`,
+recorded; the configuration only seeds a new database). Thresholds are read-only:
+they are `Settings` values (config/*.toml, HOTLINE_*), so the page names the
+configuration keys to change instead of offering forms that a restart would undo.
+The outbox screen lists messages to the outside (dead letters first) and re-sends them.
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
-from app.http import StrictBody, ascii_int
+from app.http import StrictBody, ascii_int, page_number
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, org
-from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit
-from dispatch.storage import CalendarDay, Category, Hotline, Unit
+from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit, HotlineEdit
+from dispatch.storage import CalendarDay, Category, Hotline, HotlineChange, Unit
+from integrations import outbox
+from integrations.exceptions import MessageNotFound
+from integrations.routes import OutboxQuery
+from integrations.routes import outbox_page as outbox_page_rows
 from web import forms
 from web.forms import texts
 from web.render import render
@@ -56,6 +61,8 @@ FIELD_LABELS = {
     "working": "类型",
     "note": "说明",
     "day": "日期",
+    "mode": "办理模式",
+    "handoff_unit": "移交单位",
 }
 HOTLINE_MODES = {
     "central": "集中受理(中心派单)",
@@ -373,11 +380,19 @@ async def user_active(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------------- hotlines
 
+HOTLINES = "/web/admin/hotlines"
+
 
 @screen(Role.ADMIN)
 async def hotlines_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
-        hotlines = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+        rows = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
+        hotlines = [await org.hotline_json(session, h) for h in rows]
+        changes = list(
+            await session.scalars(
+                select(HotlineChange).order_by(HotlineChange.id.desc()).limit(HISTORY)
+            )
+        )
         managers = await session.execute(
             select(User.username, User.display_name, User.role, User.hotlines).where(
                 User.active.is_(True)
@@ -390,12 +405,87 @@ async def hotlines_page(request: web.Request) -> web.StreamResponse:
                     {"username": username, "display_name": display, "role": role}
                 )
     order = {h.number: i for i, h in enumerate(request.app[SETTINGS].hotlines)}
-    hotlines.sort(key=lambda h: (order.get(h.number, len(order)), h.number))
+    hotlines.sort(key=lambda h: (order.get(h["number"], len(order)), h["number"]))
+    units = [u for u in unit_tree(await _all_units(request)) if u["active"]]
     return await render(
         request,
         "admin_hotlines.html",
-        {"hotlines": hotlines, "modes": HOTLINE_MODES, "managers": scoped},
+        {
+            "hotlines": hotlines,
+            "modes": HOTLINE_MODES,
+            "managers": scoped,
+            "units": units,
+            "changes": changes,
+            "field_labels": {"name": "名称", "mode": "办理模式", "handoff_unit": "移交单位"},
+        },
     )
+
+
+HISTORY = 20  # latest hotline changes shown
+
+
+@screen(Role.ADMIN)
+async def hotline_update(request: web.Request) -> web.StreamResponse:
+    """修改热线: name, mode and the hand-off unit of mode external, recorded."""
+    form = await request.post()
+    number = request.match_info["number"]
+    actor = await actor_of(request)
+    try:
+        body = validate(HotlineEdit, texts(form, "name", "mode", "handoff_unit"))
+        changes = {"name": body.name, "mode": body.mode, "handoff_unit": body.handoff_unit}
+        changes = {k: v for k, v in changes.items() if v is not None or k == "handoff_unit"}
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            hotline = await org.update_hotline(
+                session, number, changes, actor.username, request.app[DISPATCH].now()
+            )
+            label = HOTLINE_MODES.get(hotline.mode, hotline.mode)
+    except AppError as exc:
+        return await _failed(request, exc, HOTLINES)
+    return await _done(request, f"热线 {number} 已保存:{hotline.name}({label})", HOTLINES)
+
+
+# ---------------------------------------------------------------------- outbox
+
+OUTBOX_PAGE = "/web/admin/outbox"
+OUTBOX_STATUSES = {"dead": "发送失败(死信)", "pending": "待发送", "sent": "已发送"}
+CHANNELS = {"email": "电子邮件", "webhook": "Webhook"}
+
+
+@screen(Role.ADMIN)
+async def outbox_page(request: web.Request) -> web.StreamResponse:
+    """外发消息: dead letters first; each can be re-sent (DESIGN §8)."""
+    status = request.query.get("status", "dead")
+    status = status if status in OUTBOX_STATUSES else "dead"
+    query = OutboxQuery(status=status, page=page_number(request.query.get("page")))
+    async with request.app[SESSIONS]() as session:
+        messages, total = await outbox_page_rows(session, query)
+    return await render(
+        request,
+        "admin_outbox.html",
+        {
+            "messages": messages,
+            "total": total,
+            "status": status,
+            "statuses": OUTBOX_STATUSES,
+            "channels": CHANNELS,
+            "page": query.page,
+            "pages": max(1, -(-total // query.page_size)),
+        },
+    )
+
+
+@screen(Role.ADMIN)
+async def outbox_resend(request: web.Request) -> web.StreamResponse:
+    message_id = ascii_int(request.match_info["id"])
+    try:
+        if message_id is None:
+            raise MessageNotFound(request.match_info["id"])
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            message = await outbox.resend(session, message_id, request.app[DISPATCH].now())
+            recipient = message.recipient
+    except AppError as exc:
+        return await _failed(request, exc, OUTBOX_PAGE)
+    return await _done(request, f"消息 {message_id}({recipient})已重新排队发送", OUTBOX_PAGE)
 
 
 # ---------------------------------------------------------------------- catalogue
