@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import time
+import time as clock
 from collections import deque
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from accounts import lockout, services
+from accounts import audit, lockout, services
+from accounts.audit import Event, Result
 from accounts.domain import ROLE_LABELS, Actor, Role
-from accounts.exceptions import WrongPassword
+from accounts.exceptions import AccountInvalid, KeyUnknown, WrongPassword
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import RateLimited
-from app.http import ApiRoute, Call, StrictBody, bearer_token, client_address
+from app.http import (
+    ApiRoute,
+    Call,
+    Page,
+    StrictBody,
+    ascii_int,
+    bearer_token,
+    client_address,
+    page_answer,
+)
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
 from config import AuthSettings
 from dispatch.storage import Unit
@@ -58,17 +70,25 @@ class LoginThrottle:
 
     def check(self, client: str) -> None:
         window = self.failures.get(client)
-        now = time.monotonic()
+        now = clock.monotonic()
         while window and now - window[0] > self.window:
             window.popleft()
         if window is not None and len(window) >= self.limit:
             raise RateLimited("该地址登录失败次数过多,请稍后再试")
 
     def failed(self, client: str) -> None:
-        self.failures.setdefault(client, deque()).append(time.monotonic())
+        self.failures.setdefault(client, deque()).append(clock.monotonic())
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+
+
+def trail(request: web.Request, actor: Actor | None = None, username: str = "") -> audit.Trail:
+    """The audit trail of this request: who (the actor, or before login the username
+    as typed), from which client address, on the service clock."""
+    app = request.app
+    subject = audit.Subject.of(actor, client_address(request), username)
+    return audit.Trail(app[SESSIONS], subject, app[DISPATCH].now)
 
 
 def login_throttle(auth: AuthSettings) -> LoginThrottle:
@@ -81,38 +101,55 @@ async def sign_in(request: web.Request, username: str, password: str) -> tuple[s
     app, client = request.app, client_address(request)
     auth, now = app[SETTINGS].auth, app[DISPATCH].now()
     throttle = app[THROTTLE]
-    throttle.check(client)
-    async with unit_of_work(app[SESSIONS]) as session:
-        await lockout.check(session, username, now, auth)
+    anonymous = trail(request, username=username)
+    try:
+        throttle.check(client)
+        async with unit_of_work(app[SESSIONS]) as session:
+            await lockout.check(session, username, now, auth)
+    except RateLimited as exc:
+        detail = {"reason": "locked", "message": exc.message}
+        await anonymous.alone(Event.LOGIN, username, Result.FAILURE, detail)
+        raise
     try:
         async with unit_of_work(app[SESSIONS]) as session:
             token, actor = await services.login(
                 session, app[PASSWORDS], username, password, now, auth.token_ttl_hours
             )
             await lockout.succeeded(session, username)
+            await trail(request, actor).record(session, Event.LOGIN, username)
     except services.BadCredentials:
         throttle.failed(client)
         async with unit_of_work(app[SESSIONS]) as session:
-            await lockout.failed(session, username, now, auth)
+            locked = await lockout.failed(session, username, now, auth)
+            reason = {"reason": "bad_credentials"}
+            await anonymous.record(session, Event.LOGIN, username, Result.FAILURE, reason)
+            if locked:
+                minutes = {"minutes": auth.login_lockout_minutes}
+                await anonymous.record(session, Event.LOGIN_LOCKED, username, detail=minutes)
         raise
     return token, actor
 
 
 async def change_own_password(
-    request: web.Request, username: str, old: str, new: str, keep_token: str | None
+    request: web.Request, actor: Actor, old: str, new: str, keep_token: str | None
 ) -> None:
     """修改密码 through either door; a wrong old password counts like a failed login."""
+    username = actor.username
     app, auth, now = request.app, request.app[SETTINGS].auth, request.app[DISPATCH].now()
     async with unit_of_work(app[SESSIONS]) as session:
         await lockout.check(session, username, now, auth)
     try:
-        async with unit_of_work(app[SESSIONS]) as session:
+        async with trail(request, actor).act(Event.PASSWORD_CHANGE, username) as (session, _):
             await services.change_password(
                 session, app[PASSWORDS], username, old, new, keep_token=keep_token
             )
     except WrongPassword:
         async with unit_of_work(app[SESSIONS]) as session:
-            await lockout.failed(session, username, now, auth)
+            if await lockout.failed(session, username, now, auth):
+                minutes = {"minutes": auth.login_lockout_minutes}
+                await trail(request, actor).record(
+                    session, Event.LOGIN_LOCKED, username, detail=minutes
+                )
         raise
 
 
@@ -142,13 +179,13 @@ async def issue_token(request: web.Request, call: Call):
 async def change_password(request: web.Request, call: Call):
     body: ChangePassword = call.body
     await change_own_password(
-        request, call.actor.username, body.old, body.new, keep_token=bearer_token(request)
+        request, call.actor, body.old, body.new, keep_token=bearer_token(request)
     )
     return {"changed": True}
 
 
 async def revoke(request: web.Request, call: Call):
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    async with trail(request, call.actor).act(Event.LOGOUT, call.actor.username) as (session, _):
         await services.revoke_token(session, bearer_token(request))
     return {"revoked": True}
 
@@ -159,7 +196,9 @@ async def me(request: web.Request, call: Call):
 
 async def create_user(request: web.Request, call: Call):
     body: CreateUser = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    scope = {"role": body.role.value, "unit": body.unit, "hotlines": body.hotlines or []}
+    event = Event.USER_CREATE
+    async with trail(request, call.actor).act(event, body.username, scope) as (session, _):
         user = await services.create_user(
             session,
             request.app[PASSWORDS],
@@ -201,9 +240,85 @@ async def list_users(request: web.Request, call: Call):
 
 
 async def create_api_key(request: web.Request, call: Call):
-    async with unit_of_work(request.app[SESSIONS]) as session:
-        key = await services.create_api_key(session, call.body.name, call.actor)
-    return {"name": call.body.name, "api_key": key}
+    name = call.body.name
+    async with trail(request, call.actor).act(Event.APIKEY_CREATE, name) as (session, act):
+        key, row = await services.create_api_key(session, name, call.actor)
+        act.detail["id"] = row.id
+    return {"id": row.id, "name": name, "api_key": key}
+
+
+async def list_api_keys(request: web.Request, call: Call):
+    async with request.app[SESSIONS]() as session:
+        rows = await services.list_api_keys(session)
+    return {
+        "items": [
+            {
+                "id": k.id,
+                "name": k.name,
+                "created_by": k.created_by,
+                "created_at": k.created_at,
+                "active": k.active,
+            }
+            for k in rows
+        ]
+    }
+
+
+async def revoke_api_key(request: web.Request, call: Call):
+    key_id = ascii_int(request.match_info["id"])
+    if key_id is None:
+        raise KeyUnknown("接口密钥不存在")
+    event = Event.APIKEY_REVOKE
+    async with trail(request, call.actor).act(event, str(key_id)) as (session, act):
+        row = await services.revoke_api_key(session, key_id)
+        act.detail["name"] = row.name
+    return {"id": key_id, "name": row.name, "active": False}
+
+
+# ---------------------------------------------------------------------- the audit trail
+
+
+class AuditQuery(Page):
+    """`from`/`to`: local dates, both included; `type`: an event type or its prefix
+    (`user` finds `user.create`, `user.update`, ...); `subject`: a username."""
+
+    start: date | None = Field(None, alias="from")
+    end: date | None = Field(None, alias="to")
+    type: str | None = Field(None, max_length=40)
+    subject: str | None = Field(None, max_length=60)
+    result: Result | None = None
+
+
+def audit_filter(query: BaseModel, tz: ZoneInfo) -> audit.AuditFilter:
+    start = datetime.combine(query.start, time(), tz) if query.start else None
+    end = datetime.combine(query.end + timedelta(days=1), time(), tz) if query.end else None
+    return audit.AuditFilter(start, end, query.type or None, query.subject or None, query.result)
+
+
+def local_time(tz: ZoneInfo):
+    return lambda at: at.astimezone(tz).isoformat(timespec="seconds")
+
+
+async def search_audit(request: web.Request, call: Call):
+    q: AuditQuery = call.query
+    if q.start and q.end and q.end < q.start:
+        raise AccountInvalid("起止日期有误:to 早于 from", code="invalid_range")
+    tz = request.app[DISPATCH].tz
+    async with request.app[SESSIONS]() as session:
+        rows, total = await audit.search(session, audit_filter(q, tz), q.page, q.page_size)
+    items = [audit.entry_json(r, local_time(tz)) for r in rows]
+    return page_answer(items, total, q.page, q.page_size)
+
+
+async def verify_audit(request: web.Request, call: Call):
+    """Whether the chain is intact, and where it breaks (the seq of the first bad line)."""
+    async with request.app[SESSIONS]() as session:
+        verdict = await audit.verify(session)
+    result = Result.SUCCESS if verdict.intact else Result.FAILURE
+    await trail(request, call.actor).alone(
+        Event.AUDIT_VERIFY, "audit_log", result, verdict.as_json()
+    )
+    return verdict.as_json()
 
 
 routes = [
@@ -249,6 +364,34 @@ routes = [
         roles=ADMIN,
         body=CreateApiKey,
         status=201,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET", "/api/v1/api-keys", list_api_keys, "接口密钥列表", roles=ADMIN, tags=("admin",)
+    ),
+    ApiRoute(
+        "DELETE",
+        "/api/v1/api-keys/{id}",
+        revoke_api_key,
+        "吊销接口密钥",
+        roles=ADMIN,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/audit",
+        search_audit,
+        "安全审计记录查询(按日期、类型、主体、结果)",
+        roles=ADMIN,
+        query=AuditQuery,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/audit/verify",
+        verify_audit,
+        "校验审计记录哈希链是否完整",
+        roles=ADMIN,
         tags=("admin",),
     ),
 ]

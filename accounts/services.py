@@ -14,6 +14,7 @@ from accounts.domain import Actor, Role, UnitRef
 from accounts.exceptions import (
     AccountInvalid,
     BadCredentials,
+    KeyUnknown,
     TokenInvalid,
     UsernameTaken,
     WrongPassword,
@@ -177,11 +178,26 @@ async def ensure_admin(session: AsyncSession, passwords: Passwords, password: st
     return True
 
 
-async def create_api_key(session: AsyncSession, name: str, by: Actor) -> str:
+async def create_api_key(session: AsyncSession, name: str, by: Actor) -> tuple[str, ApiKey]:
+    """A new key (shown once) and its row; only the key's SHA-256 is stored."""
     key = "hk_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, key_hash=_digest(key), created_by=by.username))
+    row = ApiKey(name=name, key_hash=_digest(key), created_by=by.username)
+    session.add(row)
     await session.flush()
-    return key
+    return key, row
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    return list(await session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+async def revoke_api_key(session: AsyncSession, key_id: int) -> ApiKey:
+    """吊销: the key stops working at once; the row stays (who made it, when)."""
+    row = await session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyUnknown(f"接口密钥不存在: {key_id}")
+    row.active = False
+    return row
 
 
 async def api_key_name(session: AsyncSession, key: str) -> str | None:
@@ -253,6 +269,17 @@ async def set_user_active(session: AsyncSession, username: str, active: bool, by
         await _revoke_all(session, user.id)
 
 
+async def _profile(session: AsyncSession, user: User) -> dict[str, object]:
+    unit = await session.scalar(select(Unit.code).where(Unit.id == user.unit_id))
+    return {
+        "role": user.role,
+        "unit": unit,
+        "hotlines": list(user.hotlines or []),
+        "display_name": user.display_name,
+        "email": user.email,
+    }
+
+
 async def update_user(
     session: AsyncSession,
     username: str,
@@ -262,14 +289,17 @@ async def update_user(
     display_name: str,
     email: str | None,
     by: Actor,
-) -> User:
+) -> dict[str, list[object]]:
     """修改用户: role, unit, sub-platform hotlines, name, e-mail (the next request sees them:
-    every request resolves its token to the user again)."""
+    every request resolves its token to the user again). Answers what changed,
+    {field: [before, after]}, for the audit trail."""
     user = await _user(session, username)
     if username == by.username and role != user.role:
         raise AccountInvalid("不能修改当前登录账号的角色", code="self_role_change")
+    before = await _profile(session, user)
     user.unit_id, user.hotlines = await _scope(session, role, unit, hotlines)
     user.role = role
     user.display_name = display_name or username
     user.email = email
-    return user
+    after = await _profile(session, user)
+    return {k: [before[k], after[k]] for k in before if before[k] != after[k]}

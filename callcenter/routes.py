@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ConfigDict, Field, model_validator
 
+from accounts.audit import Event, Result
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
-from app.errors import InvalidInput
+from accounts.routes import trail
+from app.errors import AppError, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
 from callcenter import desk, storage
@@ -217,7 +219,15 @@ async def end_unit(request: web.Request, call: Call):
 
 
 async def recording(request: web.Request, call: Call):
-    path = await desk.recording_file(request.app, call.actor, _call_id(request))
+    """收听录音: every download is in the audit trail, a refused one as a failure."""
+    audit = trail(request, call.actor)
+    call_id = request.match_info["id"]
+    try:
+        path = await desk.recording_file(request.app, call.actor, _call_id(request))
+    except AppError as exc:
+        await audit.alone(Event.RECORDING, call_id, Result.FAILURE, {"error": exc.code})
+        raise
+    await audit.alone(Event.RECORDING, call_id, detail={"file": path.name})
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 

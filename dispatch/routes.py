@@ -10,10 +10,12 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
+from accounts.audit import Event, Result
 from accounts.domain import Role
+from accounts.routes import trail
 from accounts.storage import User
 from app.db import unit_of_work
-from app.errors import NotFound
+from app.errors import AppError, NotFound
 from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
@@ -234,7 +236,9 @@ def _unit_json(unit: Unit, units_by_id: dict[int, Unit]) -> dict:
 
 async def create_unit(request: web.Request, call: Call):
     body: CreateUnit = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    detail = {"action": "create", "name": body.name, "parent": body.parent}
+    audit = trail(request, call.actor)
+    async with audit.act(Event.CONFIG_UNIT, body.code, detail) as (session, _):
         unit = await org.create_unit(session, body.code, body.name, body.parent, body.email)
         return {
             "code": unit.code,
@@ -262,7 +266,10 @@ class CreateCategory(StrictBody):
 
 async def create_category(request: web.Request, call: Call):
     body: CreateCategory = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    detail = {"action": "create", "name": body.name, "parent": body.parent}
+    detail["default_unit"] = body.default_unit
+    audit = trail(request, call.actor)
+    async with audit.act(Event.CONFIG_CATEGORY, body.code, detail) as (session, _):
         cat = await org.create_category(
             session, body.code, body.name, body.parent, body.default_unit
         )
@@ -331,7 +338,9 @@ async def put_calendar_day(request: web.Request, call: Call):
     except ValueError:
         raise ActionRejected("日期格式应为 YYYY-MM-DD", code="invalid_date") from None
     body: CalendarDayBody = call.body
-    await request.app[DISPATCH].set_calendar_day(call.actor, day, body.working, body.note)
+    await request.app[DISPATCH].set_calendar_day(
+        call.actor, day, body.working, body.note, trail(request, call.actor)
+    )
     return {"date": day.isoformat(), "working": body.working, "note": body.note}
 
 
@@ -387,9 +396,15 @@ async def read_notification(request: web.Request, call: Call):
 async def retrain(request: web.Request, call: Call):
     """重新训练: base data plus settled orders; the new model serves from the next request."""
     app = request.app
-    result = await learning.retrain_suggester(
-        app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
-    )
+    audit = trail(request, call.actor)
+    try:
+        result = await learning.retrain_suggester(
+            app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
+        )
+    except AppError as exc:
+        await audit.alone(Event.CONFIG_MODEL, "category", Result.FAILURE, {"error": exc.code})
+        raise
+    await audit.alone(Event.CONFIG_MODEL, "category", detail={"version": result.version})
     return {
         "version": result.version,
         "examples": result.examples,

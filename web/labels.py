@@ -97,6 +97,7 @@ NAV = {
         ("/web/admin/calendar", "工作日历"),
         ("/web/admin/thresholds", "时限与阈值"),
         ("/web/admin/model", "分类模型"),
+        ("/web/admin/audit", "安全审计"),
         ("/web/dashboard", "统计看板"),
     ],
 }
