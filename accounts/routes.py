@@ -290,6 +290,8 @@ class AuditQuery(Page):
 
 
 def audit_filter(query: BaseModel, tz: ZoneInfo) -> audit.AuditFilter:
+    if query.start and query.end and query.end < query.start:
+        raise AccountInvalid("起止日期有误:to 早于 from", code="invalid_range")
     start = datetime.combine(query.start, time(), tz) if query.start else None
     end = datetime.combine(query.end + timedelta(days=1), time(), tz) if query.end else None
     return audit.AuditFilter(start, end, query.type or None, query.subject or None, query.result)
@@ -301,8 +303,6 @@ def local_time(tz: ZoneInfo):
 
 async def search_audit(request: web.Request, call: Call):
     q: AuditQuery = call.query
-    if q.start and q.end and q.end < q.start:
-        raise AccountInvalid("起止日期有误:to 早于 from", code="invalid_range")
     tz = request.app[DISPATCH].tz
     async with request.app[SESSIONS]() as session:
         rows, total = await audit.search(session, audit_filter(q, tz), q.page, q.page_size)
