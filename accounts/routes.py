@@ -95,6 +95,15 @@ def login_throttle(auth: AuthSettings) -> LoginThrottle:
     return LoginThrottle(auth.login_failures_per_address, auth.login_address_window_minutes * 60)
 
 
+async def phones_viewed(request: web.Request, actor: Actor, objects: list[str], where: str):
+    """完整号码查看: a role that sees callers' full phone numbers was shown them on these
+    orders (or calls); one audit line per answer, naming them, never the numbers."""
+    if objects:
+        shown = objects[0] if len(objects) == 1 else f"{len(objects)} items"
+        detail = {"where": where, "objects": objects}
+        await trail(request, actor).alone(Event.PHONE_VIEW, shown, detail=detail)
+
+
 async def sign_in(request: web.Request, username: str, password: str) -> tuple[str, Actor]:
     """Log in through either door (API token, web form): the per-address limit, the
     per-account back-off and lockout, then the password; failures count in both."""

@@ -29,7 +29,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from accounts.audit import Event, Result
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
-from accounts.routes import trail
+from accounts.routes import phones_viewed, trail
 from app.errors import AppError, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
@@ -127,6 +127,9 @@ async def list_calls(request: web.Request, call: Call):
             page=q.page,
             page_size=q.page_size,
         )
+    if actor.role in PHONE_ROLES:
+        shown = [r.id for r in records if r.caller]
+        await phones_viewed(request, actor, shown, "api.calls")
     return page_answer([call_view(r, actor) for r in records], total, q.page, q.page_size)
 
 

@@ -11,8 +11,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from accounts.audit import Event, Result
-from accounts.domain import Role
-from accounts.routes import trail
+from accounts.domain import Role, mask_phone
+from accounts.routes import phones_viewed, trail
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, NotFound
@@ -22,6 +22,7 @@ from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
+from dispatch.privacy import orders_of_caller, phones_shown
 from dispatch.services import OrderFilter
 from dispatch.storage import Category, Hotline, Notification, Order, Unit
 from dispatch.views import order_detail, order_summary
@@ -189,13 +190,43 @@ async def list_orders(request: web.Request, call: Call):
     )
     rows, total, units = await request.app[DISPATCH].list(call.actor, filters, q.page, q.page_size)
     items = [order_summary(o, units, call.actor, _tz(request)) for o in rows]
+    await phones_viewed(request, call.actor, phones_shown(call.actor, rows), "api.orders")
     return page_answer(items, total, q.page, q.page_size)
 
 
 async def get_order(request: web.Request, call: Call):
     service = request.app[DISPATCH]
     detail = await service.get(call.actor, request.match_info["number"])
+    shown = phones_shown(call.actor, [detail.order])
+    await phones_viewed(request, call.actor, shown, "api.order")
     return order_detail(detail, call.actor, _tz(request))
+
+
+class CitizenDataRequest(StrictBody):
+    phone: str = Field(pattern=r"^[0-9+\-]{3,30}$")
+
+
+MAX_CITIZEN_ORDERS = 1000
+
+
+async def export_citizen_data(request: web.Request, call: Call):
+    """个人信息查阅复制 (PIPL 第45条): every order of one caller, as the API shows them,
+    for the admin or supervisor who answers the citizen's request; audited."""
+    phone = call.body.phone
+    service = request.app[DISPATCH]
+    audit = trail(request, call.actor)
+    async with request.app[SESSIONS]() as session:
+        numbers = await orders_of_caller(session, phone, MAX_CITIZEN_ORDERS)
+    orders = [
+        order_detail(await service.get(call.actor, n), call.actor, _tz(request)) for n in numbers
+    ]
+    detail = {"orders": numbers}
+    await audit.alone(Event.PII_EXPORT, mask_phone(phone), detail=detail)
+    return {
+        "phone": phone,
+        "exported_at": _at(service.now(), _tz(request)),
+        "orders": orders,
+    }
 
 
 def _action(name: str):
@@ -454,6 +485,15 @@ routes = [
             errors=(409,),
         )
         for name, model in ACTION_BODIES.items()
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/citizen-data/export",
+        export_citizen_data,
+        "导出某来电人的全部工单(个人信息查阅复制)",
+        roles=frozenset({Role.ADMIN, Role.SUPERVISOR}),
+        body=CitizenDataRequest,
+        tags=("admin",),
     ),
     ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", tags=("admin",)),
     ApiRoute("GET", "/api/v1/units", list_units, "单位列表", tags=("admin",)),
