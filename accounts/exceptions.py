@@ -1,6 +1,6 @@
 """Errors of accounts and authorisation."""
 
-from app.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
 
 class BadCredentials(Unauthenticated):
@@ -29,3 +29,7 @@ class WrongPassword(AccountInvalid):
 
 class UsernameTaken(Conflict):
     code = "username_taken"
+
+
+class KeyUnknown(NotFound):
+    code = "not_found"

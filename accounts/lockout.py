@@ -54,8 +54,9 @@ async def check(session: AsyncSession, username: str, now: datetime, auth: AuthS
         raise AccountLocked(f"登录失败次数过多,请 {wait} 秒后再试")
 
 
-async def failed(session: AsyncSession, username: str, now: datetime, auth: AuthSettings) -> None:
-    """Count one failure (concurrent failures on several nodes each count)."""
+async def failed(session: AsyncSession, username: str, now: datetime, auth: AuthSettings) -> bool:
+    """Count one failure (concurrent failures on several nodes each count); True when
+    this failure locked the account."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(LoginFailure)
@@ -68,7 +69,10 @@ async def failed(session: AsyncSession, username: str, now: datetime, auth: Auth
     row.failures += 1
     row.last_failure_at = now
     if row.failures >= auth.login_lockout_after:
+        newly = row.locked_until is None
         row.locked_until = now + timedelta(minutes=auth.login_lockout_minutes)
+        return newly
+    return False
 
 
 async def succeeded(session: AsyncSession, username: str) -> None:

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import time
+import time as clock
 from collections import deque
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from accounts import apikeys, lockout, services
+from accounts import apikeys, audit, lockout, services
+from accounts.audit import Event, Result
 from accounts.domain import ROLE_LABELS, Actor, Role
-from accounts.exceptions import WrongPassword
+from accounts.exceptions import AccountInvalid, WrongPassword
 from accounts.storage import ApiKey, User
 from app.db import unit_of_work
 from app.errors import NotFound, RateLimited
-from app.http import ApiRoute, Call, StrictBody, ascii_int, bearer_token, client_address
+from app.http import (
+    ApiRoute,
+    Call,
+    Page,
+    StrictBody,
+    ascii_int,
+    bearer_token,
+    client_address,
+    page_answer,
+)
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
 from config import AuthSettings
 from dispatch.storage import Unit
@@ -60,21 +72,38 @@ class LoginThrottle:
 
     def check(self, client: str) -> None:
         window = self.failures.get(client)
-        now = time.monotonic()
+        now = clock.monotonic()
         while window and now - window[0] > self.window:
             window.popleft()
         if window is not None and len(window) >= self.limit:
             raise RateLimited("该地址登录失败次数过多,请稍后再试")
 
     def failed(self, client: str) -> None:
-        self.failures.setdefault(client, deque()).append(time.monotonic())
+        self.failures.setdefault(client, deque()).append(clock.monotonic())
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
+def trail(request: web.Request, actor: Actor | None = None, username: str = "") -> audit.Trail:
+    """The audit trail of this request: who (the actor, or before login the username
+    as typed), from which client address, on the service clock."""
+    app = request.app
+    subject = audit.Subject.of(actor, client_address(request), username)
+    return audit.Trail(app[SESSIONS], subject, app[DISPATCH].now)
+
+
 def login_throttle(auth: AuthSettings) -> LoginThrottle:
     return LoginThrottle(auth.login_failures_per_address, auth.login_address_window_minutes * 60)
+
+
+async def phones_viewed(request: web.Request, actor: Actor, objects: list[str], where: str):
+    """完整号码查看: a role that sees callers' full phone numbers was shown them on these
+    orders (or calls); one audit line per answer, naming them, never the numbers."""
+    if objects:
+        shown = objects[0] if len(objects) == 1 else f"{len(objects)} items"
+        detail = {"where": where, "objects": objects}
+        await trail(request, actor).alone(Event.PHONE_VIEW, shown, detail=detail)
 
 
 async def sign_in(request: web.Request, username: str, password: str) -> tuple[str, Actor]:
@@ -83,38 +112,55 @@ async def sign_in(request: web.Request, username: str, password: str) -> tuple[s
     app, client = request.app, client_address(request)
     auth, now = app[SETTINGS].auth, app[DISPATCH].now()
     throttle = app[THROTTLE]
-    throttle.check(client)
-    async with unit_of_work(app[SESSIONS]) as session:
-        await lockout.check(session, username, now, auth)
+    anonymous = trail(request, username=username)
+    try:
+        throttle.check(client)
+        async with unit_of_work(app[SESSIONS]) as session:
+            await lockout.check(session, username, now, auth)
+    except RateLimited as exc:
+        detail = {"reason": "locked", "message": exc.message}
+        await anonymous.alone(Event.LOGIN, username, Result.FAILURE, detail)
+        raise
     try:
         async with unit_of_work(app[SESSIONS]) as session:
             token, actor = await services.login(
                 session, app[PASSWORDS], username, password, now, auth.token_ttl_hours
             )
             await lockout.succeeded(session, username)
+            await trail(request, actor).record(session, Event.LOGIN, username)
     except services.BadCredentials:
         throttle.failed(client)
         async with unit_of_work(app[SESSIONS]) as session:
-            await lockout.failed(session, username, now, auth)
+            locked = await lockout.failed(session, username, now, auth)
+            reason = {"reason": "bad_credentials"}
+            await anonymous.record(session, Event.LOGIN, username, Result.FAILURE, reason)
+            if locked:
+                minutes = {"minutes": auth.login_lockout_minutes}
+                await anonymous.record(session, Event.LOGIN_LOCKED, username, detail=minutes)
         raise
     return token, actor
 
 
 async def change_own_password(
-    request: web.Request, username: str, old: str, new: str, keep_token: str | None
+    request: web.Request, actor: Actor, old: str, new: str, keep_token: str | None
 ) -> None:
     """修改密码 through either door; a wrong old password counts like a failed login."""
+    username = actor.username
     app, auth, now = request.app, request.app[SETTINGS].auth, request.app[DISPATCH].now()
     async with unit_of_work(app[SESSIONS]) as session:
         await lockout.check(session, username, now, auth)
     try:
-        async with unit_of_work(app[SESSIONS]) as session:
+        async with trail(request, actor).act(Event.PASSWORD_CHANGE, username) as (session, _):
             await services.change_password(
                 session, app[PASSWORDS], username, old, new, keep_token=keep_token
             )
     except WrongPassword:
         async with unit_of_work(app[SESSIONS]) as session:
-            await lockout.failed(session, username, now, auth)
+            if await lockout.failed(session, username, now, auth):
+                minutes = {"minutes": auth.login_lockout_minutes}
+                await trail(request, actor).record(
+                    session, Event.LOGIN_LOCKED, username, detail=minutes
+                )
         raise
 
 
@@ -145,13 +191,13 @@ async def issue_token(request: web.Request, call: Call):
 async def change_password(request: web.Request, call: Call):
     body: ChangePassword = call.body
     await change_own_password(
-        request, call.actor.username, body.old, body.new, keep_token=bearer_token(request)
+        request, call.actor, body.old, body.new, keep_token=bearer_token(request)
     )
     return {"changed": True}
 
 
 async def revoke(request: web.Request, call: Call):
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    async with trail(request, call.actor).act(Event.LOGOUT, call.actor.username) as (session, _):
         await services.revoke_token(session, bearer_token(request))
     return {"revoked": True}
 
@@ -162,7 +208,9 @@ async def me(request: web.Request, call: Call):
 
 async def create_user(request: web.Request, call: Call):
     body: CreateUser = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    scope = {"role": body.role.value, "unit": body.unit, "hotlines": body.hotlines or []}
+    event = Event.USER_CREATE
+    async with trail(request, call.actor).act(event, body.username, scope) as (session, _):
         user = await services.create_user(
             session,
             request.app[PASSWORDS],
@@ -219,8 +267,10 @@ def api_key_json(row: ApiKey, unit: str | None) -> dict:
 async def create_api_key(request: web.Request, call: Call):
     body: CreateApiKey = call.body
     now = request.app[DISPATCH].now()
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    async with trail(request, call.actor).act(Event.APIKEY_CREATE, body.name) as (session, act):
         row, key = await apikeys.issue(session, body.name, body.unit, call.actor, now)
+        act.detail["id"] = row.id
+        act.detail["unit"] = body.unit
     return {**api_key_json(row, body.unit), "api_key": key}
 
 
@@ -235,10 +285,57 @@ async def revoke_api_key(request: web.Request, call: Call):
     if key_id is None:
         raise NotFound(f"接口密钥不存在: {request.match_info['id']}", code="api_key_not_found")
     now = request.app[DISPATCH].now()
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    async with trail(request, call.actor).act(Event.APIKEY_REVOKE, str(key_id)) as (session, act):
         row = await apikeys.revoke(session, key_id, now)
+        act.detail["name"] = row.name
         unit = await session.scalar(select(Unit.code).where(Unit.id == row.unit_id))
     return api_key_json(row, unit)
+
+
+# ---------------------------------------------------------------------- the audit trail
+
+
+class AuditQuery(Page):
+    """`from`/`to`: local dates, both included; `type`: an event type or its prefix
+    (`user` finds `user.create`, `user.update`, ...); `subject`: a username."""
+
+    start: date | None = Field(None, alias="from")
+    end: date | None = Field(None, alias="to")
+    type: str | None = Field(None, max_length=40)
+    subject: str | None = Field(None, max_length=60)
+    result: Result | None = None
+
+
+def audit_filter(query: BaseModel, tz: ZoneInfo) -> audit.AuditFilter:
+    if query.start and query.end and query.end < query.start:
+        raise AccountInvalid("起止日期有误:to 早于 from", code="invalid_range")
+    start = datetime.combine(query.start, time(), tz) if query.start else None
+    end = datetime.combine(query.end + timedelta(days=1), time(), tz) if query.end else None
+    return audit.AuditFilter(start, end, query.type or None, query.subject or None, query.result)
+
+
+def local_time(tz: ZoneInfo):
+    return lambda at: at.astimezone(tz).isoformat(timespec="seconds")
+
+
+async def search_audit(request: web.Request, call: Call):
+    q: AuditQuery = call.query
+    tz = request.app[DISPATCH].tz
+    async with request.app[SESSIONS]() as session:
+        rows, total = await audit.search(session, audit_filter(q, tz), q.page, q.page_size)
+    items = [audit.entry_json(r, local_time(tz)) for r in rows]
+    return page_answer(items, total, q.page, q.page_size)
+
+
+async def verify_audit(request: web.Request, call: Call):
+    """Whether the chain is intact, and where it breaks (the seq of the first bad line)."""
+    async with request.app[SESSIONS]() as session:
+        verdict = await audit.verify(session)
+    result = Result.SUCCESS if verdict.intact else Result.FAILURE
+    await trail(request, call.actor).alone(
+        Event.AUDIT_VERIFY, "audit_log", result, verdict.as_json()
+    )
+    return verdict.as_json()
 
 
 routes = [
@@ -299,6 +396,23 @@ routes = [
         "/api/v1/api-keys/{id}",
         revoke_api_key,
         "吊销接口密钥",
+        roles=ADMIN,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/audit",
+        search_audit,
+        "安全审计记录查询(按日期、类型、主体、结果)",
+        roles=ADMIN,
+        query=AuditQuery,
+        tags=("admin",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/audit/verify",
+        verify_audit,
+        "校验审计记录哈希链是否完整",
         roles=ADMIN,
         tags=("admin",),
     ),

@@ -240,6 +240,17 @@ async def set_user_active(session: AsyncSession, username: str, active: bool, by
         await _revoke_all(session, user.id)
 
 
+async def _profile(session: AsyncSession, user: User) -> dict[str, object]:
+    unit = await session.scalar(select(Unit.code).where(Unit.id == user.unit_id))
+    return {
+        "role": user.role,
+        "unit": unit,
+        "hotlines": list(user.hotlines or []),
+        "display_name": user.display_name,
+        "email": user.email,
+    }
+
+
 async def update_user(
     session: AsyncSession,
     username: str,
@@ -249,14 +260,17 @@ async def update_user(
     display_name: str,
     email: str | None,
     by: Actor,
-) -> User:
+) -> dict[str, list[object]]:
     """修改用户: role, unit, sub-platform hotlines, name, e-mail (the next request sees them:
-    every request resolves its token to the user again)."""
+    every request resolves its token to the user again). Answers what changed,
+    {field: [before, after]}, for the audit trail."""
     user = await _user(session, username)
     if username == by.username and role != user.role:
         raise AccountInvalid("不能修改当前登录账号的角色", code="self_role_change")
+    before = await _profile(session, user)
     user.unit_id, user.hotlines = await _scope(session, role, unit, hotlines)
     user.role = role
     user.display_name = display_name or username
     user.email = email
-    return user
+    after = await _profile(session, user)
+    return {k: [before[k], after[k]] for k in before if before[k] != after[k]}

@@ -43,7 +43,7 @@ from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
 from dispatch import metrics as dispatch_metrics
-from dispatch import notifications, org
+from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
 from dispatch.duplicate_index import index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
@@ -185,6 +185,24 @@ async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Callers' personal data anonymised after `[privacy] anonymise_after_days`."""
+    privacy_settings = app[SETTINGS].privacy
+    task = asyncio.create_task(
+        privacy.run_anonymiser(
+            app[SESSIONS],
+            privacy_settings.anonymise_after_days,
+            app[DISPATCH].now,
+            privacy_settings.interval_seconds,
+        ),
+        name="anonymiser",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _outbox(background: bool):
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         """This node's outbox worker (e-mail when enabled, webhooks); with `background`, it
@@ -235,6 +253,7 @@ def create_app(
     app.cleanup_ctx.append(_outbox(background=scanner))
     if scanner:  # background loops; tests drive them by hand
         app.cleanup_ctx.append(scanner_ctx)
+        app.cleanup_ctx.append(privacy_ctx)
         if settings.reports.enabled:
             app.cleanup_ctx.append(stats_archive.reports_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])

@@ -2,6 +2,7 @@
 
 
 def import_all() -> None:
+    import accounts.audit
     import accounts.storage  # noqa: F401
     import callcenter.storage  # noqa: F401
     import dispatch.storage  # noqa: F401

@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ConfigDict, Field, model_validator
 
+from accounts.audit import Event, Result
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
-from app.errors import InvalidInput
+from accounts.routes import phones_viewed, trail
+from app.errors import AppError, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
 from callcenter import desk, storage
@@ -125,6 +127,9 @@ async def list_calls(request: web.Request, call: Call):
             page=q.page,
             page_size=q.page_size,
         )
+    if actor.role in PHONE_ROLES:
+        shown = [r.id for r in records if r.caller]
+        await phones_viewed(request, actor, shown, "api.calls")
     return page_answer([call_view(r, actor) for r in records], total, q.page, q.page_size)
 
 
@@ -217,7 +222,15 @@ async def end_unit(request: web.Request, call: Call):
 
 
 async def recording(request: web.Request, call: Call):
-    path = await desk.recording_file(request.app, call.actor, _call_id(request))
+    """收听录音: every download is in the audit trail, a refused one as a failure."""
+    audit = trail(request, call.actor)
+    call_id = request.match_info["id"]
+    try:
+        path = await desk.recording_file(request.app, call.actor, _call_id(request))
+    except AppError as exc:
+        await audit.alone(Event.RECORDING, call_id, Result.FAILURE, {"error": exc.code})
+        raise
+    await audit.alone(Event.RECORDING, call_id, detail={"file": path.name})
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 

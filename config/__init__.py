@@ -325,6 +325,22 @@ class WebSettings(BaseModel):
         return Fernet(Fernet.generate_key())
 
 
+class AuditSettings(BaseModel):
+    """The security audit trail (accounts/audit.py). Lines are never deleted by the
+    service: this is how long the operator keeps them before archiving (at least six
+    months, 网络安全法 第21条)."""
+
+    retention_days: int = Field(365, ge=180)
+
+
+class PrivacySettings(BaseModel):
+    """Personal data of callers (PIPL): anonymised this long after an order is closed."""
+
+    anonymise_after_days: int = Field(365, ge=1)
+    # How often the anonymisation runs (its own loop beside the deadline scanner).
+    interval_seconds: float = Field(3600, gt=0)
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -340,6 +356,8 @@ class Settings(BaseModel):
     outbox: OutboxSettings = OutboxSettings()
     web: WebSettings = WebSettings()
     reports: ReportSettings = ReportSettings()
+    audit: AuditSettings = AuditSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

@@ -10,16 +10,19 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
-from accounts.domain import Role
+from accounts.audit import Event, Result
+from accounts.domain import Role, mask_phone
+from accounts.routes import phones_viewed, trail
 from accounts.storage import User
 from app.db import unit_of_work
-from app.errors import NotFound
+from app.errors import AppError, NotFound
 from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
 from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import RULES, Channel, Flag, RequestType, State, Urgency
+from dispatch.privacy import orders_of_caller, phones_shown
 from dispatch.services import OrderFilter, Sort
 from dispatch.storage import Category, Hotline, Notification, Order, Unit
 from dispatch.views import order_detail, order_summary
@@ -191,13 +194,43 @@ async def list_orders(request: web.Request, call: Call):
     )
     rows, total, units = await request.app[DISPATCH].list(call.actor, filters, q.page, q.page_size)
     items = [order_summary(o, units, call.actor, _tz(request)) for o in rows]
+    await phones_viewed(request, call.actor, phones_shown(call.actor, rows), "api.orders")
     return page_answer(items, total, q.page, q.page_size)
 
 
 async def get_order(request: web.Request, call: Call):
     service = request.app[DISPATCH]
     detail = await service.get(call.actor, request.match_info["number"])
+    shown = phones_shown(call.actor, [detail.order])
+    await phones_viewed(request, call.actor, shown, "api.order")
     return order_detail(detail, call.actor, _tz(request))
+
+
+class CitizenDataRequest(StrictBody):
+    phone: str = Field(pattern=r"^[0-9+\-]{3,30}$")
+
+
+MAX_CITIZEN_ORDERS = 1000
+
+
+async def export_citizen_data(request: web.Request, call: Call):
+    """个人信息查阅复制 (PIPL 第45条): every order of one caller, as the API shows them,
+    for the admin or supervisor who answers the citizen's request; audited."""
+    phone = call.body.phone
+    service = request.app[DISPATCH]
+    audit = trail(request, call.actor)
+    async with request.app[SESSIONS]() as session:
+        numbers = await orders_of_caller(session, phone, MAX_CITIZEN_ORDERS)
+    orders = [
+        order_detail(await service.get(call.actor, n), call.actor, _tz(request)) for n in numbers
+    ]
+    detail = {"orders": numbers}
+    await audit.alone(Event.PII_EXPORT, mask_phone(phone), detail=detail)
+    return {
+        "phone": phone,
+        "exported_at": _at(service.now(), _tz(request)),
+        "orders": orders,
+    }
 
 
 def _action(name: str):
@@ -231,10 +264,10 @@ async def put_hotline(request: web.Request, call: Call):
     if changes.get("name", "") is None or changes.get("mode", "") is None:
         raise ActionRejected("name、mode 不能为 null", code="validation_error")
     now = request.app[DISPATCH].now()
-    async with unit_of_work(request.app[SESSIONS]) as session:
-        hotline = await org.update_hotline(
-            session, request.match_info["number"], changes, call.actor.username, now
-        )
+    number = request.match_info["number"]
+    audit = trail(request, call.actor)
+    async with audit.act(Event.CONFIG_HOTLINE, number, dict(changes)) as (session, _act):
+        hotline = await org.update_hotline(session, number, changes, call.actor.username, now)
         return await org.hotline_json(session, hotline)
 
 
@@ -269,7 +302,9 @@ def _unit_json(unit: Unit, units_by_id: dict[int, Unit]) -> dict:
 
 async def create_unit(request: web.Request, call: Call):
     body: CreateUnit = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    detail = {"action": "create", "name": body.name, "parent": body.parent}
+    audit = trail(request, call.actor)
+    async with audit.act(Event.CONFIG_UNIT, body.code, detail) as (session, _):
         unit = await org.create_unit(session, body.code, body.name, body.parent, body.email)
         return {
             "code": unit.code,
@@ -297,7 +332,10 @@ class CreateCategory(StrictBody):
 
 async def create_category(request: web.Request, call: Call):
     body: CreateCategory = call.body
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    detail = {"action": "create", "name": body.name, "parent": body.parent}
+    detail["default_unit"] = body.default_unit
+    audit = trail(request, call.actor)
+    async with audit.act(Event.CONFIG_CATEGORY, body.code, detail) as (session, _):
         cat = await org.create_category(
             session, body.code, body.name, body.parent, body.default_unit
         )
@@ -366,7 +404,9 @@ async def put_calendar_day(request: web.Request, call: Call):
     except ValueError:
         raise ActionRejected("日期格式应为 YYYY-MM-DD", code="invalid_date") from None
     body: CalendarDayBody = call.body
-    await request.app[DISPATCH].set_calendar_day(call.actor, day, body.working, body.note)
+    await request.app[DISPATCH].set_calendar_day(
+        call.actor, day, body.working, body.note, trail(request, call.actor)
+    )
     return {"date": day.isoformat(), "working": body.working, "note": body.note}
 
 
@@ -422,9 +462,15 @@ async def read_notification(request: web.Request, call: Call):
 async def retrain(request: web.Request, call: Call):
     """重新训练: base data plus settled orders; the new model serves from the next request."""
     app = request.app
-    result = await learning.retrain_suggester(
-        app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
-    )
+    audit = trail(request, call.actor)
+    try:
+        result = await learning.retrain_suggester(
+            app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
+        )
+    except AppError as exc:
+        await audit.alone(Event.CONFIG_MODEL, "category", Result.FAILURE, {"error": exc.code})
+        raise
+    await audit.alone(Event.CONFIG_MODEL, "category", detail={"version": result.version})
     return {
         "version": result.version,
         "examples": result.examples,
@@ -492,6 +538,15 @@ routes = [
             api_keys=True,
         )
         for name, model in ACTION_BODIES.items()
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/citizen-data/export",
+        export_citizen_data,
+        "导出某来电人的全部工单(个人信息查阅复制)",
+        roles=frozenset({Role.ADMIN, Role.SUPERVISOR}),
+        body=CitizenDataRequest,
+        tags=("admin",),
     ),
     ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", tags=("admin",)),
     ApiRoute(

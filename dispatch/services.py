@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement
 
+from accounts import audit
 from accounts.domain import SYSTEM_ACTOR, Actor, Role
 from app.db import unit_of_work
 from classifiers import extract_district
@@ -259,9 +260,16 @@ class DispatchService:
             rows = await session.execute(select(CalendarDay.day, CalendarDay.working))
             self.policy = build_policy(self.settings, dict(rows.all()))
 
-    async def set_calendar_day(self, actor: Actor, day: date, working: bool, note: str) -> None:
+    async def set_calendar_day(
+        self, actor: Actor, day: date, working: bool, note: str, trail: audit.Trail | None = None
+    ) -> None:
+        """调休/节假日调整 by an admin; recorded in the audit trail when one is given."""
         async with unit_of_work(self.sessions) as session:
             row = await session.get(CalendarDay, day)
+            if trail is not None:
+                before = None if row is None else {"working": row.working, "note": row.note}
+                detail = {"action": "set", "working": working, "note": note, "before": before}
+                await trail.record(session, audit.Event.CALENDAR, day.isoformat(), detail=detail)
             if row is None:
                 session.add(
                     CalendarDay(
@@ -277,12 +285,17 @@ class DispatchService:
                 row.updated_by, row.updated_at = actor.username, self.now()
         await self.reload_calendar()
 
-    async def clear_calendar_day(self, day: date) -> bool:
+    async def clear_calendar_day(self, day: date, trail: audit.Trail | None = None) -> bool:
         """Drop the admin's correction: the day follows the statutory calendar again."""
         async with unit_of_work(self.sessions) as session:
             row = await session.get(CalendarDay, day)
             if row is not None:
                 await session.delete(row)
+                if trail is not None:
+                    before = {"working": row.working, "note": row.note}
+                    detail = {"action": "clear", "before": before}
+                    event = audit.Event.CALENDAR
+                    await trail.record(session, event, day.isoformat(), detail=detail)
         await self.reload_calendar()
         return row is not None
 

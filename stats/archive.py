@@ -23,7 +23,9 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from accounts.audit import Event
 from accounts.domain import SYSTEM_ACTOR, Actor, Role
+from accounts.routes import trail
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import Forbidden, NotFound
@@ -270,6 +272,7 @@ def _report_file(suffix: str):
         if suffix == "html":
             return web.Response(text=row.html, content_type="text/html", charset="utf-8")
         name = f"report_{row.kind}_{row.id}.xlsx"
+        await trail(request, call.actor).alone(Event.EXPORT, name, detail={"report": row.id})
         return web.Response(
             body=row.xlsx,
             content_type=XLSX_TYPE,

@@ -98,6 +98,7 @@ NAV = {
         ("/web/admin/thresholds", "时限与阈值"),
         ("/web/admin/model", "分类模型"),
         ("/web/admin/outbox", "外发消息"),
+        ("/web/admin/audit", "安全审计"),
         ("/web/dashboard", "统计看板"),
     ],
 }

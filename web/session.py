@@ -17,11 +17,11 @@ from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
 from accounts import services as accounts
+from accounts.audit import Event
 from accounts.domain import Actor, Role
-from accounts.routes import sign_in
-from app.db import unit_of_work
+from accounts.routes import sign_in, trail
 from app.errors import Forbidden, Unauthenticated
-from app.keys import ACTOR_RESOLVER, SESSIONS
+from app.keys import ACTOR_RESOLVER
 
 TOKEN = "token"
 CSRF = "csrf"
@@ -91,7 +91,9 @@ async def log_out(request: web.Request) -> None:
     session = await get_session(request)
     token = session.get(TOKEN)
     if token:
-        async with unit_of_work(request.app[SESSIONS]) as db:
+        actor = await current_actor(request)
+        username = actor.username if actor else ""
+        async with trail(request, actor, username).act(Event.LOGOUT, username) as (db, _):
             await accounts.revoke_token(db, token)
     session.invalidate()
     request[_ACTOR] = None

@@ -118,3 +118,4 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/web/admin/thresholds", admin.thresholds_page)
     app.router.add_get("/web/admin/model", admin.model_page)
     app.router.add_post("/web/admin/model/retrain", admin.model_retrain)
+    app.router.add_get("/web/admin/audit", admin.audit_page)

@@ -16,22 +16,26 @@ The outbox screen lists messages to the outside (dead letters first) and re-send
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from accounts import audit as audit_trail
 from accounts import services as accounts
+from accounts.audit import Event, Result
 from accounts.domain import ROLE_LABELS, Role
-from accounts.routes import CreateUser
+from accounts.routes import AuditQuery, CreateUser, audit_filter, local_time, trail
 from accounts.services import LOGIN_ROLES, MIN_PASSWORD_LENGTH
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
-from app.http import StrictBody, ascii_int, page_number
+from app.http import StrictBody, ascii_int, page_number, parse_model
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, org
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit, HotlineEdit
@@ -112,6 +116,14 @@ async def _failed(request: web.Request, exc: AppError, target: str) -> web.Strea
     raise web.HTTPFound(target)
 
 
+@asynccontextmanager
+async def _act(request: web.Request, event: Event, object_: str, detail=None):
+    """The admin's act as one unit of work, audited (accounts/audit.py)."""
+    audit = trail(request, await actor_of(request))
+    async with audit.act(event, object_, detail) as pair:
+        yield pair
+
+
 # ---------------------------------------------------------------------- units
 
 
@@ -162,7 +174,8 @@ async def unit_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         body = validate(CreateUnit, texts(form, "code", "name", "parent", "email"))
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"action": "create", "name": body.name, "parent": body.parent}
+        async with _act(request, Event.CONFIG_UNIT, body.code, detail) as (session, _):
             unit = await org.create_unit(session, body.code, body.name, body.parent, body.email)
             label = level_label(unit.level)
     except AppError as exc:
@@ -176,7 +189,8 @@ async def unit_update(request: web.Request) -> web.StreamResponse:
     code = request.match_info["code"]
     try:
         body = validate(UnitEdit, texts(form, "name", "email"))
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"action": "update", "name": body.name, "email": body.email}
+        async with _act(request, Event.CONFIG_UNIT, code, detail) as (session, _):
             await org.update_unit(session, code, body.name, body.email)
     except AppError as exc:
         return await _failed(request, exc, HOME)
@@ -189,7 +203,8 @@ async def unit_active(request: web.Request) -> web.StreamResponse:
     code = request.match_info["code"]
     active = form.get("active") == "1"
     try:
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"action": "activate" if active else "deactivate"}
+        async with _act(request, Event.CONFIG_UNIT, code, detail) as (session, _):
             await org.set_unit_active(session, code, active)
     except AppError as exc:
         return await _failed(request, exc, HOME)
@@ -252,7 +267,8 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     data["hotlines"] = [h for h in form.getall("hotlines", []) if isinstance(h, str) and h]
     try:
         body = validate(CreateUser, data)
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        scope = {"role": body.role.value, "unit": body.unit, "hotlines": body.hotlines or []}
+        async with _act(request, Event.USER_CREATE, body.username, scope) as (session, _):
             await accounts.create_user(
                 session,
                 request.app[PASSWORDS],
@@ -333,8 +349,8 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     try:
         body = validate(UpdateUser, data)
-        async with unit_of_work(request.app[SESSIONS]) as session:
-            await accounts.update_user(
+        async with _act(request, Event.USER_UPDATE, username) as (session, act):
+            act.detail["changes"] = await accounts.update_user(
                 session,
                 username,
                 body.role,
@@ -357,7 +373,7 @@ async def user_password(request: web.Request) -> web.StreamResponse:
     username = request.match_info["username"]
     try:
         body = validate(NewPassword, {"password": str(form.get("password", ""))})
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        async with _act(request, Event.PASSWORD_RESET, username) as (session, _):
             await accounts.reset_password(session, request.app[PASSWORDS], username, body.password)
     except AppError as exc:
         return await _failed(request, exc, USERS)
@@ -371,7 +387,8 @@ async def user_active(request: web.Request) -> web.StreamResponse:
     active = form.get("active") == "1"
     actor = await actor_of(request)
     try:
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"active": active}
+        async with _act(request, Event.USER_ACTIVE, username, detail) as (session, _):
             await accounts.set_user_active(session, username, active, actor)
     except AppError as exc:
         return await _failed(request, exc, USERS)
@@ -434,7 +451,7 @@ async def hotline_update(request: web.Request) -> web.StreamResponse:
         body = validate(HotlineEdit, texts(form, "name", "mode", "handoff_unit"))
         changes = {"name": body.name, "mode": body.mode, "handoff_unit": body.handoff_unit}
         changes = {k: v for k, v in changes.items() if v is not None or k == "handoff_unit"}
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        async with _act(request, Event.CONFIG_HOTLINE, number, dict(changes)) as (session, _a):
             hotline = await org.update_hotline(
                 session, number, changes, actor.username, request.app[DISPATCH].now()
             )
@@ -553,7 +570,9 @@ async def category_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         body = validate(CreateCategory, texts(form, "code", "name", "parent", "default_unit"))
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"action": "create", "name": body.name, "parent": body.parent}
+        detail["default_unit"] = body.default_unit
+        async with _act(request, Event.CONFIG_CATEGORY, body.code, detail) as (session, _):
             await org.create_category(session, body.code, body.name, body.parent, body.default_unit)
     except AppError as exc:
         return await _redraw(request, _draw_catalogue, exc, form)
@@ -566,7 +585,8 @@ async def category_update(request: web.Request) -> web.StreamResponse:
     code = request.match_info["code"]
     try:
         body = validate(CategoryEdit, texts(form, "name", "default_unit"))
-        async with unit_of_work(request.app[SESSIONS]) as session:
+        detail = {"action": "update", "name": body.name, "default_unit": body.default_unit}
+        async with _act(request, Event.CONFIG_CATEGORY, code, detail) as (session, _):
             await org.update_category(session, code, body.name, body.default_unit)
     except AppError as exc:
         return await _failed(request, exc, CATALOGUE)
@@ -658,7 +678,9 @@ async def calendar_set(request: web.Request) -> web.StreamResponse:
         day = _day(str(form.get("day", "")).strip())
         body = validate(CalendarDayBody, data)
         actor = await actor_of(request)
-        await request.app[DISPATCH].set_calendar_day(actor, day, body.working, body.note)
+        await request.app[DISPATCH].set_calendar_day(
+            actor, day, body.working, body.note, trail(request, actor)
+        )
     except AppError as exc:
         return await _redraw(request, _draw_calendar, exc, form)
     kind = "工作日" if body.working else "休息日"
@@ -671,7 +693,8 @@ async def calendar_clear(request: web.Request) -> web.StreamResponse:
         day = _day(request.match_info["day"])
     except AppError as exc:
         return await _failed(request, exc, CALENDAR)
-    removed = await request.app[DISPATCH].clear_calendar_day(day)
+    audit = trail(request, await actor_of(request))
+    removed = await request.app[DISPATCH].clear_calendar_day(day, audit)
     text = f"已删除 {day.isoformat()} 的调整,恢复按法定日历计算" if removed else "该日期没有调整"
     return await _done(request, text, f"{CALENDAR}?year={day.year}")
 
@@ -777,14 +800,71 @@ async def model_page(request: web.Request) -> web.StreamResponse:
 @screen(Role.ADMIN)
 async def model_retrain(request: web.Request) -> web.StreamResponse:
     app = request.app
+    audit = trail(request, await actor_of(request))
     try:
         result = await learning.retrain_suggester(
             app[SUGGESTER], app[SESSIONS], app[SETTINGS].classifiers
         )
     except AppError as exc:
+        await audit.alone(Event.CONFIG_MODEL, "category", Result.FAILURE, {"error": exc.code})
         return await _failed(request, exc, MODEL)
+    await audit.alone(Event.CONFIG_MODEL, "category", detail={"version": result.version})
     text = (
         f"模型已重新训练并启用:版本 {result.version},样本 {result.examples} 条"
         f"(来自工单 {result.from_orders} 条,其中人工纠正 {result.corrections} 条)"
     )
     return await _done(request, text, MODEL)
+
+
+# ---------------------------------------------------------------------- audit trail
+
+AUDIT_PAGE_SIZE = 50
+EVENT_LABELS = {
+    "login": "登录",
+    "login.locked": "登录失败锁定",
+    "logout": "退出/注销令牌",
+    "password": "密码(修改/重置)",
+    "user": "用户管理",
+    "apikey": "接口密钥",
+    "export": "导出",
+    "config": "配置(单位/目录/模型)",
+    "calendar": "工作日历",
+    "recording.listen": "收听录音",
+    "phone.view": "查看完整号码",
+    "pii": "个人信息(导出/匿名化)",
+    "audit.verify": "审计校验",
+}
+
+
+@screen(Role.ADMIN)
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    """安全审计: the audit trail, searched by date range, type, subject and result."""
+    raw = {k: request.query.get(k, "").strip() for k in ("from", "to", "type", "subject", "result")}
+    page = page_number(request.query.get("page"))
+    error, rows, total = None, [], 0
+    tz = request.app[DISPATCH].tz
+    try:
+        query = parse_model(AuditQuery, {k: v for k, v in raw.items() if v} | {"page": page})
+        async with request.app[SESSIONS]() as session:
+            found, total = await audit_trail.search(
+                session, audit_filter(query, tz), page, AUDIT_PAGE_SIZE
+            )
+        rows = [audit_trail.entry_json(r, local_time(tz)) for r in found]
+    except AppError as exc:
+        error = exc.message
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    return await render(
+        request,
+        "admin_audit.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "form": raw,
+            "events": EVENT_LABELS,
+            "error": error,
+            "query": urlencode({k: v for k, v in raw.items() if v}),
+        },
+        status=400 if error else 200,
+    )

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from accounts.audit import Event
 from accounts.domain import Role
+from accounts.routes import trail
 from app.errors import InvalidInput
 from app.http import Call, parse_model
 from app.keys import DISPATCH, SETTINGS
@@ -180,9 +182,12 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @screen(*REPORT_ROLES)
 async def stored_report(request: web.Request) -> web.StreamResponse:
     """An archived report: its HTML as it was made, or its workbook."""
-    archive.city_wide(await actor_of(request))
+    actor = await actor_of(request)
+    archive.city_wide(actor)
     row = await archive.stored_report(request.app, request.match_info["id"])
     if request.match_info.get("suffix") == ".xlsx":
+        name = f"report_{row.id}.xlsx"
+        await trail(request, actor).alone(Event.EXPORT, name, detail={"report": row.id})
         return web.Response(
             body=row.xlsx,
             content_type=XLSX_TYPE,

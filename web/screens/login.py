@@ -109,7 +109,7 @@ async def password_change(request: web.Request) -> web.StreamResponse:
         return await _password_page(request, "两次输入的新密码不一致", 400)
     session = await get_session(request)
     try:
-        await change_own_password(request, actor.username, old, new, session.get(TOKEN))
+        await change_own_password(request, actor, old, new, session.get(TOKEN))
     except AccountInvalid as exc:
         return await _password_page(request, exc.message, 400)
     except RateLimited as exc:

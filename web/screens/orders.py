@@ -7,10 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from accounts.domain import Actor, Role
+from accounts.routes import phones_viewed
 from app.errors import AppError, NotFound
 from app.http import page_number
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch.lifecycle import RULES, STATE_LABELS, State
+from dispatch.privacy import phones_shown
 from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
@@ -96,6 +98,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     service = request.app[DISPATCH]
     detail = await service.get(actor, request.match_info["number"])
     order = order_detail(detail, actor, service.tz)
+    await phones_viewed(request, actor, phones_shown(actor, [detail.order]), "web.order")
     actions = offered_actions(actor, detail.order.state)
     context: dict[str, Any] = {
         "order": order,
@@ -185,6 +188,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     rows, total, units = await service.list(actor, OrderFilter(state=state, q=q), page, PAGE_SIZE)
     now = service.now()
     items = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in rows]
+    await phones_viewed(request, actor, phones_shown(actor, rows), "web.orders")
     return await render(
         request,
         "orders.html",

@@ -11,8 +11,6 @@ Create Date: 2026-12-07 10:00:00
   request counter `window_start`/`window_count`.
 - hotlines: `handoff_unit_id` (mode external); hotline_changes: who changed what, when.
 
-Chained to 0018, the newest revision on this branch; 0016 and 0017 are taken by work on
-other branches. At the merge, make down_revision the newest revision present then.
 Not batch mode for outbox/api_keys/hotlines: SQLite would copy the tables, and
 `hotlines` is referenced by orders (foreign keys are on). Nullable columns with an inline
 REFERENCES are a plain ALTER on both databases.
