@@ -12,7 +12,6 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,7 +148,6 @@ def _drop_hooks(session) -> None:
 
 
 _WRITERS: weakref.WeakKeyDictionary[async_sessionmaker, Writer] = weakref.WeakKeyDictionary()
-_IN_WRITE: ContextVar[bool] = ContextVar("in_write", default=False)
 
 
 def _begin_immediate(dbapi_connection, _record) -> None:
@@ -178,6 +176,7 @@ class Writer:
         self._batch: asyncio.Future[None] | None = None
         self._pending = asyncio.Event()
         self._committer: asyncio.Task | None = None
+        self._owner: asyncio.Task | None = None  # the task whose block runs now
         self.commits = 0
         self.blocks = 0
 
@@ -204,11 +203,11 @@ class Writer:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        if _IN_WRITE.get():
+        if self._owner is not None and self._owner is asyncio.current_task():
             raise RuntimeError("a write transaction inside another one would wait for itself")
-        token = _IN_WRITE.set(True)
-        try:
-            async with self._lock:
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            try:
                 if self._session is None:
                     self._session = self._sessions()
                     await self._session.begin()
@@ -231,8 +230,8 @@ class Writer:
                     # write lock against every other connection.
                     self._pending.set()
                 self.blocks += 1
-        finally:
-            _IN_WRITE.reset(token)
+            finally:
+                self._owner = None
         await asyncio.shield(batch)
 
     async def _commit_loop(self) -> None:
