@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "Lantern-Harbour-Run-1"
@@ -22,10 +23,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _start(db: Path, port: int) -> subprocess.Popen:
+async def _start(db: Path | str, port: int) -> subprocess.Popen:
+    url = db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
     env = {
         **os.environ,
-        "HOTLINE_DB_URL": f"sqlite+aiosqlite:///{db}",
+        "HOTLINE_DB_URL": url,
         "HOTLINE_ADMIN_PASSWORD": ADMIN,
         "HOTLINE_PORT": str(port),
         "HOTLINE_SIP_ENABLED": "false",  # the SIP intake has its own tests
@@ -55,6 +57,81 @@ async def _token(http, base, username, password):
     ) as resp:
         assert resp.status == 200
         return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def _agent(http, base: str) -> dict:
+    """An agent account (created by the admin, its first password changed)."""
+    admin = await _token(http, base, "admin", ADMIN)
+    body = {"username": "agent", "password": "Granite-Orchid-Run-2", "role": "agent"}
+    async with http.post(f"{base}/api/v1/users", headers=admin, json=body) as resp:
+        assert resp.status == 201
+    agent = await _token(http, base, "agent", "Granite-Orchid-Run-2")
+    change = {"old": "Granite-Orchid-Run-2", "new": "Granite-Orchid-Run-3"}
+    async with http.post(f"{base}/api/v1/auth/password", headers=agent, json=change) as resp:
+        assert resp.status == 200
+    return await _token(http, base, "agent", "Granite-Orchid-Run-3")
+
+
+CLIENTS = 8
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def test_no_acknowledged_order_is_lost_when_killed_under_load(tmp_path, request, database):
+    """SIGKILL while 8 clients register as fast as they can: every order answered 201
+    is there after the restart, with its register event (issue 16, crash under load)."""
+    if database == "sqlite":
+        db: Path | str = tmp_path / "load.db"
+    else:
+        from tests.postgres import create_database
+
+        db = await create_database(request.getfixturevalue("postgres_server"))
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await _start(db, port)
+    acknowledged: list[str] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            agent = await _agent(http, base)
+
+            async def client(i: int) -> None:
+                for n in range(10_000):
+                    body = {"channel": "phone", "hotline": "12345", "content": f"路灯不亮 {i}-{n}"}
+                    try:
+                        async with http.post(
+                            f"{base}/api/v1/orders", headers=agent, json=body
+                        ) as resp:
+                            if resp.status != 201:
+                                return
+                            acknowledged.append((await resp.json())["number"])
+                    except aiohttp.ClientError:  # the kill: the answer never came
+                        return
+
+            clients = [asyncio.create_task(client(i)) for i in range(CLIENTS)]
+            while len(acknowledged) < 60:
+                await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)  # mid-load, no clean shutdown at all
+            await asyncio.gather(*clients)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=20)
+    proc = await _start(db, port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            agent = await _token(http, base, "agent", "Granite-Orchid-Run-3")
+            missing = []
+            for number in acknowledged:
+                async with http.get(f"{base}/api/v1/orders/{number}", headers=agent) as resp:
+                    if resp.status != 200:
+                        missing.append(number)
+                    else:
+                        assert [e["action"] for e in (await resp.json())["events"]] == ["register"]
+        assert len(acknowledged) >= 60 and missing == []
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0].decode()
+    assert "Traceback" not in output
 
 
 async def test_acknowledged_order_survives_kill_and_restart(tmp_path):
