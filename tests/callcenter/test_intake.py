@@ -198,6 +198,37 @@ async def test_malformed_sip_is_dropped_and_calls_go_on(center, sessions, tmp_pa
     await assert_idle(center)
 
 
+async def test_a_flood_of_calls_and_garbage_leaves_the_intake_answering(center, sessions, tmp_path):
+    """SIPp floods every hotline while garbage datagrams arrive; afterwards the intake
+    answers the next caller and holds no leg (issue 16: it keeps answering)."""
+    import socket
+
+    flood = [(NUMBERS[i % len(NUMBERS)], f"1390000{i:04d}") for i in range(200)]
+    sipp = asyncio.create_task(
+        run_sipp(
+            "answered",
+            center.endpoint.port,
+            flood,
+            rate=100,
+            hold_ms=200,
+            workdir=tmp_path / "flood",
+            timeout=60,
+        )
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for i in range(200):
+            sock.sendto(b"INVITE sip:%d@x SIP/2.0\r\n\r\n" % i, ("127.0.0.1", center.endpoint.port))
+            await asyncio.sleep(0.005)
+    flooded = await sipp
+    assert flooded.ok, flooded.output[-2000:] + flooded.errors[-2000:]
+    after = await run_sipp(
+        "answered", center.endpoint.port, [("12345", CITIZEN)], workdir=tmp_path / "after"
+    )
+    assert after.ok, after.output + after.errors
+    await assert_idle(center)
+    assert len(await records(sessions)) == len(flood) + 1
+
+
 async def test_calls_beyond_max_calls_are_refused_without_leaks(
     sip_tools, sip_settings, sessions, tmp_path
 ):
