@@ -58,6 +58,10 @@ def endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response
             return formats.errors(fmt, 403, exc.message)
         except AppError as exc:
             return formats.errors(fmt, exc.status, exc.message)
+        except web.HTTPException as exc:  # e.g. 413 from reading a too large form
+            if exc.status < 400:
+                raise
+            return formats.errors(fmt, exc.status, exc.reason)
 
     wrapped.__name__ = handler.__name__
     return wrapped
@@ -160,6 +164,8 @@ def _posted(form: MultiDictProxy[Any]) -> PostedRequest:
     # Empty fields count as absent (HTML forms send them); attribute[...] fields are
     # the service definition's and are read separately.
     data = {k: v for k, v in form.items() if isinstance(v, str) and v.strip()}
+    if any("\x00" in v for v in data.values()):  # PostgreSQL text cannot hold NUL
+        raise Open311Error(400, "a field contains an illegal character (NUL)")
     try:
         return PostedRequest.model_validate(data)
     except ValidationError as exc:

@@ -3,15 +3,18 @@ GeoReport v2 schemas (open311_schemas/), every XML answer parsed for its root.""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 import jsonschema_rs
 import pytest
 
+from app.keys import SETTINGS
 from tests.api.conftest import Api
 
 SCHEMAS = Path(__file__).parent / "open311_schemas"
@@ -252,6 +255,7 @@ async def test_a_revoked_key_is_refused(open311: Api):
         {"long": None, "address_string": None},
         {"phone": "call me"},
         {"media_url": "not a url"},
+        {"description": "NUL\x00"},
     ],
 )
 async def test_a_malformed_post_is_400_and_registers_nothing(open311: Api, change):
@@ -266,6 +270,18 @@ async def test_a_malformed_post_is_400_and_registers_nothing(open311: Api, chang
     assert errors[0]["code"] == 400 and errors[0]["description"]
     root = await post(api, form, fmt="xml", status=400)
     assert root.tag == "errors" and root.findtext("error/code") == "400"
+    assert (await api.call("GET", "/api/v1/orders", "supervisor"))["total"] == 0
+
+
+async def test_a_too_large_post_is_413_in_the_error_format(open311: Api):
+    api = open311
+    limit = api.client.app[SETTINGS].server.max_body_bytes
+    form = request_form(await open311_key(api), description="x" * (limit + 1))
+    body = io.BytesIO(urlencode(form).encode())  # streamed: aiohttp warns on big raw bytes
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = await api.client.post(f"{BASE}/requests.json", data=body, headers=headers)
+    assert resp.status == 413
+    assert check("errors.json", await resp.json())[0]["code"] == 413
     assert (await api.call("GET", "/api/v1/orders", "supervisor"))["total"] == 0
 
 
