@@ -51,6 +51,7 @@ from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
 from integrations import metrics as outbox_metrics
 from integrations import routes as integration_routes
+from integrations.open311 import routes as open311_routes
 from integrations.outbox import (
     EmailTransport,
     OutboxSender,
@@ -269,5 +270,7 @@ def create_app(
         + callcenter_routes.routes
         + integration_routes.routes,
     )
+    # Open311 is a protocol of its own (its formats and error list), outside /api/v1.
+    app.router.add_routes(open311_routes.routes)
     web_setup(app)
     return app

@@ -341,6 +341,33 @@ class PrivacySettings(BaseModel):
     interval_seconds: float = Field(3600, gt=0)
 
 
+class Open311AttributeSettings(BaseModel):
+    """One extra field a service asks for (GeoReport v2 service definition attribute)."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,40}$")
+    description: str
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist"] = "string"
+    required: bool = False
+    # singlevaluelist only: key -> name
+    values: dict[str, str] = Field(default_factory=dict)
+
+
+class Open311Settings(BaseModel):
+    """The Open311 GeoReport v2 server (integrations/open311, DESIGN §8)."""
+
+    # Requests posted through Open311 are registered on this hotline.
+    hotline: str = Field("12345", pattern=r"^\d{3,20}$")
+    request_type: Literal["consultation", "help", "complaint", "report", "suggestion"] = "help"
+    contact: str = "12345政务服务便民热线"
+    changeset: str = "2026-12-06T00:00:00+08:00"
+    # GET requests without service_request_id: this many days back by default (the
+    # spec's 90) and at most this many requests in one answer (the spec's 1000).
+    default_days: int = Field(90, ge=1)
+    max_requests: int = Field(1000, ge=1)
+    # Category code -> the extra fields it needs (metadata=true for those categories).
+    attributes: dict[str, list[Open311AttributeSettings]] = Field(default_factory=dict)
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -358,6 +385,7 @@ class Settings(BaseModel):
     reports: ReportSettings = ReportSettings()
     audit: AuditSettings = AuditSettings()
     privacy: PrivacySettings = PrivacySettings()
+    open311: Open311Settings = Open311Settings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.
