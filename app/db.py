@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -123,11 +123,11 @@ _AFTER_COMMIT = "after_commit_hooks"
 _LISTENING = "after_commit_listening"
 
 
-def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+def after_commit(session: AsyncSession | Session, hook: Callable[[], None]) -> None:
     """Run `hook` once the transaction `session` is in has committed (e.g. to update an
     in-memory index); forget it when the transaction, or the writer block it was added
     in, rolls back."""
-    sync = session.sync_session
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
     if not sync.info.get(_LISTENING):
         # SAVEPOINTs fire these events too: only the outermost transaction's end counts.
         event.listen(sync, "after_commit", _run_hooks)

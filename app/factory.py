@@ -15,6 +15,7 @@ from sqlalchemy import text
 from accounts import apikeys
 from accounts import routes as account_routes
 from accounts import services as accounts
+from accounts.actor_cache import ActorCache
 from accounts.passwords import Passwords
 from app import db, openapi
 from app.http import ApiRoute, Call, add_routes, error_middleware
@@ -114,9 +115,16 @@ def _database(now: Callable[[], datetime]):
         await service.reload_calendar()
         app[DISPATCH] = service
 
+        # on the service's clock, so a token's expiry is seen as soon as the clock passes it
+        actors = ActorCache(settings.auth.token_cache_seconds, lambda: now().timestamp())
+
         async def resolve(token: str):
+            if (actor := actors.get(token)) is not None:
+                return actor
             async with sessions() as session:
-                return await accounts.actor_from_token(session, token, now())
+                actor = await accounts.actor_from_token(session, token, now())
+            actors.put(token, actor)
+            return actor
 
         app[ACTOR_RESOLVER] = resolve
 

@@ -55,6 +55,9 @@ class DatabaseSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     token_ttl_hours: float = Field(12, gt=0)
+    # Who a token stands for is remembered this long on a node (accounts/actor_cache.py);
+    # a revocation elsewhere in the cluster takes effect here within it. 0: no cache.
+    token_cache_seconds: float = Field(5, ge=0, le=60)
     admin_password: str = ""
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)

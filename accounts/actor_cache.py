@@ -1,0 +1,66 @@
+"""Who a bearer token stands for, remembered for a few seconds.
+
+Every API request resolves its token; under load that lookup (a query joining users and
+tokens, and the user's unit) was a good part of each request's database work. The
+answer is kept for `[auth] token_cache_seconds`. Any committed change to a user or a
+token (revocation, password change, role or scope change, deactivation, a new login)
+empties the caches of this process at once; another node learns of it within the same
+few seconds at most, when its entry expires.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from itertools import chain
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from accounts.domain import Actor
+from accounts.storage import ApiToken, User
+from app.db import after_commit
+
+MAX_ENTRIES = 100_000  # tokens remembered at most; beyond, the cache starts afresh
+
+_CACHES: weakref.WeakSet[ActorCache] = weakref.WeakSet()
+
+
+class ActorCache:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Actor]] = {}
+        _CACHES.add(self)
+
+    def get(self, token: str) -> Actor | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[token]
+            return None
+        return entry[1]
+
+    def put(self, token: str, actor: Actor) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[token] = (self.clock() + self.seconds, actor)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _clear_all() -> None:
+    for cache in list(_CACHES):
+        cache.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _accounts_changed(session: Session, _flush_context) -> None:
+    changed = chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(row, User | ApiToken) for row in changed):
+        after_commit(session, _clear_all)
