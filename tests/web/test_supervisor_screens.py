@@ -115,3 +115,26 @@ async def test_supervisor_reopens_a_closed_order(chromium, base, api):  # noqa: 
     assert order["state"] == "dispatched" and order["reopen_count"] == 1
     assert "市民再次来电反映问题复发" in await page.inner_text("#events")
     assert sup.errors == []
+
+
+async def test_verify_clock_on_the_board(chromium, base, api, clock):  # noqa: F811
+    """核实 within 1 working day of the rating, on the working calendar: the board lists
+    the 差评 oldest deadline first, coloured, with the count of those overdue."""
+    late = await _rated_badly(api)  # Monday 10:00: due Tuesday 10:00 (7 working hours)
+    clock.advance(days=1, hours=2)
+    fresh = await _rated_badly(api)  # Tuesday 12:00
+    sup = Session(chromium, base)
+    page = await sup.login("supervisor", "/web/supervise")
+    rows = page.locator("#verify-list tbody tr")
+    assert await rows.count() == 2
+    assert late in await rows.nth(0).inner_text() and fresh in await rows.nth(1).inner_text()
+    assert "overdue" in await rows.nth(0).locator(".verify-due").get_attribute("class")
+    assert "已超期" in await rows.nth(0).locator(".verify-due").inner_text()
+    assert "ok" in await rows.nth(1).locator(".verify-due").get_attribute("class")
+    assert await page.inner_text("#verify-overdue") == "核实超期 1"
+    await page.locator("#verify-list").screenshot(path=str(SHOTS / "supervisor-03-board.png"))
+    shutil.copyfile(SHOTS / "supervisor-03-board.png", DOCS / "web-supervisor-verify-board.png")
+    await sup.open(f"/web/orders/{fresh}")
+    due = await page.inner_text("#verify-due")
+    assert "核实时限" in due and "剩余" in due
+    assert sup.errors == []

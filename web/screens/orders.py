@@ -18,7 +18,7 @@ from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
 from web.forms import action_payload
-from web.render import order_row, render, unit_names
+from web.render import order_row, render, unit_names, verify_deadline
 from web.session import actor_of, flash, screen
 
 # Actions this step of the web interface offers; the rest stay API-only for now.
@@ -116,6 +116,15 @@ def demote_returning_units(suggestions: dict, returned: set[str]) -> dict:
     return {**suggestions, "unit": kept + demoted}
 
 
+async def _verify_due(request: web.Request, detail: OrderDetail):
+    """核实时限 of a 差评 waiting for verification (web.render.verify_deadline)."""
+    service = request.app[DISPATCH]
+    async with request.app[SESSIONS]() as session:
+        rated = await queries.rated_at(session, [detail.order.id])
+    at = rated.get(detail.order.id)
+    return verify_deadline(at, service.policy, service.now()) if at else None
+
+
 @screen()
 async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
@@ -135,6 +144,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "satisfaction": labels.SATISFACTION,
         "back": labels.home_of(actor.role),
         "upload_accept": uploads.ACCEPT_ATTR,
+        "verify_due": await _verify_due(request, detail) if "verify" in actions else None,
         "extension": pending_extension(order["events"]) if "extend_decide" in actions else None,
     }
     async with request.app[SESSIONS]() as session:

@@ -17,7 +17,7 @@ from stats.domain import three_rate_weights
 from stats.routes import RankingParams
 from stats.routes import ranking as stats_ranking
 from web import queries
-from web.render import duration_text, order_row, render, unit_names
+from web.render import duration_text, order_row, render, unit_names, verify_deadline
 from web.session import actor_of, flash, screen
 
 QUEUE_SIZE = 100  # the most urgent orders of a list; its total is shown beside it
@@ -187,6 +187,18 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
     disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
+    verify = await _rows(request, actor, OrderFilter(flag="verify_pending"))
+    service = request.app[DISPATCH]
+    async with request.app[SESSIONS]() as session:
+        rated = await queries.rated_at(session, [o.id for o in verify["orders"]])
+    now = service.now()
+    for row, order in zip(verify["rows"], verify["orders"], strict=True):
+        if order.id in rated:
+            row["verify_due"] = verify_deadline(rated[order.id], service.policy, now)
+    verify["rows"].sort(key=lambda r: r["verify_due"].due if "verify_due" in r else now)
+    verify["overdue"] = sum(
+        1 for r in verify["rows"] if "verify_due" in r and r["verify_due"].css == "overdue"
+    )
     return await render(
         request,
         "supervise.html",
@@ -195,7 +207,9 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
             "disputed": disputed,
             "review": review,
             "callback": callback,
-            "units": alarmed["units"] | disputed["units"],
+            "verify": verify,
+            "verify_days": request.app[SETTINGS].deadlines.verify_working_days,
+            "units": alarmed["units"] | disputed["units"] | verify["units"],
         },
     )
 
