@@ -409,6 +409,10 @@ async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[st
             "service_level_15s": row["sl"] / n if n else None,
             "asa_seconds": float(row["asa"]) if row["asa"] is not None else None,
             "abandon_rate": row["abandoned"] / n if n else None,
+            # the counts behind the rates (the wallboard shows them; not KPIs of §7)
+            "offered": n,
+            "answered": row["answered"],
+            "abandoned": row["abandoned"] or 0,
         }
     return result
 

@@ -137,6 +137,18 @@ async def kpis(app: web.Application, actor: Actor, params: KpiParams) -> dict[st
     return {"rows": await _kpi_rows(app, query)}
 
 
+async def call_totals(app: web.Application, actor: Actor, params: PeriodParams) -> dict[str, Any]:
+    """The call side of the period for everything the actor sees: the call KPIs
+    (`queries.call_kpis`, as in the KPI table) with the offered/answered/abandoned counts."""
+    total = KpiParams.model_validate(
+        {"from": params.start, "to": params.end, "group_by": Dimension.TOTAL}
+    )
+    query = _kpi_query(app, actor, total, Dimension.TOTAL)
+    async with app[SESSIONS]() as session:
+        calls = await queries.call_kpis(session, query)
+    return calls.get(queries.TOTAL_KEY) or {"offered": 0, "answered": 0, "abandoned": 0}
+
+
 async def get_kpis(request: web.Request, call: Call):
     return await kpis(request.app, call.actor, call.query)
 
