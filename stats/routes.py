@@ -122,9 +122,11 @@ def _weights(app: web.Application) -> dict[str, float]:
     return three_rate_weights(app[SETTINGS].kpi.three_rate_weights)
 
 
-async def _kpi_rows(app: web.Application, query: queries.KpiQuery) -> list[dict[str, Any]]:
+async def _kpi_rows(
+    app: web.Application, query: queries.KpiQuery, counts: bool = False
+) -> list[dict[str, Any]]:
     async with app[SESSIONS]() as session:
-        return await queries.kpi_table(session, query, _weights(app))
+        return await queries.kpi_table(session, query, _weights(app), counts)
 
 
 # ---------------------------------------------------------------------- KPIs
@@ -186,7 +188,7 @@ def kpi_export(build, content_type: str, suffix: str):
 async def ranking(app: web.Application, actor: Actor, params: RankingParams) -> dict[str, Any]:
     query = _kpi_query(app, actor, params, Dimension.UNIT)
     previous = queries.KpiQuery(**{**query.__dict__, "period": query.period.previous()})
-    current_rows = await _kpi_rows(app, query)
+    current_rows = await _kpi_rows(app, query, counts=True)
     previous_rows = await _kpi_rows(app, previous)
     tz = _tz(app)
     return {

@@ -138,3 +138,27 @@ async def test_verify_clock_on_the_board(chromium, base, api, clock):  # noqa: F
     due = await page.inner_text("#verify-due")
     assert "核实时限" in due and "剩余" in due
     assert sup.errors == []
+
+
+async def test_ranking_compares_this_month_so_far_with_as_long_before(chromium, base, api):  # noqa: F811
+    """本月 is the month so far (Monday 23 November: 1–23 November), compared with the
+    period of equal length just before (9–31 October), with the orders per unit."""
+    for unit in ("ZJJ", "ZJJ", "ZJJ", "CGJ"):
+        number = (await api.register(caller_phone=CALLER_PHONE, content=CONTENT))["number"]
+        await api.act("dispatcher", number, "dispatch", unit=unit)
+    sup = Session(chromium, base)
+    page = await sup.login("supervisor", "/web/supervise")
+    await sup.open("/web/supervise/ranking")
+    title = await page.inner_text("main section.card h2")
+    assert "2026-11-01 至 2026-11-24" in title and "2026-10-09 至 2026-11-01" in title
+    expected = await api.call(
+        "GET", "/api/v1/stats/ranking?from=2026-11-01&to=2026-11-24", "supervisor"
+    )
+    assert expected["previous_from"][:10] == "2026-10-09"
+    orders = {r["key"]: r["orders"] for r in expected["rows"]}
+    assert orders["ZJJ"] == 3 and orders["CGJ"] == 1
+    for key, count in orders.items():
+        cell = page.locator(f"#ranking tr[data-unit='{key}'] .orders")
+        assert await cell.inner_text() == str(count)
+    await sup.shot("supervisor-04-ranking.png")
+    assert sup.errors == []

@@ -230,6 +230,13 @@ def _month_period(today: date) -> tuple[date, date]:
     return first, following
 
 
+def _month_to_date(today: date) -> tuple[date, date]:
+    """本月: this month so far, [first day, tomorrow). Not the whole month: its days still
+    to come hold no orders, and the comparison (`Period.previous`, the period of equal
+    length just before) would then reach back into the month before last."""
+    return today.replace(day=1), today + timedelta(days=1)
+
+
 async def unit_ranking(app: web.Application, actor: Actor, start: str, end: str) -> dict:
     """What `GET /api/v1/stats/ranking?from=&to=` answers: the same `stats.routes.ranking`."""
     return await stats_ranking(app, actor, parse_model(RankingParams, {"from": start, "to": end}))
@@ -245,16 +252,16 @@ async def ranking(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     service = request.app[DISPATCH]
     today = service.now().astimezone(service.tz).date()
-    first, following = _month_period(today)
+    first, tomorrow = _month_to_date(today)
     previous_first, _ = _month_period(first - timedelta(days=1))
     start = request.query.get("from", "").strip()[:40] or first.isoformat()
-    end = request.query.get("to", "").strip()[:40] or following.isoformat()
+    end = request.query.get("to", "").strip()[:40] or tomorrow.isoformat()
     context: dict[str, Any] = {
         "start": start,
         "end": end,
         "rates": RANKING_RATES,
         "presets": [
-            ("本月", first.isoformat(), following.isoformat()),
+            ("本月", first.isoformat(), tomorrow.isoformat()),
             ("上月", previous_first.isoformat(), first.isoformat()),
             ("近30天", str(today - timedelta(days=29)), str(today + timedelta(days=1))),
         ],
