@@ -104,6 +104,8 @@ class DeadlineSettings(BaseModel):
     max_extensions: int = Field(ge=0)
     max_extension_days: float = Field(gt=0)
     rectification_working_days: float = Field(gt=0)
+    # 差评核实: a supervisor verifies a dissatisfied rating within this many working days.
+    verify_working_days: float = Field(1, gt=0)
     warning_ratio: float = Field(gt=0, lt=1)
     escalate_after_working_days: float = Field(gt=0)
 

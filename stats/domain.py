@@ -219,11 +219,12 @@ def rank_units(
 ) -> list[dict[str, Any]]:
     """Unit ranking by the 三率 score with the trend against the previous period.
 
-    `current` and `previous` are KPI rows (`key`, `name`, KPIs). Each answer row holds
-    the rank, the three rates and the score now, the previous score and rank, `delta`
-    (score now minus before) and `rank_change` (positive = moved up). Rows without a
-    key (orders never dispatched) are not units and are left out; units without a
-    score are listed last, unranked.
+    `current` and `previous` are KPI rows (`key`, `name`, KPIs; `dispatched` when counted).
+    Each answer row holds the rank, `orders` (the orders dispatched to it), the three
+    rates and the score now, the previous score and rank, `delta` (score now minus
+    before) and `rank_change` (positive = moved up). Rows without a key (orders never
+    dispatched) are not units and are left out; units without a score are listed last,
+    unranked.
     """
     rows = [r for r in current if r["key"] is not None]
     ranks = competition_ranks([r[SCORE] for r in rows])
@@ -241,6 +242,7 @@ def rank_units(
                 "rank": rank,
                 "key": row["key"],
                 "name": row["name"],
+                "orders": row.get("dispatched"),  # 工单数: dispatched to the unit in the period
                 **{name: row[name] for name in THREE_RATES.values()},
                 SCORE: score,
                 "previous_score": prev_score,

@@ -350,6 +350,7 @@ def kpi_statement(query: KpiQuery, weights: Mapping[str, float]):
     sums = _sums(query)
     rates = select(
         sums.c.k,
+        sums.c.dispatched,  # the orders behind the rates (kpi_table(..., counts=True))
         *(
             rate_expression(sums.c[num.name], sums.c[den.name]).label(name)
             for name, (num, den) in RATE_SQL.items()
@@ -409,14 +410,19 @@ async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[st
             "service_level_15s": row["sl"] / n if n else None,
             "asa_seconds": float(row["asa"]) if row["asa"] is not None else None,
             "abandon_rate": row["abandoned"] / n if n else None,
+            # the counts behind the rates (the wallboard shows them; not KPIs of §7)
+            "offered": n,
+            "answered": row["answered"],
+            "abandoned": row["abandoned"] or 0,
         }
     return result
 
 
 async def kpi_table(
-    session: AsyncSession, query: KpiQuery, weights: Mapping[str, float]
+    session: AsyncSession, query: KpiQuery, weights: Mapping[str, float], counts: bool = False
 ) -> list[dict[str, Any]]:
-    """`{"key","name", <every KPI>}` per group, in the order of DESIGN §7."""
+    """`{"key","name", <every KPI>}` per group, in the order of DESIGN §7; with `counts`
+    also `dispatched`, the orders dispatched to the group in the period (工单数)."""
     stmt = kpi_statement(query, weights)
     rows = (await session.execute(stmt)).mappings().all()
     calls = await call_kpis(session, query)
@@ -427,6 +433,8 @@ async def kpi_table(
         values = {k: (calls.get(row["k"], {}).get(k)) for k in CALL_KPIS}
         values.update({k: row[k] for k in KPI_NAMES if k not in CALL_KPIS})
         table.append({"key": key, "name": name, **{k: values[k] for k in KPI_NAMES}, "_o": order})
+        if counts:
+            table[-1]["dispatched"] = int(row["dispatched"] or 0)
     # groups with calls but no orders in the period (an agent who only took calls)
     seen = {row["k"] for row in rows}
     extra = [k for k in calls if k not in seen and k is not None]
@@ -436,6 +444,8 @@ async def kpi_table(
             key, name, order = more[k]
             values = {n: calls[k].get(n) for n in KPI_NAMES}
             table.append({"key": key, "name": name, **values, "_o": order})
+            if counts:
+                table[-1]["dispatched"] = 0
     table.sort(key=lambda r: (r["key"] is None, r["_o"]))
     for r in table:
         del r["_o"]

@@ -122,9 +122,11 @@ def _weights(app: web.Application) -> dict[str, float]:
     return three_rate_weights(app[SETTINGS].kpi.three_rate_weights)
 
 
-async def _kpi_rows(app: web.Application, query: queries.KpiQuery) -> list[dict[str, Any]]:
+async def _kpi_rows(
+    app: web.Application, query: queries.KpiQuery, counts: bool = False
+) -> list[dict[str, Any]]:
     async with app[SESSIONS]() as session:
-        return await queries.kpi_table(session, query, _weights(app))
+        return await queries.kpi_table(session, query, _weights(app), counts)
 
 
 # ---------------------------------------------------------------------- KPIs
@@ -135,6 +137,18 @@ async def _kpi_rows(app: web.Application, query: queries.KpiQuery) -> list[dict[
 async def kpis(app: web.Application, actor: Actor, params: KpiParams) -> dict[str, Any]:
     query = _kpi_query(app, actor, params, params.group_by)
     return {"rows": await _kpi_rows(app, query)}
+
+
+async def call_totals(app: web.Application, actor: Actor, params: PeriodParams) -> dict[str, Any]:
+    """The call side of the period for everything the actor sees: the call KPIs
+    (`queries.call_kpis`, as in the KPI table) with the offered/answered/abandoned counts."""
+    total = KpiParams.model_validate(
+        {"from": params.start, "to": params.end, "group_by": Dimension.TOTAL}
+    )
+    query = _kpi_query(app, actor, total, Dimension.TOTAL)
+    async with app[SESSIONS]() as session:
+        calls = await queries.call_kpis(session, query)
+    return calls.get(queries.TOTAL_KEY) or {"offered": 0, "answered": 0, "abandoned": 0}
 
 
 async def get_kpis(request: web.Request, call: Call):
@@ -174,7 +188,7 @@ def kpi_export(build, content_type: str, suffix: str):
 async def ranking(app: web.Application, actor: Actor, params: RankingParams) -> dict[str, Any]:
     query = _kpi_query(app, actor, params, Dimension.UNIT)
     previous = queries.KpiQuery(**{**query.__dict__, "period": query.period.previous()})
-    current_rows = await _kpi_rows(app, query)
+    current_rows = await _kpi_rows(app, query, counts=True)
     previous_rows = await _kpi_rows(app, previous)
     tz = _tz(app)
     return {

@@ -41,6 +41,7 @@ FIELD_LABELS = {
     "parent": "主工单编号",
     "due": "新的办结时限",
     "days": "延期天数",
+    "valid": "核实结果",
 }
 
 
@@ -126,7 +127,7 @@ def action_payload(action: str, form: MultiDictProxy, tz: ZoneInfo) -> dict[str,
         co_units = [c for c in form.getall("co_units", []) if isinstance(c, str) and c]
         if co_units:
             data["co_units"] = co_units
-    for name in ("approve", "resolved"):
+    for name in ("approve", "resolved", "valid"):
         if name in form:
             data[name] = _yes_no(form.get(name))
     if action == "supervise" and (due := texts(form, "due").get("due")):

@@ -86,6 +86,7 @@ NAV = {
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),
         ("/web/supervise/ranking", "单位排名"),
+        ("/web/wallboard", "大屏"),
         ("/web/dashboard", "统计看板"),
         ("/web/orders", "工单查询"),
     ],
@@ -99,6 +100,7 @@ NAV = {
         ("/web/admin/model", "分类模型"),
         ("/web/admin/outbox", "外发消息"),
         ("/web/admin/audit", "安全审计"),
+        ("/web/wallboard", "大屏"),
         ("/web/dashboard", "统计看板"),
     ],
 }

@@ -44,6 +44,19 @@ async def return_reasons(
     return latest
 
 
+async def rated_at(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each order got its latest rating (回访 or 好差评): where 核实's time starts."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(OrderEvent.order_id, OrderEvent.at)
+        .where(OrderEvent.order_id.in_(ids), OrderEvent.action == "callback")
+        .order_by(OrderEvent.order_id, OrderEvent.seq)
+    )
+    return {order_id: at for order_id, at in rows}  # the latest of each order wins
+
+
 async def returned_by(session: AsyncSession, order_id: int) -> set[str]:
     """The units that have returned (退单) this order, at any time."""
     rows = await session.scalars(

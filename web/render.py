@@ -12,7 +12,7 @@ from aiohttp import web
 
 from accounts.domain import ROLE_LABELS, Actor
 from app.keys import DISPATCH, SETTINGS
-from dispatch.lifecycle import STATE_LABELS, State
+from dispatch.lifecycle import STATE_LABELS, Policy, State
 from dispatch.storage import Order
 from web import labels
 from web.screens.notices import header_notices
@@ -120,6 +120,22 @@ def deadline(order: Order, flags: set[str], now: datetime) -> Deadline | None:
         css = "ok"
     text = f"剩余 {duration_text(left)}" if left >= 0 else f"已超期 {duration_text(left)}"
     return Deadline(label, due, text, css)
+
+
+def verify_deadline(rated_at: datetime, policy: Policy, now: datetime) -> Deadline:
+    """核实时限 of a 差评: `verify_working_days` on the working calendar from the rating,
+    warned at `warning_ratio` of that time like the other deadlines.
+
+    Computed for display, not kept by the life cycle: the scanner raises no alarm for it
+    (a `verify_clock` in `OrderView` with its own flags would be the next step).
+    """
+    budget = policy.rules.verify_working_days * policy.calendar.day_seconds
+    due = policy.calendar.add_working_seconds(rated_at, budget)
+    warn_at = policy.calendar.add_working_seconds(rated_at, budget * policy.rules.warning_ratio)
+    left = (due - now).total_seconds()
+    css = "overdue" if left < 0 else "warning" if now >= warn_at else "ok"
+    text = f"剩余 {duration_text(left)}" if left >= 0 else f"已超期 {duration_text(left)}"
+    return Deadline("核实时限", due, text, css)
 
 
 def order_row(summary: dict[str, Any], order: Order, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,17 @@ from app.keys import SETTINGS
 from web.field_routes import add_field_routes
 from web.middleware import web_middleware
 from web.render import make_filters
-from web.screens import admin, agent, callpanel, dashboard, login, notices, orders, queues
+from web.screens import (
+    admin,
+    agent,
+    callpanel,
+    dashboard,
+    login,
+    notices,
+    orders,
+    queues,
+    wallboard,
+)
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -76,6 +86,8 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)
     app.router.add_get("/web/supervise/ranking", queues.ranking)
+    app.router.add_get("/web/wallboard", wallboard.wallboard)
+    app.router.add_get("/web/api/wallboard", wallboard.wallboard_data)
     app.router.add_get("/web/orders", orders.search)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}/print", orders.print_page)

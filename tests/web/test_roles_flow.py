@@ -110,6 +110,7 @@ async def test_the_ranking_page_matches_the_api(chromium, base, api, clock):  # 
         assert await row.get_attribute("data-unit") == want["key"]
         assert await row.locator(".rank").inner_text() == str(want["rank"] or "—")
         assert await row.locator(".unit").inner_text() == want["name"]
+        assert await row.locator(".orders").inner_text() == str(want["orders"])
         for rate in ("ontime_accept_rate", "resolution_rate", "satisfaction_rate"):
             assert await row.locator(f".{rate}").inner_text() == _pct(want[rate])
         assert await row.locator(".score").inner_text() == _score(want["three_rate_score"])
@@ -145,7 +146,7 @@ async def test_the_ranking_is_scoped_like_the_api(web_client, browser, api):
     await browser.login("aq_sup")
     html = await (await web_client.get("/web/supervise/ranking")).text()
     assert 'data-unit="ZJJ"' in html and 'data-unit="CGJ"' not in html
-    assert "2026-11-01 至 2026-12-01" in html  # this month by default
+    assert "2026-11-01 至 2026-11-24" in html  # this month so far by default
     for query in ("from=tomorrow&to=2026-12-01", "from=2020-01-01&to=2026-12-01"):
         resp = await web_client.get(f"/web/supervise/ranking?{query}")
         assert resp.status == 400 and 'id="form-error"' in await resp.text()

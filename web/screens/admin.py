@@ -714,6 +714,7 @@ THRESHOLDS = [
     ("deadlines.max_extensions", "最多延期次数"),
     ("deadlines.max_extension_days", "单次最多延期(工作日)"),
     ("deadlines.rectification_working_days", "差评整改时限(工作日)"),
+    ("deadlines.verify_working_days", "差评核实时限(工作日)"),
     ("deadlines.warning_ratio", "预警(黄牌)时间比例"),
     ("deadlines.escalate_after_working_days", "超期升级(工作日)"),
     ("scanner.interval_seconds", "超期扫描间隔(秒)"),

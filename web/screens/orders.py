@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,7 @@ from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
 from web.forms import action_payload
-from web.render import order_row, render, unit_names
+from web.render import order_row, render, unit_names, verify_deadline
 from web.session import actor_of, flash, screen
 
 # Actions this step of the web interface offers; the rest stay API-only for now.
@@ -33,7 +34,13 @@ WEB_ACTIONS = (
     "supervise",
     "review",
     "callback",
+    "extend_decide",
+    "verify",
+    "reopen",
 )
+# Offered only while the order waits for it (the rules allow them in a state; the flag
+# says whether there is a request to decide or a rating to verify).
+NEEDS_FLAG = {"extend_decide": "extension_pending", "verify": "verify_pending"}
 # After these the order usually leaves the user's list: go back to the queue.
 BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "return"})
 # Actions whose form may carry files (web/uploads.py), attached to the event they make.
@@ -42,6 +49,8 @@ PAGE_SIZE = 50
 # The form opened on the order page: the first of these the user may take (the others
 # stay folded, one click away).
 USUAL_FIRST = (
+    "extend_decide",
+    "verify",
     "dispatch",
     "redispatch",
     "accept",
@@ -53,16 +62,31 @@ USUAL_FIRST = (
     "merge",
     "invalidate",
     "return",
+    "reopen",
 )
 
 
-def offered_actions(actor: Actor, state: str) -> list[str]:
-    """The actions the life-cycle rules allow this role in this state (the forms shown)."""
+def offered_actions(actor: Actor, state: str, flags: Iterable[str] = ()) -> list[str]:
+    """The actions the life-cycle rules allow this role in this state (the forms shown);
+    延期审批 and 差评核实 only while there is something to decide."""
+    flags = set(flags)
     return [
         name
         for name in WEB_ACTIONS
-        if actor.role in RULES[name].roles and State(state) in RULES[name].from_states
+        if actor.role in RULES[name].roles
+        and State(state) in RULES[name].from_states
+        and NEEDS_FLAG.get(name, "") in flags | {""}
     ]
+
+
+def pending_extension(events: list[dict]) -> dict | None:
+    """The 延期申请 waiting for a decision: the latest request, if none was decided since."""
+    for event in reversed(events):
+        if event["action"] == "extend_decide":
+            return None
+        if event["action"] == "extend_request":
+            return event
+    return None
 
 
 async def _suggestions(request: web.Request, actor: Actor, detail: OrderDetail) -> dict | None:
@@ -92,6 +116,15 @@ def demote_returning_units(suggestions: dict, returned: set[str]) -> dict:
     return {**suggestions, "unit": kept + demoted}
 
 
+async def _verify_due(request: web.Request, detail: OrderDetail):
+    """核实时限 of a 差评 waiting for verification (web.render.verify_deadline)."""
+    service = request.app[DISPATCH]
+    async with request.app[SESSIONS]() as session:
+        rated = await queries.rated_at(session, [detail.order.id])
+    at = rated.get(detail.order.id)
+    return verify_deadline(at, service.policy, service.now()) if at else None
+
+
 @screen()
 async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
@@ -99,7 +132,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     detail = await service.get(actor, request.match_info["number"])
     order = order_detail(detail, actor, service.tz)
     await phones_viewed(request, actor, phones_shown(actor, [detail.order]), "web.order")
-    actions = offered_actions(actor, detail.order.state)
+    actions = offered_actions(actor, detail.order.state, order["flags"])
     context: dict[str, Any] = {
         "order": order,
         "deadline": order_row(order, detail.order, service.now())["deadline"],
@@ -111,6 +144,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "satisfaction": labels.SATISFACTION,
         "back": labels.home_of(actor.role),
         "upload_accept": uploads.ACCEPT_ATTR,
+        "verify_due": await _verify_due(request, detail) if "verify" in actions else None,
+        "extension": pending_extension(order["events"]) if "extend_decide" in actions else None,
     }
     async with request.app[SESSIONS]() as session:
         rows = await uploads.for_orders(session, [detail.order.id])

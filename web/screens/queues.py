@@ -17,7 +17,7 @@ from stats.domain import three_rate_weights
 from stats.routes import RankingParams
 from stats.routes import ranking as stats_ranking
 from web import queries
-from web.render import duration_text, order_row, render, unit_names
+from web.render import duration_text, order_row, render, unit_names, verify_deadline
 from web.session import actor_of, flash, screen
 
 QUEUE_SIZE = 100  # the most urgent orders of a list; its total is shown beside it
@@ -187,6 +187,18 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
     disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
+    verify = await _rows(request, actor, OrderFilter(flag="verify_pending"))
+    service = request.app[DISPATCH]
+    async with request.app[SESSIONS]() as session:
+        rated = await queries.rated_at(session, [o.id for o in verify["orders"]])
+    now = service.now()
+    for row, order in zip(verify["rows"], verify["orders"], strict=True):
+        if order.id in rated:
+            row["verify_due"] = verify_deadline(rated[order.id], service.policy, now)
+    verify["rows"].sort(key=lambda r: r["verify_due"].due if "verify_due" in r else now)
+    verify["overdue"] = sum(
+        1 for r in verify["rows"] if "verify_due" in r and r["verify_due"].css == "overdue"
+    )
     return await render(
         request,
         "supervise.html",
@@ -195,7 +207,9 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
             "disputed": disputed,
             "review": review,
             "callback": callback,
-            "units": alarmed["units"] | disputed["units"],
+            "verify": verify,
+            "verify_days": request.app[SETTINGS].deadlines.verify_working_days,
+            "units": alarmed["units"] | disputed["units"] | verify["units"],
         },
     )
 
@@ -216,6 +230,13 @@ def _month_period(today: date) -> tuple[date, date]:
     return first, following
 
 
+def _month_to_date(today: date) -> tuple[date, date]:
+    """本月: this month so far, [first day, tomorrow). Not the whole month: its days still
+    to come hold no orders, and the comparison (`Period.previous`, the period of equal
+    length just before) would then reach back into the month before last."""
+    return today.replace(day=1), today + timedelta(days=1)
+
+
 async def unit_ranking(app: web.Application, actor: Actor, start: str, end: str) -> dict:
     """What `GET /api/v1/stats/ranking?from=&to=` answers: the same `stats.routes.ranking`."""
     return await stats_ranking(app, actor, parse_model(RankingParams, {"from": start, "to": end}))
@@ -231,16 +252,16 @@ async def ranking(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     service = request.app[DISPATCH]
     today = service.now().astimezone(service.tz).date()
-    first, following = _month_period(today)
+    first, tomorrow = _month_to_date(today)
     previous_first, _ = _month_period(first - timedelta(days=1))
     start = request.query.get("from", "").strip()[:40] or first.isoformat()
-    end = request.query.get("to", "").strip()[:40] or following.isoformat()
+    end = request.query.get("to", "").strip()[:40] or tomorrow.isoformat()
     context: dict[str, Any] = {
         "start": start,
         "end": end,
         "rates": RANKING_RATES,
         "presets": [
-            ("本月", first.isoformat(), following.isoformat()),
+            ("本月", first.isoformat(), tomorrow.isoformat()),
             ("上月", previous_first.isoformat(), first.isoformat()),
             ("近30天", str(today - timedelta(days=29)), str(today + timedelta(days=1))),
         ],
