@@ -34,7 +34,7 @@ async def test_an_old_overdue_order_heads_the_unit_inbox(
 
     await browser.login("zjj")
     html = await (await web_client.get("/web/unit")).text()
-    section = html[html.index("办理中") : html.index("已答复待审核")]
+    section = html[html.index('id="pane-progress"') : html.index('id="pane-returned"')]
     shown = [n for n in (old, *newer) if f">{n}</a>" in section]
     assert shown == [old, *newer[:2]]
     assert section.index(old) < section.index(newer[0]) < section.index(newer[1])

@@ -162,6 +162,14 @@ async def unit_inbox(request: web.Request) -> web.StreamResponse:
         "unit.html",
         {
             "lists": lists,
+            # the whole count of each list, beyond the rows shown
+            "totals": {
+                "accept": to_accept["total"],
+                "progress": in_progress["total"],
+                "returned": returned["total"],
+                "replied": replied["total"],
+                "due": len(lists["due"]),
+            },
             "tabs": UNIT_TABS,
             "chosen": chosen if chosen in UNIT_TABS else "",
             # at phone width, without a choice: the first non-empty list
