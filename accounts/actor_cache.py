@@ -13,14 +13,10 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable
-from itertools import chain
-
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from accounts.domain import Actor
 from accounts.storage import ApiToken, User
-from app.db import after_commit
+from app.db import on_commit_of
 
 MAX_ENTRIES = 100_000  # tokens remembered at most; beyond, the cache starts afresh
 
@@ -59,8 +55,4 @@ def _clear_all() -> None:
         cache.clear()
 
 
-@event.listens_for(Session, "after_flush")
-def _accounts_changed(session: Session, _flush_context) -> None:
-    changed = chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(row, User | ApiToken) for row in changed):
-        after_commit(session, _clear_all)
+on_commit_of((User, ApiToken), _clear_all)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -145,6 +146,19 @@ def _run_hooks(session) -> None:
 def _drop_hooks(session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(_AFTER_COMMIT, None)
+
+
+def on_commit_of(models: tuple[type, ...], hook: Callable[[], None]) -> None:
+    """Call `hook` after every commit that inserted, changed or deleted a row of one of
+    `models` through the ORM, in any session of this process (caches of rarely changed
+    tables use it to forget what they hold)."""
+
+    def changed(session: Session, _flush_context) -> None:
+        rows = itertools.chain(session.new, session.dirty, session.deleted)
+        if any(isinstance(row, models) for row in rows):
+            after_commit(session, hook)
+
+    event.listen(Session, "after_flush", changed)
 
 
 _WRITERS: weakref.WeakKeyDictionary[async_sessionmaker, Writer] = weakref.WeakKeyDictionary()

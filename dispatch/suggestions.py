@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Actor
+from app.db import on_commit_of
 from classifiers import TextClassifier, classify_request_type, detect_urgency
 from config import ClassifierSettings
 from dispatch.duplicate_index import DuplicateIndex
@@ -25,7 +27,18 @@ log = logging.getLogger(__name__)
 TOP = 3
 
 
-@dataclass
+_SUGGESTERS: weakref.WeakSet[Suggester] = weakref.WeakSet()
+
+
+def _forget_catalogues() -> None:
+    for suggester in list(_SUGGESTERS):
+        suggester.catalogue = None
+
+
+on_commit_of((Category, Unit), _forget_catalogues)
+
+
+@dataclass(eq=False)
 class Suggester:
     kb: KnowledgeBase
     # None when no model has been trained yet: the service runs without category hints.
@@ -35,6 +48,11 @@ class Suggester:
     duplicates: DuplicateIndex
     # One retrain at a time per process.
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The catalogue by name (see `_catalogue`); None until read, and after any change.
+    catalogue: dict[str, tuple] | None = None
+
+    def __post_init__(self) -> None:
+        _SUGGESTERS.add(self)
 
     @property
     def model_version(self) -> str | None:
@@ -78,15 +96,7 @@ class Suggester:
         top = self.category_model.predict(content, title=title, k=TOP)
         if not top:
             return [], []
-        rows = await session.execute(
-            select(Category.name, Category.code, Unit.code, Unit.name)
-            .outerjoin(Unit, Unit.id == Category.default_unit_id)
-            .where(Category.name.in_([label for label, _ in top]))
-            .order_by(Category.level)
-        )
-        catalogue: dict[str, tuple] = {}
-        for name, code, unit, unit_name in rows:
-            catalogue.setdefault(name, (code, unit, unit_name))
+        catalogue = await self._catalogue(session)
         categories, units = [], []
         for label, score in top:
             code, unit, unit_name = catalogue.get(label, (None, None, None))
@@ -94,6 +104,21 @@ class Suggester:
             if unit and unit not in {u["unit"] for u in units}:
                 units.append({"unit": unit, "name": unit_name, "score": round(score, 4)})
         return categories, units
+
+    async def _catalogue(self, session: AsyncSession) -> dict[str, tuple]:
+        """Category name -> (code, default unit code, unit name), the shallowest entry of
+        a name first; read once and kept until a category or unit changes."""
+        if self.catalogue is None:
+            rows = await session.execute(
+                select(Category.name, Category.code, Unit.code, Unit.name)
+                .outerjoin(Unit, Unit.id == Category.default_unit_id)
+                .order_by(Category.level, Category.code)
+            )
+            catalogue: dict[str, tuple] = {}
+            for name, code, unit, unit_name in rows:
+                catalogue.setdefault(name, (code, unit, unit_name))
+            self.catalogue = catalogue
+        return self.catalogue
 
     def auto_merge(self, order: Order, suggestions: dict[str, Any]) -> dict[str, Any] | None:
         """并单 without asking: the merge payload when the best duplicate is certain.

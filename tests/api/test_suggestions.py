@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from accounts.domain import Actor, Role, UnitRef
+from app.db import unit_of_work
 from app.factory import create_app
-from app.keys import DUPLICATES
+from app.keys import DUPLICATES, SESSIONS, SUGGESTER
 from classifiers import Record, train
+from dispatch.storage import Category, Unit
 from tests.api.conftest import Api, make_api, seed
 from tests.conftest import FakeClock, make_settings
 
@@ -232,3 +236,22 @@ async def test_the_index_is_rebuilt_from_the_database_at_start(aiohttp_client, s
     ask = ("阳光花园五号楼的电梯坏了没人管", "阳光花园小区5号楼", None)
     assert [d.number for d in index.query(*ask, zjj, clock())] == [kept["number"]]
     assert index.query(*ask, cgj, clock()) == []
+
+
+async def test_the_catalogue_is_read_once_and_forgotten_when_it_changes(
+    aiohttp_client, sqlite_url, tmp_path
+):
+    """Suggestions keep the catalogue in memory; a change to a category or unit reaches
+    the next suggestion at once (no stale default unit)."""
+    api = await _client_with_model(aiohttp_client, sqlite_url, tmp_path, 1.01)
+    body = {"content": "我们小区物业很久不打扫楼道了"}
+    first = await api.call("POST", "/api/v1/suggestions", "agent", body)
+    assert first["unit"][0]["unit"] == "ZJJ"
+    suggester = api.client.app[SUGGESTER]
+    assert suggester.catalogue is not None and "城乡建设" in suggester.catalogue
+    async with unit_of_work(api.client.app[SESSIONS]) as session:  # as the admin screen does
+        category = await session.get(Category, "CJ")
+        category.default_unit_id = await session.scalar(select(Unit.id).where(Unit.code == "CGJ"))
+    assert suggester.catalogue is None
+    again = await api.call("POST", "/api/v1/suggestions", "agent", body)
+    assert again["unit"][0]["unit"] == "CGJ"
