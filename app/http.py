@@ -199,7 +199,8 @@ class ApiRoute:
     open311: bool = False
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in `text`, or None when it is none."""
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
@@ -217,11 +218,11 @@ def client_address(request: web.Request) -> str:
     def is_trusted(address) -> bool:
         return address is not None and any(address in net for net in trusted)
 
-    if not trusted or not is_trusted(_ip(peer)):
+    if not trusted or not is_trusted(parse_ip(peer)):
         return peer
     forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
     for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
-        address = _ip(hop)
+        address = parse_ip(hop)
         if address is None:
             break  # garbage: stop at the last address a proxy vouched for
         if not is_trusted(address):

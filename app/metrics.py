@@ -27,6 +27,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.http import error_response, parse_ip
+from app.keys import SETTINGS
+
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL = 0.01
@@ -151,6 +154,11 @@ async def timing_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 async def metrics_view(request: web.Request) -> web.Response:
+    """Counts only, no personal data; still only for the scraper's networks."""
+    peer = parse_ip(request.remote or "")
+    allowed = request.app[SETTINGS].server.metrics_networks
+    if peer is None or not any(peer in network for network in allowed):
+        return error_response(403, "forbidden", "无权读取运行指标")
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

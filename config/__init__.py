@@ -46,6 +46,9 @@ class ServerSettings(BaseModel):
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client;
     # from any other peer the header is ignored (anyone can send it).
     trusted_proxies: list[IPvAnyNetwork] = []
+    # Peers (the direct connection, not X-Forwarded-For) that may read /metrics: the
+    # Prometheus scraper's networks. Loopback by default.
+    metrics_networks: list[IPvAnyNetwork] = ["127.0.0.0/8", "::1/128"]
 
 
 class DatabaseSettings(BaseModel):

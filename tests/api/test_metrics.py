@@ -30,3 +30,17 @@ async def test_metrics_report_orders_flags_and_outbox_from_the_readers(api):
     body = await (await api.client.get("/metrics")).text()
     assert re.search(r'^hotline_orders\{state="registered"\} 1\.0$', body, re.M)
     assert re.search(r'^hotline_orders\{state="dispatched"\} 1\.0$', body, re.M)
+
+
+async def test_metrics_answer_only_the_scrapers_networks(aiohttp_client, sqlite_url):
+    from ipaddress import ip_network
+
+    from app.factory import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(sqlite_url)
+    settings.server.metrics_networks = [ip_network("10.0.0.0/8")]
+    client = await aiohttp_client(create_app(settings, scanner=False))
+    resp = await client.get("/metrics")  # from 127.0.0.1, not the scraper's network
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "forbidden"
