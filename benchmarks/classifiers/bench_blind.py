@@ -21,7 +21,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from common import DATA_DIR, ROOT
@@ -65,31 +64,12 @@ def urgency_figures(model_dir: Path, path: Path) -> dict:
 
 
 def latency(model_dir: Path, path: Path, passes: int = 5) -> dict:
-    """Per-request latency in-process; p95 of the best and of the median pass (the 2
-    cores are shared, single passes are noisy)."""
-    import statistics
+    """Per-request latency in-process, measured as bench_accuracy measures it."""
+    from bench_accuracy import latency as model_latency
 
     from classifiers import load_model, read_records
 
-    model = load_model(model_dir)
-    items = [(r.text, r.title) for r in read_records(path)]
-    for text, title in items[:20]:
-        model.predict(text, title=title)
-    p50s, p95s = [], []
-    for _ in range(passes):
-        samples = []
-        for text, title in items:
-            t0 = time.perf_counter()
-            model.predict(text, title=title)
-            samples.append((time.perf_counter() - t0) * 1000)
-        samples.sort()
-        p50s.append(samples[len(samples) // 2])
-        p95s.append(samples[int(0.95 * len(samples)) - 1])
-    return {
-        "p50_ms_best_pass": round(min(p50s), 3),
-        "p95_ms_best_pass": round(min(p95s), 3),
-        "p95_ms_median_pass": round(statistics.median(p95s), 3),
-    }
+    return model_latency(load_model(model_dir), read_records(path), passes)
 
 
 def main() -> None:
