@@ -27,6 +27,7 @@ from app.http import (
     bearer_token,
     client_address,
     page_answer,
+    page_of,
 )
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
 from config import AuthSettings
@@ -236,19 +237,18 @@ async def list_users(request: web.Request, call: Call):
         rows = await session.execute(
             select(User, Unit.code).outerjoin(Unit, Unit.id == User.unit_id).order_by(User.username)
         )
-        return {
-            "items": [
-                {
-                    "username": u.username,
-                    "display_name": u.display_name,
-                    "role": u.role,
-                    "unit": code,
-                    "hotlines": u.hotlines,
-                    "active": u.active,
-                }
-                for u, code in rows
-            ]
-        }
+        items = [
+            {
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": u.role,
+                "unit": code,
+                "hotlines": u.hotlines,
+                "active": u.active,
+            }
+            for u, code in rows
+        ]
+    return page_of(items, call.query)
 
 
 def api_key_json(row: ApiKey, unit: str | None) -> dict:
@@ -277,7 +277,7 @@ async def create_api_key(request: web.Request, call: Call):
 async def list_api_keys(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         rows = await apikeys.listed(session)
-    return {"items": [api_key_json(row, unit) for row, unit in rows]}
+    return page_of([api_key_json(row, unit) for row, unit in rows], call.query)
 
 
 async def revoke_api_key(request: web.Request, call: Call):
@@ -372,7 +372,9 @@ routes = [
         tags=("admin",),
         errors=(409,),
     ),
-    ApiRoute("GET", "/api/v1/users", list_users, "用户列表", roles=ADMIN, tags=("admin",)),
+    ApiRoute(
+        "GET", "/api/v1/users", list_users, "用户列表", roles=ADMIN, query=Page, tags=("admin",)
+    ),
     ApiRoute(
         "POST",
         "/api/v1/api-keys",
@@ -389,6 +391,7 @@ routes = [
         list_api_keys,
         "接口密钥列表",
         roles=ADMIN,
+        query=Page,
         tags=("admin",),
     ),
     ApiRoute(

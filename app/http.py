@@ -329,3 +329,11 @@ def page_number(raw: str | None) -> int:
 
 def page_answer(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+def page_of(items: list[Any], query: Page | None) -> dict[str, Any]:
+    """One page of a short list held whole in memory (units, users, keys, ...), in the
+    same shape as the lists paged in SQL."""
+    page, size = (query.page, query.page_size) if query is not None else (1, 50)
+    start = (page - 1) * size
+    return page_answer(items[start : start + size], len(items), page, size)

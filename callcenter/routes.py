@@ -31,7 +31,7 @@ from accounts.audit import Event, Result
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
 from accounts.routes import phones_viewed, trail
 from app.errors import AppError, InvalidInput
-from app.http import ApiRoute, Call, Page, StrictBody, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, page_answer, page_of
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
 from callcenter import desk, storage
 from callcenter.domain import CallRecord
@@ -169,12 +169,12 @@ async def change_my_agent(request: web.Request, call: Call):
 async def list_queues(request: web.Request, call: Call):
     center = request.app.get(CALLCENTER)
     items = [] if center is None else [asdict(q) for q in center.queues()]
-    return {"items": items, "total": len(items)}
+    return page_of(items, call.query)
 
 
 async def list_agents(request: web.Request, call: Call):
     agents = await desk.all_agents(request.app)
-    return {"items": [desk.agent_view(a, request.app) for a in agents], "total": len(agents)}
+    return page_of([desk.agent_view(a, request.app) for a in agents], call.query)
 
 
 def _call_id(request: web.Request) -> str:
@@ -241,6 +241,7 @@ routes = [
         list_queues,
         "排队情况(等待人数、最长等待、预计等待)",
         roles=CALL_ROLES,
+        query=Page,
         tags=("calls",),
     ),
     ApiRoute(
@@ -313,6 +314,7 @@ routes = [
         list_agents,
         "坐席列表与状态",
         roles=frozenset({Role.SUPERVISOR, Role.ADMIN}),
+        query=Page,
         tags=("calls",),
     ),
     ApiRoute(

@@ -16,7 +16,7 @@ from accounts.routes import phones_viewed, trail
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import AppError, NotFound
-from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer, page_of
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from dispatch import learning, notifications, org
 from dispatch.exceptions import ActionRejected
@@ -247,7 +247,7 @@ def _action(name: str):
 async def list_hotlines(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         rows = list(await session.scalars(select(Hotline).order_by(Hotline.number)))
-        return {"items": [await org.hotline_json(session, h) for h in rows]}
+        return page_of([await org.hotline_json(session, h) for h in rows], call.query)
 
 
 class HotlineEdit(StrictBody):
@@ -278,7 +278,8 @@ async def hotline_history(request: web.Request, call: Call):
             raise NotFound(f"未知热线: {number}", code="unknown_hotline")
         rows = await org.hotline_changes(session, number)
     tz = _tz(request)
-    return {"items": [{"at": _at(r.at, tz), "by": r.by, "changes": r.changes} for r in rows]}
+    items = [{"at": _at(r.at, tz), "by": r.by, "changes": r.changes} for r in rows]
+    return page_of(items, call.query)
 
 
 class CreateUnit(StrictBody):
@@ -320,7 +321,7 @@ async def list_units(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         rows = list(await session.scalars(select(Unit).order_by(Unit.path)))
     by_id = {u.id: u for u in rows}
-    return {"items": [_unit_json(u, by_id) for u in rows]}
+    return page_of([_unit_json(u, by_id) for u in rows], call.query)
 
 
 class CreateCategory(StrictBody):
@@ -355,18 +356,17 @@ async def list_categories(request: web.Request, call: Call):
             .outerjoin(Unit, Unit.id == Category.default_unit_id)
             .order_by(Category.code)
         )
-        return {
-            "items": [
-                {
-                    "code": c.code,
-                    "name": c.name,
-                    "parent": c.parent_code,
-                    "level": c.level,
-                    "default_unit": unit,
-                }
-                for c, unit in rows
-            ]
-        }
+        items = [
+            {
+                "code": c.code,
+                "name": c.name,
+                "parent": c.parent_code,
+                "level": c.level,
+                "default_unit": unit,
+            }
+            for c, unit in rows
+        ]
+    return page_of(items, call.query)
 
 
 class CalendarQuery(BaseModel):
@@ -548,7 +548,7 @@ routes = [
         body=CitizenDataRequest,
         tags=("admin",),
     ),
-    ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", tags=("admin",)),
+    ApiRoute("GET", "/api/v1/hotlines", list_hotlines, "热线列表", query=Page, tags=("admin",)),
     ApiRoute(
         "PUT",
         "/api/v1/hotlines/{number}",
@@ -564,9 +564,10 @@ routes = [
         hotline_history,
         "热线修改记录",
         roles=ADMIN,
+        query=Page,
         tags=("admin",),
     ),
-    ApiRoute("GET", "/api/v1/units", list_units, "单位列表", tags=("admin",)),
+    ApiRoute("GET", "/api/v1/units", list_units, "单位列表", query=Page, tags=("admin",)),
     ApiRoute(
         "POST",
         "/api/v1/units",
@@ -578,7 +579,7 @@ routes = [
         tags=("admin",),
         errors=(409,),
     ),
-    ApiRoute("GET", "/api/v1/categories", list_categories, "派单目录", tags=("admin",)),
+    ApiRoute("GET", "/api/v1/categories", list_categories, "派单目录", query=Page, tags=("admin",)),
     ApiRoute(
         "POST",
         "/api/v1/categories",

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from accounts.domain import Role
 from app.db import unit_of_work
-from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
+from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer, page_of
 from app.keys import DISPATCH, SESSIONS
 from integrations import outbox
 from integrations.exceptions import MessageNotFound, WebhookNotFound
@@ -112,7 +112,7 @@ async def create_webhook(request: web.Request, call: Call):
 async def list_webhooks(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         rows = await webhooks.listed(session)
-    return {"items": [webhook_json(hook, unit) for hook, unit in rows]}
+    return page_of([webhook_json(hook, unit) for hook, unit in rows], call.query)
 
 
 async def delete_webhook(request: web.Request, call: Call):
@@ -154,7 +154,13 @@ routes = [
         tags=("admin",),
     ),
     ApiRoute(
-        "GET", "/api/v1/webhooks", list_webhooks, "Webhook 列表", roles=ADMIN, tags=("admin",)
+        "GET",
+        "/api/v1/webhooks",
+        list_webhooks,
+        "Webhook 列表",
+        roles=ADMIN,
+        query=Page,
+        tags=("admin",),
     ),
     ApiRoute(
         "DELETE",

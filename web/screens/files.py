@@ -9,7 +9,7 @@ from aiohttp import web
 
 from accounts.domain import Actor, Role
 from app.errors import Forbidden, NotFound
-from app.http import ApiRoute, Call
+from app.http import ApiRoute, Call, Page, page_of
 from app.keys import DISPATCH, SESSIONS, SETTINGS
 from dispatch.storage import Order
 from web import uploads
@@ -68,7 +68,7 @@ async def list_attachments(request: web.Request, call: Call):
     async with request.app[SESSIONS]() as session:
         rows = await uploads.for_orders(session, [detail.order.id])
     tz = request.app[DISPATCH].tz
-    return {"items": [uploads.as_json(r, tz) for r in rows], "total": len(rows)}
+    return page_of([uploads.as_json(r, tz) for r in rows], call.query)
 
 
 async def add_attachments(request: web.Request, call: Call):
@@ -92,6 +92,7 @@ API_ROUTES = [
         "/api/v1/orders/{number}/attachments",
         list_attachments,
         "工单附件列表",
+        query=Page,
         tags=("orders",),
     ),
     ApiRoute(
