@@ -383,6 +383,7 @@ routes = [
         roles=ADMIN,
         body=CreateApiKey,
         status=201,
+        creates=("id", "/api/v1/api-keys/{id}"),
         tags=("admin",),
     ),
     ApiRoute(

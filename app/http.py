@@ -197,6 +197,10 @@ class ApiRoute:
     # no unit (the Open311 server's routes).
     api_keys: bool = False
     open311: bool = False
+    # What the answer creates, for the OpenAPI links (stateful clients and fuzzers):
+    # (field of the answer, path template of the created resource), e.g. ("number",
+    # "/api/v1/orders/{number}") — every operation under that path takes the field.
+    creates: tuple[str, str] | None = None
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -100,6 +100,7 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             if route.api_keys or route.open311:
                 op["security"].append({"apiKey": []})
         paths.setdefault(route.path, {})[route.method.lower()] = op
+    _link_creations(routes, paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 热线工单系统 API", "version": "1"},
@@ -112,6 +113,25 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _link_creations(routes: list[ApiRoute], paths: dict[str, Any]) -> None:
+    """OpenAPI links from each creating operation to the operations on what it made."""
+    for route in routes:
+        if route.creates is None:
+            continue
+        field, resource = route.creates
+        param = re.findall(r"{(\w+)}", resource)[-1]
+        links = {
+            target.handler.__name__: {
+                "operationId": target.handler.__name__,
+                "parameters": {param: f"$response.body#/{field}"},
+            }
+            for target in routes
+            if target.path == resource or target.path.startswith(resource + "/")
+        }
+        response = paths[route.path][route.method.lower()]["responses"][str(route.status)]
+        response["links"] = links
 
 
 async def openapi(request: web.Request, call: Call):

@@ -7,7 +7,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from accounts.audit import Event, Result
@@ -33,6 +33,21 @@ SUGGEST_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR})
 
 
 class CreateOrder(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "phone",
+                    "hotline": "12345",
+                    "content": "东湖路12号小区门口路灯坏了一个月,晚上很黑",
+                    "caller_phone": "13800138000",
+                    "address": "东湖路12号",
+                    "type": "complaint",
+                }
+            ]
+        }
+    )
+
     channel: Channel
     hotline: str = Field(min_length=1, max_length=20)
     content: str = Field(min_length=1, max_length=5000)
@@ -496,6 +511,7 @@ routes = [
         "登记工单",
         body=CreateOrder,
         status=201,
+        creates=("number", "/api/v1/orders/{number}"),
         tags=("orders",),
     ),
     ApiRoute(

@@ -151,6 +151,7 @@ routes = [
         roles=ADMIN,
         body=CreateWebhook,
         status=201,
+        creates=("id", "/api/v1/webhooks/{id}"),
         tags=("admin",),
     ),
     ApiRoute(

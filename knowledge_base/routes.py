@@ -149,6 +149,7 @@ routes = [
         roles=EDITORS,
         body=CreateEntry,
         status=201,
+        creates=("id", "/api/v1/kb/entries/{id}"),
         tags=("kb",),
     ),
     ApiRoute("GET", "/api/v1/kb/entries/{id}", get_entry, "知识条目与版本历史", tags=("kb",)),
