@@ -43,3 +43,37 @@ async def test_every_route_and_role(api: Api):
             checked += 1
     assert checked >= 6 * 60, checked  # the whole API, not a corner of it
     print(f"routes x roles checked: {checked}")
+
+
+# Users who must not see an order of hotline 12345 led by ZJJ-WY: a unit beside it, a
+# unit below a sibling, and a dispatcher of the 12350 sub-platform.
+OUT_OF_SCOPE = ("cgj", "dhq_dh", "aq_dispatcher")
+
+
+async def test_every_order_route_out_of_scope(api: Api):
+    """Route × role × scope: for an order outside the caller's scope, every route on it
+    answers exactly as for an order that does not exist (404, or the same 400/403 that
+    comes before looking the order up) — never an answer or a state conflict."""
+    number = (await api.register())["number"]
+    await api.act("dispatcher", number, "dispatch", unit="ZJJ-WY")
+    missing = "20991231999999"
+    checked = 0
+    for route in api.client.app[ROUTES]:
+        if "{number}" not in route.path or not route.path.startswith("/api/v1/orders/"):
+            continue
+        for user in OUT_OF_SCOPE:
+            headers = {"Authorization": f"Bearer {await api.login_once(user)}"}
+            body = None if route.method in ("GET", "DELETE") else {}
+            answers = []
+            for which in (number, missing):
+                path = route.path.replace("{number}", which)
+                resp = await api.client.request(route.method, path, json=body, headers=headers)
+                answers.append((resp.status, (await resp.json())["error"]["code"]))
+            where = (user, route.method, route.path, answers)
+            assert answers[0] == answers[1], where
+            assert answers[0][0] in (400, 403, 404), where
+            checked += 1
+    # in scope the order is there: the parent unit reads it
+    assert (await api.order(number, user="zjj"))["number"] == number
+    assert checked >= 3 * 20, checked
+    print(f"order routes x out-of-scope users checked: {checked}")
