@@ -169,6 +169,7 @@ async def print_page(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     service = request.app[DISPATCH]
     detail = await service.get(actor, request.match_info["number"])
+    await phones_viewed(request, actor, phones_shown(actor, [detail.order]), "web.print")
     context = {
         "order": order_detail(detail, actor, service.tz),
         "units": unit_names(detail.units),

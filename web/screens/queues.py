@@ -8,9 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from accounts.domain import Actor, Role
+from accounts.routes import phones_viewed
 from app.errors import AppError
 from app.http import parse_model
 from app.keys import DISPATCH, SESSIONS, SETTINGS
+from dispatch.privacy import phones_shown
 from dispatch.services import OrderFilter
 from dispatch.views import order_summary
 from stats.domain import three_rate_weights
@@ -64,6 +66,14 @@ def _aging(rows: list[dict], since: dict[str, datetime], now: datetime, settings
         row["aging"] = "overdue" if share >= 1 else "warning" if share >= warn else "ok"
 
 
+async def _phones_viewed(
+    request: web.Request, actor: Actor, where: str, *lists: dict[str, Any]
+) -> None:
+    """One audit line for the full phone numbers a screen shows, over all its lists."""
+    orders = {o.id: o for rows in lists for o in rows["orders"]}
+    await phones_viewed(request, actor, phones_shown(actor, list(orders.values())), where)
+
+
 @screen(Role.DISPATCHER)
 async def dispatch_queue(request: web.Request) -> web.StreamResponse:
     """派单队列: registered orders to dispatch, returned ones with the unit's reason; how
@@ -81,6 +91,7 @@ async def dispatch_queue(request: web.Request) -> web.StreamResponse:
     returned_at = {o.number: r.at for o in returned["orders"] if (r := reasons.get(o.id))}
     _aging(returned["rows"], returned_at, now, settings)
     units = {**waiting["units"], **returned["units"]}
+    await _phones_viewed(request, actor, "web.dispatch", waiting, returned)
     return await render(
         request,
         "dispatch.html",
@@ -206,6 +217,9 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
     verify["rows"].sort(key=lambda r: r["verify_due"].due if "verify_due" in r else now)
     verify["overdue"] = sum(
         1 for r in verify["rows"] if "verify_due" in r and r["verify_due"].css == "overdue"
+    )
+    await _phones_viewed(
+        request, actor, "web.supervise", alarmed, disputed, review, callback, verify
     )
     return await render(
         request,
