@@ -95,7 +95,13 @@ async def healthz(request: web.Request, call: Call):
 def _database(now: Callable[[], datetime]):
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        engine = db.create_engine(settings.database.url, settings.database.echo)
+        database = settings.database
+        engine = db.create_engine(
+            database.url,
+            database.echo,
+            pool_size=database.pool_size,
+            max_overflow=database.max_overflow,
+        )
         await db.migrate(engine)
         sessions = db.session_factory(engine)
         app[ENGINE], app[SESSIONS] = engine, sessions

@@ -54,6 +54,8 @@ class ServerSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     url: str
     echo: bool = False
+    pool_size: int = Field(20, ge=1, le=500)
+    max_overflow: int = Field(10, ge=0, le=500)
 
 
 class AuthSettings(BaseModel):
