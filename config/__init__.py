@@ -54,7 +54,7 @@ class ServerSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     url: str
     echo: bool = False
-    pool_size: int = Field(20, ge=1, le=500)
+    pool_size: int = Field(5, ge=1, le=500)
     max_overflow: int = Field(10, ge=0, le=500)
 
 
