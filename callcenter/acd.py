@@ -7,6 +7,9 @@
   queue (`general`) may take the caller too.
 - A caller whose offer failed (the agent never answered) goes back with the place kept:
   the original enqueue time and sequence number.
+- A language's callers (`lang_<code>`) are taken only by agents with that skill, after
+  `overflow_seconds` by the language desk too (`lang_desk`), never by general agents;
+  an agent with no skills takes every queue but these.
 - An emergency (key 0) goes before every other caller.
 - A blind transfer (转接) puts the caller back, ahead of later callers, for a queue or
   for one named agent.
@@ -18,8 +21,10 @@ import itertools
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from callcenter import languages
 from callcenter.agents import Agent, AgentState
 from callcenter.ivr import GENERAL_QUEUE
+from callcenter.languages import LANGUAGE_DESK
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class Acd:
 
     def queues_for(self, entry: Waiting, now: datetime) -> frozenset[str]:
         if now - entry.since >= self.overflow:
-            return frozenset({entry.queue, self.overflow_queue})
+            # A language's callers overflow to the language desk, never to general agents.
+            language = languages.of_queue(entry.queue) is not None
+            return frozenset({entry.queue, LANGUAGE_DESK if language else self.overflow_queue})
         return frozenset({entry.queue})
 
     # ------------------------------------------------------------ assignment

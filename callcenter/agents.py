@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from callcenter import languages
 from callcenter.exceptions import IllegalAgentTransition, InvalidSipUri
 
 
@@ -62,7 +63,7 @@ class Agent:
     state: AgentState = AgentState.LOGGED_OUT
     state_since: datetime | None = None
     sip_uri: str | None = None
-    # Queues (skills) the agent takes; empty: every queue.
+    # Queues (skills) the agent takes; empty: every queue but the languages' (lang_*).
     queues: tuple[str, ...] = ()
     # When the agent last became available: longest idle is offered first.
     idle_since: datetime | None = None
@@ -70,7 +71,9 @@ class Agent:
     call_id: str | None = None  # the call record on the agent's line
 
     def takes(self, queues: set[str] | frozenset[str]) -> bool:
-        return not self.queues or bool(queues.intersection(self.queues))
+        if not self.queues:  # a language caller needs someone who speaks it
+            return any(not languages.is_language_queue(q) for q in queues)
+        return bool(queues.intersection(self.queues))
 
     @property
     def label(self) -> str:

@@ -30,7 +30,7 @@ from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import InvalidInput
 from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
-from callcenter import agents, storage
+from callcenter import agents, languages, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound, ConferenceNotPossible, NotAnAgent
@@ -170,6 +170,8 @@ async def screen_pop(app: web.Application, agent: Agent, record: CallRecord) -> 
         "hotline": record.hotline,
         "caller": record.caller,  # unmasked: agents may see callers' numbers
         "queue": record.queue,
+        "language": record.language or languages.MANDARIN,
+        "language_label": languages.label(record.language),
         "orders": orders,
     }
     return app[PUSH].publish(agent.user_id, event)

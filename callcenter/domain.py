@@ -225,6 +225,7 @@ class CallRecord:
     three_way_at: datetime | None = None
     conference_uri: str | None = None
     conference_unit: str | None = None  # the unit's code, when the agent gave one
+    language: str | None = None  # 多语种: the language the caller is served in; None: 普通话
 
     @property
     def queue_wait_seconds(self) -> float | None:
@@ -309,11 +310,15 @@ def attach_recording(record: CallRecord, path: str) -> CallRecord:
     return replace(record, recording=path)
 
 
-def enqueue(record: CallRecord, queue: str, at: datetime) -> CallRecord:
-    """The IVR put the (answered) caller in a queue to wait for an agent (排队)."""
+def enqueue(
+    record: CallRecord, queue: str, at: datetime, language: str | None = None
+) -> CallRecord:
+    """The IVR put the (answered) caller in a queue to wait for an agent (排队), to be
+    served in `language` (None: 普通话)."""
     if record.state is not CallState.ANSWERED:
         raise IllegalCallTransition(record.id, record.state.value, "enqueue")
-    return replace(record, queue=queue, queued_at=max(at, record.ivr_answered_at or at))
+    queued_at = max(at, record.ivr_answered_at or at)
+    return replace(record, queue=queue, queued_at=queued_at, language=language)
 
 
 def end(

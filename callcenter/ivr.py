@@ -15,8 +15,11 @@ are accepted during the greeting (type-ahead, 插话) so regular callers need no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from callcenter import languages
 
 # Prompt names: <prompts_dir>/<hotline>/<name>.wav, else <prompts_dir>/common/<name>.wav.
 MENU = "menu"
@@ -55,9 +58,10 @@ class CallbackReason(StrEnum):
 @dataclass(frozen=True)
 class Option:
     digit: str
-    label: str  # what the menu prompt says for it (Mandarin)
+    label: str  # what the menu prompt says for it (Mandarin; a language: in itself)
     queue: str | None  # None: "call me back"
     emergency: bool = False  # 紧急求助: marked for an emergency hand-over, served first
+    language: str | None = None  # 多语种: the caller chose this language (its queue)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,13 @@ class MenuSpec:
         return next((o for o in self.options if o.digit == digit), None)
 
     def prompt_text(self) -> str:
-        return "".join(f"{o.label}请按{o.digit}," for o in self.options).rstrip(",") + "。"
+        """The Mandarin part of the menu prompt (each language speaks its own option)."""
+        mandarin = [o for o in self.options if o.language is None]
+        return "".join(f"{o.label}请按{o.digit}," for o in mandarin).rstrip(",") + "。"
+
+    def language_queue(self, code: str | None) -> str | None:
+        option = next((o for o in self.options if code and o.language == code), None)
+        return None if option is None else option.queue
 
 
 GENERAL_QUEUE = "general"
@@ -83,11 +93,15 @@ TOPICS: dict[str, tuple[str, str]] = {
 }
 
 
-def menu_for(hotline: str) -> MenuSpec:
+def menu_for(hotline: str, offered: Sequence[str] = ()) -> MenuSpec:
+    """The first (and only) menu of `hotline`; `offered`: language codes besides 普通话."""
     options = [Option("1", "普通话服务", GENERAL_QUEUE)]
     if hotline in TOPICS:
         queue, label = TOPICS[hotline]
         options.append(Option("2", label, queue))
+    for code in offered:
+        lang = languages.LANGUAGES[code]
+        options.append(Option(lang.digit, lang.menu, lang.queue, language=code))
     options.append(Option("9", "需要回电", None))
     options.append(Option(EMERGENCY_DIGIT, "紧急求助", GENERAL_QUEUE, emergency=True))
     return MenuSpec(tuple(options), GENERAL_QUEUE)
@@ -165,6 +179,8 @@ class IvrCall:
     callback: CallbackReason | None = None
     ignored: int = 0  # digits that had no meaning where they came
     emergency: bool = False
+    language: str | None = None  # chosen in the menu (or remembered): prompts in it
+    remembered: str | None = None  # the caller's language from an earlier call
 
     # ---------------------------------------------------------- events
 
@@ -176,6 +192,7 @@ class IvrCall:
 
     def prompt_finished(self, prompt: str) -> list[Action]:
         """The last prompt of a Play ended (`prompt` is its name)."""
+        prompt = languages.base_name(prompt)
         if self.phase is Phase.MENU and prompt == MENU:
             return [StartTimer(MENU_TIMER, self.config.menu_timeout_seconds)]
         if self.phase is Phase.QUEUED and prompt in (QUEUE, CALLBACK_OFFER):
@@ -205,7 +222,7 @@ class IvrCall:
             return self._failed_attempt(replay=(MENU,))
         if kind == LONG_WAIT_TIMER and self.phase is Phase.QUEUED:
             self.callback_offered = True
-            return [Play((CALLBACK_OFFER,))]
+            return [Play((self._say(CALLBACK_OFFER),))]
         if kind == MAX_WAIT_TIMER and self.phase is Phase.QUEUED:
             return self._callback(CallbackReason.OVERFLOW)
         return []
@@ -256,6 +273,8 @@ class IvrCall:
         if option is None:
             return self._failed_attempt(replay=(INVALID, MENU))
         self.choice = digit
+        if option.language is not None:
+            self.language = option.language
         if option.queue is None:
             return [CancelTimer(MENU_TIMER), *self._callback(CallbackReason.REQUESTED)]
         if option.emergency:
@@ -267,7 +286,11 @@ class IvrCall:
         self.failures += 1
         if self.failures >= self.config.menu_attempts:
             self.choice = "default"
-            return [CancelTimer(MENU_TIMER), *self._enqueue(self.menu.default_queue)]
+            # A caller who chose a language before and presses nothing now waits for it.
+            queue = self.menu.language_queue(self.remembered)
+            if queue is not None:
+                self.language = self.remembered
+            return [CancelTimer(MENU_TIMER), *self._enqueue(queue or self.menu.default_queue)]
         return [CancelTimer(MENU_TIMER), Play(replay)]
 
     def _enqueue(self, queue: str) -> list[Action]:
@@ -275,7 +298,7 @@ class IvrCall:
         self.queue = queue
         return [
             Enqueue(queue),
-            Play((QUEUE,)),
+            Play((self._say(QUEUE),)),
             StartTimer(LONG_WAIT_TIMER, self.config.queue_long_wait_seconds),
             StartTimer(MAX_WAIT_TIMER, self.config.queue_max_wait_seconds),
         ]
@@ -287,5 +310,8 @@ class IvrCall:
             CancelTimer(LONG_WAIT_TIMER),
             CancelTimer(MAX_WAIT_TIMER),
             RegisterCallback(reason),
-            Play((CALLBACK_OK,)),
+            Play((self._say(CALLBACK_OK),)),
         ]
+
+    def _say(self, prompt: str) -> str:
+        return languages.localized(prompt, self.language)

@@ -4,10 +4,12 @@
 
 writes <dir>/<number>/greeting.wav and menu.wav for every configured hotline and the
 shared IVR prompts in <dir>/common/ (invalid, queue, callback_offer, callback_ok, and
-hold music synthesised in Python) — 8 kHz, mono, 16-bit PCM: what the conference bridge
-runs at, so no resampling per call. A prompt is only rewritten when its text changes;
-recorded prompts dropped in place of these are kept as long as their `.txt` sidecar is
-removed. A file in <dir>/<number>/ overrides the common one for that hotline.
+hold music synthesised in Python; queue.<code>.wav ... for each offered language, whose
+menu options are spoken in their own voice: callcenter/languages.py) — 8 kHz, mono,
+16-bit PCM: what the conference bridge runs at, so no resampling per call. A prompt is
+only rewritten when its text changes; recorded prompts dropped in place of these are
+kept as long as their `.txt` sidecar is removed. A file in <dir>/<number>/ overrides
+the common one for that hotline.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import wave
 from collections.abc import Iterable
 from pathlib import Path
 
-from callcenter import ivr
+from callcenter import ivr, languages
 from callcenter.exceptions import CallCenterError
 
 GREETING = "您好,欢迎致电{name}。本次通话将被录音,请稍候。"
@@ -52,21 +54,34 @@ def tools_available() -> bool:
     return all(shutil.which(tool) for tool in ("espeak-ng", "sox"))
 
 
-def synthesize(text: str, target: Path) -> None:
-    """Speak `text` in Mandarin into `target` as an 8 kHz mono 16-bit WAV."""
+MANDARIN_VOICE = "cmn"
+Segment = tuple[str, str]  # (espeak-ng voice, text)
+
+
+def synthesize(text: str, target: Path, voice: str = MANDARIN_VOICE) -> None:
+    """Speak `text` (Mandarin by default) into `target` as an 8 kHz mono 16-bit WAV."""
+    speak([(voice, text)], target)
+
+
+def speak(segments: list[Segment], target: Path) -> None:
+    """Speak each (voice, text) in turn into `target`, one 8 kHz mono 16-bit WAV."""
     if not tools_available():
         raise PromptToolMissing("espeak-ng and sox are needed: apt-get install espeak-ng sox")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", "cmn", "-s", "175", "-w", str(raw), text], check=True)
+        raws = []
+        for i, (voice, text) in enumerate(segments):
+            raws.append(str(Path(tmp) / f"speech{i}.wav"))
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", "175", "-w", raws[-1], text], check=True
+            )
         partial = target.with_suffix(".tmp.wav")
         subprocess.run(
             [
                 "sox",
                 "-V1",
                 "-G",
-                str(raw),
+                *raws,
                 "-r",
                 str(SAMPLE_RATE),
                 "-c",
@@ -107,12 +122,35 @@ def menu_text(number: str) -> str:
     return ivr.menu_for(number).prompt_text() + "重听请按星号键。"
 
 
-def _ensure(text: str, wav: Path) -> Path:
+def menu_segments(number: str, offered: Iterable[str] = ()) -> list[Segment]:
+    """The menu in Mandarin, then each offered language's option in its own voice."""
+    segments = [(MANDARIN_VOICE, menu_text(number))]
+    for code in offered:
+        language = languages.LANGUAGES[code]
+        segments.append((language.voice, language.menu))
+    return segments
+
+
+def language_texts(code: str) -> dict[str, str]:
+    """The shared prompts a caller who chose `code` hears, by their localized names."""
+    language = languages.LANGUAGES[code]
+    texts = {
+        ivr.QUEUE: language.queue_text,
+        ivr.CALLBACK_OFFER: language.callback_offer,
+        ivr.CALLBACK_OK: language.callback_ok,
+    }
+    return {languages.localized(name, code): text for name, text in texts.items()}
+
+
+def _ensure(text: str | list[Segment], wav: Path) -> Path:
+    """Write `wav` unless it already says `text` (its .txt sidecar; none: a recording)."""
+    segments = [(MANDARIN_VOICE, text)] if isinstance(text, str) else text
+    said = "\n".join(t if v == MANDARIN_VOICE else f"[{v}] {t}" for v, t in segments)
     sidecar = wav.with_suffix(".txt")
-    fresh = wav.exists() and (not sidecar.exists() or sidecar.read_text(encoding="utf-8") == text)
+    fresh = wav.exists() and (not sidecar.exists() or sidecar.read_text(encoding="utf-8") == said)
     if not fresh:
-        synthesize(text, wav)
-        sidecar.write_text(text, encoding="utf-8")
+        speak(segments, wav)
+        sidecar.write_text(said, encoding="utf-8")
     return wav
 
 
@@ -135,11 +173,19 @@ def hold_music(seconds: float = 4.0) -> bytes:
     return out.getvalue()
 
 
-def ensure_ivr_prompts(numbers: Iterable[str], directory: Path) -> list[Path]:
-    """Menus per hotline and the shared IVR prompts; returns all paths."""
-    paths = [_ensure(menu_text(n), directory / n / f"{ivr.MENU}.wav") for n in numbers]
+def ensure_ivr_prompts(
+    numbers: Iterable[str], directory: Path, offered: Iterable[str] = ()
+) -> list[Path]:
+    """Menus per hotline and the shared IVR prompts (`offered`: language codes besides
+    普通话, in the menus and with prompts of their own); returns all paths."""
+    offered = list(offered)
+    paths = [_ensure(menu_segments(n, offered), directory / n / f"{ivr.MENU}.wav") for n in numbers]
     for name, text in COMMON_TEXTS.items():
         paths.append(_ensure(text, directory / COMMON / f"{name}.wav"))
+    for code in offered:
+        voice = languages.LANGUAGES[code].voice
+        for name, text in language_texts(code).items():
+            paths.append(_ensure([(voice, text)], directory / COMMON / f"{name}.wav"))
     hold = directory / COMMON / f"{ivr.HOLD}.wav"
     if not hold.exists():
         hold.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     directory = args.dir or sip.prompts_path
     try:
         paths = ensure_greetings(((h.number, h.name) for h in settings.hotlines), directory)
-        paths += ensure_ivr_prompts((h.number for h in settings.hotlines), directory)
+        numbers = (h.number for h in settings.hotlines)
+        paths += ensure_ivr_prompts(numbers, directory, sip.languages)
     except PromptToolMissing as exc:
         print(exc.message, file=sys.stderr)
         return 1

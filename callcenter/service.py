@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from accounts.domain import mask_phone
 from app.db import unit_of_work, utcnow
 from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
-from callcenter import agents, desk, domain, ivr, storage
+from callcenter import agents, desk, domain, ivr, languages, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.acd import queue_status as acd_queue_status
@@ -109,7 +109,7 @@ CONFERENCE_LABELS = {
 }
 SIP_FAILURES = {486: "忙线", 600: "忙线", 603: "拒接", 480: "暂时无法接通", 408: "无应答"}
 
-Record = domain.CallRecord | storage.CallbackEntry | agents.Agent
+Record = domain.CallRecord | storage.CallbackEntry | agents.Agent | storage.LanguageChoice
 
 
 def ivr_config(settings: SipSettings) -> ivr.IvrConfig:
@@ -155,9 +155,13 @@ class CallCenter:
         self._writer: asyncio.Task | None = None
         self._missing_prompts: set[object] = set()
         self._failed: set[int] = set()  # legs whose answer failed
+        self._lookups: set[asyncio.Task] = set()  # callers' languages being looked up
         self.rejected = 0  # INVITEs refused for an unknown number
         self.acd = Acd(settings.overflow_seconds)
         self.queue_names = [ivr.GENERAL_QUEUE, *sorted({q for q, _ in ivr.TOPICS.values()})]
+        if settings.languages:
+            offered = [languages.LANGUAGES[code].queue for code in settings.languages]
+            self.queue_names += [*offered, languages.LANGUAGE_DESK]
         self._recent_talk: deque[float] = deque(maxlen=RECENT_CALLS)
         self._agent_legs: dict[int, AgentLeg] = {}  # by the agent leg
         self._caller_agent: dict[int, int] = {}  # caller leg -> agent leg
@@ -217,6 +221,9 @@ class CallCenter:
         self._wrap_timers.clear()
         for leg in list(self._active):
             self._finish(leg, now, failed=True)
+        for task in list(self._lookups):
+            task.cancel()
+        await asyncio.gather(*self._lookups, return_exceptions=True)
         await self._stop_writer()
         if not report.clean:
             log.warning("SIP endpoint did not stop cleanly: %s", report)
@@ -306,10 +313,32 @@ class CallCenter:
             record_id, match.number, caller, now, invite.call_id, self.settings.node_name
         )
         self._active[event.leg] = record
-        self._ivr[event.leg] = ivr.IvrCall(ivr.menu_for(match.number), self.ivr_settings)
+        menu = ivr.menu_for(match.number, self.settings.languages)
+        self._ivr[event.leg] = ivr.IvrCall(menu, self.ivr_settings)
+        if self.settings.languages and caller != "anonymous":
+            self._recall_language(event.leg, caller)
         self._writes.put_nowait(record)
         log.info("call %s to %s (%s) from %s", record_id, match.number, match.source.value, caller)
         self._command(self.endpoint.answer, event.leg, self._greeting(match.number), recording)
+
+    def _recall_language(self, leg: int, caller: str) -> None:
+        """Look up the caller's language while the greeting plays (the menu's default)."""
+
+        async def recall() -> None:
+            async with self._sessions() as session:
+                language = await storage.remembered_language(session, caller)
+            call = self._ivr.get(leg)
+            if call is not None and language is not None:
+                call.remembered = language
+
+        task = asyncio.get_running_loop().create_task(recall(), name=f"language-{leg}")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookup_done)
+
+    def _lookup_done(self, task: asyncio.Task) -> None:
+        self._lookups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("caller language lookup failed: %s", task.exception())
 
     def _command(self, command: Callable[..., None], *args, **kwargs) -> None:
         try:
@@ -359,7 +388,7 @@ class CallCenter:
                 case ivr.CancelTimer(kind=kind):
                     self._cancel_timer(leg, kind)
                 case ivr.Enqueue(queue=queue):
-                    self._update(leg, lambda record: domain.enqueue(record, queue, self._now()))
+                    self._queued(leg, queue)
                     log.info("call leg %d queued in %s", leg, queue)
                     self._enqueue(leg, queue)
                 case ivr.RegisterCallback(reason=reason):
@@ -370,6 +399,17 @@ class CallCenter:
                     log.warning("call leg %d: the caller asked for emergency help", leg)
                 case ivr.Hangup():
                     self._command(self.endpoint.hangup, leg)
+
+    def _queued(self, leg: int, queue: str) -> None:
+        """The caller waits in `queue`, served in the IVR's language; a language chosen
+        by key is remembered for the caller's next call."""
+        call, now = self._ivr[leg], self._now()
+        self._update(leg, lambda record: domain.enqueue(record, queue, now, call.language))
+        record = self._active.get(leg)
+        chosen = call.choice not in (None, "default", ivr.EMERGENCY_DIGIT)
+        if self.settings.languages and chosen and record and record.caller != "anonymous":
+            language = call.language or languages.MANDARIN
+            self._writes.put_nowait(storage.LanguageChoice(record.caller, language, now))
 
     def _play(self, leg: int, prompts: tuple[str, ...], loop: bool) -> None:
         hotline = self._active[leg].hotline if leg in self._active else ""
@@ -820,11 +860,13 @@ class CallCenter:
             latest = {r.id: r for r in batch if isinstance(r, domain.CallRecord)}
             callbacks = [e for e in batch if isinstance(e, storage.CallbackEntry)]
             agent_rows = {a.user_id: a for a in batch if isinstance(a, agents.Agent)}
+            choices = [c for c in batch if isinstance(c, storage.LanguageChoice)]
             try:
                 async with unit_of_work(self._sessions) as session:
                     await storage.save(session, list(latest.values()))
                     await storage.add_callbacks(session, callbacks)
                     await storage.save_agents(session, list(agent_rows.values()))
+                    await storage.remember_languages(session, choices)
             except Exception:
                 # The database is down or refused a row: log, keep serving calls.
                 log.exception(

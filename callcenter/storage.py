@@ -54,6 +54,8 @@ class Call(Base):
     three_way_at: Mapped[datetime | None]
     conference_uri: Mapped[str | None] = mapped_column(String(200))
     conference_unit: Mapped[str | None] = mapped_column(String(40))
+    # 多语种: the language the caller chose (callcenter/languages.py); NULL: 普通话.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Callback(Base):
@@ -114,6 +116,7 @@ def to_row(record: CallRecord) -> dict:
         "three_way_at": record.three_way_at,
         "conference_uri": record.conference_uri,
         "conference_unit": record.conference_unit,
+        "language": record.language,
     }
 
 
@@ -138,6 +141,7 @@ def from_row(row: Call) -> CallRecord:
         three_way_at=row.three_way_at,
         conference_uri=row.conference_uri,
         conference_unit=row.conference_unit,
+        language=row.language,
     )
 
 
@@ -157,6 +161,49 @@ async def save(session: AsyncSession, records: list[CallRecord]) -> None:
         else:
             for key, value in values.items():
                 setattr(row, key, value)
+    await session.flush()
+
+
+class CallerLanguage(Base):
+    """多语种: the language a caller last chose, by number (the next call's default)."""
+
+    __tablename__ = "caller_languages"
+
+    phone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))  # "zh" for 普通话
+    updated_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    phone: str
+    language: str
+    at: datetime
+
+
+async def remembered_language(session: AsyncSession, phone: str) -> str | None:
+    row = await session.get(CallerLanguage, phone)
+    return None if row is None else row.language
+
+
+async def remember_languages(session: AsyncSession, choices: list[LanguageChoice]) -> None:
+    if not choices:
+        return
+    latest = {c.phone: c for c in choices}
+    rows = {
+        row.phone: row
+        for row in await session.scalars(
+            select(CallerLanguage).where(CallerLanguage.phone.in_(list(latest)))
+        )
+    }
+    for choice in latest.values():
+        row = rows.get(choice.phone)
+        if row is None:
+            session.add(
+                CallerLanguage(phone=choice.phone, language=choice.language, updated_at=choice.at)
+            )
+        else:
+            row.language, row.updated_at = choice.language, choice.at
     await session.flush()
 
 

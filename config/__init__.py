@@ -196,6 +196,9 @@ class SipSettings(BaseModel):
     wrap_up_seconds: float = Field(15, ge=0)  # 话后整理 after each call, then available
     ring_timeout_seconds: float = Field(20, gt=0)  # unanswered: agent paused, next agent
     overflow_seconds: float = Field(60, ge=0)  # then `general` agents take topic callers
+    # 多语种 (callcenter/languages.py): languages offered in every menu besides 普通话,
+    # one key each; their callers wait for agents with the skill `lang_<code>`.
+    languages: list[str] = Field(default_factory=list)
     # Survey calls (callcenter/survey.py): "" = no dialer. {phone} is the citizen's number.
     survey_uri: str = ""
     survey_hours: tuple[int, int] = (9, 20)  # local hours [start, end) to call in
@@ -210,6 +213,11 @@ class SipSettings(BaseModel):
     def _ports_fit(self) -> SipSettings:
         if self.rtp_port + self.rtp_port_range > 65536:
             raise ValueError("rtp_port + rtp_port_range must not pass 65535")
+        from callcenter.languages import LANGUAGES
+
+        unknown = sorted(set(self.languages) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown languages {unknown}; known: {sorted(LANGUAGES)}")
         return self
 
     @property

@@ -20,14 +20,14 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts import audit
 from accounts.domain import PHONE_ROLES, Actor
 from app.db import unit_of_work
-from callcenter.storage import Call
+from callcenter.storage import Call, CallerLanguage
 from dispatch.lifecycle import State
 from dispatch.storage import Order
 
@@ -85,7 +85,8 @@ async def anonymise_due(
     sessions: async_sessionmaker[AsyncSession], after_days: int, now: datetime
 ) -> list[str]:
     """Anonymise the caller data of orders settled more than `after_days` ago; the
-    numbers of the orders anonymised now."""
+    numbers of the orders anonymised now. The languages remembered of callers not heard
+    from for as long are forgotten too."""
     cutoff = now - timedelta(days=after_days)
     done: list[str] = []
     while True:
@@ -93,7 +94,10 @@ async def anonymise_due(
             batch = await _anonymise_batch(session, cutoff, now)
         done += batch
         if len(batch) < BATCH:
-            return done
+            break
+    async with unit_of_work(sessions) as session:
+        await session.execute(delete(CallerLanguage).where(CallerLanguage.updated_at < cutoff))
+    return done
 
 
 async def run_anonymiser(sessions, after_days: int, now, interval: float) -> None:

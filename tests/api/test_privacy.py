@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from app.db import unit_of_work
 from app.keys import SESSIONS
-from callcenter.storage import Call
+from callcenter.storage import Call, CallerLanguage
 from dispatch.privacy import anonymise_due
 from tests.api.conftest import Api
 from tests.api.test_audit import last, lines
@@ -53,6 +53,18 @@ async def test_settled_orders_are_anonymised_after_the_period(api: Api, clock):
     assert await anonymise_due(sessions, days, clock() + timedelta(days=400)) == []
     assert len(await lines(api, type="pii.anonymise")) == 1
     assert "13800138000" not in str(await lines(api))  # the trail never holds a number
+
+
+async def test_remembered_caller_languages_are_forgotten_after_the_period(api: Api, clock):
+    sessions = api.client.app[SESSIONS]
+    async with unit_of_work(sessions) as session:
+        session.add(CallerLanguage(phone="13800138000", language="ug", updated_at=clock()))
+        later = clock() + timedelta(days=300)
+        session.add(CallerLanguage(phone="13900139000", language="en", updated_at=later))
+    await anonymise_due(sessions, 365, clock() + timedelta(days=366))
+    async with sessions() as session:
+        assert await session.get(CallerLanguage, "13800138000") is None
+        assert (await session.get(CallerLanguage, "13900139000")).language == "en"
 
 
 async def test_citizen_data_export(api: Api):

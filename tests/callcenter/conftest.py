@@ -101,11 +101,14 @@ def sip_settings(tmp_path: Path, prompts_dir: Path) -> SipSettings:
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator:
     from accounts.storage import User
-    from callcenter.storage import AgentRow, Call, Callback, SurveyCall
+    from callcenter.storage import AgentRow, Call, Callback, CallerLanguage, SurveyCall
     from dispatch.storage import Category, Hotline, Order, Unit
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    models = (Hotline, Unit, Category, Order, User, Call, Callback, AgentRow, SurveyCall)
+    models = (
+        *(Hotline, Unit, Category, Order, User),
+        *(Call, Callback, AgentRow, SurveyCall, CallerLanguage),
+    )
     tables = [model.__table__ for model in models]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all, tables=tables)

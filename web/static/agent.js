@@ -286,6 +286,10 @@
     document.getElementById("call-caller").textContent = call.caller;
     document.getElementById("call-hotline").textContent = call.hotline;
     document.getElementById("call-queue").textContent = call.queue ? "(队列 " + call.queue + ")" : "";
+    var language = document.getElementById("call-language");
+    var foreign = call.language && call.language !== "zh";
+    language.textContent = foreign ? "语种: " + call.language_label : "";
+    language.hidden = !foreign;
     var list = document.getElementById("call-orders");
     list.replaceChildren();
     (call.orders || []).forEach(function (o) {
