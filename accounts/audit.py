@@ -73,6 +73,8 @@ class Event(StrEnum):
     PHONE_VIEW = "phone.view"  # 完整来电号码展示
     PII_EXPORT = "pii.export"  # 个人信息导出 (PIPL 第45条)
     PII_ANONYMISE = "pii.anonymise"  # 超期个人信息匿名化
+    CAMPAIGN = "campaign"  # 外呼任务: created, targets added, started, paused
+    DNC = "config.dnc"  # 免打扰名单
     AUDIT_VERIFY = "audit.verify"
 
 

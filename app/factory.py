@@ -38,6 +38,7 @@ from app.keys import (
 from app.logs import request_id_middleware
 from app.metrics import METRICS, metrics_ctx, setup_metrics
 from app.push import PushHub
+from callcenter import campaign_routes
 from callcenter import metrics as callcenter_metrics
 from callcenter import routes as callcenter_routes
 from callcenter.service import callcenter_ctx
@@ -282,6 +283,7 @@ def create_app(
         + stats_report.routes
         + stats_archive.routes
         + callcenter_routes.routes
+        + campaign_routes.routes
         + integration_routes.routes,
     )
     # Open311 is a protocol of its own (its formats and error list), outside /api/v1.

@@ -47,6 +47,7 @@ COMMON_TEXTS = {
 
 
 class PromptToolMissing(CallCenterError):
+    status = 503  # the voice tools of the machine, not the request, are wrong
     code = "prompt_tool_missing"
 
 

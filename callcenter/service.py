@@ -47,6 +47,7 @@ from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.acd import queue_status as acd_queue_status
 from callcenter.bridge import SipEndpoint
+from callcenter.campaigns import CampaignDialer, run_campaigns
 from callcenter.exceptions import (
     CallNotFound,
     ConferenceNotPossible,
@@ -170,6 +171,7 @@ class CallCenter:
         # Told when an agent answered (the screen pop); set by callcenter_ctx.
         self.on_connected: Callable[[agents.Agent, domain.CallRecord], None] | None = None
         self.survey: SurveyDialer | None = None  # owns the survey calls' legs
+        self.campaigns: CampaignDialer | None = None  # owns the campaign calls' legs
         self._unit_legs: dict[int, UnitLeg] = {}  # 三方通话, by the unit's leg
         self._caller_unit: dict[int, int] = {}  # caller leg -> unit leg
         # Told (agent user id, event) about the unit's leg; set by callcenter_ctx.
@@ -237,6 +239,15 @@ class CallCenter:
     def active_calls(self) -> int:
         return len(self._active)
 
+    @property
+    def legs_in_use(self) -> int:
+        """pjsua calls up: callers, agents' and units' legs, survey and campaign calls."""
+        legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
+        for dialer in (self.survey, self.campaigns):
+            if dialer is not None:
+                legs += dialer.active
+        return legs
+
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: ev.BridgeEvent) -> None:
@@ -255,6 +266,9 @@ class CallCenter:
             return
         if self.survey is not None and self.survey.owns(leg):
             self.survey.on_event(event)
+            return
+        if self.campaigns is not None and self.campaigns.owns(leg):
+            self.campaigns.on_event(event)
             return
         match event:
             case ev.IncomingCall():
@@ -513,10 +527,7 @@ class CallCenter:
         now = self._now()
         # Each offer is one more pjsua call: keep within max_calls (incoming calls need
         # room too; an agent leg refused for lack of room would only be retried).
-        legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
-        if self.survey is not None:
-            legs += self.survey.active
-        room = self.settings.max_calls - legs
+        room = self.settings.max_calls - self.legs_in_use
         for entry, agent in self.acd.assign(now, limit=room):
             self._offer(entry, agent, now)
 
@@ -652,10 +663,7 @@ class CallCenter:
             raise ConferenceNotPossible("当前没有坐席在通话中,不能发起三方通话")
         if leg in self._caller_unit:
             raise ConferenceNotPossible("已有承办单位在三方通话中,请先结束三方")
-        legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
-        if self.survey is not None:
-            legs += self.survey.active
-        if legs >= self.settings.max_calls:
+        if self.legs_in_use >= self.settings.max_calls:
             raise ConferenceNotPossible("线路已满,请稍后再发起三方通话")
         unit_leg = UnitLeg(self.endpoint.new_leg(), leg, record.id, agent_leg.user_id, uri, unit)
         self._unit_legs[unit_leg.leg] = unit_leg
@@ -906,6 +914,15 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
         center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()
     app[CALLCENTER] = center
+    campaigns = None
+    if sip.survey_uri:  # the outbound gateway
+        dispatch = app[DISPATCH]
+        center.campaigns = CampaignDialer(center, app[SESSIONS], sip, dispatch.now, dispatch.tz)
+        await center.campaigns.recover()
+        if sip.campaign_interval_seconds > 0:  # 0: driven by hand (tests)
+            campaigns = asyncio.create_task(
+                run_campaigns(center.campaigns, sip.campaign_interval_seconds), name="campaigns"
+            )
     dialer = None
     if center.survey is not None and sip.survey_interval_seconds > 0:
         # With 0 the dialer is driven by hand (tests: `center.survey.run_once()`).
@@ -913,11 +930,14 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
             run_dialer(center.survey, sip.survey_interval_seconds), name="survey-dialer"
         )
     yield
-    if dialer is not None:
-        dialer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await dialer
+    for task in (dialer, campaigns):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     await center.stop()
     await pops.close()
     if center.survey is not None:
         await center.survey.close()
+    if center.campaigns is not None:
+        await center.campaigns.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, false, func, select
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -405,3 +405,63 @@ class SurveyCall(Base):
     resolved: Mapped[bool | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Campaign(Base):
+    """外呼任务 (民意调查 / 政策宣传): a DTMF questionnaire called out to a target list.
+
+    state: draft (targets may be added) | running | paused | done (every target settled).
+    `questions`: [{"text", "options": {key: label}}]; the prompts are synthesised into
+    <prompts_dir>/campaigns/<id>/ when the campaign is created.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # poll | outreach
+    intro: Mapped[str] = mapped_column(String(500))
+    questions: Mapped[list] = mapped_column(JSON)
+    thanks: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    hour_start: Mapped[int]
+    hour_end: Mapped[int]
+    attempts: Mapped[int]
+    retry_minutes: Mapped[float] = mapped_column(Float)
+    pace_per_minute: Mapped[int]  # calls placed per minute at most
+    max_concurrent: Mapped[int]  # calls up at once at most
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CampaignTarget(Base):
+    """One number of a campaign: pending | calling | done (every question answered) |
+    partial (hung up after some) | failed (no answer after every attempt) | dnc."""
+
+    __tablename__ = "campaign_targets"
+    __table_args__ = (
+        Index("ix_campaign_targets_due", "campaign_id", "state", "next_attempt_at"),
+        Index("uq_campaign_targets_phone", "campaign_id", "phone", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    phone: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # question index -> key
+    last_result: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+
+class DoNotCall(Base):
+    """免打扰名单: numbers no campaign calls (a citizen asked, or by law)."""
+
+    __tablename__ = "do_not_call"
+
+    phone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    added_by: Mapped[str] = mapped_column(String(60))
+    added_at: Mapped[datetime]

@@ -207,6 +207,8 @@ class SipSettings(BaseModel):
     survey_ring_seconds: float = Field(30, gt=0)  # no answer after this: an attempt lost
     survey_interval_seconds: float = Field(60, ge=0)  # background loop; 0 = driven by hand
     survey_max_calls: int = Field(10, ge=1)  # survey calls up at once
+    # Outbound campaigns (callcenter/campaigns.py) go through survey_uri too.
+    campaign_interval_seconds: float = Field(1, ge=0)  # dialer loop; 0 = driven by hand
     recordings_retention_days: int = Field(0, ge=0)  # older dated folders deleted; 0 = keep
 
     @model_validator(mode="after")

@@ -228,6 +228,57 @@ def ivr_scenario(workdir: Path, name: str, steps: list[tuple[str, object]], end:
     return path
 
 
+_UAS_INFO = """  <send retrans="500"><![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local];tag=[pid]SIPpTag01[call_number]
+      To: [$remote]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=160
+  ]]></send>"""
+
+
+def answer_scenario(workdir: Path, name: str, keys: str, gap_ms: int = 900) -> Path:
+    """SIPp as called citizens (UAS): answer, press `keys` (SIP INFO) one every
+    `gap_ms`, then wait for the centre's BYE (callcenter/campaigns.py tests)."""
+    body = []
+    for cseq, key in enumerate(keys, start=1):
+        body.append(f'  <pause milliseconds="{gap_ms}"/>')
+        body.append(_UAS_INFO.format(cseq=cseq, key=key))
+        body.append('  <recv response="200"/>')
+    path = workdir / f"{name}.xml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    template = (SCENARIOS / "answer_keys.xml").read_text()
+    path.write_text(template.replace("<!-- STEPS -->", "\n".join(body)))
+    return path
+
+
+async def start_sipp_uas(
+    scenario: Path, calls: int, workdir: Path, timeout: float = 60
+) -> tuple[asyncio.subprocess.Process, int]:
+    """SIPp listening on a free port of 127.0.0.1 for `calls` calls; (process, port)."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *("sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port)),
+        *("-mi", "127.0.0.1", "-mp", str(free_port(span=4)), "-m", str(calls)),
+        *("-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_err"),
+        *("-error_file", str(workdir / f"{scenario.stem}-errors.log")),
+        cwd=workdir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(0.3)  # listening
+    return proc, port
+
+
 async def run_sipp(
     scenario: str | Path,
     port: int,

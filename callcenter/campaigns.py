@@ -1,0 +1,546 @@
+"""外呼任务: outbound campaigns (民意调查 / 政策宣传) with a DTMF questionnaire.
+
+    draft ──start──▶ running ◀──start── paused
+                       │ ──pause──▶ paused
+                       └── every target settled ──▶ done
+
+An admin defines the campaign (questions with their keys, calling hours, attempts, pace
+and concurrency), adds targets (a list, a CSV upload, or the callers of past calls) and
+starts it. `CampaignDialer` places the calls from the intake through `[sip] survey_uri`
+(the outbound gateway): at most `pace_per_minute` calls placed in any minute and
+`max_concurrent` up at once per campaign, only within its calling hours. A number on
+the do-not-call list (免打扰名单) is never called. A target's answers are written when its
+call ends: all questions answered → done; some → partial; none (busy, no answer,
+silence) → tried again after `retry_minutes`, `attempts` times in all, then failed.
+
+`CampaignCall` is the pure key machine of one call: intro, then each question (a wrong
+key or silence replays it once, then the call ends), then thanks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import re
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from accounts.domain import mask_phone
+from app.db import unit_of_work
+from app.errors import AppError, NotFound
+from callcenter import events as ev
+from callcenter.ivr import CancelTimer, Hangup, Play, StartTimer
+from callcenter.prompts import synthesize
+from callcenter.storage import Call, Campaign, CampaignTarget, DoNotCall
+from config import SipSettings
+
+log = logging.getLogger(__name__)
+
+INTRO, THANKS = "intro", "thanks"
+KEY_TIMER, RING_TIMER = "campaign_key", "campaign_ring"
+KEY_TIMEOUT_SECONDS = 6.0
+PHONE = re.compile(r"^\+?\d{5,20}$")
+SETTLED = ("done", "partial", "failed", "dnc")
+
+
+class CampaignError(AppError):
+    status = 409
+    code = "campaign_state"
+
+
+class CampaignNotFound(NotFound):
+    code = "campaign_not_found"
+
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"外呼任务不存在: {campaign_id}")
+
+
+def question_prompt(index: int) -> str:
+    return f"q{index + 1}"
+
+
+# ------------------------------------------------------------------ one call
+
+
+class CallPhase(StrEnum):
+    WAITING = "waiting"  # dialled, not yet talking
+    INTRO = "intro"
+    ASKING = "asking"
+    DONE = "done"
+
+
+@dataclass
+class CampaignCall:
+    """The keys of one campaign call (pure: actions out, no SIP)."""
+
+    options: list[dict[str, str]]  # per question: key -> label
+    key_timeout: float = KEY_TIMEOUT_SECONDS
+    phase: CallPhase = CallPhase.WAITING
+    question: int = 0
+    answers: dict[str, str] = field(default_factory=dict)  # "0", "1" ... -> key
+    retries: int = 0
+
+    def start(self) -> list:
+        if self.phase is not CallPhase.WAITING:
+            return []
+        self.phase = CallPhase.INTRO
+        return [Play((INTRO,))]
+
+    def prompt_finished(self, prompt: str) -> list:
+        if prompt == THANKS:
+            self.phase = CallPhase.DONE
+            return [Hangup()]
+        if self.phase is CallPhase.INTRO and prompt == INTRO:
+            return self._ask()
+        if self.phase is CallPhase.ASKING and prompt == question_prompt(self.question):
+            return [StartTimer(KEY_TIMER, self.key_timeout)]
+        return []
+
+    def digit(self, digit: str) -> list:
+        if self.phase is not CallPhase.ASKING:
+            return []
+        if digit not in self.options[self.question]:
+            return self._again()
+        self.answers[str(self.question)] = digit
+        self.question += 1
+        self.retries = 0
+        if self.question == len(self.options):
+            self.phase = CallPhase.DONE
+            return [CancelTimer(KEY_TIMER), Play((THANKS,))]
+        return [CancelTimer(KEY_TIMER), *self._ask()]
+
+    def timer(self, kind: str) -> list:
+        if kind != KEY_TIMER or self.phase is not CallPhase.ASKING:
+            return []
+        return self._again()
+
+    def _ask(self) -> list:
+        self.phase = CallPhase.ASKING
+        return [Play((question_prompt(self.question),))]
+
+    def _again(self) -> list:
+        self.retries += 1
+        if self.retries > 1:
+            self.phase = CallPhase.DONE
+            return [CancelTimer(KEY_TIMER), Hangup()]
+        return [CancelTimer(KEY_TIMER), Play((question_prompt(self.question),))]
+
+
+def outcome(answers: dict[str, str], questions: int) -> str:
+    if len(answers) >= questions:
+        return "done"
+    return "partial" if answers else ""
+
+
+# ------------------------------------------------------------------ use cases
+
+
+def prompts_dir(settings: SipSettings, campaign_id: int) -> Path:
+    return settings.prompts_path / "campaigns" / str(campaign_id)
+
+
+def write_prompts(settings: SipSettings, campaign: Campaign) -> None:
+    """Placeholder Mandarin prompts for the intro, each question (with its keys) and
+    the thanks; recorded ones may replace them (same names)."""
+    directory = prompts_dir(settings, campaign.id)
+    synthesize(campaign.intro, directory / f"{INTRO}.wav")
+    for i, q in enumerate(campaign.questions):
+        keys = ",".join(f"{label}请按{key}" for key, label in q["options"].items())
+        synthesize(f"{q['text']}{keys}。", directory / f"{question_prompt(i)}.wav")
+    synthesize(campaign.thanks, directory / f"{THANKS}.wav")
+
+
+def parse_phones(text: str) -> list[str]:
+    """Numbers from a CSV upload: a `phone` (or 电话/手机) column, else the first one."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if not rows:
+        return []
+    header = [h.strip().lower() for h in rows[0]]
+    column = next((header.index(h) for h in ("phone", "电话", "手机") if h in header), None)
+    body = rows[1:] if column is not None else rows
+    column = column or 0
+    return [row[column].strip() for row in body if len(row) > column and row[column].strip()]
+
+
+@dataclass(frozen=True)
+class Added:
+    added: int
+    duplicates: int
+    invalid: int
+    do_not_call: int
+
+
+async def add_targets(
+    session: AsyncSession, campaign: Campaign, phones: Iterable[str], now: datetime
+) -> Added:
+    if campaign.state == "done":
+        raise CampaignError("外呼任务已结束,不能再添加号码")
+    phones = list(phones)
+    given = [p for p in phones if PHONE.match(p)]
+    valid = list(dict.fromkeys(given))
+    invalid = len(phones) - len(given)
+    known = set(
+        await session.scalars(
+            select(CampaignTarget.phone).where(CampaignTarget.campaign_id == campaign.id)
+        )
+    )
+    barred = set(await session.scalars(select(DoNotCall.phone).where(DoNotCall.phone.in_(valid))))
+    fresh = [p for p in valid if p not in known]
+    for phone in fresh:
+        session.add(
+            CampaignTarget(
+                campaign_id=campaign.id,
+                phone=phone,
+                state="dnc" if phone in barred else "pending",
+                attempts=0,
+                next_attempt_at=now,
+                answers={},
+                updated_at=now,
+            )
+        )
+    if fresh:
+        campaign.updated_at = now
+    stopped = len(barred.intersection(fresh))
+    return Added(len(fresh) - stopped, len(given) - len(fresh), invalid, stopped)
+
+
+async def past_callers(
+    session: AsyncSession, since: datetime, until: datetime, hotline: str | None
+) -> list[str]:
+    """The distinct numbers that called (a hotline) in [since, until)."""
+    stmt = select(Call.caller).where(
+        Call.offered_at >= since, Call.offered_at < until, Call.caller != "anonymous"
+    )
+    if hotline:
+        stmt = stmt.where(Call.hotline == hotline)
+    return list(dict.fromkeys(await session.scalars(stmt.distinct())))
+
+
+async def results(session: AsyncSession, campaign: Campaign) -> dict:
+    """Live figures: targets by state, and per question how often each key was pressed."""
+    states = dict(
+        (
+            await session.execute(
+                select(CampaignTarget.state, func.count())
+                .where(CampaignTarget.campaign_id == campaign.id)
+                .group_by(CampaignTarget.state)
+            )
+        ).all()
+    )
+    counts = [Counter() for _ in campaign.questions]
+    answered = await session.scalars(
+        select(CampaignTarget.answers).where(
+            CampaignTarget.campaign_id == campaign.id, CampaignTarget.state.in_(("done", "partial"))
+        )
+    )
+    for answers in answered:
+        for index, key in answers.items():
+            if int(index) < len(counts):
+                counts[int(index)][key] += 1
+    return {
+        "targets": {s: states.get(s, 0) for s in ("pending", "calling", *SETTLED)},
+        "total": sum(states.values()),
+        "questions": [
+            {
+                "text": q["text"],
+                "options": [
+                    {"key": key, "label": label, "count": counts[i][key]}
+                    for key, label in q["options"].items()
+                ],
+                "answered": sum(counts[i].values()),
+            }
+            for i, q in enumerate(campaign.questions)
+        ],
+    }
+
+
+async def export_rows(session: AsyncSession, campaign: Campaign) -> list[list]:
+    """One row per target (the number masked) with its answers' labels."""
+    rows = []
+    for target in await session.scalars(
+        select(CampaignTarget)
+        .where(CampaignTarget.campaign_id == campaign.id)
+        .order_by(CampaignTarget.id)
+    ):
+        labels = [
+            q["options"].get(target.answers.get(str(i), ""), "")
+            for i, q in enumerate(campaign.questions)
+        ]
+        rows.append([mask_phone(target.phone), target.state, target.attempts, *labels])
+    return rows
+
+
+# ------------------------------------------------------------------ dialer
+
+
+@dataclass
+class CampaignLeg:
+    leg: int
+    campaign_id: int
+    target_id: int
+    call: CampaignCall
+    confirmed: bool = False
+    media: bool = False
+    token: int = 0
+    prompt: str = ""
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+
+class CampaignDialer:
+    """Places the calls of running campaigns from the intake and records the answers."""
+
+    def __init__(
+        self,
+        center,  # callcenter.service.CallCenter (its endpoint places the calls)
+        sessions: async_sessionmaker[AsyncSession],
+        settings: SipSettings,
+        now,
+        tz,
+    ) -> None:
+        self.center = center
+        self.sessions = sessions
+        self.settings = settings
+        self.now = now
+        self.tz = tz
+        self._legs: dict[int, CampaignLeg] = {}
+        self._placed: dict[int, deque[datetime]] = {}  # campaign -> when calls were placed
+        self._tokens = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.answered = 0
+
+    @property
+    def active(self) -> int:
+        return len(self._legs)
+
+    def owns(self, leg: int | None) -> bool:
+        return leg in self._legs
+
+    async def recover(self) -> None:
+        """At start-up: targets left `calling` by a stopped process are due again."""
+        async with unit_of_work(self.sessions) as session:
+            await session.execute(
+                update(CampaignTarget)
+                .where(CampaignTarget.state == "calling")
+                .values(state="pending", next_attempt_at=self.now())
+            )
+
+    async def run_once(self) -> int:
+        """Place the calls due now in every running campaign; how many."""
+        if not self.settings.survey_uri or not self.center.endpoint.running:
+            return 0
+        now = self.now()
+        placed = 0
+        async with unit_of_work(self.sessions) as session:
+            running = list(
+                await session.scalars(select(Campaign).where(Campaign.state == "running"))
+            )
+            calls = []
+            for campaign in running:
+                calls += await self._due(session, campaign, now)
+        for campaign_id, target_id, phone, options in calls:
+            self._dial(campaign_id, target_id, phone, options)
+            placed += 1
+        return placed
+
+    async def _due(self, session: AsyncSession, campaign: Campaign, now: datetime) -> list:
+        if not campaign.hour_start <= now.astimezone(self.tz).hour < campaign.hour_end:
+            return []
+        window = self._placed.setdefault(campaign.id, deque())
+        while window and now - window[0] >= timedelta(minutes=1):
+            window.popleft()
+        up = sum(1 for leg in self._legs.values() if leg.campaign_id == campaign.id)
+        room = min(
+            campaign.max_concurrent - up,
+            campaign.pace_per_minute - len(window),
+            self.settings.max_calls - self.center.legs_in_use,
+        )
+        if room <= 0:
+            await self._maybe_done(session, campaign, now)
+            return []
+        due = list(
+            await session.scalars(
+                select(CampaignTarget)
+                .where(
+                    CampaignTarget.campaign_id == campaign.id,
+                    CampaignTarget.state == "pending",
+                    CampaignTarget.next_attempt_at <= now,
+                )
+                .order_by(CampaignTarget.next_attempt_at, CampaignTarget.id)
+                .limit(room)
+            )
+        )
+        barred = set(
+            await session.scalars(
+                select(DoNotCall.phone).where(DoNotCall.phone.in_([t.phone for t in due]))
+            )
+        )
+        calls = []
+        options = [q["options"] for q in campaign.questions]
+        for target in due:
+            target.updated_at = now
+            if target.phone in barred:  # added to the list after the upload
+                target.state = "dnc"
+                continue
+            target.state, target.attempts = "calling", target.attempts + 1
+            window.append(now)
+            calls.append((campaign.id, target.id, target.phone, options))
+        if not due:
+            await self._maybe_done(session, campaign, now)
+        return calls
+
+    async def _maybe_done(self, session: AsyncSession, campaign: Campaign, now: datetime) -> None:
+        open_ = await session.scalar(
+            select(func.count()).where(
+                CampaignTarget.campaign_id == campaign.id,
+                CampaignTarget.state.in_(("pending", "calling")),
+            )
+        )
+        total = await session.scalar(
+            select(func.count()).where(CampaignTarget.campaign_id == campaign.id)
+        )
+        if total and not open_:
+            campaign.state, campaign.updated_at = "done", now
+            log.info("campaign %d done", campaign.id)
+
+    def _dial(self, campaign_id: int, target_id: int, phone: str, options: list) -> None:
+        endpoint = self.center.endpoint
+        leg = endpoint.new_leg()
+        self._legs[leg] = CampaignLeg(leg, campaign_id, target_id, CampaignCall(options))
+        uri = self.settings.survey_uri.format(phone=phone)
+        endpoint.dial(leg, uri, [("X-Campaign", str(campaign_id))])
+        loop = asyncio.get_running_loop()
+        self._legs[leg].timers[RING_TIMER] = loop.call_later(
+            self.settings.survey_ring_seconds, self._ring_timeout, leg
+        )
+
+    def _ring_timeout(self, leg: int) -> None:
+        call = self._legs.get(leg)
+        if call is not None and not call.confirmed:
+            self.center.endpoint.hangup(leg)
+
+    def on_event(self, event: ev.BridgeEvent) -> None:
+        call = self._legs.get(event.leg)
+        if call is None:
+            return
+        match event:
+            case ev.CallConfirmed():
+                call.confirmed = True
+                self._cancel(call, RING_TIMER)
+                self._maybe_start(call)
+            case ev.MediaStarted():
+                call.media = True
+                self._maybe_start(call)
+            case ev.DtmfReceived(digit=digit):
+                self._run(call, call.call.digit(digit))
+            case ev.PromptFinished(token=token) if token == call.token:
+                self._run(call, call.call.prompt_finished(call.prompt))
+            case ev.CommandFailed(command="play"):
+                self._run(call, call.call.prompt_finished(call.prompt))
+            case ev.CallDisconnected(status_code=code, reason=reason):
+                self._ended(call, f"{code} {reason}".strip())
+            case ev.CommandFailed(command="dial", reason=reason):
+                self._ended(call, f"dial failed: {reason}"[:40])
+
+    def _maybe_start(self, call: CampaignLeg) -> None:
+        if call.confirmed and call.media:
+            self._run(call, call.call.start())
+
+    def _run(self, call: CampaignLeg, actions: list) -> None:
+        loop = asyncio.get_running_loop()
+        for action in actions:
+            match action:
+                case Play(prompts=prompts):
+                    self._play(call, prompts[-1])
+                case StartTimer(kind=kind, seconds=seconds):
+                    self._cancel(call, kind)
+                    call.timers[kind] = loop.call_later(seconds, self._timer, call.leg, kind)
+                case CancelTimer(kind=kind):
+                    self._cancel(call, kind)
+                case Hangup():
+                    self.center.endpoint.hangup(call.leg)
+
+    def _play(self, call: CampaignLeg, prompt: str) -> None:
+        path = prompts_dir(self.settings, call.campaign_id) / f"{prompt}.wav"
+        self._tokens += 1
+        call.token, call.prompt = self._tokens, prompt
+        if path.is_file():
+            self.center.endpoint.play(call.leg, [path], token=call.token)
+        else:
+            log.warning("campaign %d: no prompt %s", call.campaign_id, path)
+            asyncio.get_running_loop().call_soon(
+                self.on_event, ev.PromptFinished(call.leg, call.token)
+            )
+
+    def _timer(self, leg: int, kind: str) -> None:
+        call = self._legs.get(leg)
+        if call is not None:
+            call.timers.pop(kind, None)
+            self._run(call, call.call.timer(kind))
+
+    @staticmethod
+    def _cancel(call: CampaignLeg, kind: str) -> None:
+        handle = call.timers.pop(kind, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _ended(self, call: CampaignLeg, how: str) -> None:
+        self._legs.pop(call.leg, None)
+        for handle in call.timers.values():
+            handle.cancel()
+        task = asyncio.get_running_loop().create_task(self._record(call, how))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("campaign answer not recorded", exc_info=task.exception())
+
+    async def _record(self, call: CampaignLeg, how: str) -> None:
+        now = self.now()
+        answers = call.call.answers
+        async with unit_of_work(self.sessions) as session:
+            target = await session.get(CampaignTarget, call.target_id)
+            campaign = await session.get(Campaign, call.campaign_id)
+            if target is None or campaign is None:
+                return
+            state = outcome(answers, len(call.call.options))
+            if state:
+                self.answered += 1
+            elif target.attempts >= campaign.attempts:
+                state = "failed"
+            else:
+                state = "pending"
+                target.next_attempt_at = now + timedelta(minutes=campaign.retry_minutes)
+            target.state, target.answers, target.updated_at = state, dict(answers), now
+            target.last_result = ("answered" if answers else how or "no answer")[:40]
+
+    async def wait_idle(self) -> None:
+        """Until no campaign call is up and every answer is written (tests, shut-down)."""
+        while self._legs or self._tasks:
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def run_campaigns(dialer: CampaignDialer, interval: float) -> None:
+    """The background loop: every `interval` seconds, place the campaign calls due."""
+    while True:
+        try:
+            await dialer.run_once()
+        except Exception:  # the database is down, say: log and try again later
+            log.exception("campaign dialer round failed")
+        await asyncio.sleep(interval)
