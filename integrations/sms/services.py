@@ -60,6 +60,14 @@ def is_mobile(settings: SmsSettings, phone: str | None) -> bool:
     return bool(phone) and re.fullmatch(settings.mobile_pattern, phone or "") is not None
 
 
+def normalise_phone(phone: str) -> str:
+    """A mainland number as stored on orders: without +86 / 0086 (operators differ)."""
+    for prefix in ("+86", "0086"):
+        if phone.startswith(prefix) and len(phone) - len(prefix) == 11:
+            return phone[len(prefix) :]
+    return phone
+
+
 def tracking_link(public_url: str, token: str) -> str:
     return public_url.rstrip("/") + CITIZEN_PATH.format(token=token)
 
@@ -193,7 +201,7 @@ async def receive(
 ) -> dict[str, Any]:
     """A citizen's SMS to `hotline`: the answer to its pending SMS survey, else a new
     order of channel `sms` (acknowledged by the register subscriber)."""
-    text = text.strip()
+    text, phone = text.strip(), normalise_phone(phone)
     if not text:
         raise EmptyText("短信内容为空,未登记")
     now = service.now()

@@ -75,6 +75,7 @@ smsc-id = fake
 host = 127.0.0.1
 port = {smsc}
 connect-allow-ip = 127.0.0.1
+reconnect-delay = 1
 
 group = smsbox
 bearerbox-host = 127.0.0.1

@@ -73,10 +73,11 @@ async def _wait_text(kannel, phone: str, part: str, timeout: float = 20) -> str:
 
 
 async def test_citizen_sms_becomes_an_order_and_is_acknowledged(sms_api, kannel):
-    kannel.citizens_send([("13800001111", "12319", "东湖路12号路灯坏了三天,晚上很黑")])
+    text = "东湖路12号 路灯坏了三天&晚上很黑 100%+"
+    kannel.citizens_send([("13800001111", "12319", text)])
     order = await _order_of(sms_api, "13800001111")
     assert (order.channel, order.hotline_number) == ("sms", "12319")
-    assert order.content == "东湖路12号路灯坏了三天,晚上很黑"
+    assert order.content == text
     async with sms_api.client.app[SESSIONS]() as session:
         record = await session.scalar(select(SmsInbound))
     assert (record.kind, record.order_number, record.phone) == (

@@ -73,9 +73,10 @@ async def test_inbound_refused_when_sms_is_off(aiohttp_client, sqlite_url, clock
 
 
 async def test_inbound_order_acknowledged_and_later_anonymised(api, clock):
-    body = await _inbound(api, 201, text="楼下餐馆油烟扰民")
+    body = await _inbound(api, 201, text="楼下餐馆油烟扰民", **{"from": "+8613800001111"})
     number = body["order"]
     assert body["kind"] == "order"
+    assert (await api.order(number))["caller_phone"] == "13800001111"
     assert await _counts(api) == (1, 1, 1)  # the order, its SMS, the acknowledgement
     await api.act("dispatcher", number, "dispatch", unit="CGJ")
     await api.act("cgj", number, "accept")
