@@ -8,8 +8,9 @@ import hmac
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from accounts.domain import Role
-from app.db import unit_of_work
+from accounts.audit import Event
+from accounts.domain import Role, mask_phone
+from accounts.routes import trail
 from app.errors import InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_of, parse_model
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
@@ -65,7 +66,12 @@ async def put_contacts(request: web.Request, call: Call):
         if not services.is_mobile(settings, phone):
             raise InvalidInput(f"不是可以接收短信的手机号码: {phone}", code="not_mobile")
     now = request.app[DISPATCH].now()
-    async with unit_of_work(request.app[SESSIONS]) as session:
+    # the audit trail never holds a full phone number
+    detail = {"action": "sms_contacts", "phones": [mask_phone(p) for p in body.phones]}
+    async with trail(request, call.actor).act(Event.CONFIG_UNIT, body.unit, detail) as (
+        session,
+        _,
+    ):
         phones = await services.set_unit_contacts(session, body.unit, body.phones, call.actor, now)
     return {"unit": body.unit, "phones": phones}
 

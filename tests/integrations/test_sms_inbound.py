@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from accounts.audit import AuditEntry
 from app.factory import create_app
 from app.keys import SESSIONS
 from dispatch import privacy
@@ -114,3 +115,9 @@ async def test_unit_contacts_are_set_and_listed_by_admins(api):
     error = await api.call("PUT", path, "admin", {"unit": "CGJ", "phones": ["0101234"]}, expect=400)
     assert error["error"]["code"] == "not_mobile"
     assert (await api.call("GET", path, "admin"))["total"] == 1
+    async with api.client.app[SESSIONS]() as session:
+        lines = list(await session.scalars(select(AuditEntry).where(AuditEntry.object == "CGJ")))
+    changes = [line.detail for line in lines if line.detail.get("action") == "sms_contacts"]
+    assert changes == [
+        {"action": "sms_contacts", "phones": ["139****0001", "139****0001", "139****0002"]}
+    ]
