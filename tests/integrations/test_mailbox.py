@@ -25,9 +25,9 @@ HOTLINE_ADDRESS = "12345@hotline.local"
 
 
 @pytest.fixture
-async def mailbox(aiohttp_client, sqlite_url, clock, smtp, tmp_path):  # noqa: F811
+async def mailbox(aiohttp_client, any_db_url, clock, smtp, tmp_path):  # noqa: F811
     inbox, reply_port = smtp
-    settings = make_settings(sqlite_url)
+    settings = make_settings(any_db_url)
     settings.email.enabled, settings.email.port = True, reply_port
     settings.mail.inbound_enabled, settings.mail.port = True, _free_port()
     settings.mail.max_bytes = 200_000

@@ -28,8 +28,8 @@ PUBLIC = "https://12345.example.gov.cn"
 
 
 @pytest.fixture
-async def sms_api(aiohttp_client, sqlite_url, clock, kannel):
-    settings = make_settings(sqlite_url)
+async def sms_api(aiohttp_client, any_db_url, clock, kannel):
+    settings = make_settings(any_db_url)
     settings.sms.enabled = True
     settings.sms.sendsms_url = kannel.sendsms_url
     settings.sms.username, settings.sms.password = "hotline", kannel.secret

@@ -23,8 +23,8 @@ INBOUND = "/api/v1/sms/inbound"
 
 
 @pytest.fixture
-async def api(aiohttp_client, sqlite_url, clock) -> Api:
-    settings = make_settings(sqlite_url)
+async def api(aiohttp_client, any_db_url, clock) -> Api:
+    settings = make_settings(any_db_url)
     settings.sms.enabled, settings.sms.inbound_secret = True, SECRET
     api = Api(await aiohttp_client(create_app(settings, now=clock, scanner=False)))
     await seed(api)
