@@ -4,7 +4,8 @@ on the app's event loop (aiosmtpd). Each accepted message becomes an order of ch
 checked and images re-encoded like any upload) and the reply to the sender (through
 the outbox). The SMTP answer tells the sending server what happened:
 
-- 250: registered (the order number is in the answer);
+- 250: registered (the order number is in the answer); the same message (Message-ID
+  and sender) sent again is answered with the same order, not registered twice;
 - 550 5.1.1: a recipient the mailbox does not take;
 - 552 5.3.4: larger than `[mail] max_bytes` (aiosmtpd refuses it while reading);
 - 554 5.6.0: no text to register, or a message that cannot be parsed;
@@ -25,6 +26,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -159,11 +161,26 @@ class Mailbox:
         if not parsed.text and not parsed.subject:
             return "554 5.6.0 Message has no text to register"
         try:
-            number = await self.register(parsed)
+            number = await self.registered_before(parsed) or await self.register(parsed)
         except (AppError, SQLAlchemyError, OSError) as exc:
             log.warning("mailbox: message from %s not registered: %s", parsed.sender, exc)
             return "451 4.3.0 Not registered now, please try again later"
         return f"250 2.0.0 Registered as order {number}"
+
+    async def registered_before(self, parsed: Parsed) -> str | None:
+        """The order of the same message (Message-ID and sender) taken before: a server
+        that lost our 250 sends it again, and it must not become a second order."""
+        if not parsed.message_id:
+            return None
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(InboundMail.order_number)
+                .where(
+                    InboundMail.message_id == parsed.message_id,
+                    InboundMail.sender == (parsed.sender[:300] or None),
+                )
+                .limit(1)
+            )
 
     async def register(self, parsed: Parsed) -> str:
         """One transaction: the order, its mail record, its files' rows, the reply."""

@@ -159,3 +159,16 @@ async def test_bad_mime_is_a_clear_refusal_and_the_listener_goes_on(mailbox):
     assert await _count(api) == 0
     await asyncio.to_thread(_send, port, _mail(text="之后的一封正常来信"))
     assert await _count(api) == 1
+
+
+async def test_the_same_message_sent_again_is_not_a_second_order(mailbox):
+    api, port, _ = mailbox
+    message = _mail(text="人行道地砖松动")
+    await asyncio.to_thread(_send, port, message)
+    await asyncio.to_thread(_send, port, message)  # a server that lost our 250
+    assert await _count(api) == 1
+    assert await _count(api, InboundMail) == 1
+    other = _mail(text="另一封")
+    other.replace_header("Message-ID", "<m2@example.com>")
+    await asyncio.to_thread(_send, port, other)
+    assert await _count(api) == 2
