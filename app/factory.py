@@ -11,6 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import apikeys
 from accounts import routes as account_routes
@@ -27,6 +28,7 @@ from app.keys import (
     ENGINE,
     KB,
     KEY_RESOLVER,
+    MAILBOX,
     OUTBOX,
     PASSWORDS,
     PUSH,
@@ -53,14 +55,18 @@ from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester
 from integrations import metrics as outbox_metrics
 from integrations import routes as integration_routes
+from integrations.email.inbound import Mailbox, start_mailbox
 from integrations.open311 import routes as open311_routes
 from integrations.outbox import (
     EmailTransport,
     OutboxSender,
+    SmsTransport,
     Transport,
     WebhookTransport,
     run_outbox,
 )
+from integrations.sms import routes as sms_routes
+from integrations.sms import services as sms
 from integrations.webhooks import services as webhooks
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
@@ -119,6 +125,8 @@ def _database(now: Callable[[], datetime]):
         )
         # Integrations subscribe to the domain's events: webhooks out (and so hand-offs).
         service.subscribers.append(webhooks.subscriber(service.tz))
+        if settings.sms.enabled:  # acknowledgements and unit alerts by SMS
+            service.subscribers.append(sms.subscriber(settings))
         await service.reload_calendar()
         app[DISPATCH] = service
 
@@ -229,6 +237,8 @@ def _outbox(background: bool):
         }
         if settings.email.enabled:
             transports["email"] = EmailTransport(settings.email)
+        if settings.sms.enabled:
+            transports["sms"] = SmsTransport(settings.sms, settings.hotlines[0].number)
         sender = OutboxSender(
             app[SESSIONS], settings.outbox, transports, app[DISPATCH].now, settings.sip.node_name
         )
@@ -244,6 +254,37 @@ def _outbox(background: bool):
             await task
 
     return outbox_ctx
+
+
+async def sms_survey_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The survey's SMS fallback: surveys the dialer gave up calling get the SMS."""
+    settings = app[SETTINGS]
+
+    async def loop() -> None:
+        while True:
+            try:
+                await sms.send_due_surveys(app[SESSIONS], settings.sms, app[DISPATCH].now())
+            except SQLAlchemyError:
+                log.exception("sms survey round failed")
+            await asyncio.sleep(settings.sms.survey_interval_seconds)
+
+    task = asyncio.create_task(loop(), name="sms-survey")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def mailbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The hotline mailbox: an SMTP listener on this node ([mail] inbound_enabled)."""
+    mail = app[SETTINGS].mail
+    handler = Mailbox(app[SETTINGS], app[DISPATCH], app[SUGGESTER], app[SESSIONS])
+    server = await start_mailbox(handler, mail.bind, mail.port, mail.max_bytes)
+    app[MAILBOX] = handler
+    log.info("hotline mailbox listening on %s:%d", mail.bind, server.sockets[0].getsockname()[1])
+    yield
+    server.close()
+    await server.wait_closed()
 
 
 def create_app(
@@ -267,7 +308,11 @@ def create_app(
     app.cleanup_ctx.append(metric_readers_ctx)
     app.cleanup_ctx.append(metrics_ctx)
     app.cleanup_ctx.append(_outbox(background=scanner))
+    if settings.mail.inbound_enabled:
+        app.cleanup_ctx.append(mailbox_ctx)
     if scanner:  # background loops; tests drive them by hand
+        if settings.sms.enabled:
+            app.cleanup_ctx.append(sms_survey_ctx)
         app.cleanup_ctx.append(scanner_ctx)
         app.cleanup_ctx.append(privacy_ctx)
         if settings.reports.enabled:
@@ -284,7 +329,8 @@ def create_app(
         + stats_archive.routes
         + callcenter_routes.routes
         + campaign_routes.routes
-        + integration_routes.routes,
+        + integration_routes.routes
+        + sms_routes.routes,
     )
     # Open311 is a protocol of its own (its formats and error list), outside /api/v1.
     app.router.add_routes(open311_routes.routes)

@@ -6,7 +6,9 @@ def import_all() -> None:
     import accounts.storage  # noqa: F401
     import callcenter.storage  # noqa: F401
     import dispatch.storage  # noqa: F401
+    import integrations.email.storage
     import integrations.outbox
+    import integrations.sms.storage
     import integrations.webhooks.storage  # noqa: F401
     import knowledge_base.storage  # noqa: F401
     import stats.storage  # noqa: F401

@@ -387,7 +387,8 @@ class SurveyCall(Base):
     """回访电话: the automated satisfaction call of one order (attempts and result).
 
     state: pending (to call) | calling | done (answered, callback written) |
-    sms (no answer after every attempt: the integrations issue sends an SMS link) |
+    sms (no answer after every attempt: integrations/sms sends the SMS survey) |
+    sms_sent (the SMS survey went out; the citizen's 1/2/3 by SMS makes it done) |
     failed (the callback action was refused, e.g. the order moved on meanwhile).
     """
 

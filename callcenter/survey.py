@@ -3,7 +3,9 @@
     pending ──dial──▶ calling ──1/2/3, then 1/2──▶ done (the `callback` action written)
        ▲                 │ busy / no answer / no keys
        └── retry later ──┤ (after `survey_retry_minutes`, `survey_attempts` in all)
-                         └──▶ sms (the integrations issue sends an SMS link)
+                         └──▶ sms ──▶ sms_sent ──1/2/3 by SMS──▶ done
+                              (integrations/sms/services.py sends the SMS survey and
+                               records the answer)
 
 `SurveyCall` is the pure key-collecting state machine of one call (question 1: 1 满意,
 2 基本满意, 3 不满意; question 2: 1 已解决, 2 未解决; a wrong key or silence replays the
@@ -344,7 +346,7 @@ class SurveyDialer:
             if answer is not None:
                 row.satisfaction, row.resolved = answer.satisfaction.value, answer.resolved
             elif row.attempts >= self.settings.survey_attempts:
-                state = "sms"  # the integrations issue sends the SMS link
+                state = "sms"  # integrations/sms sends the SMS survey
             row.state, row.last_result, row.updated_at = state, result, now
             row.next_attempt_at = now + timedelta(minutes=self.settings.survey_retry_minutes)
         log.info("survey of %s: %s (%s)", survey.order_number, state, result)

@@ -388,6 +388,60 @@ class Open311Settings(BaseModel):
     attributes: dict[str, list[Open311AttributeSettings]] = Field(default_factory=dict)
 
 
+class SmsSettings(BaseModel):
+    """`[sms]`: SMS through Kannel (integrations/sms): acknowledgements, the survey's SMS
+    fallback and unit alerts out (its sendsms interface), citizens' SMS in (its smsbox
+    `get-url` calls GET /api/v1/sms/inbound with the shared secret)."""
+
+    enabled: bool = False
+    sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    username: str = ""
+    password: str = ""
+    timeout_seconds: float = Field(10, gt=0)
+    # The smsbox get-url sends it as `secret=`; empty: every inbound call is refused.
+    inbound_secret: str = ""
+    # Numbers that can receive an SMS (mainland mobiles); others are never sent one.
+    mobile_pattern: str = r"^1[3-9]\d{9}$"
+    # 受理回执: the number and the tracking link, for orders taken on these channels.
+    ack_on_register: bool = True
+    ack_channels: list[str] = ["phone", "sms"]
+    ack_template: str = "【12345】您的诉求已受理,工单号{number}。查询进度:{link}"
+    # The survey's SMS fallback (after `sip.survey_attempts` unanswered calls).
+    survey_template: str = "【12345】工单{number}已办结,请评价:回复1满意 2基本满意 3不满意"
+    survey_thanks: str = "【12345】感谢您的评价!"
+    survey_interval_seconds: float = Field(60, gt=0)
+    # Unit alerts to `unit_sms_contacts` on these order events (notifications' wording).
+    alert_events: list[str] = [
+        "dispatch",
+        "redispatch",
+        "subdispatch",
+        "accept_warning",
+        "warning",
+        "accept_overdue",
+        "overdue",
+    ]
+    alert_prefix: str = "【12345】"
+
+
+class MailSettings(BaseModel):
+    """`[mail]`: the hotline mailbox, an SMTP listener started by the app
+    (integrations/mailbox): each accepted message becomes an order of channel `email`."""
+
+    inbound_enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    # Recipients accepted: whole addresses and/or domains ("@hotline.local").
+    accept: list[str] = ["@hotline.local"]
+    hotline: str = Field("12345", pattern=r"^\d{3,20}$")
+    max_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    request_type: Literal["consultation", "help", "complaint", "report", "suggestion"] = "help"
+    reply_subject: str = "【12345热线】您的来信已受理(工单号 {number})"
+    reply_body: str = (
+        "您好:\n\n您的来信已登记为工单 {number},我们将在规定时限内办理并答复。"
+        "\n查询进度:{link}\n\n此邮件由系统自动发送,请勿直接回复。"
+    )
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -406,6 +460,8 @@ class Settings(BaseModel):
     audit: AuditSettings = AuditSettings()
     privacy: PrivacySettings = PrivacySettings()
     open311: Open311Settings = Open311Settings()
+    sms: SmsSettings = SmsSettings()
+    mail: MailSettings = MailSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.
@@ -432,6 +488,13 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SMTP_PASSWORD": ("email", "password"),
     "HOTLINE_SIP_BIND": ("sip", "bind"),
     "HOTLINE_SIP_PORT": ("sip", "port"),
+    "HOTLINE_SMS_ENABLED": ("sms", "enabled"),
+    "HOTLINE_SMS_SENDSMS_URL": ("sms", "sendsms_url"),
+    "HOTLINE_SMS_USER": ("sms", "username"),
+    "HOTLINE_SMS_PASSWORD": ("sms", "password"),
+    "HOTLINE_SMS_INBOUND_SECRET": ("sms", "inbound_secret"),
+    "HOTLINE_MAIL_INBOUND_ENABLED": ("mail", "inbound_enabled"),
+    "HOTLINE_MAIL_PORT": ("mail", "port"),
 }
 
 

@@ -5,7 +5,7 @@ else 智能派单 when confident, remember what was proposed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ async def register_request(
     actor: Actor,
     fields: Mapping[str, Any],
     automatic: bool = True,
+    also: Callable[[AsyncSession, Order, str | None], Awaitable[None]] | None = None,
 ) -> tuple[OrderDetail, dict[str, Any]]:
     """The registered (maybe merged or dispatched) order and the suggestions shown with it.
 
@@ -36,7 +37,8 @@ async def register_request(
     accept — 并单 into a certain duplicate, else the hand-off of an `external` hotline's
     order to its system's unit, else 智能派单 when the model is confident — and stores
     what was proposed. `automatic` off: neither (the agent is answering on
-    the spot).
+    the spot). `also` writes what else belongs to this registration (the channel's own
+    record: the SMS, the mail and its files), in the same transaction.
     """
     draft = _draft(service, fields)
     async with sessions() as session:
@@ -60,6 +62,8 @@ async def register_request(
                 order, suggester.model_version, suggestions, applied == "dispatch"
             )
             session.add(row)
+        if also is not None:
+            await also(session, order, applied)
 
     detail = await service.register(actor, fields, automatic=candidates, also=remember)
     return detail, suggestions

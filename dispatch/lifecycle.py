@@ -50,6 +50,7 @@ class Channel(StrEnum):
     APP = "app"
     WECHAT = "wechat"
     SMS = "sms"
+    EMAIL = "email"  # the hotline mailbox (integrations/email/inbound.py)
     OPEN311 = "open311"
     INSPECTOR = "inspector"
 

@@ -3,8 +3,9 @@ the person it is about on request, and every use of it in full on the record.
 
 - Anonymisation (第19条, 第47条): `[privacy] anonymise_after_days` after an order was
   settled (closed, merged or invalid), its caller's phone, name and contact preference
-  are removed, and so is the caller number of its calls; the order itself stays for the
-  statistics. One audit line names the orders (never a phone number).
+  are removed, and so is the caller number of its calls, SMS and mails (and of its
+  survey); the order itself stays for the statistics. One audit line names the orders
+  (never a phone number).
 - Export (第45条): every order of one caller, for the admin or supervisor who answers
   the request; audited with the phone masked.
 - Full phone numbers shown to a role that sees them (PHONE_ROLES) are audited by the
@@ -27,9 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from accounts import audit
 from accounts.domain import PHONE_ROLES, Actor
 from app.db import unit_of_work
-from callcenter.storage import Call, CallerLanguage
+from callcenter.storage import Call, CallerLanguage, SurveyCall
 from dispatch.lifecycle import State
 from dispatch.storage import Order
+from integrations.email.storage import InboundMail
+from integrations.outbox import OutboxMessage
+from integrations.sms.storage import SmsInbound
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +78,31 @@ async def _anonymise_batch(session: AsyncSession, cutoff: datetime, now: datetim
         .values(caller="")
         .execution_options(synchronize_session=False)
     )
+    await _anonymise_messages(session, numbers)
     detail = {"orders": numbers, "calls": calls.rowcount, "settled_before": cutoff.isoformat()}
     await audit.record(
         session, audit.Event.PII_ANONYMISE, SYSTEM, f"{len(numbers)} orders", detail=detail, at=now
     )
     return numbers
+
+
+async def _anonymise_messages(session: AsyncSession, numbers: list[str]) -> None:
+    """The citizen's number or address kept with the SMS and mails of these orders: the
+    SMS in and the survey row (phone), the mailbox record (sender), and SMS already sent
+    or given up in the outbox (recipient)."""
+    for statement in (
+        update(SmsInbound).where(SmsInbound.order_number.in_(numbers)).values(phone=None),
+        update(InboundMail).where(InboundMail.order_number.in_(numbers)).values(sender=None),
+        update(SurveyCall).where(SurveyCall.order_number.in_(numbers)).values(phone=""),
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == "sms",
+            OutboxMessage.subject.in_(numbers),
+            OutboxMessage.status != "pending",
+        )
+        .values(recipient=""),
+    ):
+        await session.execute(statement.execution_options(synchronize_session=False))
 
 
 async def anonymise_due(

@@ -1,6 +1,6 @@
 """Failures of external systems, as the rest of the project sees them."""
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class DeliveryFailed(Exception):
@@ -29,3 +29,14 @@ class WebhookNotFound(NotFound):
 
 class WebhookInvalid(InvalidInput):
     pass
+
+
+class InboundRefused(Forbidden):
+    """An inbound call without the shared secret (or with SMS switched off)."""
+
+    code = "bad_secret"
+
+
+class UnitNotFound(NotFound):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"单位不存在或已停用: {code}", code="unit_not_found")

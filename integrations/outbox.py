@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, unit_of_work
-from config import EmailSettings, OutboxSettings
+from config import EmailSettings, OutboxSettings, SmsSettings
+from dispatch.storage import Order
 from integrations.email.client import Attachment, SmtpClient
 from integrations.exceptions import DeliveryFailed, MessageNotFound, NotDead, Undeliverable
+from integrations.sms.client import KannelClient
 from integrations.webhooks.client import WebhookClient
 from integrations.webhooks.storage import Webhook
 
@@ -42,9 +44,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
-    recipient: Mapped[str] = mapped_column(String(300))  # address; webhook: the URL
-    subject: Mapped[str] = mapped_column(String(300))  # webhook: the event name
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook | sms
+    recipient: Mapped[str] = mapped_column(String(300))  # address; webhook: URL; sms: phone
+    # webhook: the event name; sms: the order it is about ("" for none)
+    subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)  # webhook: the JSON, sent and signed as is
     status: Mapped[str] = mapped_column(String(10), default=PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -103,6 +106,22 @@ def enqueue_webhook(
     )
 
 
+def enqueue_sms(
+    session: AsyncSession, phone: str, text: str, order_number: str | None, now: datetime
+) -> None:
+    """An SMS through Kannel; sent from the order's hotline number (else the default)."""
+    session.add(
+        OutboxMessage(
+            channel="sms",
+            recipient=phone,
+            subject=order_number or "",
+            body=text,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+
+
 class Transport(Protocol):
     async def send(self, sessions: async_sessionmaker[AsyncSession], m: OutboxMessage) -> None:
         """Hand one message over; `DeliveryFailed` when it could not be."""
@@ -129,6 +148,21 @@ class WebhookTransport:
         if hook is None or not hook.active:
             raise Undeliverable(f"webhook {m.webhook_id} 已删除")
         await self.client.post(hook.url, m.body.encode(), hook.secret, m.subject, m.event_id or "")
+
+
+class SmsTransport:
+    def __init__(self, settings: SmsSettings, default_sender: str) -> None:
+        self.client = KannelClient(settings)
+        self.default_sender = default_sender
+
+    async def send(self, sessions: async_sessionmaker[AsyncSession], m: OutboxMessage) -> None:
+        sender = None
+        if m.subject:
+            async with sessions() as session:
+                sender = await session.scalar(
+                    select(Order.hotline_number).where(Order.number == m.subject)
+                )
+        await self.client.send(m.recipient, m.body, sender or self.default_sender)
 
 
 class OutboxSender:

@@ -42,4 +42,9 @@ if [ "${1:-}" = "--test" ]; then
     if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wqy; then
         apt_install --no-install-recommends chromium fonts-wqy-microhei
     fi
+    # SMS tests: Kannel's bearerbox and smsbox, and its fake SMSC (kannel-extras); no
+    # daemon is started by the packages, the tests run their own on loopback.
+    if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
+        apt_install kannel kannel-extras
+    fi
 fi

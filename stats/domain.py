@@ -98,6 +98,7 @@ CHANNEL_LABELS = {
     "app": "APP",
     "wechat": "微信",
     "sms": "短信",
+    "email": "电子邮件",
     "open311": "Open311接口",
     "inspector": "网格员上报",
 }

@@ -34,6 +34,7 @@ CHANNELS = {
     "app": "App",
     "wechat": "微信",
     "sms": "短信",
+    "email": "电子邮件",
     "open311": "Open311",
     "inspector": "网格员上报",
 }

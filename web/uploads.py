@@ -298,6 +298,50 @@ async def check_quota(
         raise UploadRejected(f"该工单的附件已达上限({limit} 个,已有 {have} 个)")
 
 
+async def write_files(settings: WebSettings, files: Sequence[Incoming]) -> list[tuple[str, Path]]:
+    """Write checked files under their random ids: (id, path) each, in order. Their rows
+    are `attachment_row`s in the caller's transaction; `remove_files` when it fails."""
+    written: list[tuple[str, Path]] = []
+    try:
+        for item in files:
+            attachment_id = secrets.token_hex(16)
+            path = file_path(settings.upload_path, attachment_id)
+            await asyncio.to_thread(_write, path, item.data)
+            written.append((attachment_id, path))
+    except BaseException:
+        remove_files(path for _, path in written)
+        raise
+    return written
+
+
+def remove_files(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def attachment_row(
+    attachment_id: str,
+    item: Incoming,
+    order_id: int,
+    event_id: int | None,
+    actor: Actor,
+    now: datetime,
+) -> Attachment:
+    return Attachment(
+        id=attachment_id,
+        order_id=order_id,
+        event_id=event_id,
+        uploaded_by=actor.username,
+        uploader_role=actor.role.value,
+        uploader_unit=actor.unit.code if actor.unit else None,
+        original_name=item.name,
+        mime=item.mime,
+        size=len(item.data),
+        sha256=item.sha256,
+        created_at=now,
+    )
+
+
 async def save(
     sessions: async_sessionmaker[AsyncSession],
     settings: WebSettings,
@@ -309,35 +353,16 @@ async def save(
 ) -> list[Attachment]:
     """Write the files, then their rows in one transaction; no row without its file,
     and the files are removed again when the rows cannot be written."""
-    root = settings.upload_path
-    rows: list[Attachment] = []
-    written: list[Path] = []
+    written = await write_files(settings, files)
+    rows = [
+        attachment_row(attachment_id, item, order_id, event_id, actor, now)
+        for (attachment_id, _), item in zip(written, files, strict=True)
+    ]
     try:
-        for item in files:
-            attachment_id = secrets.token_hex(16)
-            path = file_path(root, attachment_id)
-            await asyncio.to_thread(_write, path, item.data)
-            written.append(path)
-            rows.append(
-                Attachment(
-                    id=attachment_id,
-                    order_id=order_id,
-                    event_id=event_id,
-                    uploaded_by=actor.username,
-                    uploader_role=actor.role.value,
-                    uploader_unit=actor.unit.code if actor.unit else None,
-                    original_name=item.name,
-                    mime=item.mime,
-                    size=len(item.data),
-                    sha256=item.sha256,
-                    created_at=now,
-                )
-            )
         async with unit_of_work(sessions) as session:
             session.add_all(rows)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        remove_files(path for _, path in written)
         raise
     log.info("order %s: %d attachment(s) saved by %s", order_id, len(rows), actor.username)
     return rows
