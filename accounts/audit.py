@@ -74,6 +74,7 @@ class Event(StrEnum):
     PII_EXPORT = "pii.export"  # 个人信息导出 (PIPL 第45条)
     PII_ANONYMISE = "pii.anonymise"  # 超期个人信息匿名化
     AUDIT_VERIFY = "audit.verify"
+    LINKAGE = "linkage"  # 应急联动: a hand-over to 110/119/120/122 (requested or recorded)
 
 
 class Result(StrEnum):

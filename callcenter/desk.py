@@ -269,6 +269,7 @@ async def mark_emergency(app: web.Application, actor: Actor, call_id: str) -> Ca
         async with unit_of_work(app[SESSIONS]) as session:
             row = await storage.get_call(session, call_id)
             row.emergency = True
+            row.emergency_at = row.emergency_at or app[DISPATCH].now()
     log.warning("call %s marked as an emergency by %s", call_id, actor.username)
     return await find_call(app, call_id)
 

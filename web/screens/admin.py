@@ -834,6 +834,7 @@ EVENT_LABELS = {
     "phone.view": "查看完整号码",
     "pii": "个人信息(导出/匿名化)",
     "audit.verify": "审计校验",
+    "linkage": "应急联动",
 }
 
 
