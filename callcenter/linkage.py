@@ -34,9 +34,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from accounts.audit import Event as AuditEvent
-from accounts.audit import Trail
+from accounts.audit import Result, Trail
 from accounts.domain import Actor, Role
 from app.db import unit_of_work
+from app.errors import AppError
 from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
 from callcenter import desk, storage
 from callcenter.exceptions import CallNotFound, LinkageNotPossible
@@ -243,9 +244,10 @@ async def hand_over(
 ) -> dict[str, Any]:
     """转110/119/120/122: dial the service's gateway and join it to the call (or, with
     `transfer`, hand the caller over and drop the agent). Nothing changes on refusal;
-    the request (or its refusal) is an audit line."""
-    detail = {"service": service, "mode": mode}
-    async with audit.act(AuditEvent.LINKAGE, call_id, detail) as (_session, act):
+    the request or its refusal is an audit line (written after it: the call records'
+    writer must not wait behind an open audit transaction on SQLite's one writer)."""
+    detail: dict[str, Any] = {"service": service, "mode": mode}
+    try:
         record = await desk.find_call(app, call_id)  # CallNotFound: no such call
         if not desk.may_see_call(actor, record):
             raise CallNotFound(call_id, "通话不存在或不在您的线路上")
@@ -257,12 +259,17 @@ async def hand_over(
         if center is None or center.active_record(call_id) is None:
             raise LinkageNotPossible("通话已结束,不能转接,请电话联系后在工单上登记")
         mode = mode or settings.mode
-        await center.mark_emergency(call_id)  # the clock starts here if not marked before
         handover = center.hand_over(
             call_id, service, uri, mode, settings.ring_timeout_seconds, actor
         )
-        act.detail.update(mode=mode, gateway=uri, handover=handover.id)
+    except AppError as exc:
+        failed = {**detail, "error": exc.code, "message": exc.message}
+        await audit.alone(AuditEvent.LINKAGE, call_id, Result.FAILURE, failed)
+        raise
+    await center.mark_emergency(call_id)  # if not marked before: the clock starts now
     log.warning("call %s: %s hands over to %s (%s)", call_id, actor.username, service, mode)
+    detail.update(mode=mode, gateway=uri, handover=handover.id)
+    await audit.alone(AuditEvent.LINKAGE, call_id, detail=detail)
     await flush(app)
     return view(handover)
 
