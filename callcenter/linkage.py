@@ -351,9 +351,6 @@ async def attach_order(app: web.Application, call_id: str, number: str) -> int:
 
 
 def from_row(row: storage.Handover) -> Handover:
-    values = {column: getattr(row, column) for column in to_row_columns()}
-    return Handover(**values)
-
-
-def to_row_columns() -> tuple[str, ...]:
-    return tuple(storage.Handover.__table__.columns.keys())
+    return Handover(
+        **{column.name: getattr(row, column.name) for column in storage.Handover.__table__.c}
+    )

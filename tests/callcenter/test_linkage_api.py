@@ -34,8 +34,8 @@ async def gateway(sip_tools, tmp_path: Path):
 
 
 @pytest.fixture
-async def client(aiohttp_client, sqlite_url, clock, sip_settings: SipSettings, gateway):
-    settings = make_settings(sqlite_url)
+async def client(aiohttp_client, any_db_url, clock, sip_settings: SipSettings, gateway):
+    settings = make_settings(any_db_url)
     settings.web.session_key = Fernet.generate_key().decode()
     settings.sip = sip_settings.model_copy(
         update={"enabled": True, "ring_timeout_seconds": 5, "wrap_up_seconds": 0.5}
