@@ -183,6 +183,8 @@ class HandoverLog:
                 if handover.outcome is not None and handover.id not in logged:
                     logged.add(handover.id)
                     await write_order_event(self.app, handover)
+                if handover.ended_at is not None:  # its last change
+                    logged.discard(handover.id)
             except Exception:  # the database refused: log it, keep handling calls
                 log.exception("could not write hand-over %s", handover.id)
             finally:
