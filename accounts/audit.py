@@ -76,6 +76,7 @@ class Event(StrEnum):
     CAMPAIGN = "campaign"  # 外呼任务: created, targets added, started, paused
     DNC = "config.dnc"  # 免打扰名单
     AUDIT_VERIFY = "audit.verify"
+    LINKAGE = "linkage"  # 应急联动: a hand-over to 110/119/120/122 (requested or recorded)
 
 
 class Result(StrEnum):

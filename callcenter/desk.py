@@ -260,8 +260,8 @@ async def find_call(app: web.Application, call_id: str) -> CallRecord:
 async def mark_emergency(app: web.Application, actor: Actor, call_id: str) -> CallRecord:
     """紧急转接: the agent on the call (or a supervisor) marks it for an emergency hand-over.
 
-    The record keeps the mark (`emergency`); the hand-over to 110/119/120 itself is the
-    integrations issue's.
+    The record keeps the mark (`emergency`, first `emergency_at`); the hand-over to
+    110/119/120/122 itself is callcenter/linkage.py's.
     """
     record = await find_call(app, call_id)
     if actor.role == Role.AGENT and record.agent != actor.username:
@@ -271,6 +271,7 @@ async def mark_emergency(app: web.Application, actor: Actor, call_id: str) -> Ca
         async with unit_of_work(app[SESSIONS]) as session:
             row = await storage.get_call(session, call_id)
             row.emergency = True
+            row.emergency_at = row.emergency_at or app[DISPATCH].now()
     log.warning("call %s marked as an emergency by %s", call_id, actor.username)
     return await find_call(app, call_id)
 

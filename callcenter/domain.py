@@ -221,6 +221,7 @@ class CallRecord:
     queued_at: datetime | None = None
     ivr_answered_at: datetime | None = None  # the intake's answer (IVR); not a KPI answer
     emergency: bool = False
+    emergency_at: datetime | None = None  # first marked (the start of 应急联动's clock)
     # 三方通话: when a unit's phone first joined the call, and the last one that did.
     three_way_at: datetime | None = None
     conference_uri: str | None = None
@@ -290,9 +291,9 @@ def agent_answered(record: CallRecord, agent: str, at: datetime) -> CallRecord:
     return replace(record, agent=agent, answered_at=max(at, start))
 
 
-def mark_emergency(record: CallRecord) -> CallRecord:
-    """紧急转接: the call was marked for an emergency hand-over."""
-    return replace(record, emergency=True)
+def mark_emergency(record: CallRecord, at: datetime) -> CallRecord:
+    """紧急转接: the call was marked for an emergency hand-over (the first time is kept)."""
+    return replace(record, emergency=True, emergency_at=record.emergency_at or at)
 
 
 def three_way(record: CallRecord, uri: str, unit: str | None, at: datetime) -> CallRecord:

@@ -97,3 +97,10 @@ class ConferenceNotPossible(CallCenterError):
 
     status = 409
     code = "conference_not_possible"
+
+
+class LinkageNotPossible(CallCenterError):
+    """应急联动 cannot be done now (the call ended, no agent on it, no gateway set)."""
+
+    status = 409
+    code = "linkage_not_possible"

@@ -11,6 +11,10 @@
     GET /api/v1/calls/{id}/recording: the WAV, for users who may see the call's order
     POST /api/v1/calls/{id}/conference {uri, unit}: 三方通话, add a unit's phone (the agent
         on the call); DELETE /api/v1/calls/{id}/conference: 结束三方
+    POST /api/v1/calls/{id}/linkage {service, mode}: 应急联动, hand the call over to the
+        110/119/120/122 gateway (the agent on the call, supervisors); GET: its hand-overs
+    GET, POST /api/v1/orders/{number}/linkage {service, note}: an order's hand-overs; a
+        hand-over made by other means (by phone) recorded by hand (outcome manual)
 
 Centre roles only. Callers' numbers are masked for roles outside PHONE_ROLES; managers
 of a sub-platform (users with hotlines) see their hotlines only; agents see the calls
@@ -33,7 +37,7 @@ from accounts.routes import phones_viewed, trail
 from app.errors import AppError, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer, page_of
 from app.keys import CALLCENTER, SESSIONS, SETTINGS
-from callcenter import desk, storage
+from callcenter import desk, linkage, storage
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound
 
@@ -88,6 +92,7 @@ def call_view(record: CallRecord, actor: Actor) -> dict[str, Any]:
         "queue": record.queue,
         "queue_wait_seconds": None if wait is None else round(wait, 3),
         "emergency": record.emergency,
+        "emergency_at": record.emergency_at,
         "three_way_at": record.three_way_at,
         "conference_unit": record.conference_unit,
     }
@@ -221,6 +226,46 @@ async def end_unit(request: web.Request, call: Call):
     return await desk.end_unit(request.app, call.actor, _call_id(request))
 
 
+Service = Literal["110", "119", "120", "122"]
+
+
+class LinkageRequest(StrictBody):
+    service: Service
+    mode: Literal["transfer", "conference"] | None = None  # None: [linkage] mode
+
+
+class LinkageRecord(StrictBody):
+    service: Service
+    note: str = Field("", max_length=linkage.NOTE_MAX)
+
+
+async def hand_over(request: web.Request, call: Call):
+    body: LinkageRequest = call.body
+    audit = trail(request, call.actor)
+    call_id = _call_id(request)
+    return await linkage.hand_over(request.app, call.actor, audit, call_id, body.service, body.mode)
+
+
+async def call_handovers(request: web.Request, call: Call):
+    items = await linkage.for_call(request.app, call.actor, _call_id(request))
+    return page_of(items, call.query)
+
+
+async def order_handovers(request: web.Request, call: Call):
+    number = request.match_info["number"]
+    items = await linkage.for_order(request.app, call.actor, number)
+    return page_of(items, call.query)
+
+
+async def record_handover(request: web.Request, call: Call):
+    body: LinkageRecord = call.body
+    audit = trail(request, call.actor)
+    number = request.match_info["number"]
+    return await linkage.record_manual(
+        request.app, call.actor, audit, number, body.service, body.note
+    )
+
+
 async def recording(request: web.Request, call: Call):
     """收听录音: every download is in the audit trail, a refused one as a failure."""
     audit = trail(request, call.actor)
@@ -281,6 +326,44 @@ routes = [
         roles=frozenset({Role.AGENT}),
         tags=("calls",),
         errors=(409,),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/calls/{id}/linkage",
+        hand_over,
+        "应急联动:转接 110/119/120/122(转接或三方)",
+        roles=linkage.REQUEST_ROLES,
+        body=LinkageRequest,
+        tags=("calls",),
+        errors=(409,),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/calls/{id}/linkage",
+        call_handovers,
+        "通话的应急联动记录",
+        roles=CALL_ROLES,
+        query=Page,
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/orders/{number}/linkage",
+        order_handovers,
+        "工单的应急联动记录",
+        roles=linkage.RECORD_ROLES | {Role.ADMIN},
+        query=Page,
+        tags=("orders",),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/orders/{number}/linkage",
+        record_handover,
+        "登记应急联动(电话等其他方式移交)",
+        roles=linkage.RECORD_ROLES,
+        body=LinkageRecord,
+        status=201,
+        tags=("orders",),
     ),
     ApiRoute(
         "GET",

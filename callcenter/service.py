@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from accounts.domain import mask_phone
 from app.db import unit_of_work, utcnow
 from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
-from callcenter import agents, desk, domain, ivr, languages, storage
+from callcenter import agents, desk, domain, ivr, languages, linkage, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.acd import queue_status as acd_queue_status
@@ -53,6 +53,7 @@ from callcenter.exceptions import (
     ConferenceNotPossible,
     EndpointStopped,
     IllegalCallTransition,
+    LinkageNotPossible,
 )
 from callcenter.prompts import prompt_file
 from callcenter.recordings import purge_recordings, recording_path, repair_recordings
@@ -81,6 +82,7 @@ class AgentLeg:
     caller_gone: bool = False  # the caller hung up (or left the queue) first
     local_failure: bool = False  # the intake could not place the call at all
     transfer: tuple[str, int | None] | None = None  # (queue, agent user id): 转接
+    handed_over: bool = False  # 应急联动 by transfer: the caller stays with the gateway
 
     @property
     def caller_leg(self) -> int:
@@ -89,7 +91,8 @@ class AgentLeg:
 
 @dataclass
 class UnitLeg:
-    """三方通话: the intake's leg to a unit's phone, added to an agent's call."""
+    """三方通话: the intake's leg to a unit's phone, added to an agent's call; or
+    应急联动: to an emergency service's gateway (`handover` set)."""
 
     leg: int
     caller_leg: int
@@ -97,8 +100,14 @@ class UnitLeg:
     agent_user_id: int
     uri: str
     unit: str | None
+    ring_seconds: float
     confirmed: bool = False
     dropped: str = ""  # who ended it first: "agent" (结束三方) or "call" (the call ends)
+    handover: linkage.Handover | None = None
+
+    @property
+    def transfer(self) -> bool:
+        return self.handover is not None and self.handover.mode == "transfer"
 
 
 # What the agent's console is told about the unit's leg (`type: conference`).
@@ -109,6 +118,14 @@ CONFERENCE_LABELS = {
     "failed": "承办单位未接通,继续与来电人通话",
 }
 SIP_FAILURES = {486: "忙线", 600: "忙线", 603: "拒接", 480: "暂时无法接通", 408: "无应答"}
+# 应急联动: what the console is told about the gateway's leg (`type: linkage`).
+LINKAGE_LABELS = {
+    "ringing": "正在呼叫{service}……",
+    "connected": "{service}已接通,三方通话中",
+    "transferred": "已转接{service},来电人与{service}通话,您已退出",
+    "ended": "{service}已挂断",
+    "failed": "{service}未接通({reason}),请重试或电话联系后在工单上登记",
+}
 
 Record = domain.CallRecord | storage.CallbackEntry | agents.Agent | storage.LanguageChoice
 
@@ -176,6 +193,8 @@ class CallCenter:
         self._caller_unit: dict[int, int] = {}  # caller leg -> unit leg
         # Told (agent user id, event) about the unit's leg; set by callcenter_ctx.
         self.on_conference: Callable[[int, dict], None] | None = None
+        # Told each change of a hand-over (应急联动) to write it; set by callcenter_ctx.
+        self.on_handover: Callable[[linkage.Handover], None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -408,7 +427,7 @@ class CallCenter:
                 case ivr.RegisterCallback(reason=reason):
                     self._register_callback(leg, reason)
                 case ivr.MarkEmergency():
-                    self._update(leg, domain.mark_emergency)
+                    self._update(leg, lambda r: domain.mark_emergency(r, self._now()))
                     self.acd.prioritize(leg)
                     log.warning("call leg %d: the caller asked for emergency help", leg)
                 case ivr.Hangup():
@@ -608,7 +627,8 @@ class CallCenter:
         agent = self.acd.agents.get(agent_leg.user_id)
         now = self._now()
         if agent_leg.confirmed:
-            self._drop_unit(caller, by="call")  # no three-way without the agent
+            if not agent_leg.handed_over:
+                self._drop_unit(caller, by="call")  # no three-way without the agent
             if agent is not None and agent.state is agents.AgentState.TALKING:
                 if agent.state_since is not None:
                     self._recent_talk.append((now - agent.state_since).total_seconds())
@@ -616,6 +636,8 @@ class CallCenter:
                 self._start_wrap_up(agent.user_id)
             if caller in self._active and agent_leg.transfer is not None:
                 self._requeue_transferred(caller, *agent_leg.transfer)
+            elif caller in self._active and agent_leg.handed_over:
+                log.info("call leg %d: handed over (应急联动), the agent's leg ended", caller)
             elif caller in self._active:  # the agent hung up: so does the centre
                 self._command(self.endpoint.hangup, caller)
             return
@@ -654,33 +676,79 @@ class CallCenter:
     def add_unit(self, record_id: str, uri: str, unit: str | None = None) -> UnitLeg:
         """三方通话: call a unit's phone and, when it answers, join it to the agent's call
         (each of the three hears the other two; the recording takes all three)."""
+        errors = (
+            ConferenceNotPossible,
+            "当前没有坐席在通话中,不能发起三方通话",
+            "已有承办单位在三方通话中,请先结束三方",
+            "线路已满,请稍后再发起三方通话",
+        )
+        leg, record, agent_user = self._party_room(record_id, *errors)
+        ring = self.settings.ring_timeout_seconds
+        unit_leg = UnitLeg(self.endpoint.new_leg(), leg, record.id, agent_user, uri, unit, ring)
+        log.info("call %s: three-way, calling unit %s at %s", record.id, unit or "-", uri)
+        # Units see masked numbers.
+        self._dial_party(unit_leg, record, mask_phone(record.caller) or "")
+        return unit_leg
+
+    def hand_over(
+        self, record_id: str, service: str, uri: str, mode: str, ring_seconds: float, by
+    ) -> linkage.Handover:
+        """应急联动: dial the emergency service's gateway; when it answers, join it to the
+        call (`conference`) or hand the caller over to it and drop the agent (`transfer`)."""
+        errors = (
+            LinkageNotPossible,
+            "当前没有坐席在通话中,不能转接",
+            "已有一方加入通话(三方通话或联动),请先结束后再转接",
+            "线路已满,请电话联系后在工单上登记",
+        )
+        leg, record, agent_user = self._party_room(record_id, *errors)
+        handover = linkage.requested(
+            service, uri, mode, by, self._now(), record.id, record.order_number
+        )
+        party = UnitLeg(
+            self.endpoint.new_leg(), leg, record.id, agent_user, uri, None, ring_seconds,
+            handover=handover,
+        )  # fmt: skip
+        log.warning("call %s: 应急联动 %s (%s) via %s", record.id, service, mode, uri)
+        self._handover_changed(party)
+        self._dial_party(party, record, record.caller)  # the services see the number
+        return handover
+
+    def _party_room(
+        self, record_id: str, error: type[Exception], no_agent: str, taken: str, full: str
+    ) -> tuple[int, domain.CallRecord, int]:
+        """The caller's leg, record and agent of a call a third party may join."""
         found = self.active_record(record_id)
         if found is None:
             raise CallNotFound(record_id, "通话已结束或不存在")
         leg, record = found
         agent_leg = self._agent_legs.get(self._caller_agent.get(leg, 0))
         if agent_leg is None or not agent_leg.confirmed:
-            raise ConferenceNotPossible("当前没有坐席在通话中,不能发起三方通话")
+            raise error(no_agent)
         if leg in self._caller_unit:
-            raise ConferenceNotPossible("已有承办单位在三方通话中,请先结束三方")
+            raise error(taken)
         if self.legs_in_use >= self.settings.max_calls:
-            raise ConferenceNotPossible("线路已满,请稍后再发起三方通话")
-        unit_leg = UnitLeg(self.endpoint.new_leg(), leg, record.id, agent_leg.user_id, uri, unit)
-        self._unit_legs[unit_leg.leg] = unit_leg
-        self._caller_unit[leg] = unit_leg.leg
-        log.info("call %s: three-way, calling unit %s at %s", record.id, unit or "-", uri)
+            raise error(full)
+        return leg, record, agent_leg.user_id
+
+    def _dial_party(self, party: UnitLeg, record: domain.CallRecord, caller: str) -> None:
+        self._unit_legs[party.leg] = party
+        self._caller_unit[party.caller_leg] = party.leg
         headers = [
             ("X-Hotline", record.hotline),
-            ("X-Caller", mask_phone(record.caller) or ""),  # units see masked numbers
+            ("X-Caller", caller),
             ("X-Call-Record", record.id),
         ]
-        self._command(self.endpoint.dial, unit_leg.leg, uri, headers)
+        self._command(self.endpoint.dial, party.leg, party.uri, headers)
         handle = asyncio.get_running_loop().call_later(
-            self.settings.ring_timeout_seconds, self._unit_ring_timeout, unit_leg.leg
+            party.ring_seconds, self._unit_ring_timeout, party.leg
         )
-        self._timers.setdefault(unit_leg.leg, {})[RING_TIMER] = handle
-        self._tell_agent(unit_leg, "ringing")
-        return unit_leg
+        self._timers.setdefault(party.leg, {})[RING_TIMER] = handle
+        self._tell_agent(party, "ringing")
+
+    def _handover_changed(self, party: UnitLeg) -> None:
+        if self.on_handover is not None and party.handover is not None:
+            self.on_handover(party.handover)
 
     def end_unit(self, record_id: str) -> UnitLeg:
         """结束三方: the unit's leg ends; the caller and the agent talk on."""
@@ -710,10 +778,10 @@ class CallCenter:
         unit_leg = self._unit_legs.get(leg)
         if unit_leg is None or unit_leg.confirmed:
             return
-        log.info("unit leg %d: no answer in %ss", leg, self.settings.ring_timeout_seconds)
+        log.info("unit leg %d: no answer in %ss", leg, unit_leg.ring_seconds)
         self._command(self.endpoint.hangup, leg)
         self._orphans.add(leg)
-        self._unit_leg_ended(unit_leg, "无应答")
+        self._unit_leg_ended(unit_leg, "无应答", linkage.NO_ANSWER)
 
     def _unit_event(self, unit_leg: UnitLeg, event: ev.BridgeEvent) -> None:
         match event:
@@ -721,15 +789,18 @@ class CallCenter:
                 self._unit_answered(unit_leg)
             case ev.CallDisconnected(status_code=code, reason=reason):
                 log.info("unit leg %d ended: %s %s", unit_leg.leg, code, reason)
-                self._unit_leg_ended(unit_leg, SIP_FAILURES.get(code, "无法接通"))
+                failure = SIP_FAILURES.get(code, "无法接通")
+                self._unit_leg_ended(unit_leg, failure, linkage.outcome_of(code))
             case ev.CommandFailed(command="dial", reason=reason):
                 log.warning("unit leg %d not placed: %s", unit_leg.leg, reason)
-                self._unit_leg_ended(unit_leg, "无法呼叫该地址")
+                self._unit_leg_ended(unit_leg, "无法呼叫该地址", linkage.FAILED)
             case ev.CommandFailed(command="conference", reason=reason):
                 log.warning("unit leg %d not joined: %s", unit_leg.leg, reason)
                 self._drop_unit(unit_leg.caller_leg, by="error")
             case ev.LegsBridged():
                 log.info("unit leg %d joined call leg %d", unit_leg.leg, unit_leg.caller_leg)
+                if unit_leg.transfer:
+                    self._agent_leaves(unit_leg)
             case ev.CommandFailed(command=command, reason=reason):
                 log.info("unit leg %d: %s not done: %s", unit_leg.leg, command, reason)
 
@@ -741,16 +812,37 @@ class CallCenter:
             return
         unit_leg.confirmed = True
         now = self._now()
-        self._update(caller, lambda r: domain.three_way(r, unit_leg.uri, unit_leg.unit, now))
+        if unit_leg.handover is not None:
+            unit_leg.handover = linkage.answered(unit_leg.handover, now)
+            self._handover_changed(unit_leg)
+        else:
+            self._update(caller, lambda r: domain.three_way(r, unit_leg.uri, unit_leg.unit, now))
         self._command(self.endpoint.conference, unit_leg.leg, caller)
-        log.info("call %s: unit %s joined (three-way)", unit_leg.record_id, unit_leg.uri)
+        log.info("call %s: %s joined (three-way)", unit_leg.record_id, unit_leg.uri)
         self._tell_agent(unit_leg, "connected")
 
-    def _unit_leg_ended(self, unit_leg: UnitLeg, failure: str) -> None:
+    def _agent_leaves(self, party: UnitLeg) -> None:
+        """应急联动 by transfer: the gateway hears the caller; the agent's leg ends and
+        the caller stays connected to the gateway in the bridge."""
+        agent_leg = self._agent_legs.get(self._caller_agent.get(party.caller_leg, 0))
+        if agent_leg is None or party.dropped:
+            return
+        agent_leg.handed_over = True
+        self._command(self.endpoint.hangup, agent_leg.leg)
+        self._tell_agent(party, "transferred")
+
+    def _unit_leg_ended(self, unit_leg: UnitLeg, failure: str, outcome: str) -> None:
         self._unit_legs.pop(unit_leg.leg, None)
         self._cancel_timers(unit_leg.leg)
         if self._caller_unit.get(unit_leg.caller_leg) == unit_leg.leg:
             del self._caller_unit[unit_leg.caller_leg]
+        if unit_leg.handover is not None:
+            unit_leg.handover = linkage.ended(unit_leg.handover, self._now(), outcome)
+            self._handover_changed(unit_leg)
+            caller = unit_leg.caller_leg
+            if unit_leg.transfer and caller in self._active and caller not in self._caller_agent:
+                # Handed over: the gateway left the caller with nobody; the call ends.
+                self._command(self.endpoint.hangup, caller)
         if unit_leg.confirmed or unit_leg.dropped:
             self._tell_agent(unit_leg, "ended", by=unit_leg.dropped or "unit")
         else:
@@ -759,24 +851,42 @@ class CallCenter:
     def _tell_agent(self, unit_leg: UnitLeg, state: str, **extra) -> None:
         if self.on_conference is None:
             return
-        label = CONFERENCE_LABELS[state]
-        if state == "failed":
-            label = f"承办单位未接通({extra['reason']}),继续与来电人通话"
-        elif state == "ended" and extra.get("by") == "call":
-            label = "通话已结束,三方通话随之结束"
-        event = {
-            "type": "conference",
-            "call_id": unit_leg.record_id,
-            "state": state,
-            "label": label,
-            "uri": unit_leg.uri,
-            "unit": unit_leg.unit,
-            **extra,
-        }
+        if unit_leg.handover is not None:
+            event = self._linkage_event(unit_leg.handover, state, **extra)
+        else:
+            label = CONFERENCE_LABELS[state]
+            if state == "failed":
+                label = f"承办单位未接通({extra['reason']}),继续与来电人通话"
+            elif state == "ended" and extra.get("by") == "call":
+                label = "通话已结束,三方通话随之结束"
+            event = {
+                "type": "conference",
+                "call_id": unit_leg.record_id,
+                "state": state,
+                "label": label,
+                "uri": unit_leg.uri,
+                "unit": unit_leg.unit,
+                **extra,
+            }
         try:
             self.on_conference(unit_leg.agent_user_id, event)
         except Exception:  # the console is told best-effort; the call goes on
             log.exception("could not tell agent %d about the unit leg", unit_leg.agent_user_id)
+
+    @staticmethod
+    def _linkage_event(handover: linkage.Handover, state: str, **extra) -> dict:
+        label = LINKAGE_LABELS[state].format(service=handover.service, **extra)
+        return {
+            "type": "linkage",
+            "call_id": handover.call_id,
+            "handover": handover.id,
+            "service": handover.service,
+            "mode": handover.mode,
+            "state": state,
+            "outcome": handover.outcome,
+            "label": label,
+            **extra,
+        }
 
     def _requeue_transferred(self, leg: int, queue: str, to_agent: int | None) -> None:
         record = self._active[leg]
@@ -845,6 +955,9 @@ class CallCenter:
             return False
         leg, _ = found
         self._update(leg, lambda r: replace(r, order_number=order_number))
+        party = self._unit_legs.get(self._caller_unit.get(leg, 0))
+        if party is not None and party.handover is not None:  # later changes carry it
+            party.handover = replace(party.handover, order_number=order_number)
         await self.flush()
         return True
 
@@ -853,7 +966,7 @@ class CallCenter:
         if found is None:
             await self.flush()
             return False
-        self._update(found[0], domain.mark_emergency)
+        self._update(found[0], lambda r: domain.mark_emergency(r, self._now()))
         await self.flush()
         return True
 
@@ -910,6 +1023,9 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
     pops = desk.ScreenPops(app)
     center.on_connected = pops
     center.on_conference = desk.ConsoleEvents(app)  # the unit leg's state, to the console
+    handovers = linkage.HandoverLog(app)  # 应急联动: records written in order
+    center.on_handover = handovers
+    app[linkage.HANDOVER_LOG] = handovers
     if sip.survey_uri:
         center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()
@@ -936,6 +1052,7 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     await center.stop()
+    await handovers.close()
     await pops.close()
     if center.survey is not None:
         await center.survey.close()

@@ -50,12 +50,34 @@ class Call(Base):
     ivr_answered_at: Mapped[datetime | None]
     # Marked for an emergency hand-over (紧急转接) by the caller's key or the agent.
     emergency: Mapped[bool] = mapped_column(default=False, server_default=false())
+    emergency_at: Mapped[datetime | None]  # first marked (应急联动 measures from it)
     # 三方通话: when a unit's phone first joined, its SIP URI and unit code (last one).
     three_way_at: Mapped[datetime | None]
     conference_uri: Mapped[str | None] = mapped_column(String(200))
     conference_unit: Mapped[str | None] = mapped_column(String(40))
     # 多语种: the language the caller chose (callcenter/languages.py); NULL: 普通话.
     language: Mapped[str | None] = mapped_column(String(8))
+
+
+class Handover(Base):
+    """应急联动: a hand-over to 110/119/120/122 (callcenter/linkage.py), on a call (by
+    SIP, to the service's gateway) and/or an order (also recorded by hand)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    order_number: Mapped[str | None] = mapped_column(ForeignKey("orders.number"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    service: Mapped[str] = mapped_column(String(3))  # 110 | 119 | 120 | 122
+    gateway_uri: Mapped[str | None] = mapped_column(String(200))
+    mode: Mapped[str | None] = mapped_column(String(12))  # transfer | conference; NULL: manual
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    # answered | busy | no_answer | failed | manual; NULL while the gateway rings
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(String(500), default="")
 
 
 class Callback(Base):
@@ -113,6 +135,7 @@ def to_row(record: CallRecord) -> dict:
         "queued_at": record.queued_at,
         "ivr_answered_at": record.ivr_answered_at,
         "emergency": record.emergency,
+        "emergency_at": record.emergency_at,
         "three_way_at": record.three_way_at,
         "conference_uri": record.conference_uri,
         "conference_unit": record.conference_unit,
@@ -138,6 +161,7 @@ def from_row(row: Call) -> CallRecord:
         queued_at=row.queued_at,
         ivr_answered_at=row.ivr_answered_at,
         emergency=bool(row.emergency),
+        emergency_at=row.emergency_at,
         three_way_at=row.three_way_at,
         conference_uri=row.conference_uri,
         conference_unit=row.conference_unit,

@@ -238,6 +238,27 @@ class SipSettings(BaseModel):
         return self.prompts_path / hotline / "greeting.wav"
 
 
+LINKAGE_SERVICES = ("110", "119", "120", "122")
+
+
+class LinkageSettings(BaseModel):
+    """应急联动 (callcenter/linkage.py): the emergency services' SIP gateways."""
+
+    # Service number -> its gateway's SIP URI, e.g. "110" = "sip:110@10.0.0.5:5060";
+    # a service without one cannot be handed over by SIP (a manual record still can).
+    gateways: dict[str, str] = Field(default_factory=dict)
+    # transfer: the caller goes to the gateway and the agent leaves; conference: all three.
+    mode: Literal["transfer", "conference"] = "conference"
+    ring_timeout_seconds: float = Field(20, gt=0)  # unanswered: outcome no_answer
+
+    @model_validator(mode="after")
+    def _known_services(self) -> LinkageSettings:
+        unknown = set(self.gateways) - set(LINKAGE_SERVICES)
+        if unknown:
+            raise ValueError(f"[linkage.gateways]: unknown services {sorted(unknown)}")
+        return self
+
+
 class EmailSettings(BaseModel):
     """SMTP for e-mail notifications; off unless enabled."""
 
@@ -462,6 +483,7 @@ class Settings(BaseModel):
     open311: Open311Settings = Open311Settings()
     sms: SmsSettings = SmsSettings()
     mail: MailSettings = MailSettings()
+    linkage: LinkageSettings = LinkageSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

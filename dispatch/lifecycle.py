@@ -336,6 +336,8 @@ SYSTEM_ACTIONS = {
     Flag.OVERDUE.value: "办理超期(红牌)",
     Flag.ESCALATED.value: "超期升级",
     "parent_replied": "主工单已答复,并单工单随之办结",
+    # 应急联动 (callcenter/linkage.py): a hand-over to 110/119/120/122; no state change.
+    "linkage": "应急联动",
 }
 
 

@@ -171,6 +171,7 @@ def in_units(path: str) -> ColumnElement[bool]:
     )
 
 
+NOTE_ACTIONS = frozenset({"linkage"})  # DispatchService.note: log-only facts
 SCAN_LIMIT = 1000  # due orders looked at per scanner round; the rest wait for the next
 SCAN_CHUNK = 50  # due orders per transaction (a short write lock on SQLite)
 
@@ -468,6 +469,22 @@ class DispatchService:
         except (StaleDataError, IntegrityError) as exc:
             log.info("concurrent update of order %s: %s", number, exc)
             raise ConcurrentUpdate("工单已被他人更新,请刷新后重试") from None
+
+    async def note(
+        self, actor: Actor, number: str, action: str, note: str, data: Mapping[str, Any]
+    ) -> OrderDetail:
+        """A fact on the order's log that changes nothing else (an action of
+        SYSTEM_ACTIONS other than the alarms, e.g. `linkage` 应急联动), by `actor`."""
+        if action not in NOTE_ACTIONS:
+            raise ValueError(action)
+        async with unit_of_work(self.sessions) as session:
+            order = await self._load(session, actor, number)
+            units = await load_units(session)
+            view = replay(map(event_from_row, order.events), self.policy)
+            event = Event(
+                action, self.now(), actor.username, actor.role, view.state, view.state, note, data
+            )
+            return await self._append(session, order, order.events, event, units, actor, view)
 
     async def _parent_state(
         self, session: AsyncSession, actor: Actor, parent: str, number: str

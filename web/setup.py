@@ -92,6 +92,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}/print", orders.print_page)
     app.router.add_post("/web/notifications/read", notices.mark_read)
+    app.router.add_post(r"/web/orders/{number:\d{1,20}}/linkage", orders.record_linkage)
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments

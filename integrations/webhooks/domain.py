@@ -39,6 +39,7 @@ EVENT_OF_ACTION = {
     "overdue": "order.overdue",
     "escalated": "order.escalated",
     "parent_replied": "order.parent_replied",
+    "linkage": "order.linkage",  # 应急联动 (callcenter/linkage.py): no state change
 }
 # Besides its action's event, an action that closes the order is also `order.closed`.
 CLOSED = "order.closed"

@@ -835,6 +835,7 @@ EVENT_LABELS = {
     "pii": "个人信息(导出/匿名化)",
     "audit.verify": "审计校验",
     "campaign": "外呼任务",
+    "linkage": "应急联动",
 }
 
 

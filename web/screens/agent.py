@@ -11,6 +11,7 @@ from accounts.domain import Actor, Role
 from app.errors import AppError, InvalidInput, NotFound
 from app.http import json_response
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from callcenter import linkage
 from callcenter.desk import link_order
 from dispatch.intake import register_request, suggest_request
 from dispatch.lifecycle import STATE_LABELS, State
@@ -113,8 +114,10 @@ async def register(request: web.Request) -> web.StreamResponse:
         return await _form_again(request, actor, form, exc)
     number = detail.order.number
     call_id = str(form.get("call_id", "")).strip()[:32]
-    if call_id:  # registered during a call (screen pop): the call record gets the order
-        await link_order(request.app, actor, call_id, number)
+    # Registered during a call (screen pop): the call record gets the order, and so do
+    # the call's hand-overs (应急联动).
+    if call_id and await link_order(request.app, actor, call_id, number):
+        await linkage.attach_order(request.app, call_id, number)
     link = f"/web/orders/{number}"
     if answer is not None:
         kb_id = str(form.get("kb_id", "")).strip()[:64]

@@ -28,10 +28,11 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from accounts.domain import Role
+from accounts.routes import trail
 from app.errors import AppError, Forbidden
 from app.http import error_response, json_response
 from app.keys import PUSH, SESSIONS, SETTINGS
-from callcenter import desk
+from callcenter import desk, linkage
 from callcenter.desk import user_id_of
 from web.session import actor_of, screen
 
@@ -53,6 +54,7 @@ def add_call_panel(app: web.Application) -> None:
     app.router.add_post(call + "/transfer", call_transfer)
     app.router.add_post(call + "/conference", call_conference)
     app.router.add_post(call + "/conference/end", call_conference_end)
+    app.router.add_post(call + "/linkage", call_linkage)
     app.on_shutdown.append(close_sockets)
 
 
@@ -169,6 +171,23 @@ async def call_conference(request: web.Request) -> web.StreamResponse:
 async def call_conference_end(request: web.Request) -> web.StreamResponse:
     try:
         answer = await desk.end_unit(request.app, await actor_of(request), request.match_info["id"])
+    except AppError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return json_response(answer)
+
+
+@screen(Role.AGENT)
+async def call_linkage(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    service = str(form.get("service", ""))
+    mode = str(form.get("mode", "")) or None
+    if service not in linkage.SERVICES or mode not in (None, *linkage.MODES):
+        return error_response(400, "validation_error", "请选择 110、119、120 或 122")
+    actor = await actor_of(request)
+    try:
+        answer = await linkage.hand_over(
+            request.app, actor, trail(request, actor), request.match_info["id"], service, mode
+        )
     except AppError as exc:
         return error_response(exc.status, exc.code, exc.message)
     return json_response(answer)

@@ -8,10 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from accounts.domain import Actor, Role
-from accounts.routes import phones_viewed
+from accounts.routes import phones_viewed, trail
 from app.errors import AppError, NotFound
 from app.http import page_number
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from callcenter import linkage
 from dispatch.lifecycle import RULES, STATE_LABELS, State
 from dispatch.privacy import phones_shown
 from dispatch.services import OrderDetail, OrderFilter
@@ -156,6 +157,10 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         context["unit_options"] = sorted(
             (u for u in detail.units.by_code.values() if u.active), key=lambda u: u.path
         )
+    if actor.role in LINKAGE_VIEWERS:  # 应急联动: the hand-overs, the manual record form
+        context["handovers"] = await linkage.for_order(request.app, actor, detail.order.number)
+        context["linkage_services"] = linkage.SERVICES
+        context["may_record_linkage"] = actor.role in linkage.RECORD_ROLES
     if detail.order.state == State.RETURNED or "disputed" in order["flags"]:
         async with request.app[SESSIONS]() as session:
             reasons = await queries.return_reasons(session, [detail.order.id])
@@ -210,6 +215,34 @@ async def act(request: web.Request) -> web.StreamResponse:
         done += f",附件 {len(files)} 个"
     await flash(request, "ok", done, here)
     raise web.HTTPFound(labels.home_of(actor.role) if action in BACK_TO_QUEUE else here)
+
+
+LINKAGE_VIEWERS = linkage.RECORD_ROLES | {Role.ADMIN}
+
+
+@screen(*linkage.RECORD_ROLES)
+async def record_linkage(request: web.Request) -> web.StreamResponse:
+    """登记应急联动: a hand-over made by other means (by phone), from the order page."""
+    actor = await actor_of(request)
+    number = request.match_info["number"]
+    form = await request.post()
+    service = str(form.get("service", ""))
+    note = str(form.get("note", "")).strip()
+    here = f"/web/orders/{number}"
+    if service not in linkage.SERVICES or len(note) > linkage.NOTE_MAX:
+        wrong = f"应急联动登记未成功:请选择联动单位,说明不超过{linkage.NOTE_MAX}字"
+        await flash(request, "error", wrong)
+        raise web.HTTPFound(here)
+    try:
+        audit = trail(request, actor)
+        await linkage.record_manual(request.app, actor, audit, number, service, note)
+    except NotFound:
+        raise
+    except AppError as exc:
+        await flash(request, "error", f"应急联动登记未成功:{exc.message}")
+        raise web.HTTPFound(here) from None
+    await flash(request, "ok", f"工单 {number}:已登记移交{linkage.SERVICES[service]}", here)
+    raise web.HTTPFound(here)
 
 
 @screen()

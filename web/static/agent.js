@@ -190,6 +190,10 @@
     banner.textContent = "疑似" + kind + (evidence ? "(依据:" + evidence + ")" : "") +
       ":请立即转接 " + (urgency.linkage || "110 / 119 / 120") + " 联动处置,并确认紧急程度为“紧急”。";
     banner.hidden = false;
+    // The suggested line's 转 button stands out (the bar shows while a call is up).
+    document.querySelectorAll("[data-linkage]").forEach(function (button) {
+      button.dataset.suggested = String(urgency.linkage || "").indexOf(button.dataset.linkage) >= 0 ? "1" : "";
+    });
     if (!urgencyTouched) {
       urgencySelect.value = "urgent";
       urgencyAuto = true;
@@ -306,6 +310,8 @@
     confState.hidden = true;
     confEnd.hidden = true;
     panel.hidden = false;
+    linkageState.hidden = true;
+    document.getElementById("linkage-bar").hidden = false;
     startTimer();
     var stateLabel = document.getElementById("agent-state-label");
     if (stateLabel) { stateLabel.textContent = "通话中"; }
@@ -369,6 +375,26 @@
     status.textContent = event.label;
   }
 
+  // 应急联动: 转110/119/120/122 after a confirmation; the gateway leg's state comes back
+  // over the socket (`type: linkage`).
+  var linkageState = document.getElementById("linkage-state");
+  document.querySelectorAll("[data-linkage]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var service = button.dataset.linkage;
+      var mode = document.getElementById("linkage-mode").value;
+      var how = mode === "transfer" ? "转接(您将退出通话)" : mode === "conference" ? "三方通话" : "联动";
+      if (!window.confirm("确认将当前来电" + how + "至 " + service + "?")) { return; }
+      callAction("linkage", { service: service, mode: mode }, "正在呼叫 " + service + "……");
+    });
+  });
+  function showLinkage(event) {
+    if (event.call_id !== document.getElementById("call_id").value) { return; }
+    linkageState.textContent = event.label;
+    linkageState.dataset.state = event.state;
+    linkageState.hidden = false;
+    status.textContent = event.label;
+  }
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + window.location.host + "/web/ws/agent");
@@ -377,6 +403,7 @@
       try { event = JSON.parse(message.data); } catch (err) { return; }
       if (event.type === "call") { showCall(event); }
       if (event.type === "conference") { showConference(event); }
+      if (event.type === "linkage") { showLinkage(event); }
     });
     ws.addEventListener("open", function () { panel.dataset.connected = "1"; });
     ws.addEventListener("close", function () {
