@@ -11,22 +11,26 @@ from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import apikeys
 from accounts import routes as account_routes
 from accounts import services as accounts
-from accounts.actor_cache import ActorCache
+from accounts.actor_cache import ActorCache, clear_all_caches
 from accounts.passwords import Passwords
-from app import db, openapi
+from app import db, leader, openapi, ratelimit
+from app.bus import create_bus
 from app.http import ApiRoute, Call, add_routes, error_middleware
 from app.keys import (
     ACTOR_RESOLVER,
+    BUS,
     CALLCENTER,
     DISPATCH,
     DUPLICATES,
     ENGINE,
     KB,
     KEY_RESOLVER,
+    LEADER,
     OUTBOX,
     PASSWORDS,
     PUSH,
@@ -40,6 +44,7 @@ from app.metrics import METRICS, metrics_ctx, setup_metrics
 from app.push import PushHub
 from callcenter import metrics as callcenter_metrics
 from callcenter import routes as callcenter_routes
+from callcenter import storage as callcenter_storage
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
@@ -49,7 +54,7 @@ from dispatch import routes as dispatch_routes
 from dispatch.duplicate_index import index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
-from dispatch.suggestions import Suggester
+from dispatch.suggestions import Suggester, forget_catalogues
 from integrations import metrics as outbox_metrics
 from integrations import routes as integration_routes
 from integrations.open311 import routes as open311_routes
@@ -79,6 +84,7 @@ async def healthz(request: web.Request, call: Call):
         await conn.execute(text("SELECT 1"))
     center = app.get(CALLCENTER)
     suggester = app[SUGGESTER]
+    leader = app[LEADER]
     return {
         "status": "ok",
         "node": app[SETTINGS].sip.node_name,
@@ -88,6 +94,10 @@ async def healthz(request: web.Request, call: Call):
             "sip": "off" if center is None else ("up" if center.endpoint.running else "down"),
             "category_model": suggester.model_version or "none",
             "knowledge_base": len(app[KB]),
+            "bus": "up" if app[BUS].up else "down",
+            "leader": leader.is_leader,
+            # each background job: "running" here, or "standby" (it runs on the leader)
+            "background": leader.parts(),
         },
     }
 
@@ -147,6 +157,7 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     kb = await KnowledgeBase.load(app[SESSIONS], timezone=settings.calendar.timezone)
     app[KB] = kb
     log.info("knowledge base index: %d searchable entries", len(kb))
+    app[BUS].subscribe("kb", lambda _data: kb.refresh_if_changed())  # changed on another node
     yield
 
 
@@ -168,7 +179,22 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    app[SUGGESTER] = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
+    suggester = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
+    app[SUGGESTER] = suggester
+
+    async def reload(data: dict) -> None:
+        """Another node retrained the model (saved where every node reads it)."""
+        if data.get("version") == suggester.model_version:
+            return
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, load_model, path)
+        except ClassifierError as exc:
+            log.error("retrained category model not loaded: %s", exc)
+            return
+        suggester.category_model = loaded
+        log.info("category model %s reloaded (retrained on another node)", loaded.version)
+
+    app[BUS].subscribe("model", reload)
     yield
 
 
@@ -183,33 +209,100 @@ async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds),
-        name="scanner",
-    )
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _cluster(background: bool):
+    async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
+        """This node in the cluster: the bus every node hears (app/bus.py), and the
+        leader election that runs the background jobs on one node (app/leader.py).
+
+        The election starts last (`leadership_ctx`), once every part a job uses is up."""
+        settings, service = app[SETTINGS], app[DISPATCH]
+        node, cluster = settings.sip.node_name, settings.cluster
+        bus = create_bus(node, settings.database.url, cluster.bus_reconnect_seconds)
+        await bus.start()
+        app[BUS] = bus
+        app[PUSH].connect(bus)
+        # What other nodes change: caches forget, the calendar is read again.
+        bus.subscribe("actors", lambda _data: clear_all_caches())
+        bus.subscribe("catalogue", lambda _data: forget_catalogues())
+        bus.subscribe("calendar", lambda _data: service.reload_calendar())
+        app[LEADER] = leader.create_leader(node, settings.database.url, cluster.leader_poll_seconds)
+        yield
+        await bus.stop()
+
+    return cluster_ctx
 
 
-async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
+def _leadership(background: bool):
+    async def leadership_ctx(app: web.Application) -> AsyncIterator[None]:
+        """With `background`, the deadline scanner, the anonymiser, the reports and the
+        dead-nodes job run on the leader (parts may have added theirs: the survey dialer),
+        and the node records its heartbeat; without (tests), nothing runs on its own."""
+        settings, elected = app[SETTINGS], app[LEADER]
+        beat = None
+        if background:
+            elected.add_job("scanner", lambda: _scanner(app))
+            elected.add_job("anonymiser", lambda: _anonymiser(app))
+            elected.add_job("dead_nodes", lambda: _dead_nodes(app))
+            if settings.reports.enabled:
+                elected.add_job("reports", lambda: stats_archive.run_reports(app))
+            interval = settings.cluster.leader_poll_seconds
+            beat = asyncio.create_task(
+                leader.run_heartbeat(
+                    app[SESSIONS], settings.sip.node_name, app[DISPATCH].now, interval
+                ),
+                name="heartbeat",
+            )
+        await elected.start()
+        yield
+        await elected.stop()
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    return leadership_ctx
+
+
+async def _scanner(app: web.Application) -> None:
+    await run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds)
+
+
+async def _anonymiser(app: web.Application) -> None:
     """Callers' personal data anonymised after `[privacy] anonymise_after_days`."""
     privacy_settings = app[SETTINGS].privacy
-    task = asyncio.create_task(
-        privacy.run_anonymiser(
-            app[SESSIONS],
-            privacy_settings.anonymise_after_days,
-            app[DISPATCH].now,
-            privacy_settings.interval_seconds,
-        ),
-        name="anonymiser",
+    await privacy.run_anonymiser(
+        app[SESSIONS],
+        privacy_settings.anonymise_after_days,
+        app[DISPATCH].now,
+        privacy_settings.interval_seconds,
     )
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+
+
+async def _dead_nodes(app: web.Application) -> None:
+    """Clean up after nodes not seen for `[cluster] node_dead_seconds`: their open call
+    records are closed and the agents on their calls freed (other nodes reload them);
+    old rate-limit buckets go too."""
+    settings, sessions, now = app[SETTINGS], app[SESSIONS], app[DISPATCH].now
+    while True:
+        try:
+            freed: list[int] = []
+            async with db.unit_of_work(sessions) as session:
+                limit = settings.cluster.node_dead_seconds
+                for name in await leader.take_dead_nodes(session, now(), limit):
+                    freed += await callcenter_storage.free_agents_of(session, name, now())
+                    closed = await callcenter_storage.close_unfinished(session, name, now())
+                    log.warning(
+                        "node %s is dead: %d call records closed, %d agents freed",
+                        name,
+                        closed,
+                        len(freed),
+                    )
+                await ratelimit.purge(session, now())
+            if freed:
+                await app[BUS].publish("agents", {"user_ids": freed})
+        except SQLAlchemyError:
+            log.exception("dead-nodes job failed; retrying")
+        await asyncio.sleep(settings.cluster.leader_poll_seconds)
 
 
 def _outbox(background: bool):
@@ -253,6 +346,7 @@ def create_app(
     app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
     app[account_routes.THROTTLE] = account_routes.login_throttle(settings.auth)
     app.cleanup_ctx.append(_database(now))
+    app.cleanup_ctx.append(_cluster(background=scanner))
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(duplicates_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
@@ -260,11 +354,7 @@ def create_app(
     app.cleanup_ctx.append(metric_readers_ctx)
     app.cleanup_ctx.append(metrics_ctx)
     app.cleanup_ctx.append(_outbox(background=scanner))
-    if scanner:  # background loops; tests drive them by hand
-        app.cleanup_ctx.append(scanner_ctx)
-        app.cleanup_ctx.append(privacy_ctx)
-        if settings.reports.enabled:
-            app.cleanup_ctx.append(stats_archive.reports_ctx)
+    app.cleanup_ctx.append(_leadership(background=scanner))
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
     add_routes(
         app,

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import mask_phone
 from app.db import unit_of_work, utcnow
-from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
+from app.keys import CALLCENTER, DISPATCH, LEADER, SESSIONS, SETTINGS
 from callcenter import agents, desk, domain, ivr, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
@@ -864,17 +864,14 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
         center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()
     app[CALLCENTER] = center
-    dialer = None
     if center.survey is not None and sip.survey_interval_seconds > 0:
+        # Once per cluster, on the leader (app/leader.py; started with the other jobs).
         # With 0 the dialer is driven by hand (tests: `center.survey.run_once()`).
-        dialer = asyncio.create_task(
-            run_dialer(center.survey, sip.survey_interval_seconds), name="survey-dialer"
+        survey = center.survey
+        app[LEADER].add_job(
+            "survey_dialer", lambda: run_dialer(survey, sip.survey_interval_seconds)
         )
     yield
-    if dialer is not None:
-        dialer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await dialer
     await center.stop()
     await pops.close()
     if center.survey is not None:

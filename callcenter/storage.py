@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from callcenter.agents import Agent, AgentState
+from callcenter.agents import Agent, AgentState, after_restart
 from callcenter.domain import CallRecord, Outcome
 
 
@@ -358,3 +358,21 @@ class SurveyCall(Base):
     resolved: Mapped[bool | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+async def free_agents_of(session: AsyncSession, intake: str, at: datetime) -> list[int]:
+    """The agents ringing, talking or in wrap-up on a dead node's calls: free again, as
+    after a restart (agents.after_restart; the node's timers died with it); their ids."""
+    busy = [AgentState.RINGING.value, AgentState.TALKING.value, AgentState.WRAP_UP.value]
+    query = (
+        select(AgentRow)
+        .join(Call, Call.id == AgentRow.call_id)
+        .where(AgentRow.state.in_(busy), Call.intake == intake)
+    )
+    rows = list(await session.scalars(query))
+    for row in rows:
+        agent = after_restart(agent_from_row(row), at)
+        row.state, row.state_since = agent.state.value, agent.state_since
+        row.idle_since, row.call_id = agent.idle_since, agent.call_id
+    await session.flush()
+    return [row.user_id for row in rows]

@@ -376,6 +376,20 @@ class Open311Settings(BaseModel):
     attributes: dict[str, list[Open311AttributeSettings]] = Field(default_factory=dict)
 
 
+class ClusterSettings(BaseModel):
+    """Several nodes on one PostgreSQL (DESIGN §10; app/bus.py, app/leader.py)."""
+
+    # How often a standby node tries to become the leader (the one node running the
+    # background jobs), and the leader checks it still is; a dead leader's jobs resume
+    # on a survivor within about this long.
+    leader_poll_seconds: float = Field(1.0, gt=0, le=60)
+    # A node not seen for this long is dead: the leader closes its open call records and
+    # frees the agents on its calls.
+    node_dead_seconds: float = Field(15, gt=0)
+    # Wait between attempts to re-open the bus's LISTEN connection.
+    bus_reconnect_seconds: float = Field(1.0, gt=0, le=60)
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -394,6 +408,7 @@ class Settings(BaseModel):
     audit: AuditSettings = AuditSettings()
     privacy: PrivacySettings = PrivacySettings()
     open311: Open311Settings = Open311Settings()
+    cluster: ClusterSettings = ClusterSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

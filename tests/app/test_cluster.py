@@ -1,0 +1,159 @@
+"""Two nodes on one PostgreSQL, in one process: the bus, the leader, shared limits,
+screen pops across nodes (DESIGN §10)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import asyncpg
+import pytest
+from cryptography.fernet import Fernet
+
+from accounts.actor_cache import ActorCache
+from accounts.domain import Actor, Role
+from app.bus import LocalBus, asyncpg_dsn
+from app.factory import create_app
+from app.keys import BUS, DISPATCH, LEADER, PUSH, SESSIONS, SETTINGS
+from callcenter import desk
+from callcenter.agents import Agent
+from callcenter.domain import CallRecord
+from tests.api.conftest import Api, seed
+from tests.conftest import FakeClock, make_settings
+from tests.web.conftest import Browser
+
+POLL = 0.2  # [cluster] leader_poll_seconds of the test nodes
+
+
+@pytest.fixture
+async def pg_url(postgres_server) -> str:
+    from tests.postgres import create_database
+
+    return await create_database(postgres_server)
+
+
+def node_settings(url: str, name: str, session_key: str):
+    settings = make_settings(url)
+    settings.sip.node = name
+    settings.cluster.leader_poll_seconds = POLL
+    settings.web.session_key = session_key  # one key for the cluster: logins work anywhere
+    return settings
+
+
+@pytest.fixture
+async def nodes(aiohttp_client, pg_url, clock: FakeClock) -> tuple[Api, Api]:
+    """Node `a` (started first: the leader) and node `b` on the same database."""
+    key = Fernet.generate_key().decode()
+    first = Api(await aiohttp_client(create_app(node_settings(pg_url, "a", key), now=clock)))
+    await seed(first)
+    second = Api(await aiohttp_client(create_app(node_settings(pg_url, "b", key), now=clock)))
+    return first, second
+
+
+async def until(condition, seconds: float = 5.0) -> float:
+    """Wait for `condition()`; how long it took (fails after `seconds`)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not condition():
+        assert loop.time() - start < seconds, "condition not met in time"
+        await asyncio.sleep(0.01)
+    return loop.time() - start
+
+
+def app_of(api: Api):
+    return api.client.server.app
+
+
+@pytest.mark.postgres
+async def test_a_message_from_one_node_reaches_the_other_and_empties_its_cache(nodes):
+    a, b = map(app_of, nodes)
+    heard = []
+    b[BUS].subscribe("test", heard.append)
+    a[BUS].subscribe("test", lambda data: heard.append(("self", data)))
+    assert await a[BUS].publish("test", {"n": 1})
+    await until(lambda: heard)
+    assert heard == [{"n": 1}]  # the publisher does not hear itself
+
+    # Node b remembers who a token stands for; node a says users changed: b forgets.
+    cache = ActorCache(60)
+    cache.put("token", Actor(username="x", role=Role.AGENT))
+    b[BUS].subscribe("probe", lambda _data: heard.append("probe"))
+    await a[BUS].publish("actors")
+    await a[BUS].publish("probe")  # delivered in order: after "actors"
+    await until(lambda: "probe" in heard)
+    assert cache.get("token") is None
+
+
+@pytest.mark.postgres
+async def test_a_calendar_change_on_one_node_applies_on_the_other(nodes):
+    first, second = nodes
+    day = date(2026, 12, 12)  # a Saturday
+    assert not app_of(second)[DISPATCH].policy.calendar.is_working_day(day)
+    await first.call(
+        "PUT", f"/api/v1/calendar/{day}", "admin", {"working": True, "note": "调休上班"}
+    )
+    calendar = lambda: app_of(second)[DISPATCH].policy.calendar  # noqa: E731
+    await until(lambda: calendar().is_working_day(day))
+    got = await second.call("GET", f"/api/v1/calendar?from={day}&to={day}", "admin")
+    assert got["items"][0]["working"] is True
+
+
+@pytest.mark.postgres
+async def test_the_leader_moves_when_its_database_session_dies(nodes):
+    a, b = map(app_of, nodes)
+    assert a[LEADER].is_leader and not b[LEADER].is_leader
+    health = await nodes[1].client.get("/healthz")
+    parts = (await health.json())["parts"]
+    assert parts["leader"] is False and parts["bus"] == "up"
+    assert parts["background"]["scanner"] == "standby"
+
+    admin = await asyncpg.connect(asyncpg_dsn(a[SETTINGS].database.url))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", a[LEADER].backend_pid)
+    finally:
+        await admin.close()
+    took = await until(lambda: b[LEADER].is_leader, seconds=POLL * 2 + 2)
+    assert took < POLL * 2 + 1
+    await until(lambda: not a[LEADER].is_leader)  # it noticed, and stopped its jobs
+    assert b[LEADER].parts()["scanner"] == "running"
+    assert a[LEADER].parts()["scanner"] == "standby"
+    parts = (await (await nodes[1].client.get("/healthz")).json())["parts"]
+    assert parts["leader"] is True and parts["background"]["dead_nodes"] == "running"
+    # Node a's election connection comes back as a standby; only one node leads.
+    await asyncio.sleep(POLL * 3)
+    assert [a[LEADER].is_leader, b[LEADER].is_leader] == [False, True]
+
+
+@pytest.mark.postgres
+async def test_a_screen_pop_reaches_the_agent_signed_in_on_the_other_node(nodes):
+    second = nodes[1]
+    a, b = map(app_of, nodes)
+    browser = Browser(second.client)
+    await browser.login("agent")
+    user_id = await desk.user_id_of(b[SESSIONS], "agent")
+    async with second.client.ws_connect("/web/ws/agent") as ws:
+        await until(lambda: b[PUSH].listening(user_id))
+        record = CallRecord(
+            id="c" * 32,
+            hotline="12345",
+            caller="13800000000",
+            offered_at=a[DISPATCH].now(),
+            queue="general",
+        )
+        # The call is on node a; the agent's console is on node b.
+        assert await desk.screen_pop(a, Agent(user_id, "agent"), record) == 0
+        event = await asyncio.wait_for(ws.receive_json(), 5)
+    assert (event["type"], event["call_id"], event["caller"]) == ("call", record.id, "13800000000")
+
+
+async def test_nodes_of_one_process_share_a_local_bus_on_sqlite(sqlite_url):
+    first, second = LocalBus("a", sqlite_url), LocalBus("b", sqlite_url)
+    other = LocalBus("c", sqlite_url + ".other")
+    heard = []
+    for bus in (first, second, other):
+        await bus.start()
+        bus.subscribe("t", lambda data, bus=bus: heard.append((bus.node, data)))
+    await first.publish("t", {"x": 1})
+    assert heard == [("b", {"x": 1})]
+    for bus in (first, second, other):
+        await bus.stop()
