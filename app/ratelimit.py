@@ -9,7 +9,6 @@ slides in tenths. The leader purges old buckets (`purge`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, delete, func, select
@@ -23,6 +22,7 @@ from app.errors import RateLimited
 
 BUCKETS = 10  # per window
 KEEP = timedelta(days=1)  # buckets older than this are purged (windows are shorter)
+Sessions = async_sessionmaker[AsyncSession]
 
 
 class AddressCount(Base):
@@ -34,14 +34,18 @@ class AddressCount(Base):
     count: Mapped[int]
 
 
-@dataclass(frozen=True)
-class AddressLimit:
-    """At most `limit` hits per address of `scope` in `window_seconds`."""
+class AddressLimiter:
+    """At most `limit` hits per address of `scope` in `window_seconds` (all nodes)."""
 
-    scope: str
-    limit: int
-    window_seconds: float
-    message: str = "操作过于频繁,请稍后再试"
+    def __init__(
+        self,
+        scope: str,
+        limit: int,
+        window_seconds: float,
+        message: str = "操作过于频繁,请稍后再试",
+    ) -> None:
+        self.scope, self.limit, self.window_seconds = scope, limit, window_seconds
+        self.message = message
 
     def _bucket(self, now: datetime) -> datetime:
         size = self.window_seconds / BUCKETS
@@ -59,39 +63,25 @@ class AddressLimit:
         )
         return int(total or 0)
 
-    async def check(self, session: AsyncSession, address: str, now: datetime) -> None:
+    async def check(self, sessions: Sessions, address: str, now: datetime) -> None:
         """RateLimited (429) once the address has used up the window."""
-        if await self.count(session, address, now) >= self.limit:
-            raise RateLimited(self.message)
+        async with sessions() as session:
+            if await self.count(session, address, now) >= self.limit:
+                raise RateLimited(self.message)
 
-    async def hit(self, session: AsyncSession, address: str, now: datetime) -> None:
+    async def hit(self, sessions: Sessions, address: str, now: datetime) -> None:
         """Count one hit (concurrent hits on several nodes each count)."""
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(AddressCount).values(
-            scope=self.scope, address=address[:64], window_start=self._bucket(now), count=1
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["scope", "address", "window_start"],
-                set_={"count": AddressCount.count + 1},
+        async with unit_of_work(sessions) as session:
+            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            statement = insert(AddressCount).values(
+                scope=self.scope, address=address[:64], window_start=self._bucket(now), count=1
             )
-        )
-
-
-class AddressLimiter:
-    """An `AddressLimit` with its own short transactions (the routes' use)."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], limit: AddressLimit) -> None:
-        self.sessions = sessions
-        self.rule = limit
-
-    async def check(self, address: str, now: datetime) -> None:
-        async with self.sessions() as session:
-            await self.rule.check(session, address, now)
-
-    async def hit(self, address: str, now: datetime) -> None:
-        async with unit_of_work(self.sessions) as session:
-            await self.rule.hit(session, address, now)
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["scope", "address", "window_start"],
+                    set_={"count": statement.excluded.count + AddressCount.count},
+                )
+            )
 
 
 async def purge(session: AsyncSession, now: datetime) -> int:

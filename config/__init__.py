@@ -71,7 +71,7 @@ class AuthSettings(BaseModel):
     login_backoff_base_seconds: float = Field(1, gt=0)
     login_lockout_after: int = Field(10, ge=1)
     login_lockout_minutes: float = Field(15, gt=0)
-    # Failed logins per client address (in memory, per node): high, because a whole
+    # Failed logins per client address (in the shared database): high, because a whole
     # office behind one NAT address shares it; the per-account limit does the real work.
     login_failures_per_address: int = Field(100, ge=1)
     login_address_window_minutes: float = Field(15, gt=0)

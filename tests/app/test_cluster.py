@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 
 from accounts.actor_cache import ActorCache
 from accounts.domain import Actor, Role
+from accounts.routes import THROTTLE
 from app.bus import LocalBus, asyncpg_dsn
 from app.factory import create_app
 from app.keys import BUS, DISPATCH, LEADER, PUSH, SESSIONS, SETTINGS
@@ -122,6 +123,27 @@ async def test_the_leader_moves_when_its_database_session_dies(nodes):
     # Node a's election connection comes back as a standby; only one node leads.
     await asyncio.sleep(POLL * 3)
     assert [a[LEADER].is_leader, b[LEADER].is_leader] == [False, True]
+
+
+@pytest.mark.postgres
+async def test_failed_logins_per_address_count_across_nodes(nodes):
+    for api in nodes:
+        app_of(api)[THROTTLE].limit = 3
+
+    async def login(api: Api, username: str) -> tuple[int, dict]:
+        resp = await api.client.post(
+            "/api/v1/auth/token", json={"username": username, "password": "wrong-password-1"}
+        )
+        return resp.status, await resp.json()
+
+    # Different names: the per-account back-off stays out of it; the address is shared.
+    assert (await login(nodes[0], "nobody1"))[0] == 401
+    assert (await login(nodes[1], "nobody2"))[0] == 401
+    assert (await login(nodes[0], "nobody3"))[0] == 401
+    for api in nodes:  # each node has seen fewer than 3, the cluster 3
+        status, body = await login(api, "nobody4")
+        assert status == 429 and body["error"]["code"] == "rate_limited"
+        assert "该地址" in body["error"]["message"]
 
 
 @pytest.mark.postgres
