@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # same database does not use): the leader's, and the migrations' at start-up.
 LEADER_LOCK = 0x12345_0001  # app.db.MIGRATION_LOCK is 0x12345_0002
 
+BACK_OFF_POLLS = 2  # a node that lost the lead waits this many polls before trying again
+
 Job = Callable[[], Awaitable[None]]  # a loop that runs until cancelled
 
 
@@ -115,6 +117,7 @@ class PgLeader(Leader):
         self.dsn = asyncpg_dsn(database_url)
         self._conn: asyncpg.Connection | None = None
         self._runner: asyncio.Task | None = None
+        self._lost_at: float | None = None
 
     async def start(self) -> None:
         await self._poll()  # the first node to start leads from the start
@@ -148,6 +151,8 @@ class PgLeader(Leader):
                 )
             if self.is_leader:
                 await asyncio.wait_for(self._conn.fetchval("SELECT 1"), self.poll_seconds)
+            elif self._backing_off():
+                return
             elif await asyncio.wait_for(
                 self._conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK),
                 self.poll_seconds,
@@ -162,7 +167,17 @@ class PgLeader(Leader):
     async def _lost(self, why: str) -> None:
         """The session holding the lock may be gone, and the lock with it."""
         log.error("leader %s lost its database session (%s): jobs stopped", self.node, why)
+        self._lost_at = asyncio.get_running_loop().time()
         await self._step_down()
+
+    def _backing_off(self) -> bool:
+        """A node that just lost the lead leaves the next try to the others for two
+        polls (its own trouble may not be over; theirs try every poll)."""
+        if self._lost_at is None:
+            return False
+        return (
+            asyncio.get_running_loop().time() - self._lost_at < BACK_OFF_POLLS * self.poll_seconds
+        )
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
