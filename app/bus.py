@@ -55,7 +55,6 @@ class Bus:
         self._tasks: set[asyncio.Task] = set()
         self.received = 0
         self.sent = 0
-        _BUSES.add(self)
 
     @property
     def up(self) -> bool:
@@ -77,9 +76,10 @@ class Bus:
         self._keep(loop.create_task(self.publish(topic, data), name=f"bus-publish-{topic}"))
 
     async def start(self) -> None:
-        pass
+        _BUSES.add(self)  # `announce` uses the running buses
 
     async def stop(self) -> None:
+        _BUSES.discard(self)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -140,6 +140,7 @@ class LocalBus(Bus):
         self.database_url = database_url
 
     async def start(self) -> None:
+        await super().start()
         self._peers[self.database_url].add(self)
 
     async def stop(self) -> None:
@@ -185,6 +186,7 @@ class PgBus(Bus):
         it was told to use does not answer)."""
         await self._connect()
         self._runner = asyncio.create_task(self._keep_connected(), name="bus")
+        await super().start()
 
     async def stop(self) -> None:
         if self._runner is not None:
