@@ -4,7 +4,7 @@ screen pops across nodes (DESIGN §10)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import asyncpg
 import pytest
@@ -14,16 +14,20 @@ from accounts.actor_cache import ActorCache
 from accounts.domain import Actor, Role
 from accounts.routes import THROTTLE
 from app.bus import LocalBus, asyncpg_dsn
+from app.db import unit_of_work
 from app.factory import create_app
 from app.keys import BUS, DISPATCH, LEADER, PUSH, SESSIONS, SETTINGS
+from app.leader import ClusterNode, live_nodes
 from callcenter import desk
-from callcenter.agents import Agent
+from callcenter import storage as callcenter_storage
+from callcenter.agents import Agent, AgentState
 from callcenter.domain import CallRecord
 from tests.api.conftest import Api, seed
 from tests.conftest import FakeClock, make_settings
 from tests.web.conftest import Browser
 
 POLL = 0.2  # [cluster] leader_poll_seconds of the test nodes
+URI = "sip:1001@10.0.0.5:5070"
 
 
 @pytest.fixture
@@ -123,6 +127,38 @@ async def test_the_leader_moves_when_its_database_session_dies(nodes):
     # Node a's election connection comes back as a standby; only one node leads.
     await asyncio.sleep(POLL * 3)
     assert [a[LEADER].is_leader, b[LEADER].is_leader] == [False, True]
+
+
+@pytest.mark.postgres
+async def test_the_leader_cleans_up_after_a_dead_node(nodes, clock: FakeClock):
+    a, b = map(app_of, nodes)
+    user_id = await desk.user_id_of(a[SESSIONS], "agent")
+    record = CallRecord(
+        id="d" * 32,
+        hotline="12345",
+        caller="13800000000",
+        offered_at=clock(),
+        answered_at=clock(),
+        agent="agent",
+        intake="ghost",
+    )
+    talking = Agent(user_id, "agent", AgentState.TALKING, clock(), URI, call_id=record.id)
+    reloaded = []
+    b[BUS].subscribe("agents", reloaded.append)
+    async with unit_of_work(a[SESSIONS]) as session:
+        # Node "ghost" took a call for the agent, then stopped beating 60 s ago.
+        long_ago = clock() - timedelta(seconds=60)
+        session.add(ClusterNode(name="ghost", started_at=long_ago, seen_at=long_ago))
+        await callcenter_storage.save(session, [record])
+        await callcenter_storage.save_agents(session, [talking])
+    await until(lambda: reloaded)  # the leader freed the agent and told the others
+    assert reloaded == [{"user_ids": [user_id]}]
+    async with a[SESSIONS]() as session:
+        assert [n.name for n in await live_nodes(session)] == ["a", "b"]
+        agent = await callcenter_storage.load_agent(session, user_id)
+        call = await callcenter_storage.get_call(session, record.id)
+    assert (agent.state, agent.call_id) == (AgentState.AVAILABLE, None)
+    assert call.ended_at is not None and call.outcome == "completed"
 
 
 @pytest.mark.postgres
