@@ -246,10 +246,16 @@ def _leadership(background: bool):
             if settings.reports.enabled:
                 elected.add_job("reports", lambda: stats_archive.run_reports(app))
             interval = settings.cluster.leader_poll_seconds
+            node, dead = settings.sip.node_name, settings.cluster.node_dead_seconds
+            if await leader.name_taken(app[SESSIONS], node, app[DISPATCH].now(), dead):
+                log.error(
+                    "node name %r is in use by a live node (or this node restarted within "
+                    "%g s): give each node its own HOTLINE_NODE",
+                    node,
+                    dead,
+                )
             beat = asyncio.create_task(
-                leader.run_heartbeat(
-                    app[SESSIONS], settings.sip.node_name, app[DISPATCH].now, interval
-                ),
+                leader.run_heartbeat(app[SESSIONS], node, app[DISPATCH].now, interval),
                 name="heartbeat",
             )
         await elected.start()
@@ -259,6 +265,10 @@ def _leadership(background: bool):
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            try:
+                await leader.forget_node(app[SESSIONS], settings.sip.node_name)
+            except SQLAlchemyError:
+                log.exception("node %s not removed from cluster_nodes", settings.sip.node_name)
 
     return leadership_ctx
 

@@ -208,6 +208,16 @@ async def heartbeat(
             row.started_at, row.seen_at = started, now
 
 
+async def name_taken(
+    sessions: async_sessionmaker[AsyncSession], node: str, now: datetime, dead_seconds: float
+) -> bool:
+    """Another live node already beats under this name (two nodes need two names: call
+    records, outbox claims and the dead-nodes job tell nodes apart by it)."""
+    async with sessions() as session:
+        row = await session.get(ClusterNode, node)
+    return row is not None and row.seen_at >= now - timedelta(seconds=dead_seconds)
+
+
 async def run_heartbeat(
     sessions: async_sessionmaker[AsyncSession],
     node: str,
@@ -221,6 +231,12 @@ async def run_heartbeat(
         except SQLAlchemyError:  # the database is away for now: the next beat tries again
             log.exception("node %s: heartbeat not recorded", node)
         await asyncio.sleep(interval)
+
+
+async def forget_node(sessions: async_sessionmaker[AsyncSession], node: str) -> None:
+    """A clean stop: the node leaves the list (nothing for the dead-nodes job to do)."""
+    async with unit_of_work(sessions) as session:
+        await session.execute(delete(ClusterNode).where(ClusterNode.name == node))
 
 
 async def take_dead_nodes(session: AsyncSession, now: datetime, dead_seconds: float) -> list[str]:

@@ -215,3 +215,16 @@ async def test_nodes_of_one_process_share_a_local_bus_on_sqlite(sqlite_url):
     assert heard == [("b", {"x": 1})]
     for bus in (first, second, other):
         await bus.stop()
+
+
+@pytest.mark.postgres
+async def test_a_node_started_under_a_live_nodes_name_says_so(
+    nodes, aiohttp_client, pg_url, clock, caplog
+):
+    settings = node_settings(pg_url, "a", Fernet.generate_key().decode())
+    twin = await aiohttp_client(create_app(settings, now=clock))
+    assert "'a' is in use by a live node" in caplog.text
+    await twin.close()  # a clean stop: its row leaves the list (the other "a" beats on)
+    async with app_of(nodes[0])[SESSIONS]() as session:
+        names = [node.name for node in await live_nodes(session)]
+    assert "b" in names
