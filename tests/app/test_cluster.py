@@ -4,8 +4,16 @@ screen pops across nodes (DESIGN §10)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
+from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
@@ -228,3 +236,74 @@ async def test_a_node_started_under_a_live_nodes_name_says_so(
     async with app_of(nodes[0])[SESSIONS]() as session:
         names = [node.name for node in await live_nodes(session)]
     assert "b" in names
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_node(url: str, name: str, port: int, config: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HOTLINE_DB_URL": url,
+        "HOTLINE_NODE": name,
+        "HOTLINE_PORT": str(port),
+        "HOTLINE_ADMIN_PASSWORD": "Lantern-Harbour-Run-1",
+        "HOTLINE_SIP_ENABLED": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(300):
+        if await health(port) is not None:
+            return proc
+        await asyncio.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.communicate()[0].decode())
+
+
+async def health(port: int) -> dict | None:
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
+            return (await resp.json())["parts"] if resp.status == 200 else None
+    except aiohttp.ClientError:
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_background_jobs_move_to_the_survivor_when_the_leader_process_is_killed(
+    pg_url, tmp_path
+):
+    config = tmp_path / "cluster.toml"
+    config.write_text("[cluster]\nleader_poll_seconds = 0.5\n")
+    ports = [free_port(), free_port()]
+    procs = [await start_node(pg_url, "n1", ports[0], config)]
+    try:
+        procs.append(await start_node(pg_url, "n2", ports[1], config))
+        first, second = await health(ports[0]), await health(ports[1])
+        assert (first["leader"], second["leader"]) == (True, False)
+        assert second["background"]["scanner"] == "standby"
+        procs[0].send_signal(signal.SIGKILL)  # no clean stop: its session just ends
+        start = time.monotonic()
+        while not (parts := await health(ports[1]))["leader"]:
+            assert time.monotonic() - start < 5, "no takeover within 5 s"
+            await asyncio.sleep(0.05)
+        assert set(parts["background"].values()) == {"running"}
+        assert time.monotonic() - start < 0.5 * 2 + 2
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate(timeout=20)
