@@ -6,6 +6,9 @@ answer is kept for `[auth] token_cache_seconds`. Any committed change to a user 
 token (revocation, password change, role or scope change, deactivation, a new login)
 empties the caches of this process at once; another node learns of it within the same
 few seconds at most, when its entry expires.
+
+In a cluster the other nodes hear of it too (topic `actors` on app/bus.py) and empty
+theirs within milliseconds.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 
 from accounts.domain import Actor
 from accounts.storage import ApiToken, User
+from app.bus import announce
 from app.db import on_commit_of
 
 MAX_ENTRIES = 100_000  # tokens remembered at most; beyond, the cache starts afresh
@@ -50,9 +54,14 @@ class ActorCache:
         self._entries.clear()
 
 
-def _clear_all() -> None:
+def clear_all_caches() -> None:
     for cache in list(_CACHES):
         cache.clear()
 
 
-on_commit_of((User, ApiToken), _clear_all)
+def _changed() -> None:
+    clear_all_caches()
+    announce("actors")
+
+
+on_commit_of((User, ApiToken), _changed)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time as clock
-from collections import deque
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +28,7 @@ from app.http import (
     page_of,
 )
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS
+from app.ratelimit import AddressLimiter
 from config import AuthSettings
 from dispatch.storage import Unit
 
@@ -62,28 +61,10 @@ class CreateApiKey(StrictBody):
     unit: str | None = Field(None, max_length=40)
 
 
-class LoginThrottle:
-    """Failed logins per client address in a sliding window (in memory, per node). The
-    limit is high: an office behind one NAT address shares it. Accounts are protected
-    by the per-account back-off in the shared database (accounts/lockout.py)."""
-
-    def __init__(self, limit: int = 100, window_seconds: float = 900) -> None:
-        self.limit, self.window = limit, window_seconds
-        self.failures: dict[str, deque[float]] = {}
-
-    def check(self, client: str) -> None:
-        window = self.failures.get(client)
-        now = clock.monotonic()
-        while window and now - window[0] > self.window:
-            window.popleft()
-        if window is not None and len(window) >= self.limit:
-            raise RateLimited("该地址登录失败次数过多,请稍后再试")
-
-    def failed(self, client: str) -> None:
-        self.failures.setdefault(client, deque()).append(clock.monotonic())
-
-
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+# Failed logins per client address, counted by every node (app/ratelimit.py). The limit
+# is high: an office behind one NAT address shares it. Accounts are protected by the
+# per-account back-off (accounts/lockout.py).
+THROTTLE = web.AppKey("login_throttle", AddressLimiter)
 
 
 def trail(request: web.Request, actor: Actor | None = None, username: str = "") -> audit.Trail:
@@ -94,8 +75,13 @@ def trail(request: web.Request, actor: Actor | None = None, username: str = "") 
     return audit.Trail(app[SESSIONS], subject, app[DISPATCH].now)
 
 
-def login_throttle(auth: AuthSettings) -> LoginThrottle:
-    return LoginThrottle(auth.login_failures_per_address, auth.login_address_window_minutes * 60)
+def login_throttle(auth: AuthSettings) -> AddressLimiter:
+    return AddressLimiter(
+        "login",
+        auth.login_failures_per_address,
+        auth.login_address_window_minutes * 60,
+        "该地址登录失败次数过多,请稍后再试",
+    )
 
 
 async def phones_viewed(request: web.Request, actor: Actor, objects: list[str], where: str):
@@ -115,7 +101,7 @@ async def sign_in(request: web.Request, username: str, password: str) -> tuple[s
     throttle = app[THROTTLE]
     anonymous = trail(request, username=username)
     try:
-        throttle.check(client)
+        await throttle.check(app[SESSIONS], client, now)
         async with unit_of_work(app[SESSIONS]) as session:
             await lockout.check(session, username, now, auth)
     except RateLimited as exc:
@@ -130,7 +116,7 @@ async def sign_in(request: web.Request, username: str, password: str) -> tuple[s
             await lockout.succeeded(session, username)
             await trail(request, actor).record(session, Event.LOGIN, username)
     except services.BadCredentials:
-        throttle.failed(client)
+        await throttle.hit(app[SESSIONS], client, now)
         async with unit_of_work(app[SESSIONS]) as session:
             locked = await lockout.failed(session, username, now, auth)
             reason = {"reason": "bad_credentials"}

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -319,7 +319,16 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
+# Advisory-lock key of the migrations (PostgreSQL): nodes starting together take turns.
+MIGRATION_LOCK = 0x12345_0002
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with the Alembic migrations."""
+    """Bring the schema to `revision` with the Alembic migrations.
+
+    On PostgreSQL under a transaction-level advisory lock: of several nodes starting
+    together one upgrades, the others wait and then find the schema current."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)

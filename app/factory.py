@@ -16,18 +16,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from accounts import apikeys
 from accounts import routes as account_routes
 from accounts import services as accounts
-from accounts.actor_cache import ActorCache
+from accounts.actor_cache import ActorCache, clear_all_caches
 from accounts.passwords import Passwords
-from app import db, openapi
+from app import db, leader, openapi, ratelimit
+from app.bus import create_bus
 from app.http import ApiRoute, Call, add_routes, error_middleware
 from app.keys import (
     ACTOR_RESOLVER,
+    BUS,
     CALLCENTER,
     DISPATCH,
     DUPLICATES,
     ENGINE,
     KB,
     KEY_RESOLVER,
+    LEADER,
     MAILBOX,
     OUTBOX,
     PASSWORDS,
@@ -43,6 +46,7 @@ from app.push import PushHub
 from callcenter import campaign_routes
 from callcenter import metrics as callcenter_metrics
 from callcenter import routes as callcenter_routes
+from callcenter import storage as callcenter_storage
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
@@ -52,7 +56,7 @@ from dispatch import routes as dispatch_routes
 from dispatch.duplicate_index import index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
-from dispatch.suggestions import Suggester
+from dispatch.suggestions import Suggester, forget_catalogues
 from integrations import metrics as outbox_metrics
 from integrations import routes as integration_routes
 from integrations.email.inbound import Mailbox, start_mailbox
@@ -86,6 +90,7 @@ async def healthz(request: web.Request, call: Call):
         await conn.execute(text("SELECT 1"))
     center = app.get(CALLCENTER)
     suggester = app[SUGGESTER]
+    leader = app[LEADER]
     return {
         "status": "ok",
         "node": app[SETTINGS].sip.node_name,
@@ -95,6 +100,10 @@ async def healthz(request: web.Request, call: Call):
             "sip": "off" if center is None else ("up" if center.endpoint.running else "down"),
             "category_model": suggester.model_version or "none",
             "knowledge_base": len(app[KB]),
+            "bus": "up" if app[BUS].up else "down",
+            "leader": leader.is_leader,
+            # each background job: "running" here, or "standby" (it runs on the leader)
+            "background": leader.parts(),
         },
     }
 
@@ -162,6 +171,7 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     kb = await KnowledgeBase.load(app[SESSIONS], timezone=settings.calendar.timezone)
     app[KB] = kb
     log.info("knowledge base index: %d searchable entries", len(kb))
+    app[BUS].subscribe("kb", lambda _data: kb.refresh_if_changed())  # changed on another node
     yield
 
 
@@ -183,7 +193,22 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    app[SUGGESTER] = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
+    suggester = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
+    app[SUGGESTER] = suggester
+
+    async def reload(data: dict) -> None:
+        """Another node retrained the model (saved where every node reads it)."""
+        if data.get("version") == suggester.model_version:
+            return
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, load_model, path)
+        except ClassifierError as exc:
+            log.error("retrained category model not loaded: %s", exc)
+            return
+        suggester.category_model = loaded
+        log.info("category model %s reloaded (retrained on another node)", loaded.version)
+
+    app[BUS].subscribe("model", reload)
     yield
 
 
@@ -198,33 +223,112 @@ async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def scanner_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds),
-        name="scanner",
-    )
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _cluster(background: bool):
+    async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
+        """This node in the cluster: the bus every node hears (app/bus.py), and the
+        leader election that runs the background jobs on one node (app/leader.py).
+
+        The election starts last (`leadership_ctx`), once every part a job uses is up."""
+        settings, service = app[SETTINGS], app[DISPATCH]
+        node, cluster = settings.sip.node_name, settings.cluster
+        bus = create_bus(node, settings.database.url, cluster.bus_reconnect_seconds)
+        await bus.start()
+        app[BUS] = bus
+        app[PUSH].connect(bus)
+        # What other nodes change: caches forget, the calendar is read again.
+        bus.subscribe("actors", lambda _data: clear_all_caches())
+        bus.subscribe("catalogue", lambda _data: forget_catalogues())
+        bus.subscribe("calendar", lambda _data: service.reload_calendar())
+        app[LEADER] = leader.create_leader(node, settings.database.url, cluster.leader_poll_seconds)
+        yield
+        await bus.stop()
+
+    return cluster_ctx
 
 
-async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
+def _leadership(background: bool):
+    async def leadership_ctx(app: web.Application) -> AsyncIterator[None]:
+        """With `background`, the deadline scanner, the anonymiser, the reports and the
+        dead-nodes job run on the leader (parts may have added theirs: the survey dialer),
+        and the node records its heartbeat; without (tests), nothing runs on its own."""
+        settings, elected = app[SETTINGS], app[LEADER]
+        beat = None
+        if background:
+            elected.add_job("scanner", lambda: _scanner(app))
+            elected.add_job("anonymiser", lambda: _anonymiser(app))
+            elected.add_job("dead_nodes", lambda: _dead_nodes(app))
+            if settings.reports.enabled:
+                elected.add_job("reports", lambda: stats_archive.run_reports(app))
+            if settings.sms.enabled:
+                elected.add_job("sms_survey", lambda: _sms_surveys(app))
+            interval = settings.cluster.leader_poll_seconds
+            node, dead = settings.sip.node_name, settings.cluster.node_dead_seconds
+            if await leader.name_taken(app[SESSIONS], node, app[DISPATCH].now(), dead):
+                log.error(
+                    "node name %r is in use by a live node (or this node restarted within "
+                    "%g s): give each node its own HOTLINE_NODE",
+                    node,
+                    dead,
+                )
+            beat = asyncio.create_task(
+                leader.run_heartbeat(app[SESSIONS], node, app[DISPATCH].now, interval),
+                name="heartbeat",
+            )
+        await elected.start()
+        yield
+        await elected.stop()
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            try:
+                await leader.forget_node(app[SESSIONS], settings.sip.node_name)
+            except SQLAlchemyError:
+                log.exception("node %s not removed from cluster_nodes", settings.sip.node_name)
+
+    return leadership_ctx
+
+
+async def _scanner(app: web.Application) -> None:
+    await run_scanner(app[DISPATCH], app[KB], app[SETTINGS].scanner.interval_seconds)
+
+
+async def _anonymiser(app: web.Application) -> None:
     """Callers' personal data anonymised after `[privacy] anonymise_after_days`."""
     privacy_settings = app[SETTINGS].privacy
-    task = asyncio.create_task(
-        privacy.run_anonymiser(
-            app[SESSIONS],
-            privacy_settings.anonymise_after_days,
-            app[DISPATCH].now,
-            privacy_settings.interval_seconds,
-        ),
-        name="anonymiser",
+    await privacy.run_anonymiser(
+        app[SESSIONS],
+        privacy_settings.anonymise_after_days,
+        app[DISPATCH].now,
+        privacy_settings.interval_seconds,
     )
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+
+
+async def _dead_nodes(app: web.Application) -> None:
+    """Clean up after nodes not seen for `[cluster] node_dead_seconds`: their open call
+    records are closed and the agents on their calls freed (other nodes reload them);
+    old rate-limit buckets go too."""
+    settings, sessions, now = app[SETTINGS], app[SESSIONS], app[DISPATCH].now
+    while True:
+        try:
+            freed: list[int] = []
+            async with db.unit_of_work(sessions) as session:
+                limit = settings.cluster.node_dead_seconds
+                for name in await leader.take_dead_nodes(session, now(), limit):
+                    freed += await callcenter_storage.free_agents_of(session, name, now())
+                    closed = await callcenter_storage.close_unfinished(session, name, now())
+                    log.warning(
+                        "node %s is dead: %d call records closed, %d agents freed",
+                        name,
+                        closed,
+                        len(freed),
+                    )
+                await ratelimit.purge(session, now())
+            if freed:
+                await app[BUS].publish("agents", {"user_ids": freed})
+        except SQLAlchemyError:
+            log.exception("dead-nodes job failed; retrying")
+        await asyncio.sleep(settings.cluster.leader_poll_seconds)
 
 
 def _outbox(background: bool):
@@ -256,23 +360,15 @@ def _outbox(background: bool):
     return outbox_ctx
 
 
-async def sms_survey_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _sms_surveys(app: web.Application) -> None:
     """The survey's SMS fallback: surveys the dialer gave up calling get the SMS."""
     settings = app[SETTINGS]
-
-    async def loop() -> None:
-        while True:
-            try:
-                await sms.send_due_surveys(app[SESSIONS], settings.sms, app[DISPATCH].now())
-            except SQLAlchemyError:
-                log.exception("sms survey round failed")
-            await asyncio.sleep(settings.sms.survey_interval_seconds)
-
-    task = asyncio.create_task(loop(), name="sms-survey")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while True:
+        try:
+            await sms.send_due_surveys(app[SESSIONS], settings.sms, app[DISPATCH].now())
+        except SQLAlchemyError:
+            log.exception("sms survey round failed")
+        await asyncio.sleep(settings.sms.survey_interval_seconds)
 
 
 async def mailbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -301,6 +397,7 @@ def create_app(
     app[PASSWORDS] = Passwords(settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib)
     app[account_routes.THROTTLE] = account_routes.login_throttle(settings.auth)
     app.cleanup_ctx.append(_database(now))
+    app.cleanup_ctx.append(_cluster(background=scanner))
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(duplicates_ctx)
     app.cleanup_ctx.append(suggestions_ctx)
@@ -310,13 +407,7 @@ def create_app(
     app.cleanup_ctx.append(_outbox(background=scanner))
     if settings.mail.inbound_enabled:
         app.cleanup_ctx.append(mailbox_ctx)
-    if scanner:  # background loops; tests drive them by hand
-        if settings.sms.enabled:
-            app.cleanup_ctx.append(sms_survey_ctx)
-        app.cleanup_ctx.append(scanner_ctx)
-        app.cleanup_ctx.append(privacy_ctx)
-        if settings.reports.enabled:
-            app.cleanup_ctx.append(stats_archive.reports_ctx)
+    app.cleanup_ctx.append(_leadership(background=scanner))
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
     add_routes(
         app,

@@ -4,6 +4,8 @@
 def import_all() -> None:
     import accounts.audit
     import accounts.storage  # noqa: F401
+    import app.leader
+    import app.ratelimit  # noqa: F401
     import callcenter.storage  # noqa: F401
     import dispatch.storage  # noqa: F401
     import integrations.email.storage

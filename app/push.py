@@ -1,9 +1,11 @@
-"""Server push to signed-in users: one in-process hub, any number of listeners per user.
+"""Server push to signed-in users: one hub per node, any number of listeners per user.
 
 A package publishes plain JSON-able dicts for a user (`publish(user_id, event)`); a
 WebSocket handler (web/) subscribes for the signed-in user and relays what arrives. A
 listener that falls `QUEUE_SIZE` events behind loses the oldest ones, never blocks the
-publisher. One process only: a second node needs a broker (the scale issue).
+publisher. In a cluster the user's WebSocket may be open on another node: with a bus
+(app/bus.py) every event also goes to the other nodes' hubs (topic `push`), so a screen
+pop reaches the agent whichever node took the call.
 """
 
 from __future__ import annotations
@@ -13,19 +15,42 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.bus import Bus
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 100
 
 
+TOPIC = "push"
+
+
 class PushHub:
     def __init__(self) -> None:
         self._listeners: dict[int, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self.bus: Bus | None = None
+
+    def connect(self, bus: Bus) -> None:
+        """Events published on other nodes reach this node's listeners, and back."""
+        self.bus = bus
+        bus.subscribe(TOPIC, self._from_other_node)
+
+    def _from_other_node(self, data: dict[str, Any]) -> None:
+        if "user_id" in data:  # not a resync: pushes missed meanwhile are not replayed
+            self.deliver(int(data["user_id"]), data["event"])
 
     def publish(self, user_id: int, event: dict[str, Any]) -> int:
-        """Queue `event` for every listener of `user_id`; returns how many got it."""
+        """Queue `event` for every listener of `user_id`, on this node and (with a bus)
+        on the others; returns how many on this node got it."""
+        if self.bus is not None:
+            self.bus.publish_soon(TOPIC, {"user_id": user_id, "event": event})
+        return self.deliver(user_id, event)
+
+    def deliver(self, user_id: int, event: dict[str, Any]) -> int:
+        """Queue `event` for this node's listeners of `user_id`."""
         listeners = self._listeners.get(user_id, ())
         for queue in listeners:
             if queue.full():

@@ -92,24 +92,32 @@ class Acd:
 
     # ------------------------------------------------------------ assignment
 
-    def assign(self, now: datetime, limit: int | None = None) -> list[tuple[Waiting, Agent]]:
-        """Pair waiting callers with available agents (at most `limit` pairs); the pairs
-        leave the queue."""
-        free = sorted(
+    def free(self, now: datetime) -> list[Agent]:
+        """Available agents with a contact, idle the longest first."""
+        return sorted(
             (a for a in self.agents.values() if a.state is AgentState.AVAILABLE and a.sip_uri),
             key=lambda a: (a.idle_since or now, a.user_id),
         )
+
+    def fitting(self, entry: Waiting, free: list[Agent], now: datetime) -> list[Agent]:
+        """Of `free` (in order), the agents who may take the caller of `entry`."""
+        if entry.agent is not None:
+            return [a for a in free if a.user_id == entry.agent]
+        queues = self.queues_for(entry, now)
+        return [a for a in free if a.takes(queues)]
+
+    def assign(self, now: datetime, limit: int | None = None) -> list[tuple[Waiting, Agent]]:
+        """Pair waiting callers with available agents (at most `limit` pairs); the pairs
+        leave the queue."""
+        free = self.free(now)
         pairs = []
         for entry in self.waiting():
             if not free or (limit is not None and len(pairs) >= limit):
                 break
-            queues = self.queues_for(entry, now)
-            if entry.agent is not None:
-                agent = next((a for a in free if a.user_id == entry.agent), None)
-            else:
-                agent = next((a for a in free if a.takes(queues)), None)
-            if agent is None:
+            fitting = self.fitting(entry, free, now)
+            if not fitting:
                 continue
+            agent = fitting[0]
             free.remove(agent)
             del self._waiting[entry.leg]
             pairs.append((entry, agent))

@@ -29,7 +29,7 @@ from accounts.domain import Actor, Role
 from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import InvalidInput
-from app.keys import CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
+from app.keys import BUS, CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
 from callcenter import agents, languages, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
@@ -88,6 +88,8 @@ async def change_own_state(
         agent = await storage.load_agent(session, user_id) or Agent(user_id, actor.username)
         agent = change(agent)
         await storage.save_agents(session, [agent])
+    if (bus := app.get(BUS)) is not None:  # the intakes of other nodes offer calls to it
+        await bus.publish("agents", {"user_ids": [user_id]})
     return agent
 
 

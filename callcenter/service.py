@@ -40,8 +40,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import mask_phone
+from app.bus import Bus
 from app.db import unit_of_work, utcnow
-from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
+from app.keys import BUS, CALLCENTER, DISPATCH, LEADER, SESSIONS, SETTINGS
 from callcenter import agents, desk, domain, ivr, languages, linkage, storage
 from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
@@ -195,6 +196,10 @@ class CallCenter:
         self.on_conference: Callable[[int, dict], None] | None = None
         # Told each change of a hand-over (应急联动) to write it; set by callcenter_ctx.
         self.on_handover: Callable[[linkage.Handover], None] | None = None
+        # The cluster bus (app/bus.py): agents' changes go to the other nodes' ACDs.
+        self.bus: Bus | None = None
+        self._dispatching: asyncio.Task | None = None
+        self._dispatch_again = False
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -208,12 +213,12 @@ class CallCenter:
             self.settings.recordings_retention_days,
             self._now(),
         )
+        node = self.settings.node_name
         async with unit_of_work(self._sessions) as session:
-            closed = await storage.close_unfinished(session, self.settings.node_name, self._now())
-            loaded = [
-                agents.after_restart(a, self._now()) for a in await storage.load_agents(session)
-            ]
-            await storage.save_agents(session, loaded)
+            # Only this node's calls ended with it: agents on other nodes' calls stay.
+            await storage.free_agents_of(session, node, self._now())
+            closed = await storage.close_unfinished(session, node, self._now())
+            loaded = await storage.load_agents(session)
         self.acd.agents = {agent.user_id: agent for agent in loaded}
         if repaired or closed:
             log.warning(
@@ -233,6 +238,10 @@ class CallCenter:
         # The hang-ups of shut-down reach _on_event before stop() returns: events and
         # the report leave the endpoint thread in order.
         self._stopping = True
+        if self._dispatching is not None:
+            self._dispatching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatching
         report = await self.endpoint.stop()
         now = self._now()
         for leg in list(self._timers):
@@ -540,21 +549,96 @@ class CallCenter:
             self._command(self.endpoint.hangup, agent_leg)
 
     def dispatch_calls(self) -> None:
-        """Offer waiting callers to available agents (the ACD decides who to whom)."""
+        """Offer waiting callers to available agents (the ACD decides who to whom, the
+        database who gets whom: see `_dispatch_round`). Rounds run one at a time; a
+        call during a round asks for one more."""
         if self._stopping or not self.endpoint.running:
             return
+        if self._dispatching is not None and not self._dispatching.done():
+            self._dispatch_again = True
+            return
+        self._dispatching = asyncio.get_running_loop().create_task(
+            self._dispatch_rounds(), name="acd"
+        )
+        self._dispatching.add_done_callback(self._dispatch_done)
+
+    def _dispatch_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ACD round failed", exc_info=task.exception())
+            asyncio.get_running_loop().call_later(RETRY_OFFER_SECONDS, self.dispatch_calls)
+
+    async def _dispatch_rounds(self) -> None:
+        self._dispatch_again = True
+        while self._dispatch_again and not self._stopping and self.endpoint.running:
+            self._dispatch_again = False
+            await self._dispatch_round()
+
+    async def _dispatch_round(self) -> None:
+        """Each waiting caller, in place order, is offered to the longest-idle free agent
+        who fits, as the database has it: the claim (storage.claim_agent) makes the agent
+        ringing in one short transaction, so two nodes never ring the same agent."""
+        # This node's agent changes first: the claim reads the stored states.
+        await self.flush()
         now = self._now()
         # Each offer is one more pjsua call: keep within max_calls (incoming calls need
         # room too; an agent leg refused for lack of room would only be retried).
         room = self.settings.max_calls - self.legs_in_use
-        for entry, agent in self.acd.assign(now, limit=room):
+        free = self.acd.free(now)
+        for entry in self.acd.waiting():
+            if room <= 0 or not free:
+                break
+            fitting = self.acd.fitting(entry, free, now)
+            record = self._active.get(entry.leg)
+            if not fitting or record is None:
+                continue
+            async with unit_of_work(self._sessions) as session:
+                agent = await storage.claim_agent(
+                    session, [a.user_id for a in fitting], record.id, now
+                )
+            if agent is None:  # taken on other nodes meanwhile: see them as they are
+                await self.reload_agents([a.user_id for a in fitting])
+                free = self.acd.free(now)
+                continue
+            free = [a for a in free if a.user_id != agent.user_id]
+            if self.acd.remove(entry.leg) is None or entry.leg not in self._active:
+                # The caller left while the agent was claimed: free again, idle as before.
+                self._set_agent(agents.ring_cancelled(agent, self._now()))
+                continue
+            room -= 1
             self._offer(entry, agent, now)
 
+    async def reload_agents(self, user_ids: Collection[int]) -> None:
+        """Agents changed on another node (or by the leader): read them again. An agent
+        on a call of this node is this node's to change: its view stays."""
+        mine = {leg.user_id for leg in self._agent_legs.values()} | set(self._wrap_timers)
+        async with self._sessions() as session:
+            for user_id in user_ids:
+                if user_id in mine:
+                    continue
+                agent = await storage.load_agent(session, user_id)
+                if agent is not None:
+                    self.acd.agents[user_id] = agent
+
+    async def _agents_changed(self, data: dict) -> None:
+        """Bus handler (topic `agents`): another node changed these agents (a resync:
+        maybe any agent)."""
+        if data.get("resync"):
+            async with self._sessions() as session:
+                ids = [agent.user_id for agent in await storage.load_agents(session)]
+        else:
+            ids = [int(user_id) for user_id in data.get("user_ids", ())]
+        await self.reload_agents(ids)
+        self.dispatch_calls()
+
+    async def settled(self) -> None:
+        """Wait for the ACD round under way (if any) to end."""
+        if self._dispatching is not None and not self._dispatching.done():
+            await asyncio.wait([self._dispatching])
+
     def _offer(self, entry: Waiting, agent: agents.Agent, now: datetime) -> None:
-        record = self._active.get(entry.leg)
-        if record is None:
-            return
-        self._set_agent(agents.offer(agent, record.id, now))
+        """Ring `agent`, claimed for the caller of `entry` (already `ringing`)."""
+        record = self._active[entry.leg]
+        self._set_agent(agent)
         leg = self.endpoint.new_leg()
         self._agent_legs[leg] = AgentLeg(leg, entry, agent.user_id)
         self._caller_agent[entry.leg] = leg
@@ -941,6 +1025,7 @@ class CallCenter:
                 handle.cancel()
         self._set_agent(changed)
         self.dispatch_calls()
+        await self.settled()  # an agent just available may be ringing already
         await self.flush()
         return self.acd.agents[user_id]
 
@@ -988,6 +1073,8 @@ class CallCenter:
                     await storage.add_callbacks(session, callbacks)
                     await storage.save_agents(session, list(agent_rows.values()))
                     await storage.remember_languages(session, choices)
+                if agent_rows and self.bus is not None:
+                    self.bus.publish_soon("agents", {"user_ids": sorted(agent_rows)})
             except Exception:
                 # The database is down or refused a row: log, keep serving calls.
                 log.exception(
@@ -1026,31 +1113,32 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
     handovers = linkage.HandoverLog(app)  # 应急联动: records written in order
     center.on_handover = handovers
     app[linkage.HANDOVER_LOG] = handovers
+    center.bus = app.get(BUS)  # none in an app of the intake alone (tests)
+    if center.bus is not None:
+        center.bus.subscribe("agents", center._agents_changed)
     if sip.survey_uri:
         center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
     await center.start()
     app[CALLCENTER] = center
-    campaigns = None
-    if sip.survey_uri:  # the outbound gateway
+    if sip.survey_uri:  # the outbound gateway carries campaigns too
         dispatch = app[DISPATCH]
         center.campaigns = CampaignDialer(center, app[SESSIONS], sip, dispatch.now, dispatch.tz)
-        await center.campaigns.recover()
         if sip.campaign_interval_seconds > 0:  # 0: driven by hand (tests)
-            campaigns = asyncio.create_task(
-                run_campaigns(center.campaigns, sip.campaign_interval_seconds), name="campaigns"
-            )
-    dialer = None
+            dialer = center.campaigns
+
+            async def campaign_job() -> None:  # once per cluster, on the leader
+                await dialer.recover()
+                await run_campaigns(dialer, sip.campaign_interval_seconds)
+
+            app[LEADER].add_job("campaigns", campaign_job)
     if center.survey is not None and sip.survey_interval_seconds > 0:
+        # Once per cluster, on the leader (app/leader.py; started with the other jobs).
         # With 0 the dialer is driven by hand (tests: `center.survey.run_once()`).
-        dialer = asyncio.create_task(
-            run_dialer(center.survey, sip.survey_interval_seconds), name="survey-dialer"
+        survey = center.survey
+        app[LEADER].add_job(
+            "survey_dialer", lambda: run_dialer(survey, sip.survey_interval_seconds)
         )
     yield
-    for task in (dialer, campaigns):
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
     await center.stop()
     await handovers.close()
     await pops.close()

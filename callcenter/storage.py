@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from callcenter.agents import Agent, AgentState
+from callcenter.agents import Agent, AgentState, after_restart, offer
 from callcenter.domain import CallRecord, Outcome
 
 
@@ -400,6 +400,38 @@ async def save_agents(session: AsyncSession, agents: list[Agent]) -> None:
     await session.flush()
 
 
+async def claim_agent(
+    session: AsyncSession, candidates: list[int], call_id: str, at: datetime
+) -> Agent | None:
+    """The ACD's claim (several nodes, one set of agents): of `candidates` (user ids),
+    the available agent idle the longest is offered call `call_id` (state `ringing`)
+    in this transaction, or None when none is free any more.
+
+    On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`: two nodes claiming at
+    once lock different agents and never wait for each other; on SQLite the one writer
+    runs claims one after the other.
+    """
+    if not candidates:
+        return None
+    row = await session.scalar(
+        select(AgentRow)
+        .where(
+            AgentRow.user_id.in_(candidates),
+            AgentRow.state == AgentState.AVAILABLE.value,
+            AgentRow.sip_uri.is_not(None),
+        )
+        .order_by(AgentRow.idle_since, AgentRow.user_id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        return None
+    agent = offer(agent_from_row(row), call_id, at)
+    row.state, row.state_since, row.call_id = agent.state.value, agent.state_since, call_id
+    await session.flush()
+    return agent
+
+
 async def get_call(session: AsyncSession, record_id: str) -> Call | None:
     return await session.get(Call, record_id)
 
@@ -490,3 +522,21 @@ class DoNotCall(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     added_by: Mapped[str] = mapped_column(String(60))
     added_at: Mapped[datetime]
+
+
+async def free_agents_of(session: AsyncSession, intake: str, at: datetime) -> list[int]:
+    """The agents ringing, talking or in wrap-up on a dead node's calls: free again, as
+    after a restart (agents.after_restart; the node's timers died with it); their ids."""
+    busy = [AgentState.RINGING.value, AgentState.TALKING.value, AgentState.WRAP_UP.value]
+    query = (
+        select(AgentRow)
+        .join(Call, Call.id == AgentRow.call_id)
+        .where(AgentRow.state.in_(busy), Call.intake == intake)
+    )
+    rows = list(await session.scalars(query))
+    for row in rows:
+        agent = after_restart(agent_from_row(row), at)
+        row.state, row.state_since = agent.state.value, agent.state_since
+        row.idle_since, row.call_id = agent.idle_since, agent.call_id
+    await session.flush()
+    return [row.user_id for row in rows]

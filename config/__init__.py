@@ -73,7 +73,7 @@ class AuthSettings(BaseModel):
     login_backoff_base_seconds: float = Field(1, gt=0)
     login_lockout_after: int = Field(10, ge=1)
     login_lockout_minutes: float = Field(15, gt=0)
-    # Failed logins per client address (in memory, per node): high, because a whole
+    # Failed logins per client address (in the shared database): high, because a whole
     # office behind one NAT address shares it; the per-account limit does the real work.
     login_failures_per_address: int = Field(100, ge=1)
     login_address_window_minutes: float = Field(15, gt=0)
@@ -463,6 +463,20 @@ class MailSettings(BaseModel):
     )
 
 
+class ClusterSettings(BaseModel):
+    """Several nodes on one PostgreSQL (DESIGN §10; app/bus.py, app/leader.py)."""
+
+    # How often a standby node tries to become the leader (the one node running the
+    # background jobs), and the leader checks it still is; a dead leader's jobs resume
+    # on a survivor within about this long.
+    leader_poll_seconds: float = Field(1.0, gt=0, le=60)
+    # A node not seen for this long is dead: the leader closes its open call records and
+    # frees the agents on its calls.
+    node_dead_seconds: float = Field(15, gt=0)
+    # Wait between attempts to re-open the bus's LISTEN connection.
+    bus_reconnect_seconds: float = Field(1.0, gt=0, le=60)
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -484,6 +498,8 @@ class Settings(BaseModel):
     sms: SmsSettings = SmsSettings()
     mail: MailSettings = MailSettings()
     linkage: LinkageSettings = LinkageSettings()
+
+    cluster: ClusterSettings = ClusterSettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.bus import announce
 from app.errors import Conflict
 from classifiers import ClassifierError, Record, read_records, train
 from config import ClassifierSettings
@@ -155,4 +156,5 @@ async def retrain_suggester(
         except ClassifierError as exc:
             raise ActionRejected(f"无法训练模型: {exc}", code="training_failed") from None
         suggester.category_model = model
+    announce("model", {"version": model.version})  # the other nodes load it too
     return result

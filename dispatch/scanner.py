@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.bus import announce
 from dispatch.services import DispatchService
 from knowledge_base.live_index import KnowledgeBase
 
@@ -26,7 +27,8 @@ async def run_scanner(service: DispatchService, kb: KnowledgeBase, interval: flo
                 log.info("scanner raised %d alarm(s): %s", len(raised), raised[:10])
             if expired := await kb.expire_due():
                 log.info("knowledge-base entries expired: %s", expired)
-            await kb.refresh_if_changed()
+            if await kb.refresh_if_changed():  # the day turned, say: tell the other nodes
+                announce("kb")
         except SQLAlchemyError:
             log.exception("deadline scan failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)

@@ -26,6 +26,7 @@ from sqlalchemy.sql import ColumnElement
 
 from accounts import audit
 from accounts.domain import SYSTEM_ACTOR, Actor, Role
+from app.bus import announce
 from app.db import unit_of_work
 from classifiers import extract_district
 from config import Settings
@@ -261,6 +262,10 @@ class DispatchService:
             rows = await session.execute(select(CalendarDay.day, CalendarDay.working))
             self.policy = build_policy(self.settings, dict(rows.all()))
 
+    async def _calendar_changed(self) -> None:
+        await self.reload_calendar()
+        announce("calendar")  # the other nodes of a cluster read it again too
+
     async def set_calendar_day(
         self, actor: Actor, day: date, working: bool, note: str, trail: audit.Trail | None = None
     ) -> None:
@@ -284,7 +289,7 @@ class DispatchService:
             else:
                 row.working, row.note = working, note
                 row.updated_by, row.updated_at = actor.username, self.now()
-        await self.reload_calendar()
+        await self._calendar_changed()
 
     async def clear_calendar_day(self, day: date, trail: audit.Trail | None = None) -> bool:
         """Drop the admin's correction: the day follows the statutory calendar again."""
@@ -297,7 +302,7 @@ class DispatchService:
                     detail = {"action": "clear", "before": before}
                     event = audit.Event.CALENDAR
                     await trail.record(session, event, day.isoformat(), detail=detail)
-        await self.reload_calendar()
+        await self._calendar_changed()
         return row is not None
 
     # ------------------------------------------------------------ registration

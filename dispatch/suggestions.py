@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Actor
+from app.bus import announce
 from app.db import on_commit_of
 from classifiers import TextClassifier, classify_request_type, detect_urgency
 from config import ClassifierSettings
@@ -30,12 +31,17 @@ TOP = 3
 _SUGGESTERS: weakref.WeakSet[Suggester] = weakref.WeakSet()
 
 
-def _forget_catalogues() -> None:
+def forget_catalogues() -> None:
     for suggester in list(_SUGGESTERS):
         suggester.catalogue = None
 
 
-on_commit_of((Category, Unit), _forget_catalogues)
+def _catalogue_changed() -> None:
+    forget_catalogues()
+    announce("catalogue")  # the other nodes of a cluster forget theirs too
+
+
+on_commit_of((Category, Unit), _catalogue_changed)
 
 
 @dataclass(eq=False)

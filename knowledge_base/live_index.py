@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from app.bus import announce
 from knowledge_base import services
 from knowledge_base.domain import EntryContent, SearchDocument, SearchHit
 from knowledge_base.records import ImportRecord
@@ -108,6 +109,7 @@ class KnowledgeBase:
     async def _then_refresh(self, use_case: Awaitable[T]) -> T:
         result = await use_case
         await self.refresh()
+        announce("kb")  # the other nodes of a cluster refresh theirs too
         return result
 
     # Use cases that can change what agents find; each refreshes the index afterwards.
@@ -139,4 +141,6 @@ class KnowledgeBase:
     async def expire_due(self, *, by: str = "scanner") -> list[str]:
         expired = await services.expire_due(self.sessions, self.today(), by=by)
         await self.refresh()
+        if expired:
+            announce("kb")
         return expired

@@ -11,9 +11,7 @@ nodes, and a node that was down at the hour makes the latest due report when it 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -172,25 +170,17 @@ async def run_due(app: web.Application) -> list[Report]:
     return made
 
 
-async def reports_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The schedule loop, while the app runs (tests call `run_due` by hand)."""
+async def run_reports(app: web.Application) -> None:
+    """The schedule loop (a leader's job, app/leader.py; tests call `run_due` by hand)."""
     settings = app[SETTINGS].reports
-
-    async def loop() -> None:
-        # First let the node settle (a restart's catch-up, the demo data being loaded).
-        await asyncio.sleep(min(FIRST_CHECK_SECONDS, settings.interval_seconds))
-        while True:
-            try:
-                await run_due(app)
-            except Exception:  # one report that fails to build must not stop the schedule
-                log.exception("reports failed; next try in %.0f s", settings.interval_seconds)
-            await asyncio.sleep(settings.interval_seconds)
-
-    task = asyncio.create_task(loop(), name="reports")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # First let the node settle (a restart's catch-up, the demo data being loaded).
+    await asyncio.sleep(min(FIRST_CHECK_SECONDS, settings.interval_seconds))
+    while True:
+        try:
+            await run_due(app)
+        except Exception:  # one report that fails to build must not stop the schedule
+            log.exception("reports failed; next try in %.0f s", settings.interval_seconds)
+        await asyncio.sleep(settings.interval_seconds)
 
 
 # ---------------------------------------------------------------------- routes

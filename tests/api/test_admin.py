@@ -127,6 +127,9 @@ async def test_openapi_and_health(api):
         "sip": "off",
         "category_model": "none",
         "knowledge_base": 0,
+        "bus": "up",
+        "leader": True,  # one node on SQLite: the leader (no background jobs in tests)
+        "background": {},
     }
 
 

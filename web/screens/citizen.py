@@ -5,8 +5,6 @@ session carries the CSRF token, and a per-address limit guards the forms.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +15,7 @@ from accounts.domain import CITIZEN_ACTOR
 from app.errors import AppError, RateLimited
 from app.http import client_address
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
+from app.ratelimit import AddressLimiter
 from config import WebSettings
 from dispatch.intake import register_request
 from dispatch.lifecycle import Flag, Rating, State
@@ -52,29 +51,19 @@ RATING_LABELS = {
 CITIZEN_TYPES = ("consultation", "help", "complaint", "report", "suggestion", "praise")
 
 
-class AddressLimiter:
-    """At most `limit` hits per client address in a sliding hour (in memory, per process)."""
-
-    def __init__(self, limit: int, window_seconds: float = 3600) -> None:
-        self.limit, self.window = limit, window_seconds
-        self.hits: dict[str, deque[float]] = {}
-
-    def check(self, address: str) -> None:
-        hits = self.hits.setdefault(address, deque())
-        now = time.monotonic()
-        while hits and now - hits[0] > self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            raise RateLimited("操作过于频繁,请一小时后再试")
-
-    def hit(self, address: str) -> None:
-        self.hits.setdefault(address, deque()).append(time.monotonic())
+HOUR = 3600  # seconds: the citizen limits are per hour
 
 
 class CitizenLimits:
     def __init__(self, settings: WebSettings) -> None:
-        self.submit = AddressLimiter(settings.citizen_submissions_per_hour)
-        self.lookup = AddressLimiter(settings.citizen_lookups_per_hour)
+        # Per client address and sliding hour, counted by every node (app/ratelimit.py).
+        busy = "操作过于频繁,请一小时后再试"
+        self.submit = AddressLimiter(
+            "citizen_submit", settings.citizen_submissions_per_hour, HOUR, busy
+        )
+        self.lookup = AddressLimiter(
+            "citizen_lookup", settings.citizen_lookups_per_hour, HOUR, busy
+        )
 
 
 LIMITS = web.AppKey("citizen_limits", CitizenLimits)
@@ -86,6 +75,12 @@ def setup(app: web.Application) -> None:
 
 def _client(request: web.Request) -> str:
     return client_address(request)
+
+
+def _counted(request: web.Request) -> tuple:
+    """What an AddressLimiter counts with: the database, the client, the service clock."""
+    app = request.app
+    return app[SESSIONS], _client(request), app[DISPATCH].now()
 
 
 # ---------------------------------------------------------------- the public history
@@ -202,7 +197,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     limits = request.app[LIMITS].submit
     try:
-        limits.check(_client(request))
+        await limits.check(*_counted(request))
     except RateLimited as exc:
         return await _form_page(request, 429, error=exc.message, form=form)
     picked = {
@@ -217,7 +212,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         )
     except FormError as exc:
         return await _form_page(request, 400, error=exc.message, form=form)
-    limits.hit(_client(request))
+    await limits.hit(*_counted(request))
     app = request.app
     detail, _ = await register_request(
         app[DISPATCH], app[SUGGESTER], app[SESSIONS], CITIZEN_ACTOR, fields
@@ -236,7 +231,7 @@ async def track(request: web.Request) -> web.StreamResponse:
     limits = request.app[LIMITS].lookup
     track = {"number": number, "phone": phone}
     try:
-        limits.check(_client(request))
+        await limits.check(*_counted(request))
     except RateLimited as exc:
         return await _form_page(request, 429, track_error=exc.message, track=track)
     token = None
@@ -248,7 +243,7 @@ async def track(request: web.Request) -> web.StreamResponse:
                 )
             )
     if token is None:
-        limits.hit(_client(request))
+        await limits.hit(*_counted(request))
         message = "未找到该工单,请核对工单编号和提交时填写的手机号码"
         return await _form_page(request, 404, track_error=message, track=track)
     raise web.HTTPFound(f"{HOME}/t/{token}")
