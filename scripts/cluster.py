@@ -73,15 +73,17 @@ def start_postgres(work: Path) -> dict:
     """A private PostgreSQL server in work/pg, database `hotline`; its address."""
     pg = _pg_bin()
     data = work / "pg"
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # PostgreSQL runs as `postgres`: DIR and its parents must let it in
         shutil.chown(work, "postgres", "postgres")
-    subprocess.run(
+    run = subprocess.run(
         _as_postgres(
             [str(pg / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E",
              "UTF8", "--no-locale", "--lc-ctype=C.UTF-8"]
         ),
-        check=True, capture_output=True,
+        capture_output=True, text=True,
     )  # fmt: skip
+    if run.returncode:
+        raise RuntimeError(f"initdb failed in {data}: {run.stderr.strip()}")
     port = free_port()
     # Enough connections for every node's pool plus Kamailio's workers.
     options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c max_connections=300"
@@ -260,6 +262,8 @@ def start(work: Path, count: int) -> dict:
         )
         for var in ("HOTLINE_HOST", "HOTLINE_PORT", "HOTLINE_SIP_BIND", "HOTLINE_SIP_PORT"):
             env.pop(var, None)
+        # The greetings and menus every node plays ([sip] prompts_dir; made once).
+        subprocess.run([sys.executable, "-m", "callcenter.prompts"], cwd=ROOT, check=True)
         deadline = time.monotonic() + START_TIMEOUT
         nodes = [node_config(work, i, sip_entry) for i in range(1, count + 1)]
         for i, node in enumerate(nodes):
