@@ -12,8 +12,9 @@ are one SIPp UAS (`-rtp_echo`) reached at fixed URIs; each node has its own
 logged in through that node's HTTP. With --calls callers placed in calls/rate seconds
 and each held --hold-ms, all of them talk at once when hold > calls/rate.
 Prints one JSON line: SIPp results, bridged calls per node, peak conversations per node
-(sampled from the call records), CPU seconds / share and peak RSS per node, and the
-load average. A measurement, not a test.
+(sampled from the call records), CPU seconds / share over the run and in cores over
+10 s of the plateau (everyone talking), peak RSS per node, and the load average.
+A measurement, not a test.
 """
 
 from __future__ import annotations
@@ -154,8 +155,21 @@ async def main(args: argparse.Namespace) -> dict:
         peak: dict[str, int] = {}
         peak_total = 0
         load_at_peak = None
+        # CPU over 10 s of the plateau (every caller talking to an agent).
+        plateau: dict[str, float] = {}
+        plateau_start = plateau_cores = None
         while not reader.done():
             now = await talking(cluster["db_url"])
+            clock = time.monotonic()
+            if plateau_start is None and sum(now.values()) >= args.calls:
+                plateau_start = clock
+                plateau = {n["name"]: cpu_seconds(n["pid"]) for n in nodes}
+            elif plateau_start is not None and plateau_cores is None and clock > plateau_start + 10:
+                plateau_cores = {
+                    n["name"]: round((cpu_seconds(n["pid"]) - plateau[n["name"]]) /
+                                     (clock - plateau_start), 2)
+                    for n in nodes
+                }  # fmt: skip
             for name, count in now.items():
                 peak[name] = max(peak.get(name, 0), count)
             if sum(now.values()) > peak_total:
@@ -182,6 +196,7 @@ async def main(args: argparse.Namespace) -> dict:
                 "cpu_s": round(cpu, 1),
                 "cpu_share": round(cpu / wall, 2),
                 "peak_rss_mb": peak_rss_mb(n["pid"]),
+                "plateau_cores": (plateau_cores or {}).get(n["name"]),
             }
         counts = sipp_counts(out)
         return {
