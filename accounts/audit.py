@@ -58,6 +58,7 @@ class Event(StrEnum):
     LOGOUT = "logout"  # 退出 / 注销令牌
     PASSWORD_CHANGE = "password.change"  # 修改密码
     PASSWORD_RESET = "password.reset"  # 管理员重置密码
+    PASSWORD_SIP = "password.sip"  # 坐席软电话 SIP 密码设置 (callcenter/softphones.py)
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"  # role, unit, hotline scope, name, e-mail
     USER_ACTIVE = "user.active"  # 停用 / 启用

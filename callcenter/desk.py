@@ -30,7 +30,7 @@ from accounts.storage import User
 from app.db import unit_of_work
 from app.errors import InvalidInput
 from app.keys import BUS, CALLCENTER, DISPATCH, PUSH, SESSIONS, SETTINGS
-from callcenter import agents, languages, storage
+from callcenter import agents, languages, softphones, storage
 from callcenter.agents import Agent
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound, ConferenceNotPossible, NotAnAgent
@@ -80,6 +80,8 @@ async def change_own_state(
 ) -> Agent:
     sessions = app[SESSIONS]
     user_id = await user_id_of(sessions, actor.username)
+    if action == "login" and not sip_uri:  # the softphone registered to Kamailio, if any
+        sip_uri = softphones.registered_uri(app[SETTINGS].sip, actor.username)
     change: Callable[[Agent], Agent] = transition(action, sip_uri, queues, app[DISPATCH].now())
     center = app.get(CALLCENTER)
     if center is not None and center.endpoint.running:

@@ -75,6 +75,11 @@ class InvalidSipUri(CallCenterError):
         self.uri = uri
 
 
+class InvalidSipPassword(CallCenterError):
+    status = 400
+    code = "invalid_sip_password"
+
+
 class NotAnAgent(CallCenterError):
     status = 404
     code = "agent_not_found"

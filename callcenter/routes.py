@@ -5,6 +5,8 @@
     GET /api/v1/agents/me, PUT /api/v1/agents/me {action: login|pause|resume|logout,
         sip_uri, queues}: an agent's own state (签入/示忙/示闲/签出)
     GET /api/v1/agents: every agent and its state (supervisors, admins)
+    PUT /api/v1/agents/{username}/sip-password {password}: the agent's softphone password
+        for Kamailio's registrar (admins, or the agent themself); only HA1 is kept
     GET /api/v1/queues: per queue: waiting, longest wait, agents, estimated wait
     POST /api/v1/calls/{id}/transfer {agent | queue}: blind transfer (the agent on the call)
     POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
@@ -30,16 +32,18 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, model_validator
+from sqlalchemy import select
 
 from accounts.audit import Event, Result
 from accounts.domain import PHONE_ROLES, Actor, Role, mask_phone
 from accounts.routes import phones_viewed, trail
-from app.errors import AppError, InvalidInput
+from accounts.storage import User
+from app.errors import AppError, Forbidden, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer, page_of
-from app.keys import CALLCENTER, SESSIONS, SETTINGS
-from callcenter import desk, linkage, storage
+from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
+from callcenter import desk, linkage, softphones, storage
 from callcenter.domain import CallRecord
-from callcenter.exceptions import CallNotFound
+from callcenter.exceptions import CallNotFound, NotAnAgent
 
 CALL_ROLES = desk.CALL_ROLES
 
@@ -171,6 +175,30 @@ async def change_my_agent(request: web.Request, call: Call):
     return desk.agent_view(agent, request.app)
 
 
+class SipPassword(StrictBody):
+    password: str = Field(min_length=1, max_length=200)
+
+
+async def set_sip_password(request: web.Request, call: Call):
+    """软电话密码: kept as digest HA1 for Kamailio (callcenter/softphones.py); audited."""
+    username = request.match_info["username"]
+    body: SipPassword = call.body
+    actor = call.actor
+    if actor.role is not Role.ADMIN and actor.username != username:
+        raise Forbidden("只能设置自己的 SIP 密码")
+    realm = request.app[SETTINGS].sip.registrar_realm
+    now = request.app[DISPATCH].now()
+    async with trail(request, actor).act(Event.PASSWORD_SIP, username) as (session, act):
+        act.detail["realm"] = realm
+        role = await session.scalar(
+            select(User.role).where(User.username == username, User.active.is_(True))
+        )
+        if role != Role.AGENT.value:
+            raise NotAnAgent(username)
+        await softphones.set_password(session, username, realm, body.password, now)
+    return {"username": username, "realm": realm, "updated_at": now}
+
+
 async def list_queues(request: web.Request, call: Call):
     center = request.app.get(CALLCENTER)
     items = [] if center is None else [asdict(q) for q in center.queues()]
@@ -280,6 +308,15 @@ async def recording(request: web.Request, call: Call):
 
 
 routes = [
+    ApiRoute(
+        "PUT",
+        "/api/v1/agents/{username}/sip-password",
+        set_sip_password,
+        "设置坐席软电话 SIP 密码(仅保存摘要 HA1)",
+        roles=frozenset({Role.ADMIN, Role.AGENT}),
+        body=SipPassword,
+        tags=("calls",),
+    ),
     ApiRoute(
         "GET",
         "/api/v1/queues",

@@ -358,6 +358,19 @@ class AgentRow(Base):
     call_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class SipCredential(Base):
+    """An agent's softphone password as Kamailio's auth_db reads it (DESIGN §10): the
+    digest HA1 values only, never the password (callcenter/softphones.py)."""
+
+    __tablename__ = "sip_credentials"
+
+    username: Mapped[str] = mapped_column(String(60), primary_key=True)
+    realm: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ha1: Mapped[str] = mapped_column(String(32))  # MD5(username:realm:password)
+    ha1b: Mapped[str] = mapped_column(String(32))  # MD5(username@realm:realm:password)
+    updated_at: Mapped[datetime]
+
+
 def agent_from_row(row: AgentRow) -> Agent:
     return Agent(
         user_id=row.user_id,

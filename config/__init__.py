@@ -177,8 +177,15 @@ class SipSettings(BaseModel):
     # RTP/RTCP ports: [rtp_port, rtp_port + rtp_port_range); two per call. Give every
     # intake process on a host its own range.
     rtp_port: int = Field(40000, ge=1024, le=65534)
-    rtp_port_range: int = Field(2000, ge=2, le=60000)
-    max_calls: int = Field(500, ge=1)
+    rtp_port_range: int = Field(4000, ge=2, le=60000)
+    max_calls: int = Field(1000, ge=1)
+    # Kamailio as the agents' registrar (DESIGN §10), "host:port"; "" = none. When set,
+    # an agent who logs in without a SIP URI is called at sip:<username>@<registrar>
+    # (Kamailio forwards to the registered softphone), and the SIP passwords set with
+    # PUT /api/v1/agents/{username}/sip-password are the ones Kamailio checks.
+    registrar: str = Field("", max_length=200)
+    # The digest realm softphones authenticate in (the HA1 is computed with it).
+    registrar_realm: str = Field("hotline.local", min_length=1, max_length=100)
     # Greeting prompts: <prompts_dir>/<hotline number>/greeting.wav (8 kHz mono 16-bit).
     prompts_dir: str = "var/prompts"
     # Recordings: <recordings_dir>/<yyyy-mm-dd>/<call record id>.wav

@@ -1,9 +1,24 @@
 #!/usr/bin/env bash
 # Set up everything the service needs on a fresh Debian machine: a virtualenv with the
 # locked Python dependencies. With --test, also the system tools the tests use
-# (PostgreSQL server). Safe to run again: it only installs what is missing or changed.
+# (PostgreSQL server, SIPp, Chromium); with --cluster, what scripts/cluster.sh runs
+# (PostgreSQL server, Kamailio with its PostgreSQL module, HAProxy). Safe to run again:
+# it only installs what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+test=0
+cluster=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) test=1 ;;
+        --cluster) cluster=1 ;;
+        *)
+            echo "usage: scripts/setup.sh [--test] [--cluster]" >&2
+            exit 2
+            ;;
+    esac
+done
 
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
@@ -31,12 +46,18 @@ fi
 
 # The SIP intake: pjsua2 built with call-centre limits (cached per machine), espeak-ng and
 # sox for the greeting prompts; with --test also SIPp.
-callcenter/setup.sh "$@"
+if [ "$test" = 1 ]; then
+    callcenter/setup.sh --test
+else
+    callcenter/setup.sh
+fi
 
-if [ "${1:-}" = "--test" ]; then
+if [ "$test" = 1 ] || [ "$cluster" = 1 ]; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         apt_install postgresql
     fi
+fi
+if [ "$test" = 1 ]; then
     # Browser tests drive Debian's Chromium (never a downloaded browser); the font makes
     # Chinese legible in the screenshots.
     if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wqy; then
@@ -46,5 +67,15 @@ if [ "${1:-}" = "--test" ]; then
     # daemon is started by the packages, the tests run their own on loopback.
     if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
         apt_install kannel kannel-extras
+    fi
+fi
+if [ "$cluster" = 1 ]; then
+    packages=()
+    [ -x /usr/sbin/kamailio ] || packages+=(kamailio)
+    ls /usr/lib/*/kamailio/modules/db_postgres.so >/dev/null 2>&1 ||
+        packages+=(kamailio-postgres-modules)
+    [ -x /usr/sbin/haproxy ] || packages+=(haproxy)
+    if [ ${#packages[@]} -gt 0 ]; then
+        apt_install "${packages[@]}"
     fi
 fi

@@ -3,11 +3,13 @@
 # test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --test
+scripts/setup.sh --test --cluster
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 export HOTLINE_REQUIRE_POSTGRES=1 HOTLINE_REQUIRE_SIP=1 HOTLINE_REQUIRE_BROWSER=1
 export HOTLINE_REQUIRE_KANNEL=1
+# The cluster test (Kamailio, HAProxy from setup.sh --cluster): missing is a failure.
+export HOTLINE_REQUIRE_CLUSTER=1
 # The evaluation data beside the project (../shared/data): missing is a failure here.
 export HOTLINE_REQUIRE_DATA=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -6,18 +6,21 @@
  * 32 recorders, 8 accounts, 254 conference ports and a 64-handle ioqueue: a call
  * centre needs hundreds of each. A call holds one conference port for its audio plus
  * one per player and recorder attached to it: a greeted, recorded call takes 3, so
- * 512 calls need 1,537 ports with the master port (measured: 1,100 ran out at ~370
- * greeted and recorded calls). Changing this file changes the cache key, so the
- * next setup rebuilds.
+ * 1,024 calls need 3,073 ports with the master port (measured with 512 calls and
+ * 1,100 ports: ran out at ~370 greeted and recorded calls). A bridged conversation is
+ * two calls (caller and agent legs), so one node carries ~500 conversations; a
+ * cluster (DESIGN §10) adds nodes for more. Changing this file changes the cache key,
+ * so the next setup rebuilds.
  */
-#define PJSUA_MAX_CALLS 512
+#define PJSUA_MAX_CALLS 1024
 #define PJSUA_MAX_ACC 32
-#define PJSUA_MAX_CONF_PORTS 2048
-#define PJSUA_MAX_PLAYERS 1024
-#define PJSUA_MAX_RECORDERS 1024
+#define PJSUA_MAX_CONF_PORTS 4096
+#define PJSUA_MAX_PLAYERS 2048
+#define PJSUA_MAX_RECORDERS 2048
 
-/* Sockets: two RTP/RTCP sockets per call plus SIP transports and TCP connections. */
-#define PJ_IOQUEUE_MAX_HANDLES 4096
+/* Sockets: two RTP/RTCP sockets per call plus SIP transports and TCP connections
+ * (the process needs a matching open-files limit: LimitNOFILE in deploy/). */
+#define PJ_IOQUEUE_MAX_HANDLES 8192
 #define PJ_IOQUEUE_MAX_EVENTS_IN_SINGLE_POLL 64
 
 /* Hash table sizes for transactions and dialogs (bursts of INVITEs at ~200 CPS). */
