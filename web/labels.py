@@ -67,6 +67,7 @@ HOME = {
     Role.AGENT: "/web/agent",
     Role.DISPATCHER: "/web/dispatch",
     Role.UNIT: "/web/unit",
+    Role.LEADER: "/web/unit",
     Role.SUPERVISOR: "/web/supervise",
     Role.INSPECTOR: "/web/inspector",
     Role.ADMIN: "/web/admin/units",
@@ -82,6 +83,7 @@ NAV = {
         ("/web/dashboard", "统计看板"),
     ],
     Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
+    Role.LEADER: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
     Role.INSPECTOR: [("/web/inspector", "上报与核查"), ("/web/orders", "我的上报")],
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),

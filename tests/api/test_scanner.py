@@ -8,13 +8,17 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.keys import DISPATCH
-from tests.api.conftest import make_api
+from tests.api.conftest import add_user, make_api
 
 
 async def test_scanner_warning_then_overdue_exactly_once(api, clock):
+    # 单位领导: of the handling unit's parent (hears of it), and of another unit (does not)
+    await add_user(api, username="zjj_leader", role="leader", unit="ZJJ")
+    await add_user(api, username="cgj_leader", role="leader", unit="CGJ")
     number = (await api.register(type="consultation"))["number"]  # 2 working days = 14 h
     order = await api.act("dispatcher", number, "dispatch", unit="ZJJ")
     await api.act("zjj", number, "accept")
+    await api.act("zjj", number, "subdispatch", unit="ZJJ-WY")
     service = api.client.app[DISPATCH]
     assert await service.scan() == []
 
@@ -39,7 +43,7 @@ async def test_scanner_warning_then_overdue_exactly_once(api, clock):
     assert [o["number"] for o in overdue["items"]] == [number]
 
     # the unit and the supervisors were told, in the app
-    unit_news = await api.call("GET", "/api/v1/notifications", "zjj")
+    unit_news = await api.call("GET", "/api/v1/notifications", "zjj_wy")
     kinds = [n["kind"] for n in unit_news["items"]]
     assert kinds.count("warning") == 1 and kinds.count("overdue") == 1
     sup_news = await api.call("GET", "/api/v1/notifications?unread=true", "supervisor")
@@ -52,8 +56,16 @@ async def test_scanner_warning_then_overdue_exactly_once(api, clock):
     clock.advance(days=1)
     assert await service.scan() == [(number, "escalated")]
     assert await service.scan() == []
-    admin_news = await api.call("GET", "/api/v1/notifications", "admin")
-    assert [n["kind"] for n in admin_news["items"]] == ["escalated"]
+    # the ladder's second rung is the unit leader above the handling unit, not the admins
+    leader_news = await api.call("GET", "/api/v1/notifications", "zjj_leader")
+    assert [n["kind"] for n in leader_news["items"]] == ["escalated", "overdue"]
+    assert "请关注" in leader_news["items"][0]["message"]
+    assert (await api.call("GET", "/api/v1/notifications", "cgj_leader"))["items"] == []
+    assert (await api.call("GET", "/api/v1/notifications", "admin"))["items"] == []
+    # the leader sees the unit's orders, read-only
+    assert (await api.order(number, user="zjj_leader"))["number"] == number
+    await api.order(number, user="cgj_leader", expect=404)
+    await api.act("zjj_leader", number, "reply", text="已办结", expect=403)
 
     # supervision with a new deadline clears the red card; it can be raised again later
     new_due = clock.at + timedelta(days=3)

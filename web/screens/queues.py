@@ -145,10 +145,12 @@ UNIT_TABS = {
 }
 
 
-@screen(Role.UNIT)
+@screen(Role.UNIT, Role.LEADER)
 async def unit_inbox(request: web.Request) -> web.StreamResponse:
     """本单位工单: to accept, in progress (with countdowns), returned, near or past the
-    deadline, replied and waiting for review; `?tab=` shows one of them."""
+    deadline, replied and waiting for review; `?tab=` shows one of them. 单位领导 see the
+    same lists of their unit and its sub-units, read-only (the life cycle gives them no
+    action), with the overdue and escalation notices of the ladder."""
     actor = await actor_of(request)
     to_accept = await _rows(request, actor, OrderFilter(state="dispatched"))
     in_progress = await _rows(request, actor, OrderFilter(state="accepted"))
