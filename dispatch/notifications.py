@@ -33,6 +33,7 @@ RULES: dict[str, list[tuple[str, str]]] = {
     "subdispatch": [(UNIT, "工单 {number} 已下派至本单位,请及时办理")],
     "reopen": [(UNIT, "工单 {number} 已重办,请重新办理")],
     "return": [(DISPATCHERS, "工单 {number} 被退单,请改派或坚持原派")],
+    "object": [(DISPATCHERS, "工单 {number} 收到派单异议,请审核")],
     "reply": [(SUPERVISORS, "工单 {number} 已答复,请审核")],
     "extend_request": [(SUPERVISORS, "工单 {number} 申请延期,请审批")],
     "extend_decide": [(UNIT, "工单 {number} 的延期申请已审批")],
@@ -61,6 +62,10 @@ def _targets(appended: Appended) -> list[tuple[str, str]]:
     event = appended.event
     if event.action == "review" and not event.data.get("approve"):
         return [(UNIT, "工单 {number} 的答复被退回,请重新答复")]
+    if event.action == "object_decide":
+        if event.data.get("accept"):  # the new unit; the objecting one sees the event
+            return [(UNIT, "工单 {number} 已改派至本单位,请及时签收")]
+        return [(UNIT, "工单 {number} 的派单异议未被采纳,请按要求办理")]
     if event.action == "callback" and event.to_state == State.CALLBACK_PENDING:
         return [(SUPERVISORS, "工单 {number} 回访不满意或未解决,请核实")]
     return RULES.get(event.action, [])

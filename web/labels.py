@@ -49,6 +49,7 @@ FLAGS = {
     "extension_pending": "延期待审批",
     "extended": "已延期",
     "disputed": "退单待处理",
+    "objected": "派单异议待审核",
     "clock_stopped": "计时暂停",
     "suspended": "挂起",
     "verify_pending": "差评待核实",
@@ -59,7 +60,7 @@ FLAGS = {
 }
 # Flags drawn in the alarm colours.
 RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated"})
-AMBER_FLAGS = frozenset({"warning", "accept_warning", "disputed", "verify_pending"})
+AMBER_FLAGS = frozenset({"warning", "accept_warning", "disputed", "objected", "verify_pending"})
 SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
 
 # Each role's home screen after login; roles without a screen yet land on /web/home.

@@ -18,6 +18,8 @@ EVENT_OF_ACTION = {
     "dispatch": "order.dispatched",
     "accept": "order.accepted",
     "return": "order.returned",
+    "object": "order.objected",
+    "object_decide": "order.objection_decided",
     "redispatch": "order.redispatched",
     "subdispatch": "order.subdispatched",
     "extend_request": "order.extension_requested",

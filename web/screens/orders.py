@@ -30,6 +30,8 @@ WEB_ACTIONS = (
     "invalidate",
     "accept",
     "return",
+    "object",
+    "object_decide",
     "reply",
     "supervise",
     "review",
@@ -40,15 +42,24 @@ WEB_ACTIONS = (
 )
 # Offered only while the order waits for it (the rules allow them in a state; the flag
 # says whether there is a request to decide or a rating to verify).
-NEEDS_FLAG = {"extend_decide": "extension_pending", "verify": "verify_pending"}
+NEEDS_FLAG = {
+    "extend_decide": "extension_pending",
+    "verify": "verify_pending",
+    "object_decide": "objected",
+}
+# Not offered while the order carries the flag: a 派单异议 is decided, not overridden.
+NOT_WITH_FLAG = {"redispatch": "objected"}
 # After these the order usually leaves the user's list: go back to the queue.
-BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "return"})
+BACK_TO_QUEUE = frozenset(
+    {"dispatch", "redispatch", "merge", "invalidate", "return", "object", "object_decide"}
+)
 # Actions whose form may carry files (web/uploads.py), attached to the event they make.
 UPLOAD_ACTIONS = frozenset({"reply"})
 PAGE_SIZE = 50
 # The form opened on the order page: the first of these the user may take (the others
 # stay folded, one click away).
 USUAL_FIRST = (
+    "object_decide",
     "extend_decide",
     "verify",
     "dispatch",
@@ -62,6 +73,7 @@ USUAL_FIRST = (
     "merge",
     "invalidate",
     "return",
+    "object",
     "reopen",
 )
 
@@ -76,6 +88,7 @@ def offered_actions(actor: Actor, state: str, flags: Iterable[str] = ()) -> list
         if actor.role in RULES[name].roles
         and State(state) in RULES[name].from_states
         and NEEDS_FLAG.get(name, "") in flags | {""}
+        and NOT_WITH_FLAG.get(name) not in flags
     ]
 
 
@@ -150,7 +163,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         rows = await uploads.for_orders(session, [detail.order.id])
     context["attachments"] = [uploads.as_json(row, service.tz) for row in rows]
-    if {"dispatch", "redispatch"} & set(actions):
+    if {"dispatch", "redispatch", "object_decide"} & set(actions):
         async with request.app[SESSIONS]() as session:
             context["categories"] = await queries.categories(session)
         context["unit_options"] = sorted(
@@ -160,6 +173,10 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         async with request.app[SESSIONS]() as session:
             reasons = await queries.return_reasons(session, [detail.order.id])
         context["return_reason"] = reasons.get(detail.order.id)
+    if "objected" in order["flags"]:
+        async with request.app[SESSIONS]() as session:
+            objections = await queries.return_reasons(session, [detail.order.id], "object")
+        context["objection"] = objections.get(detail.order.id)
     return await render(request, "order.html", context)
 
 
