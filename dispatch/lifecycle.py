@@ -108,6 +108,8 @@ class Flag(StrEnum):
     CLOCK_STOPPED = "clock_stopped"
     SUSPENDED = "suspended"  # 挂起: waiting for the citizen (materials, access, ...)
     VERIFY_PENDING = "verify_pending"  # dissatisfied rating waiting for 核实
+    VERIFY_WARNING = "verify_warning"  # 核实时限 75 % used
+    VERIFY_OVERDUE = "verify_overdue"  # 核实 past its 1-working-day deadline
     REOPENED = "reopened"  # 重办
     ESCALATED = "escalated"  # still overdue long after the deadline: up to the leadership
     CALENDAR_UNVERIFIED = "calendar_unverified"  # a deadline crosses an unpublished year
@@ -222,6 +224,8 @@ class OrderView:
     flags: frozenset[Flag] = frozenset()
     accept_clock: Clock | None = None
     finish_clock: Clock | None = None
+    # 差评核实: `verify_working_days` on the working calendar from the bad rating
+    verify_clock: Clock | None = None
     last_dispatch_at: datetime | None = None
     dispatched_at: datetime | None = None
     accepted_at: datetime | None = None
@@ -263,6 +267,7 @@ def _alarms(view: OrderView, policy: Policy) -> list[tuple[Flag, datetime]]:
     for clock, warn, overdue in (
         (view.accept_clock, Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE),
         (view.finish_clock, Flag.WARNING, Flag.OVERDUE),
+        (view.verify_clock, Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE),
     ):
         if clock is None or not clock.running:
             continue
@@ -283,7 +288,11 @@ def due_alarms(view: OrderView, now: datetime, policy: Policy) -> list[Flag]:
     """Alarms that are due at `now` and not raised yet, each at most once, in ladder order."""
     due = [flag for flag, at in _alarms(view, policy) if at <= now]
     # An overdue clock needs no separate warning raised after the fact.
-    for warn, overdue in ((Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE), (Flag.WARNING, Flag.OVERDUE)):
+    for warn, overdue in (
+        (Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE),
+        (Flag.WARNING, Flag.OVERDUE),
+        (Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE),
+    ):
         if overdue in due and warn in due:
             due.remove(warn)
     return due
@@ -343,6 +352,8 @@ SYSTEM_ACTIONS = {
     Flag.WARNING.value: "办理预警(黄牌)",
     Flag.OVERDUE.value: "办理超期(红牌)",
     Flag.ESCALATED.value: "超期升级",
+    Flag.VERIFY_WARNING.value: "差评核实预警",
+    Flag.VERIFY_OVERDUE.value: "差评核实超时",
     "parent_replied": "主工单已答复,并单工单随之办结",
 }
 
@@ -743,6 +754,8 @@ def _flags(view: OrderView, add: Iterable[Flag] = (), drop: Iterable[Flag] = ())
 
 # Raised against the finish deadline; cleared whenever that deadline moves.
 FINISH_ALARMS = (Flag.WARNING, Flag.OVERDUE, Flag.ESCALATED)
+# Raised against the 核实 deadline; cleared when the rating is verified.
+VERIFY_ALARMS = (Flag.VERIFY_PENDING, Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE)
 
 
 def _ratio(policy: Policy) -> float:
@@ -936,7 +949,12 @@ def _a_callback(view, event, policy):
     )
     if event.to_state == S.CLOSED:
         return replace(view, closed_at=event.at)
-    return replace(view, flags=_flags(view, add=[Flag.VERIFY_PENDING]))
+    verify = Clock(policy.days(Urgency.NORMAL, policy.rules.verify_working_days))
+    return replace(
+        view,
+        verify_clock=verify.start(event.at, policy.calendar, _ratio(policy)),
+        flags=_flags(view, add=[Flag.VERIFY_PENDING], drop=VERIFY_ALARMS),
+    )
 
 
 def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
@@ -948,10 +966,11 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
         replied_at=None,
         assignee=view.lead_unit,
         co_replies=(),
+        verify_clock=None,
         flags=_flags(
             view,
             add=[Flag.REOPENED],
-            drop=[Flag.VERIFY_PENDING, Flag.DIRECT, Flag.INSPECTED, *FINISH_ALARMS],
+            drop=[*VERIFY_ALARMS, Flag.DIRECT, Flag.INSPECTED, *FINISH_ALARMS],
         ),
     )
     if event.to_state != S.DISPATCHED:
@@ -963,7 +982,9 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
 def _a_verify(view, event, policy):
     if event.data["valid"]:
         return _reopened(view, event, policy)
-    return replace(view, closed_at=event.at, flags=_flags(view, drop=[Flag.VERIFY_PENDING]))
+    return replace(
+        view, closed_at=event.at, verify_clock=None, flags=_flags(view, drop=VERIFY_ALARMS)
+    )
 
 
 def _a_inspect(view, event, policy):
@@ -1050,6 +1071,8 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
             Flag.WARNING,
             Flag.OVERDUE,
             Flag.ESCALATED,
+            Flag.VERIFY_WARNING,
+            Flag.VERIFY_OVERDUE,
         )
     },
 }

@@ -50,6 +50,8 @@ RULES: dict[str, list[tuple[str, str]]] = {
         (LEADERS, "本单位工单 {number} 超期未办结,已升级督办,请关注"),
         (SUPERVISORS, "工单 {number} 超期未办结,已升级至领导督办"),
     ],
+    Flag.VERIFY_WARNING.value: [(SUPERVISORS, "工单 {number} 的差评核实时限将到,请尽快核实")],
+    Flag.VERIFY_OVERDUE.value: [(SUPERVISORS, "工单 {number} 的差评已超过核实时限,请立即核实")],
     Flag.OVERDUE.value: [
         (UNIT, "工单 {number} 已超期(红牌),请立即办理"),
         (LEADERS, "本单位工单 {number} 已超期(红牌),请督促办理"),

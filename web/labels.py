@@ -50,6 +50,8 @@ FLAGS = {
     "extended": "已延期",
     "disputed": "退单待处理",
     "objected": "派单异议待审核",
+    "verify_warning": "核实将超时",
+    "verify_overdue": "核实超时",
     "clock_stopped": "计时暂停",
     "suspended": "挂起",
     "verify_pending": "差评待核实",
@@ -59,8 +61,10 @@ FLAGS = {
     "inspected": "已现场核查",
 }
 # Flags drawn in the alarm colours.
-RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated"})
-AMBER_FLAGS = frozenset({"warning", "accept_warning", "disputed", "objected", "verify_pending"})
+RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated", "verify_overdue"})
+AMBER_FLAGS = frozenset(
+    {"warning", "accept_warning", "disputed", "objected", "verify_pending", "verify_warning"}
+)
 SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
 
 # Each role's home screen after login; roles without a screen yet land on /web/home.

@@ -40,6 +40,8 @@ EVENT_OF_ACTION = {
     "warning": "order.warning",
     "overdue": "order.overdue",
     "escalated": "order.escalated",
+    "verify_warning": "order.verify_warning",
+    "verify_overdue": "order.verify_overdue",
     "parent_replied": "order.parent_replied",
 }
 # Besides its action's event, an action that closes the order is also `order.closed`.

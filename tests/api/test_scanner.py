@@ -123,3 +123,32 @@ async def test_an_order_changed_during_the_scan_does_not_undo_its_chunk(
     for number in numbers:
         actions = [e["action"] for e in (await api.order(number))["events"]]
         assert actions.count("overdue") == 1, (number, actions)
+
+
+async def test_verify_clock_warns_then_overdue_for_supervisors(api, clock):
+    """差评核实: one working day from the bad rating, warned at 75 %, then overdue."""
+    number = (await api.register(type="consultation"))["number"]
+    await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    await api.act("zjj", number, "accept")
+    await api.act("zjj", number, "reply", text="已处理")
+    await api.act("supervisor", number, "review", approve=True)
+    await api.act("agent", number, "callback", satisfaction="dissatisfied", resolved=False)
+    service = api.client.app[DISPATCH]
+    assert await service.scan() == []
+    day = service.policy.calendar.day_seconds
+    clock.at = service.policy.calendar.add_working_seconds(clock.at, 0.8 * day)
+    assert await service.scan() == [(number, "verify_warning")]
+    clock.at = service.policy.calendar.add_working_seconds(clock.at, 0.3 * day)
+    assert await service.scan() == [(number, "verify_overdue")]
+    assert await service.scan() == []
+    order = await api.order(number)
+    assert {"verify_pending", "verify_warning", "verify_overdue"} <= set(order["flags"])
+    news = await api.call("GET", "/api/v1/notifications", "supervisor")
+    kinds = [n["kind"] for n in news["items"]]
+    assert kinds[:2] == ["verify_overdue", "verify_warning"]
+    assert "核实时限" in news["items"][0]["message"]
+    # verified: the alarms go, and none comes back
+    order = await api.act("supervisor", number, "verify", valid=False, note="诉求超出职责范围")
+    assert not {"verify_pending", "verify_warning", "verify_overdue"} & set(order["flags"])
+    clock.advance(days=10)
+    assert await service.scan() == []

@@ -219,7 +219,8 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
     # One query for the five alarm flags, each order once, the oldest running deadline
     # first: the overdue (deadline passed, the longest ago on top) come before the warned.
     alarmed = await _rows(request, actor, OrderFilter(flags=ALARM_FLAGS), ALARM_LIMIT)
-    disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
+    # disputes (DESIGN §4): plain returns and 派单异议 waiting for the centre
+    disputed = await _rows(request, actor, OrderFilter(flags=("disputed", "objected")))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
     verify = await _rows(request, actor, OrderFilter(flag="verify_pending"))
