@@ -10,6 +10,7 @@ class Role(StrEnum):
     AGENT = "agent"  # 话务员
     DISPATCHER = "dispatcher"  # 派单员
     UNIT = "unit"  # 承办人员
+    LEADER = "leader"  # 单位领导: sees the unit's orders, hears of their overdue/escalation
     SUPERVISOR = "supervisor"  # 督办/审核员
     INSPECTOR = "inspector"  # 网格员
     ADMIN = "admin"
@@ -21,12 +22,16 @@ ROLE_LABELS = {
     Role.AGENT: "话务员",
     Role.DISPATCHER: "派单员",
     Role.UNIT: "承办人员",
+    Role.LEADER: "单位领导",
     Role.SUPERVISOR: "督办/审核员",
     Role.INSPECTOR: "网格员",
     Role.ADMIN: "系统管理员",
     Role.SYSTEM: "系统",
     Role.CITIZEN: "市民",
 }
+
+# Roles bound to a unit: they see the orders of the unit and its sub-units only.
+UNIT_ROLES = frozenset({Role.UNIT, Role.LEADER})
 
 # Roles that may see the caller's full phone number; others get it masked.
 PHONE_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})

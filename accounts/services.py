@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.domain import Actor, Role, UnitRef
+from accounts.domain import ROLE_LABELS, UNIT_ROLES, Actor, Role, UnitRef
 from accounts.exceptions import (
     AccountInvalid,
     BadCredentials,
@@ -148,8 +148,8 @@ async def _scope(
     if role not in LOGIN_ROLES:
         raise AccountInvalid(f"未知角色: {role}", code="unknown_role")
     unit_id = None
-    if role == Role.UNIT and not unit:
-        raise AccountInvalid("承办人员必须指定所属单位", code="unit_required")
+    if role in UNIT_ROLES and not unit:
+        raise AccountInvalid(f"{ROLE_LABELS[Role(role)]}必须指定所属单位", code="unit_required")
     if unit:
         unit_id = await session.scalar(select(Unit.id).where(Unit.code == unit))
         if unit_id is None:

@@ -80,6 +80,7 @@ USERS = [
     ("rsj", Role.UNIT, "RSJ", [], "人社局承办人"),
     ("dhq", Role.UNIT, "DHQ", [], "东湖区承办人"),
     ("dhq_dh", Role.UNIT, "DHQ-DH", [], "东湖街道承办人"),
+    ("zjj_leader", Role.LEADER, "ZJJ", [], "市住建局分管领导"),
     ("aq_dispatcher", Role.DISPATCHER, None, ["12350"], "12350分平台派单员"),
     ("aq_supervisor", Role.SUPERVISOR, None, ["12350"], "12350分平台督办员"),
 ]

@@ -327,6 +327,8 @@ class WebSettings(BaseModel):
     # Citizen pages (web/screens/citizen.py): per client address and hour.
     citizen_submissions_per_hour: int = Field(10, ge=1)
     citizen_lookups_per_hour: int = Field(30, ge=1)
+    # Photos a citizen may attach to a request on the web form (images only).
+    citizen_max_photos: int = Field(3, ge=0)
     # 常用语 of the agent console: phrases inserted into the answer box with one click.
     canned_phrases: list[str] = Field(
         default_factory=lambda: [

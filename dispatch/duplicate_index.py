@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from accounts.domain import Actor, Role
+from accounts.domain import UNIT_ROLES, Actor, Role
 from app.db import after_commit
 from config import ClassifierSettings
 from dispatch.duplicates import Features, Thresholds, compare, features
@@ -96,7 +96,7 @@ def thresholds_from(settings: ClassifierSettings) -> Thresholds:
 
 def visible(order: IndexedOrder, actor: Actor) -> bool:
     """`dispatch.services.visible_to`, on an indexed order."""
-    if actor.role == Role.UNIT:
+    if actor.role in UNIT_ROLES:
         top = actor.unit.path if actor.unit else None
         return top is not None and any(path.startswith(top) for path in order.unit_paths)
     if actor.role == Role.INSPECTOR:

@@ -105,9 +105,12 @@ class Flag(StrEnum):
     EXTENSION_PENDING = "extension_pending"
     EXTENDED = "extended"
     DISPUTED = "disputed"  # returned, waiting for the dispatcher
+    OBJECTED = "objected"  # 派单异议: the unit objects to the dispatch, the centre decides
     CLOCK_STOPPED = "clock_stopped"
     SUSPENDED = "suspended"  # 挂起: waiting for the citizen (materials, access, ...)
     VERIFY_PENDING = "verify_pending"  # dissatisfied rating waiting for 核实
+    VERIFY_WARNING = "verify_warning"  # 核实时限 75 % used
+    VERIFY_OVERDUE = "verify_overdue"  # 核实 past its 1-working-day deadline
     REOPENED = "reopened"  # 重办
     ESCALATED = "escalated"  # still overdue long after the deadline: up to the leadership
     CALENDAR_UNVERIFIED = "calendar_unverified"  # a deadline crosses an unpublished year
@@ -222,6 +225,8 @@ class OrderView:
     flags: frozenset[Flag] = frozenset()
     accept_clock: Clock | None = None
     finish_clock: Clock | None = None
+    # 差评核实: `verify_working_days` on the working calendar from the bad rating
+    verify_clock: Clock | None = None
     last_dispatch_at: datetime | None = None
     dispatched_at: datetime | None = None
     accepted_at: datetime | None = None
@@ -229,6 +234,9 @@ class OrderView:
     closed_at: datetime | None = None
     answered_at: datetime | None = None  # the first direct answer
     last_callback_at: datetime | None = None  # the latest 回访 by the centre (not a citizen)
+    # 派单异议 pending: the state the order was in when the unit objected (back to it if
+    # the objection is rejected).
+    objected_from: State | None = None
     extensions: int = 0
     pending_extension_days: float | None = None
     reopen_count: int = 0
@@ -260,6 +268,7 @@ def _alarms(view: OrderView, policy: Policy) -> list[tuple[Flag, datetime]]:
     for clock, warn, overdue in (
         (view.accept_clock, Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE),
         (view.finish_clock, Flag.WARNING, Flag.OVERDUE),
+        (view.verify_clock, Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE),
     ):
         if clock is None or not clock.running:
             continue
@@ -280,7 +289,11 @@ def due_alarms(view: OrderView, now: datetime, policy: Policy) -> list[Flag]:
     """Alarms that are due at `now` and not raised yet, each at most once, in ladder order."""
     due = [flag for flag, at in _alarms(view, policy) if at <= now]
     # An overdue clock needs no separate warning raised after the fact.
-    for warn, overdue in ((Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE), (Flag.WARNING, Flag.OVERDUE)):
+    for warn, overdue in (
+        (Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE),
+        (Flag.WARNING, Flag.OVERDUE),
+        (Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE),
+    ):
         if overdue in due and warn in due:
             due.remove(warn)
     return due
@@ -308,6 +321,11 @@ RULES: dict[str, ActionRule] = {
     "dispatch": _rule([R.DISPATCHER, R.SYSTEM], [S.REGISTERED], "派单"),
     "accept": _rule([R.UNIT], [S.DISPATCHED], "签收"),
     "return": _rule([R.UNIT], ACTIVE, "退单"),
+    # 派单异议 (国办函〔2025〕66号): the lead unit contests the dispatch decision; the
+    # centre's dispatcher or supervisor accepts it (re-dispatch elsewhere, the unit's time
+    # does not count) or rejects it (the unit handles the order).
+    "object": _rule([R.UNIT], ACTIVE, "派单异议"),
+    "object_decide": _rule([R.DISPATCHER, R.SUPERVISOR], [S.RETURNED], "派单异议审核"),
     "redispatch": _rule([R.DISPATCHER], [S.RETURNED, S.DISPATCHED], "改派"),
     "subdispatch": _rule([R.UNIT], [S.ACCEPTED], "下派"),
     "extend_request": _rule([R.UNIT], ACTIVE, "申请延期"),
@@ -335,6 +353,8 @@ SYSTEM_ACTIONS = {
     Flag.WARNING.value: "办理预警(黄牌)",
     Flag.OVERDUE.value: "办理超期(红牌)",
     Flag.ESCALATED.value: "超期升级",
+    Flag.VERIFY_WARNING.value: "差评核实预警",
+    Flag.VERIFY_OVERDUE.value: "差评核实超时",
     "parent_replied": "主工单已答复,并单工单随之办结",
     # 应急联动 (callcenter/linkage.py): a hand-over to 110/119/120/122; no state change.
     "linkage": "应急联动",
@@ -444,14 +464,48 @@ def _d_return(view, payload, actor, ctx) -> Decision:
     if view.lead_unit and unit != view.lead_unit and ctx.units.within(unit, view.lead_unit):
         # A sub-unit hands the order back to its lead unit, not to the centre.
         return view.state, {"unit": unit, "back_to": view.lead_unit}, reason
+    _return_window(view, ctx)
+    return S.RETURNED, {"unit": unit}, reason
+
+
+def _return_window(view: OrderView, ctx: Context) -> None:
     clock = ctx.policy.clock(view.urgency)
     window = ctx.policy.days(view.urgency, ctx.policy.rules.return_window_working_days)
     if clock.working_seconds_between(view.last_dispatch_at, ctx.now) > window:
         raise ActionRejected("已超过退单时限,请申请延期或按要求办理", code="return_window_closed")
-    return S.RETURNED, {"unit": unit}, reason
+
+
+def _d_object(view, payload, actor, ctx) -> Decision:
+    """派单异议: the lead unit contests the dispatch, with a reason, inside the return window."""
+    _acts_for_assignee(view, actor, ctx)
+    reason = _text(payload, "reason", "异议理由")
+    if view.assignee != view.lead_unit:
+        raise ActionRejected(
+            "工单已下派,请由下级单位退回后再由主办单位提出异议", code="subdispatched"
+        )
+    _return_window(view, ctx)
+    return S.RETURNED, {"unit": view.lead_unit}, reason
+
+
+def _d_object_decide(view, payload, actor, ctx) -> Decision:
+    """派单异议审核: accept → dispatch to another unit afresh; reject → the unit handles it."""
+    if Flag.OBJECTED not in view.flags:
+        raise ActionRejected("该工单没有待审核的派单异议", code="no_objection_pending")
+    accept = payload.get("accept")
+    if not isinstance(accept, bool):
+        raise ActionRejected("请选择采纳或驳回异议", code="missing_accept")
+    if not accept:
+        note = _text(payload, "note", "驳回理由")
+        return view.objected_from or S.DISPATCHED, {"accept": False, "unit": view.lead_unit}, note
+    _, data, note = _d_dispatch(view, payload, actor, ctx)
+    if data["unit"] == view.lead_unit:
+        raise ActionRejected("采纳异议时请改派至其他单位", code="same_unit")
+    return S.DISPATCHED, {"accept": True, "from_unit": view.lead_unit, **data}, note
 
 
 def _d_redispatch(view, payload, actor, ctx) -> Decision:
+    if Flag.OBJECTED in view.flags:
+        raise ActionRejected("该工单有待审核的派单异议,请先审核异议", code="objection_pending")
     to_state, data, note = _d_dispatch(view, payload, actor, ctx)
     if "co_units" not in payload:
         data["co_units"] = [c for c in view.co_units if c != data["unit"]]
@@ -637,6 +691,8 @@ _DECIDERS: dict[str, Callable[..., Decision]] = {
     "dispatch": _d_dispatch,
     "accept": _d_accept,
     "return": _d_return,
+    "object": _d_object,
+    "object_decide": _d_object_decide,
     "redispatch": _d_redispatch,
     "subdispatch": _d_subdispatch,
     "extend_request": _d_extend_request,
@@ -701,6 +757,8 @@ def _flags(view: OrderView, add: Iterable[Flag] = (), drop: Iterable[Flag] = ())
 
 # Raised against the finish deadline; cleared whenever that deadline moves.
 FINISH_ALARMS = (Flag.WARNING, Flag.OVERDUE, Flag.ESCALATED)
+# Raised against the 核实 deadline; cleared when the rating is verified.
+VERIFY_ALARMS = (Flag.VERIFY_PENDING, Flag.VERIFY_WARNING, Flag.VERIFY_OVERDUE)
 
 
 def _ratio(policy: Policy) -> float:
@@ -726,7 +784,14 @@ def _start_clocks(
         finish_clock=finish,
         last_dispatch_at=at,
         flags=_flags(
-            view, drop=[Flag.ACCEPT_WARNING, Flag.ACCEPT_OVERDUE, Flag.DISPUTED, Flag.CLOCK_STOPPED]
+            view,
+            drop=[
+                Flag.ACCEPT_WARNING,
+                Flag.ACCEPT_OVERDUE,
+                Flag.DISPUTED,
+                Flag.OBJECTED,
+                Flag.CLOCK_STOPPED,
+            ],
         ),
     )
 
@@ -767,6 +832,48 @@ def _a_return(view, event, policy):
         accept_clock=_stop(view.accept_clock, event.at, view, policy),
         finish_clock=_stop(view.finish_clock, event.at, view, policy),
         flags=_flags(view, add=[Flag.DISPUTED, Flag.CLOCK_STOPPED]),
+    )
+
+
+def _a_object(view, event, policy):
+    """派单异议: both clocks stop while the centre reviews the objection."""
+    return replace(
+        view,
+        objected_from=view.state,
+        accept_clock=_stop(view.accept_clock, event.at, view, policy),
+        finish_clock=_stop(view.finish_clock, event.at, view, policy),
+        flags=_flags(view, add=[Flag.OBJECTED, Flag.CLOCK_STOPPED]),
+    )
+
+
+def _a_object_decide(view, event, policy):
+    data = event.data
+    if data["accept"]:
+        # The new unit starts with the whole time: the objecting unit's does not count.
+        view = replace(
+            view,
+            objected_from=None,
+            lead_unit=data["unit"],
+            assignee=data["unit"],
+            co_units=tuple(data.get("co_units", ())),
+            co_replies=(),
+            category=data.get("category", view.category),
+            flags=_flags(view, drop=FINISH_ALARMS),
+        )
+        budget = policy.finish_budget(view.urgency, view.request_type)
+        return _start_clocks(view, event.at, policy, budget)
+    # Rejected: the unit handles it; the clocks run on from where they stopped.
+    clock = policy.clock(view.urgency)
+    accept = view.accept_clock
+    if accept is not None and view.objected_from == S.DISPATCHED:
+        accept = accept.start(event.at, clock, _ratio(policy))
+    finish = view.finish_clock.start(event.at, clock, _ratio(policy)) if view.finish_clock else None
+    return replace(
+        view,
+        objected_from=None,
+        accept_clock=accept,
+        finish_clock=finish,
+        flags=_flags(view, drop=[Flag.OBJECTED, Flag.CLOCK_STOPPED]),
     )
 
 
@@ -845,7 +952,12 @@ def _a_callback(view, event, policy):
     )
     if event.to_state == S.CLOSED:
         return replace(view, closed_at=event.at)
-    return replace(view, flags=_flags(view, add=[Flag.VERIFY_PENDING]))
+    verify = Clock(policy.days(Urgency.NORMAL, policy.rules.verify_working_days))
+    return replace(
+        view,
+        verify_clock=verify.start(event.at, policy.calendar, _ratio(policy)),
+        flags=_flags(view, add=[Flag.VERIFY_PENDING], drop=VERIFY_ALARMS),
+    )
 
 
 def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
@@ -857,10 +969,11 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
         replied_at=None,
         assignee=view.lead_unit,
         co_replies=(),
+        verify_clock=None,
         flags=_flags(
             view,
             add=[Flag.REOPENED],
-            drop=[Flag.VERIFY_PENDING, Flag.DIRECT, Flag.INSPECTED, *FINISH_ALARMS],
+            drop=[*VERIFY_ALARMS, Flag.DIRECT, Flag.INSPECTED, *FINISH_ALARMS],
         ),
     )
     if event.to_state != S.DISPATCHED:
@@ -872,7 +985,9 @@ def _reopened(view: OrderView, event: Event, policy: Policy) -> OrderView:
 def _a_verify(view, event, policy):
     if event.data["valid"]:
         return _reopened(view, event, policy)
-    return replace(view, closed_at=event.at, flags=_flags(view, drop=[Flag.VERIFY_PENDING]))
+    return replace(
+        view, closed_at=event.at, verify_clock=None, flags=_flags(view, drop=VERIFY_ALARMS)
+    )
 
 
 def _a_inspect(view, event, policy):
@@ -935,6 +1050,8 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
     "redispatch": _a_dispatch,
     "accept": _a_accept,
     "return": _a_return,
+    "object": _a_object,
+    "object_decide": _a_object_decide,
     "subdispatch": _a_subdispatch,
     "extend_request": _a_extend_request,
     "extend_decide": _a_extend_decide,
@@ -957,6 +1074,8 @@ _APPLIERS: dict[str, Callable[[OrderView, Event, Policy], OrderView]] = {
             Flag.WARNING,
             Flag.OVERDUE,
             Flag.ESCALATED,
+            Flag.VERIFY_WARNING,
+            Flag.VERIFY_OVERDUE,
         )
     },
 }

@@ -2,7 +2,8 @@
 notification; with e-mail enabled, users with an address also get it by e-mail (queued
 in the outbox in the same transaction, sent by integrations.outbox).
 
-Who hears of what: the handling unit of new work and of alarms; dispatchers of returns;
+Who hears of what: the handling unit of new work and of alarms; its unit leaders (单位领导,
+of that unit or a unit above it) of overdue and escalated orders; dispatchers of returns;
 supervisors of replies to review, extension requests, overdue orders and bad ratings.
 """
 
@@ -21,7 +22,9 @@ from dispatch.storage import Notification, Order
 from integrations.outbox import enqueue_email
 
 UNIT, DISPATCHERS, SUPERVISORS = "unit", Role.DISPATCHER, Role.SUPERVISOR
-LEADERS = Role.ADMIN  # the leadership report goes out through the admins for now
+# 单位领导 of the handling unit or of a unit above it: the ladder's second rung
+# (DESIGN §4: unit → unit leader → supervisor → leadership report).
+LEADERS = "leaders"
 
 # action -> (who, message template); {number} is filled in.
 RULES: dict[str, list[tuple[str, str]]] = {
@@ -30,6 +33,7 @@ RULES: dict[str, list[tuple[str, str]]] = {
     "subdispatch": [(UNIT, "工单 {number} 已下派至本单位,请及时办理")],
     "reopen": [(UNIT, "工单 {number} 已重办,请重新办理")],
     "return": [(DISPATCHERS, "工单 {number} 被退单,请改派或坚持原派")],
+    "object": [(DISPATCHERS, "工单 {number} 收到派单异议,请审核")],
     "reply": [(SUPERVISORS, "工单 {number} 已答复,请审核")],
     "extend_request": [(SUPERVISORS, "工单 {number} 申请延期,请审批")],
     "extend_decide": [(UNIT, "工单 {number} 的延期申请已审批")],
@@ -43,11 +47,14 @@ RULES: dict[str, list[tuple[str, str]]] = {
     Flag.WARNING.value: [(UNIT, "工单 {number} 办理时间已用75%,请抓紧办理(黄牌预警)")],
     Flag.ESCALATED.value: [
         (UNIT, "工单 {number} 超期未办结,已升级督办"),
+        (LEADERS, "本单位工单 {number} 超期未办结,已升级督办,请关注"),
         (SUPERVISORS, "工单 {number} 超期未办结,已升级至领导督办"),
-        (LEADERS, "工单 {number} 超期未办结,请关注"),
     ],
+    Flag.VERIFY_WARNING.value: [(SUPERVISORS, "工单 {number} 的差评核实时限将到,请尽快核实")],
+    Flag.VERIFY_OVERDUE.value: [(SUPERVISORS, "工单 {number} 的差评已超过核实时限,请立即核实")],
     Flag.OVERDUE.value: [
         (UNIT, "工单 {number} 已超期(红牌),请立即办理"),
+        (LEADERS, "本单位工单 {number} 已超期(红牌),请督促办理"),
         (SUPERVISORS, "工单 {number} 已超期"),
     ],
 }
@@ -57,6 +64,10 @@ def _targets(appended: Appended) -> list[tuple[str, str]]:
     event = appended.event
     if event.action == "review" and not event.data.get("approve"):
         return [(UNIT, "工单 {number} 的答复被退回,请重新答复")]
+    if event.action == "object_decide":
+        if event.data.get("accept"):  # the new unit; the objecting one sees the event
+            return [(UNIT, "工单 {number} 已改派至本单位,请及时签收")]
+        return [(UNIT, "工单 {number} 的派单异议未被采纳,请按要求办理")]
     if event.action == "callback" and event.to_state == State.CALLBACK_PENDING:
         return [(SUPERVISORS, "工单 {number} 回访不满意或未解决,请核实")]
     return RULES.get(event.action, [])
@@ -75,7 +86,12 @@ async def _recipients(session: AsyncSession, key: tuple[str, object]) -> list[Us
     known = session.info.setdefault(_RECIPIENTS, {})
     if key not in known:
         kind, value = key
-        condition = User.unit_id == value if kind == UNIT else User.role == value
+        if kind == UNIT:  # the unit's staff; its leaders hear of alarms only (LEADERS)
+            condition = (User.unit_id == value) & (User.role != Role.LEADER.value)
+        elif kind == LEADERS:
+            condition = (User.role == Role.LEADER.value) & User.unit_id.in_(value)
+        else:
+            condition = User.role == value
         active = User.active.is_(True)
         known[key] = list(await session.scalars(select(User).where(condition, active)))
     return known[key]
@@ -85,11 +101,13 @@ async def notify(
     session: AsyncSession, appended: Appended, units: UnitDirectory, email: bool = False
 ) -> None:
     for who, template in _targets(appended):
-        if who == UNIT:
+        if who in (UNIT, LEADERS):
             unit = units.by_code.get(appended.view.assignee or "")
             if unit is None:
                 continue
             key: tuple[str, object] = (UNIT, unit.id)
+            if who == LEADERS:  # the unit and the units above it: "/1/5/12/"
+                key = (LEADERS, tuple(int(i) for i in unit.path.strip("/").split("/")))
         else:
             key = ("role", who.value)
         for user in await _recipients(session, key):

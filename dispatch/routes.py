@@ -106,6 +106,17 @@ class Decision(StrictBody):
     note: str | None = Field(None, max_length=1000)
 
 
+class ObjectionDecision(StrictBody):
+    """派单异议审核: accept (re-dispatch to `unit`, the objecting unit's time does not
+    count) or reject (the unit must handle the order; `note` is the reason, required)."""
+
+    accept: bool
+    unit: str | None = Field(None, min_length=1, max_length=40)
+    co_units: list[str] | None = None
+    category: str | None = None
+    note: str | None = Field(None, max_length=1000)
+
+
 class Callback(StrictBody):
     satisfaction: Literal["satisfied", "basic", "dissatisfied"]
     resolved: bool
@@ -145,6 +156,8 @@ ACTION_BODIES: dict[str, type[BaseModel]] = {
     "dispatch": DispatchBody,
     "accept": Empty,
     "return": Reason,
+    "object": Reason,
+    "object_decide": ObjectionDecision,
     "redispatch": DispatchBody,
     "subdispatch": UnitBody,
     "extend_request": ExtendRequest,

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement
 
 from accounts import audit
-from accounts.domain import SYSTEM_ACTOR, Actor, Role
+from accounts.domain import SYSTEM_ACTOR, UNIT_ROLES, Actor, Role
 from app.bus import announce
 from app.db import unit_of_work
 from classifiers import extract_district
@@ -146,7 +146,7 @@ def visible_to(actor: Actor, *, listing: bool = False) -> ColumnElement[bool] | 
     (a few thousand of a million orders) rather than a probe into `order_units` for
     each order the list would otherwise read in its sort order.
     """
-    if actor.role == Role.UNIT:
+    if actor.role in UNIT_ROLES:
         if actor.unit is None:
             return Order.id.is_(None)
         if listing:

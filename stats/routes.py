@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.audit import Event, Result
-from accounts.domain import Actor, Role
+from accounts.domain import UNIT_ROLES, Actor, Role
 from accounts.routes import trail
 from app.errors import AppError
 from app.http import ApiRoute, Call
@@ -33,7 +33,7 @@ from stats.emerging import DetectorParams, detect_all
 from stats.exceptions import ExportTooLarge, InvalidStatsQuery, NoStatsScope
 from stats.keywords import top_keywords
 
-STATS_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.UNIT})
+STATS_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.UNIT, Role.LEADER})
 MAX_PERIOD_DAYS = 3 * 366  # KPI tables
 MAX_HOTSPOT_DAYS = 366  # daily series
 MAX_EXPORT_ORDERS = 100_000
@@ -98,7 +98,7 @@ def parse_period(params: PeriodParams, tz: ZoneInfo, max_days: int) -> Period:
 
 def scope_of(actor: Actor) -> queries.Scope:
     """Unit users see their unit's subtree; sub-platform managers their hotlines."""
-    if actor.role == Role.UNIT:
+    if actor.role in UNIT_ROLES:
         if actor.unit is None:
             raise NoStatsScope("当前账号未关联单位,无法查看统计")
         return queries.Scope(unit_path=actor.unit.path)

@@ -20,6 +20,7 @@ def add_field_routes(app: web.Application) -> None:
     app.router.add_post("/web/citizen/track", citizen.track)
     app.router.add_get(f"/web/citizen/t/{TOKEN}", citizen.status_page)
     app.router.add_post(f"/web/citizen/t/{TOKEN}/rate", citizen.rate)
+    app.router.add_get(rf"/web/citizen/t/{TOKEN}/files/{{id:[0-9a-f]{{32}}}}", citizen.public_file)
     app.router.add_get("/web/inspector", inspector.home)
     app.router.add_post("/web/inspector/report", inspector.report)
     app.router.add_post(f"/web/inspector/{NUMBER}/inspect", inspector.inspect)

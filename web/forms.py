@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "due": "新的办结时限",
     "days": "延期天数",
     "valid": "核实结果",
+    "accept": "异议审核结果",
 }
 
 
@@ -127,7 +128,7 @@ def action_payload(action: str, form: MultiDictProxy, tz: ZoneInfo) -> dict[str,
         co_units = [c for c in form.getall("co_units", []) if isinstance(c, str) and c]
         if co_units:
             data["co_units"] = co_units
-    for name in ("approve", "resolved", "valid"):
+    for name in ("approve", "resolved", "valid", "accept"):
         if name in form:
             data[name] = _yes_no(form.get(name))
     if action == "supervise" and (due := texts(form, "due").get("due")):

@@ -50,6 +50,9 @@ FLAGS = {
     "extension_pending": "延期待审批",
     "extended": "已延期",
     "disputed": "退单待处理",
+    "objected": "派单异议待审核",
+    "verify_warning": "核实将超时",
+    "verify_overdue": "核实超时",
     "clock_stopped": "计时暂停",
     "suspended": "挂起",
     "verify_pending": "差评待核实",
@@ -59,8 +62,10 @@ FLAGS = {
     "inspected": "已现场核查",
 }
 # Flags drawn in the alarm colours.
-RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated"})
-AMBER_FLAGS = frozenset({"warning", "accept_warning", "disputed", "verify_pending"})
+RED_FLAGS = frozenset({"overdue", "accept_overdue", "escalated", "verify_overdue"})
+AMBER_FLAGS = frozenset(
+    {"warning", "accept_warning", "disputed", "objected", "verify_pending", "verify_warning"}
+)
 SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
 
 # Each role's home screen after login; roles without a screen yet land on /web/home.
@@ -68,6 +73,7 @@ HOME = {
     Role.AGENT: "/web/agent",
     Role.DISPATCHER: "/web/dispatch",
     Role.UNIT: "/web/unit",
+    Role.LEADER: "/web/unit",
     Role.SUPERVISOR: "/web/supervise",
     Role.INSPECTOR: "/web/inspector",
     Role.ADMIN: "/web/admin/units",
@@ -83,6 +89,7 @@ NAV = {
         ("/web/dashboard", "统计看板"),
     ],
     Role.UNIT: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
+    Role.LEADER: [("/web/unit", "本单位工单"), ("/web/orders", "工单查询")],
     Role.INSPECTOR: [("/web/inspector", "上报与核查"), ("/web/orders", "我的上报")],
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),

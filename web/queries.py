@@ -27,15 +27,16 @@ class ReturnReason:
 
 
 async def return_reasons(
-    session: AsyncSession, order_ids: Iterable[int]
+    session: AsyncSession, order_ids: Iterable[int], action: str = "return"
 ) -> dict[int, ReturnReason]:
-    """The latest 退单 (return) event of each order: which unit, why, when."""
+    """The latest 退单 (return) event of each order: which unit, why, when (`action`
+    "object": the latest 派单异议)."""
     ids = list(order_ids)
     if not ids:
         return {}
     rows = await session.execute(
         select(OrderEvent.order_id, OrderEvent.actor_unit, OrderEvent.note, OrderEvent.at)
-        .where(OrderEvent.order_id.in_(ids), OrderEvent.action == "return")
+        .where(OrderEvent.order_id.in_(ids), OrderEvent.action == action)
         .order_by(OrderEvent.order_id, OrderEvent.seq)
     )
     latest: dict[int, ReturnReason] = {}
@@ -58,10 +59,10 @@ async def rated_at(session: AsyncSession, order_ids: Iterable[int]) -> dict[int,
 
 
 async def returned_by(session: AsyncSession, order_id: int) -> set[str]:
-    """The units that have returned (退单) this order, at any time."""
+    """The units that have returned (退单) this order or objected to it, at any time."""
     rows = await session.scalars(
         select(OrderEvent.actor_unit).where(
-            OrderEvent.order_id == order_id, OrderEvent.action == "return"
+            OrderEvent.order_id == order_id, OrderEvent.action.in_(("return", "object"))
         )
     )
     return {unit for unit in rows if unit}

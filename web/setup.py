@@ -89,6 +89,8 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/wallboard", wallboard.wallboard)
     app.router.add_get("/web/api/wallboard", wallboard.wallboard_data)
     app.router.add_get("/web/orders", orders.search)
+    app.router.add_post("/web/orders/views", orders.save_view)
+    app.router.add_post(r"/web/orders/views/{id:\d{1,10}}/delete", orders.delete_view)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}", orders.detail_page)
     app.router.add_get(r"/web/orders/{number:\d{1,20}}/print", orders.print_page)
     app.router.add_post("/web/notifications/read", notices.mark_read)

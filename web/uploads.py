@@ -406,7 +406,11 @@ def upload_paths(path: str, method: str) -> bool:
         path == "/web/inspector/report"
         or (path.startswith("/web/inspector/") and path.endswith("/inspect"))
         or (path.startswith("/web/orders/") and path.endswith("/reply"))
+        or path == CITIZEN_SUBMIT
     )
+
+
+CITIZEN_SUBMIT = "/web/citizen/submit"
 
 
 def _close_files(request: web.Request) -> None:
@@ -422,6 +426,8 @@ def body_limit_middleware(settings: WebSettings):
     """The app's body limit (server.max_body_bytes) is for JSON; a form with files may
     carry up to `upload_max_files_per_request` files of `upload_max_bytes` each."""
     limit = settings.upload_max_bytes * settings.upload_max_files_per_request + 1024 * 1024
+    # A citizen has no login: only the request's few photos.
+    citizen_limit = settings.upload_max_bytes * settings.citizen_max_photos + 1024 * 1024
 
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
@@ -433,6 +439,8 @@ def body_limit_middleware(settings: WebSettings):
             # (flash messages) is saved with the response.
             if (await get_session(request)).get(TOKEN):
                 request = request.clone(client_max_size=limit)
+            elif request.path == CITIZEN_SUBMIT:
+                request = request.clone(client_max_size=citizen_limit)
             try:
                 return await handler(request)
             finally:

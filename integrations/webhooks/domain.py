@@ -18,6 +18,8 @@ EVENT_OF_ACTION = {
     "dispatch": "order.dispatched",
     "accept": "order.accepted",
     "return": "order.returned",
+    "object": "order.objected",
+    "object_decide": "order.objection_decided",
     "redispatch": "order.redispatched",
     "subdispatch": "order.subdispatched",
     "extend_request": "order.extension_requested",
@@ -38,6 +40,8 @@ EVENT_OF_ACTION = {
     "warning": "order.warning",
     "overdue": "order.overdue",
     "escalated": "order.escalated",
+    "verify_warning": "order.verify_warning",
+    "verify_overdue": "order.verify_overdue",
     "parent_replied": "order.parent_replied",
     "linkage": "order.linkage",  # 应急联动 (callcenter/linkage.py): no state change
 }

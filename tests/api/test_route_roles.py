@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 from app.keys import ROUTES
-from tests.api.conftest import Api
+from tests.api.conftest import Api, add_user
 
 # One user per role (tests/api/conftest.py's organisation).
 ROLE_USERS = {
     "agent": "agent",
     "dispatcher": "dispatcher",
     "unit": "zjj",
+    "leader": "zjj_leader",
     "supervisor": "supervisor",
     "inspector": "inspector",
     "admin": "admin",
@@ -23,6 +24,7 @@ SKIPPED = {("POST", "/api/v1/auth/revoke")}
 
 
 async def test_every_route_and_role(api: Api):
+    await add_user(api, username="zjj_leader", role="leader", unit="ZJJ")
     number = (await api.register())["number"]
     values = {"number": number, "day": "2026-12-05", "name": "answer"}
     checked = 0
@@ -41,19 +43,20 @@ async def test_every_route_and_role(api: Api):
             if resp.status >= 400:
                 assert set((await resp.json())["error"]) == {"code", "message"}, where
             checked += 1
-    assert checked >= 6 * 60, checked  # the whole API, not a corner of it
+    assert checked >= 7 * 60, checked  # the whole API, not a corner of it
     print(f"routes x roles checked: {checked}")
 
 
 # Users who must not see an order of hotline 12345 led by ZJJ-WY: a unit beside it, a
 # unit below a sibling, and a dispatcher of the 12350 sub-platform.
-OUT_OF_SCOPE = ("cgj", "dhq_dh", "aq_dispatcher")
+OUT_OF_SCOPE = ("cgj", "dhq_dh", "aq_dispatcher", "cgj_leader")
 
 
 async def test_every_order_route_out_of_scope(api: Api):
     """Route × role × scope: for an order outside the caller's scope, every route on it
     answers exactly as for an order that does not exist (404, or the same 400/403 that
     comes before looking the order up) — never an answer or a state conflict."""
+    await add_user(api, username="cgj_leader", role="leader", unit="CGJ")
     number = (await api.register())["number"]
     await api.act("dispatcher", number, "dispatch", unit="ZJJ-WY")
     missing = "20991231999999"

@@ -8,13 +8,17 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.keys import DISPATCH
-from tests.api.conftest import make_api
+from tests.api.conftest import add_user, make_api
 
 
 async def test_scanner_warning_then_overdue_exactly_once(api, clock):
+    # 单位领导: of the handling unit's parent (hears of it), and of another unit (does not)
+    await add_user(api, username="zjj_leader", role="leader", unit="ZJJ")
+    await add_user(api, username="cgj_leader", role="leader", unit="CGJ")
     number = (await api.register(type="consultation"))["number"]  # 2 working days = 14 h
     order = await api.act("dispatcher", number, "dispatch", unit="ZJJ")
     await api.act("zjj", number, "accept")
+    await api.act("zjj", number, "subdispatch", unit="ZJJ-WY")
     service = api.client.app[DISPATCH]
     assert await service.scan() == []
 
@@ -39,7 +43,7 @@ async def test_scanner_warning_then_overdue_exactly_once(api, clock):
     assert [o["number"] for o in overdue["items"]] == [number]
 
     # the unit and the supervisors were told, in the app
-    unit_news = await api.call("GET", "/api/v1/notifications", "zjj")
+    unit_news = await api.call("GET", "/api/v1/notifications", "zjj_wy")
     kinds = [n["kind"] for n in unit_news["items"]]
     assert kinds.count("warning") == 1 and kinds.count("overdue") == 1
     sup_news = await api.call("GET", "/api/v1/notifications?unread=true", "supervisor")
@@ -52,8 +56,16 @@ async def test_scanner_warning_then_overdue_exactly_once(api, clock):
     clock.advance(days=1)
     assert await service.scan() == [(number, "escalated")]
     assert await service.scan() == []
-    admin_news = await api.call("GET", "/api/v1/notifications", "admin")
-    assert [n["kind"] for n in admin_news["items"]] == ["escalated"]
+    # the ladder's second rung is the unit leader above the handling unit, not the admins
+    leader_news = await api.call("GET", "/api/v1/notifications", "zjj_leader")
+    assert [n["kind"] for n in leader_news["items"]] == ["escalated", "overdue"]
+    assert "请关注" in leader_news["items"][0]["message"]
+    assert (await api.call("GET", "/api/v1/notifications", "cgj_leader"))["items"] == []
+    assert (await api.call("GET", "/api/v1/notifications", "admin"))["items"] == []
+    # the leader sees the unit's orders, read-only
+    assert (await api.order(number, user="zjj_leader"))["number"] == number
+    await api.order(number, user="cgj_leader", expect=404)
+    await api.act("zjj_leader", number, "reply", text="已办结", expect=403)
 
     # supervision with a new deadline clears the red card; it can be raised again later
     new_due = clock.at + timedelta(days=3)
@@ -111,3 +123,32 @@ async def test_an_order_changed_during_the_scan_does_not_undo_its_chunk(
     for number in numbers:
         actions = [e["action"] for e in (await api.order(number))["events"]]
         assert actions.count("overdue") == 1, (number, actions)
+
+
+async def test_verify_clock_warns_then_overdue_for_supervisors(api, clock):
+    """差评核实: one working day from the bad rating, warned at 75 %, then overdue."""
+    number = (await api.register(type="consultation"))["number"]
+    await api.act("dispatcher", number, "dispatch", unit="ZJJ")
+    await api.act("zjj", number, "accept")
+    await api.act("zjj", number, "reply", text="已处理")
+    await api.act("supervisor", number, "review", approve=True)
+    await api.act("agent", number, "callback", satisfaction="dissatisfied", resolved=False)
+    service = api.client.app[DISPATCH]
+    assert await service.scan() == []
+    day = service.policy.calendar.day_seconds
+    clock.at = service.policy.calendar.add_working_seconds(clock.at, 0.8 * day)
+    assert await service.scan() == [(number, "verify_warning")]
+    clock.at = service.policy.calendar.add_working_seconds(clock.at, 0.3 * day)
+    assert await service.scan() == [(number, "verify_overdue")]
+    assert await service.scan() == []
+    order = await api.order(number)
+    assert {"verify_pending", "verify_warning", "verify_overdue"} <= set(order["flags"])
+    news = await api.call("GET", "/api/v1/notifications", "supervisor")
+    kinds = [n["kind"] for n in news["items"]]
+    assert kinds[:2] == ["verify_overdue", "verify_warning"]
+    assert "核实时限" in news["items"][0]["message"]
+    # verified: the alarms go, and none comes back
+    order = await api.act("supervisor", number, "verify", valid=False, note="诉求超出职责范围")
+    assert not {"verify_pending", "verify_warning", "verify_overdue"} & set(order["flags"])
+    clock.advance(days=10)
+    assert await service.scan() == []

@@ -126,6 +126,8 @@ ALLOWED = [
     ("accept", ZJJ, {}, State.DISPATCHED, State.ACCEPTED),
     ("return", ZJJ, {"reason": "非本单位"}, State.DISPATCHED, State.RETURNED),
     ("return", ZJJ, {"reason": "非本单位"}, State.ACCEPTED, State.RETURNED),
+    ("object", ZJJ, {"reason": "非本单位职责"}, State.DISPATCHED, State.RETURNED),
+    ("object", ZJJ, {"reason": "非本单位职责"}, State.ACCEPTED, State.RETURNED),
     ("redispatch", DISPATCHER, {"unit": "CGJ"}, State.RETURNED, State.DISPATCHED),
     ("redispatch", DISPATCHER, {"unit": "CGJ"}, State.DISPATCHED, State.DISPATCHED),
     ("subdispatch", ZJJ, {"unit": "ZJJ-WY"}, State.ACCEPTED, State.ACCEPTED),
@@ -174,8 +176,10 @@ def test_allowed_transition(action, who, payload, start, end):
 def test_every_rule_has_an_allowed_case():
     covered = {(a, s) for a, _, _, s, _ in ALLOWED}
     rule_states = {(a, s) for a, rule in RULES.items() for s in rule.from_states}
-    # extend_decide, verify and resume need something pending; they have their own tests
+    # extend_decide, verify, resume and object_decide need something pending; they have
+    # their own tests (object_decide: tests/api/test_objection.py)
     assert rule_states - covered == {
+        ("object_decide", State.RETURNED),
         ("extend_decide", State.DISPATCHED),
         ("extend_decide", State.ACCEPTED),
         ("verify", State.CALLBACK_PENDING),

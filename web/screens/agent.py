@@ -192,7 +192,8 @@ async def suggest(request: web.Request) -> web.StreamResponse:
     actor = await current_actor(request)
     if actor is None:
         return json_response({"error": {"code": "unauthenticated", "message": "请先登录"}}, 401)
-    if actor.role not in SUGGEST_ROLES:
+    # 网格员: only the duplicates matter (their own earlier reports, by `visible_to`)
+    if actor.role not in (*SUGGEST_ROLES, Role.INSPECTOR):
         return json_response({"error": {"code": "forbidden", "message": "无权使用"}}, 403)
     q = request.query
     text = q.get("text", "").strip()[:MAX_SUGGEST_CHARS]

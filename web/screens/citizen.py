@@ -21,10 +21,13 @@ from dispatch.intake import register_request
 from dispatch.lifecycle import Flag, Rating, State
 from dispatch.services import OrderDetail, event_from_row
 from dispatch.storage import Order
-from web import labels, queries
+from web import labels, queries, uploads
 from web.forms import FormError, registration
 from web.render import render, unit_names
+from web.screens.files import disposition
+from web.screens.inspector import position
 from web.session import flash
+from web.storage import Attachment
 
 HOME = "/web/citizen"
 MAX_FIELD = 5000
@@ -175,6 +178,7 @@ async def _form_page(request: web.Request, status: int = 200, **extra) -> web.Re
         "types": {t: labels.REQUEST_TYPES[t] for t in CITIZEN_TYPES},
         "form": {},
         "track": {},
+        "max_photos": request.app[SETTINGS].web.citizen_max_photos,
         **extra,
     }
     return await render(request, "citizen.html", context, status=status)
@@ -204,23 +208,80 @@ async def submit(request: web.Request) -> web.StreamResponse:
         name: str(form.get(name, ""))[:MAX_FIELD]
         for name in ("hotline", "content", "caller_phone", "caller_name", "address", "type")
     }
+    settings = request.app[SETTINGS].web
     try:
         if not picked["caller_phone"].strip():
             raise FormError("手机号码:请填写,用于查询办理进度和回访")
         fields = registration(
             {**picked, "channel": "web", "confidential": form.get("confidential")}
         )
-    except FormError as exc:
-        return await _form_page(request, 400, error=exc.message, form=form)
+        fields.update(position(form))
+        photos = _photos(form, settings)
+    except AppError as exc:
+        text_form = {k: v for k, v in form.items() if isinstance(v, str)}
+        return await _form_page(request, exc.status, error=exc.message, form=text_form)
     await limits.hit(*_counted(request))
     app = request.app
     detail, _ = await register_request(
         app[DISPATCH], app[SUGGESTER], app[SESSIONS], CITIZEN_ACTOR, fields
     )
     order = detail.order
+    if photos:
+        register_event = detail.events[0]
+        now = app[DISPATCH].now()
+        await uploads.save(
+            app[SESSIONS], settings, order.id, register_event.id, CITIZEN_ACTOR, photos, now
+        )
     link = f"{HOME}/t/{order.tracking_token}"
     context = {"number": order.number, "link": link, "full_link": _public_url(request, link)}
     return await render(request, "citizen_done.html", context, status=201)
+
+
+def _photos(form: Any, settings: WebSettings) -> list[uploads.Incoming]:
+    """现场照片 of a citizen's request: images only, at most `citizen_max_photos`."""
+    fields = [f for f in form.getall(uploads.FIELD, []) if isinstance(f, web.FileField)]
+    if sum(1 for f in fields if f.filename) > settings.citizen_max_photos:
+        raise FormError(f"照片:最多 {settings.citizen_max_photos} 张")
+    photos = uploads.from_form(form, settings)
+    if any(p.mime not in uploads.IMAGE_TYPES for p in photos):
+        raise FormError("照片:只能上传图片(JPEG、PNG、GIF、WebP、HEIC)")
+    return photos
+
+
+# Attachments a citizen sees on the tracking page: the unit's reply files and their own.
+PUBLIC_UPLOADERS = frozenset({"unit", "citizen"})
+
+
+ANSWERED = (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
+
+
+async def _public_attachments(request: web.Request, order: Order) -> list[Attachment]:
+    """The citizen's own photos; the unit's files once the order is answered (as the reply)."""
+    async with request.app[SESSIONS]() as session:
+        rows = await uploads.for_orders(session, [order.id])
+    shown = PUBLIC_UPLOADERS if State(order.state) in ANSWERED else {"citizen"}
+    return [r for r in rows if r.uploader_role in shown]
+
+
+async def public_file(request: web.Request) -> web.StreamResponse:
+    """A file of the order behind the tracking link (reply attachments, own photos)."""
+    detail = await _by_token(request)
+    wanted = request.match_info["id"]
+    row = next(
+        (r for r in await _public_attachments(request, detail.order) if r.id == wanted), None
+    )
+    if row is None:
+        raise web.HTTPNotFound()
+    try:
+        body = await uploads.read(request.app[SETTINGS].web, row)
+    except FileNotFoundError:
+        raise web.HTTPNotFound() from None
+    headers = {
+        "Content-Disposition": disposition(row),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return web.Response(body=body, content_type=row.mime, headers=headers)
 
 
 async def track(request: web.Request) -> web.StreamResponse:
@@ -265,7 +326,7 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     state = State(order.state)
     rated = current_rating(events)
     verifying = Flag.VERIFY_PENDING in view.flags  # a 差评, the citizen's or by phone
-    answered = state in (State.REPLIED, State.CALLBACK_PENDING, State.CLOSED)
+    answered = state in ANSWERED
     context = {
         "order": order,
         "state_text": VERIFYING if verifying else PUBLIC_STATES[state],
@@ -277,6 +338,15 @@ async def status_page(request: web.Request) -> web.StreamResponse:
         "ratings": RATING_LABELS,
         "token": request.match_info["token"],
     }
+    token = request.match_info["token"]
+    context["attachments"] = [
+        {
+            **uploads.as_json(row, request.app[DISPATCH].tz),
+            "url": f"{HOME}/t/{token}/files/{row.id}",
+            "from_unit": row.uploader_role == "unit",
+        }
+        for row in await _public_attachments(request, order)
+    ]
     return await render(request, "citizen_track.html", context)
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
+from sqlalchemy import delete, func, select
 
 from accounts.domain import Actor, Role
 from accounts.routes import phones_viewed, trail
+from accounts.storage import User
+from app.db import unit_of_work
 from app.errors import AppError, NotFound
 from app.http import page_number
 from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
@@ -18,9 +22,10 @@ from dispatch.privacy import phones_shown
 from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
-from web.forms import action_payload
+from web.forms import FormError, action_payload, read_form
 from web.render import order_row, render, unit_names, verify_deadline
 from web.session import actor_of, flash, screen
+from web.storage import SavedView
 
 # Actions this step of the web interface offers; the rest stay API-only for now.
 WEB_ACTIONS = (
@@ -31,6 +36,8 @@ WEB_ACTIONS = (
     "invalidate",
     "accept",
     "return",
+    "object",
+    "object_decide",
     "reply",
     "supervise",
     "review",
@@ -41,15 +48,24 @@ WEB_ACTIONS = (
 )
 # Offered only while the order waits for it (the rules allow them in a state; the flag
 # says whether there is a request to decide or a rating to verify).
-NEEDS_FLAG = {"extend_decide": "extension_pending", "verify": "verify_pending"}
+NEEDS_FLAG = {
+    "extend_decide": "extension_pending",
+    "verify": "verify_pending",
+    "object_decide": "objected",
+}
+# Not offered while the order carries the flag: a 派单异议 is decided, not overridden.
+NOT_WITH_FLAG = {"redispatch": "objected"}
 # After these the order usually leaves the user's list: go back to the queue.
-BACK_TO_QUEUE = frozenset({"dispatch", "redispatch", "merge", "invalidate", "return"})
+BACK_TO_QUEUE = frozenset(
+    {"dispatch", "redispatch", "merge", "invalidate", "return", "object", "object_decide"}
+)
 # Actions whose form may carry files (web/uploads.py), attached to the event they make.
 UPLOAD_ACTIONS = frozenset({"reply"})
 PAGE_SIZE = 50
 # The form opened on the order page: the first of these the user may take (the others
 # stay folded, one click away).
 USUAL_FIRST = (
+    "object_decide",
     "extend_decide",
     "verify",
     "dispatch",
@@ -63,6 +79,7 @@ USUAL_FIRST = (
     "merge",
     "invalidate",
     "return",
+    "object",
     "reopen",
 )
 
@@ -77,6 +94,7 @@ def offered_actions(actor: Actor, state: str, flags: Iterable[str] = ()) -> list
         if actor.role in RULES[name].roles
         and State(state) in RULES[name].from_states
         and NEEDS_FLAG.get(name, "") in flags | {""}
+        and NOT_WITH_FLAG.get(name) not in flags
     ]
 
 
@@ -151,7 +169,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         rows = await uploads.for_orders(session, [detail.order.id])
     context["attachments"] = [uploads.as_json(row, service.tz) for row in rows]
-    if {"dispatch", "redispatch"} & set(actions):
+    if {"dispatch", "redispatch", "object_decide"} & set(actions):
         async with request.app[SESSIONS]() as session:
             context["categories"] = await queries.categories(session)
         context["unit_options"] = sorted(
@@ -165,6 +183,10 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         async with request.app[SESSIONS]() as session:
             reasons = await queries.return_reasons(session, [detail.order.id])
         context["return_reason"] = reasons.get(detail.order.id)
+    if "objected" in order["flags"]:
+        async with request.app[SESSIONS]() as session:
+            objections = await queries.return_reasons(session, [detail.order.id], "object")
+        context["objection"] = objections.get(detail.order.id)
     return await render(request, "order.html", context)
 
 
@@ -245,6 +267,79 @@ async def record_linkage(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(here)
 
 
+MAX_SAVED_VIEWS = 20  # 常用查询 per user
+SEARCH = "/web/orders"
+
+
+def view_query(request: web.Request) -> str:
+    """The filters of the page as a query string, without the page number."""
+    return urlencode([(k, v) for k, v in request.query.items() if k != "page" and v])[:500]
+
+
+async def _user_id(session, actor: Actor) -> int:
+    return await session.scalar(select(User.id).where(User.username == actor.username))
+
+
+async def saved_views(request: web.Request, actor: Actor) -> list[SavedView]:
+    async with request.app[SESSIONS]() as session:
+        user_id = await _user_id(session, actor)
+        rows = await session.scalars(
+            select(SavedView).where(SavedView.user_id == user_id).order_by(SavedView.name)
+        )
+        return list(rows)
+
+
+@screen()
+async def save_view(request: web.Request) -> web.StreamResponse:
+    """保存为常用查询: the current filters under a name (the same name replaces them)."""
+    actor = await actor_of(request)
+    form = await read_form(request)
+    name = str(form.get("name", "")).strip()
+    # the canonical form of what the page sent (the search page's own `view_query`)
+    pairs = parse_qsl(str(form.get("query", "")).strip().lstrip("?"))
+    query = urlencode([(k, v) for k, v in pairs if k != "page" and v])
+    back = f"{SEARCH}?{query}" if query else SEARCH
+    try:
+        if not name or len(name) > 40:
+            raise FormError("常用查询名称:请填写,不超过40个字")
+        if not query or len(query) > 500:
+            raise FormError("请先设置查询条件再保存")
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            user_id = await _user_id(session, actor)
+            row = await session.scalar(
+                select(SavedView).where(SavedView.user_id == user_id, SavedView.name == name)
+            )
+            if row is None:
+                count = await session.scalar(
+                    select(func.count(SavedView.id)).where(SavedView.user_id == user_id)
+                )
+                if count >= MAX_SAVED_VIEWS:
+                    raise FormError(f"常用查询最多 {MAX_SAVED_VIEWS} 个,请先删除不用的")
+                session.add(SavedView(user_id=user_id, name=name, query=query))
+            else:
+                row.query = query
+    except FormError as exc:
+        await flash(request, "error", exc.message)
+        raise web.HTTPFound(back) from None
+    await flash(request, "ok", f"已保存常用查询“{name}”")
+    raise web.HTTPFound(back)
+
+
+@screen()
+async def delete_view(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    view_id = int(request.match_info["id"])
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        user_id = await _user_id(session, actor)
+        result = await session.execute(
+            delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == user_id)
+        )
+    if not result.rowcount:
+        raise NotFound("常用查询不存在")
+    await flash(request, "ok", "已删除常用查询")
+    raise web.HTTPFound(SEARCH)
+
+
 @screen()
 async def search(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
@@ -270,5 +365,7 @@ async def search(request: web.Request) -> web.StreamResponse:
             "state": state or "",
             "states": STATE_LABELS,
             "units": unit_names(units),
+            "views": await saved_views(request, actor),
+            "view_query": view_query(request),
         },
     )

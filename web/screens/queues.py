@@ -74,6 +74,14 @@ async def _phones_viewed(
     await phones_viewed(request, actor, phones_shown(actor, list(orders.values())), where)
 
 
+def _drop_objected(returned: dict[str, Any], objected_total: int) -> None:
+    """The 退单 list without the orders under 派单异议 (listed apart)."""
+    keep = [i for i, r in enumerate(returned["rows"]) if "objected" not in r["flags"]]
+    returned["rows"] = [returned["rows"][i] for i in keep]
+    returned["orders"] = [returned["orders"][i] for i in keep]
+    returned["total"] -= objected_total
+
+
 @screen(Role.DISPATCHER)
 async def dispatch_queue(request: web.Request) -> web.StreamResponse:
     """派单队列: registered orders to dispatch, returned ones with the unit's reason; how
@@ -82,22 +90,28 @@ async def dispatch_queue(request: web.Request) -> web.StreamResponse:
     q = request.query.get("q", "").strip()[:100] or None
     waiting = await _rows(request, actor, OrderFilter(state="registered", q=q))
     returned = await _rows(request, actor, OrderFilter(state="returned", q=q))
-    async with request.app[SESSIONS]() as session:
-        reasons = await queries.return_reasons(session, [o.id for o in returned["orders"]])
-    for row, order in zip(returned["rows"], returned["orders"], strict=True):
-        row["return_reason"] = reasons.get(order.id)
+    objected = await _rows(request, actor, OrderFilter(state="returned", flag="objected", q=q))
+    # 派单异议 are decided in their own list, not re-dispatched like a plain 退单
+    _drop_objected(returned, objected["total"])
     now, settings = request.app[DISPATCH].now(), request.app[SETTINGS]
     _aging(waiting["rows"], {}, now, settings)
-    returned_at = {o.number: r.at for o in returned["orders"] if (r := reasons.get(o.id))}
-    _aging(returned["rows"], returned_at, now, settings)
-    units = {**waiting["units"], **returned["units"]}
-    await _phones_viewed(request, actor, "web.dispatch", waiting, returned)
+    async with request.app[SESSIONS]() as session:
+        for rows, action in ((returned, "return"), (objected, "object")):
+            ids = [o.id for o in rows["orders"]]
+            reasons = await queries.return_reasons(session, ids, action)
+            for row, order in zip(rows["rows"], rows["orders"], strict=True):
+                row["return_reason"] = reasons.get(order.id)
+            since = {o.number: r.at for o in rows["orders"] if (r := reasons.get(o.id))}
+            _aging(rows["rows"], since, now, settings)
+    units = {**waiting["units"], **returned["units"], **objected["units"]}
+    await _phones_viewed(request, actor, "web.dispatch", waiting, returned, objected)
     return await render(
         request,
         "dispatch.html",
         {
             "waiting": waiting,
             "returned": returned,
+            "objected": objected,
             "q": q or "",
             "units": units,
             "unit_options": sorted(
@@ -145,10 +159,12 @@ UNIT_TABS = {
 }
 
 
-@screen(Role.UNIT)
+@screen(Role.UNIT, Role.LEADER)
 async def unit_inbox(request: web.Request) -> web.StreamResponse:
     """本单位工单: to accept, in progress (with countdowns), returned, near or past the
-    deadline, replied and waiting for review; `?tab=` shows one of them."""
+    deadline, replied and waiting for review; `?tab=` shows one of them. 单位领导 see the
+    same lists of their unit and its sub-units, read-only (the life cycle gives them no
+    action), with the overdue and escalation notices of the ladder."""
     actor = await actor_of(request)
     to_accept = await _rows(request, actor, OrderFilter(state="dispatched"))
     in_progress = await _rows(request, actor, OrderFilter(state="accepted"))
@@ -203,7 +219,8 @@ async def supervise_board(request: web.Request) -> web.StreamResponse:
     # One query for the five alarm flags, each order once, the oldest running deadline
     # first: the overdue (deadline passed, the longest ago on top) come before the warned.
     alarmed = await _rows(request, actor, OrderFilter(flags=ALARM_FLAGS), ALARM_LIMIT)
-    disputed = await _rows(request, actor, OrderFilter(flag="disputed"))
+    # disputes (DESIGN §4): plain returns and 派单异议 waiting for the centre
+    disputed = await _rows(request, actor, OrderFilter(flags=("disputed", "objected")))
     review = await _rows(request, actor, OrderFilter(state="replied"))
     callback = await _rows(request, actor, OrderFilter(state="callback_pending"))
     verify = await _rows(request, actor, OrderFilter(flag="verify_pending"))
