@@ -63,6 +63,7 @@ from integrations.outbox import (
 from integrations.webhooks import services as webhooks
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
+from quality import routes as quality_routes
 from stats import archive as stats_archive
 from stats import report as stats_report
 from stats import routes as stats_routes
@@ -282,6 +283,7 @@ def create_app(
         + stats_report.routes
         + stats_archive.routes
         + callcenter_routes.routes
+        + quality_routes.routes
         + integration_routes.routes,
     )
     # Open311 is a protocol of its own (its formats and error list), outside /api/v1.
