@@ -6,11 +6,13 @@ import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from app.keys import SESSIONS
 from callcenter.storage import Call
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api
+from tests.conftest import FakeClock
 
 
 def make_wav(path: Path, seconds: float = 0.5) -> Path:
@@ -62,3 +64,8 @@ async def bad_rating(api: Api, caller_phone: str = "13800138000") -> str:
     await api.act("supervisor", number, "review", approve=True)
     await api.act("supervisor", number, "callback", satisfaction="dissatisfied", resolved=False)
     return number
+
+
+@pytest.fixture
+async def api(aiohttp_client, sqlite_url: str, clock: FakeClock) -> Api:
+    return await make_api(aiohttp_client, sqlite_url, clock)
