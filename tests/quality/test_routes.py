@@ -106,3 +106,38 @@ async def test_sample_service_and_api_agree(api: Api, tmp_path):
     async with api.client.app[SESSIONS]() as session, session.begin():
         again = await sample_week(session, WEEK, 3, TZ, MONDAY_10AM)
     assert (again.sampled, again.bad_rating) == (0, 0)
+
+
+async def test_agent_quality_kpi(api: Api, tmp_path):
+    """qa_score: the mean total of the scored reviews of the agent's calls in the period."""
+    items = await _setup(api, tmp_path)
+    low = {**FULL, "policy": 0, "attitude": 0}  # 100 - 25 - 15 = 60
+    totals = {}
+    for review, scores in zip(
+        [r for r in items if r["agent"] == "agent"], (FULL, low), strict=True
+    ):
+        path = f"/api/v1/quality/reviews/{review['id']}/score"
+        totals[review["id"]] = (await api.call("POST", path, "supervisor", {"scores": scores}))[
+            "total"
+        ]
+    assert sorted(totals.values()) == [60.0, 90.0]
+    query = "from=2026-11-23&to=2026-11-30&group_by=agent"
+    rows = (await api.call("GET", f"/api/v1/stats/kpis?{query}", "supervisor"))["rows"]
+    by_agent = {r["key"]: r for r in rows}
+    assert (by_agent["agent"]["qa_score"], by_agent["agent"]["qa_reviews"]) == (75.0, 2)
+    # agent2's review is still pending: no score yet
+    assert (by_agent["agent2"]["qa_score"], by_agent["agent2"]["qa_reviews"]) == (None, 0)
+    # another period: the calls are not in it
+    other = "from=2026-11-30&to=2026-12-07&group_by=agent"
+    rows = (await api.call("GET", f"/api/v1/stats/kpis?{other}", "supervisor"))["rows"]
+    assert all(r["qa_score"] is None for r in rows)
+    # the CSV export carries the same numbers under Chinese headers
+    resp = await api.client.get(
+        f"/api/v1/stats/kpis.csv?{query}",
+        headers={"Authorization": f"Bearer {api.tokens['supervisor']}"},
+    )
+    text = (await resp.read()).decode("utf-8-sig")
+    header, *lines = [line.split(",") for line in text.strip().splitlines()]
+    assert header[-2:] == ["质检平均分", "质检条数"]
+    row = next(line for line in lines if line[0] == "agent")
+    assert row[-2:] == ["75.0", "2"]
