@@ -64,6 +64,7 @@ from integrations.webhooks import services as webhooks
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
 from quality import routes as quality_routes
+from quality.services import sampler_ctx
 from stats import archive as stats_archive
 from stats import report as stats_report
 from stats import routes as stats_routes
@@ -270,6 +271,8 @@ def create_app(
     if scanner:  # background loops; tests drive them by hand
         app.cleanup_ctx.append(scanner_ctx)
         app.cleanup_ctx.append(privacy_ctx)
+        if settings.quality.sample_interval_seconds > 0:
+            app.cleanup_ctx.append(sampler_ctx)
         if settings.reports.enabled:
             app.cleanup_ctx.append(stats_archive.reports_ctx)
     add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])

@@ -391,6 +391,9 @@ class QualitySettings(BaseModel):
     """质检 (quality/): the weekly sample of recordings and the scoring checklist."""
 
     sample_per_agent_week: int = Field(3, ge=0, le=100)
+    # The background sampler writes last week's sample this often (idempotent); 0: off
+    # (then `python -m quality sample` from cron, or the 抽取 form).
+    sample_interval_seconds: float = Field(3600, ge=0)
     checklist: list[QaItemSettings] = Field(
         default_factory=lambda: [
             QaItemSettings(key=key, label=label, max=5, weight=weight)

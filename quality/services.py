@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import Actor, Role
+from app.keys import DISPATCH, SESSIONS, SETTINGS
 from callcenter.storage import Call
 from quality import storage
 from quality.domain import (
@@ -191,3 +197,54 @@ async def score_review(
             raise ReviewScored(review_id)
         await session.refresh(review)
         return review_view(review, call)
+
+
+# ---------------------------------------------------------------------- weekly job
+
+
+async def sample_last_week(
+    sessions: async_sessionmaker, per_agent: int, tz: ZoneInfo, now: datetime
+) -> SampleResult | None:
+    """One round of the background sampler: last week's sample (idempotent, so every
+    round may run it; a round that loses a race with another node changes nothing)."""
+    week = IsoWeek.of(now.astimezone(tz).date()).previous()
+    try:
+        async with sessions() as session, session.begin():
+            return await sample_week(session, week, per_agent, tz, now)
+    except IntegrityError:  # another node wrote the same reviews meanwhile
+        log.info("qa sample %s: written by another node meanwhile", week)
+        return None
+
+
+async def run_sampler(
+    sessions: async_sessionmaker,
+    per_agent: int,
+    tz: ZoneInfo,
+    now: Callable[[], datetime],
+    interval: float,
+) -> None:
+    while True:
+        try:
+            await sample_last_week(sessions, per_agent, tz, now())
+        except SQLAlchemyError:
+            log.exception("qa sampling failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+async def sampler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The weekly 质检 sample in the background (`[quality] sample_interval_seconds`)."""
+    settings = app[SETTINGS]
+    task = asyncio.create_task(
+        run_sampler(
+            app[SESSIONS],
+            settings.quality.sample_per_agent_week,
+            ZoneInfo(settings.calendar.timezone),
+            app[DISPATCH].now,
+            settings.quality.sample_interval_seconds,
+        ),
+        name="qa-sampler",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -102,3 +102,21 @@ async def test_cli_samples_a_week(aiohttp_client, sqlite_url, clock, tmp_path):
     assert len(await _reviews(api)) == 2
     code, _, err = await run("--week", "2026-48")
     assert code == 2 and "周次格式不正确" in err
+
+
+async def test_background_round_samples_last_week(aiohttp_client, sqlite_url, clock, tmp_path):
+    from quality.services import sample_last_week
+
+    api = await make_api(aiohttp_client, sqlite_url, clock)
+    calls = [(f"c{i:02d}", "agent", MONDAY_10AM + timedelta(hours=i)) for i in range(5)]
+    await add_calls(api, tmp_path, calls)
+    sessions = api.client.app[SESSIONS]
+    # during week 48 itself, last week (47) has no calls
+    assert (await sample_last_week(sessions, 2, TZ, MONDAY_10AM)).week == "2026-W47"
+    assert await _reviews(api) == []
+    # the next Monday: week 48 sampled, and again an hour later without change
+    monday = MONDAY_10AM + timedelta(days=7)
+    first = await sample_last_week(sessions, 2, TZ, monday)
+    assert (first.week, first.sampled) == ("2026-W48", 2)
+    assert (await sample_last_week(sessions, 2, TZ, monday + timedelta(hours=1))).sampled == 0
+    assert len(await _reviews(api)) == 2
