@@ -8,6 +8,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import text
@@ -74,6 +75,8 @@ from integrations.sms import services as sms
 from integrations.webhooks import services as webhooks
 from knowledge_base import routes as kb_routes
 from knowledge_base.live_index import KnowledgeBase
+from quality import routes as quality_routes
+from quality.services import run_sampler
 from stats import archive as stats_archive
 from stats import report as stats_report
 from stats import routes as stats_routes
@@ -261,6 +264,8 @@ def _leadership(background: bool):
                 elected.add_job("reports", lambda: stats_archive.run_reports(app))
             if settings.sms.enabled:
                 elected.add_job("sms_survey", lambda: _sms_surveys(app))
+            if settings.quality.sample_interval_seconds > 0:
+                elected.add_job("qa_sampler", lambda: _qa_sampler(app))
             interval = settings.cluster.leader_poll_seconds
             node, dead = settings.sip.node_name, settings.cluster.node_dead_seconds
             if await leader.name_taken(app[SESSIONS], node, app[DISPATCH].now(), dead):
@@ -360,6 +365,18 @@ def _outbox(background: bool):
     return outbox_ctx
 
 
+async def _qa_sampler(app: web.Application) -> None:
+    """The weekly 质检 sample (`[quality] sample_interval_seconds`)."""
+    settings = app[SETTINGS]
+    await run_sampler(
+        app[SESSIONS],
+        settings.quality.sample_per_agent_week,
+        ZoneInfo(settings.calendar.timezone),
+        app[DISPATCH].now,
+        settings.quality.sample_interval_seconds,
+    )
+
+
 async def _sms_surveys(app: web.Application) -> None:
     """The survey's SMS fallback: surveys the dialer gave up calling get the SMS."""
     settings = app[SETTINGS]
@@ -420,6 +437,7 @@ def create_app(
         + stats_archive.routes
         + callcenter_routes.routes
         + campaign_routes.routes
+        + quality_routes.routes
         + integration_routes.routes
         + sms_routes.routes,
     )

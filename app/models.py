@@ -13,5 +13,6 @@ def import_all() -> None:
     import integrations.sms.storage
     import integrations.webhooks.storage  # noqa: F401
     import knowledge_base.storage  # noqa: F401
+    import quality.storage  # noqa: F401
     import stats.storage  # noqa: F401
     import web.storage  # noqa: F401

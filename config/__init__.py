@@ -486,6 +486,47 @@ class ClusterSettings(BaseModel):
     bus_reconnect_seconds: float = Field(1.0, gt=0, le=60)
 
 
+class QaItemSettings(BaseModel):
+    """One item of the 质检 checklist: scored 0..max, weighing `weight` in the total."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=40)
+    max: int = Field(ge=1, le=100)
+    weight: float = Field(gt=0)
+
+
+class QualitySettings(BaseModel):
+    """质检 (quality/): the weekly sample of recordings and the scoring checklist."""
+
+    sample_per_agent_week: int = Field(3, ge=0, le=100)
+    # The background sampler writes last week's sample this often (idempotent); 0: off
+    # (then `python -m quality sample` from cron, or the 抽取 form).
+    sample_interval_seconds: float = Field(3600, ge=0)
+    checklist: list[QaItemSettings] = Field(
+        default_factory=lambda: [
+            QaItemSettings(key=key, label=label, max=5, weight=weight)
+            for key, label, weight in (
+                ("opening", "开场规范", 10),
+                ("listening", "倾听与记录", 20),
+                ("policy", "政策解答准确", 25),
+                ("order_info", "工单信息完整", 20),
+                ("attitude", "服务态度", 15),
+                ("closing", "结束语规范", 10),
+            )
+        ],
+        min_length=1,
+        max_length=30,
+    )
+
+    @field_validator("checklist")
+    @classmethod
+    def _unique_keys(cls, items: list[QaItemSettings]) -> list[QaItemSettings]:
+        keys = [item.key for item in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("quality.checklist keys must be unique")
+        return items
+
+
 class Settings(BaseModel):
     server: ServerSettings
     database: DatabaseSettings
@@ -509,6 +550,8 @@ class Settings(BaseModel):
     linkage: LinkageSettings = LinkageSettings()
 
     cluster: ClusterSettings = ClusterSettings()
+
+    quality: QualitySettings = QualitySettings()
 
 
 # Environment variable -> (section, key). Values are parsed by the model's types.

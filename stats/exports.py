@@ -50,6 +50,8 @@ def kpi_table(dimension: Dimension, rows: Sequence[Mapping[str, Any]]) -> Table:
     label = DIMENSION_LABELS[dimension]
     columns = [Column("key", f"{label}编码"), Column("name", f"{label}名称")]
     columns += [Column(k.name, k.label, _FORMATS[k.kind]) for k in KPIS]
+    if dimension == Dimension.AGENT:  # 质检 (stats.queries.qa_kpis)
+        columns += [Column("qa_score", "质检平均分", "0.00"), Column("qa_reviews", "质检条数")]
     return Table(f"{label}考核指标", columns, rows)
 
 

@@ -48,6 +48,7 @@ from accounts.storage import User
 from callcenter.storage import Call
 from dispatch.lifecycle import Satisfaction, State
 from dispatch.storage import Category, Hotline, Order, OrderEvent, Unit
+from quality.storage import QaReview
 from stats.domain import (
     CALL_KPIS,
     CHANNEL_LABELS,
@@ -418,11 +419,37 @@ async def call_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[st
     return result
 
 
+async def qa_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[str, Any]]:
+    """质检 per agent: `qa_score`, the mean total (0-100) of the scored reviews of the
+    agent's calls offered in the period, and `qa_reviews`, how many. Agent grouping only
+    only; not for unit users (calls have no unit)."""
+    if query.dimension != Dimension.AGENT or query.scope.unit_path is not None:
+        return {}
+    stmt = (
+        select(QaReview.agent, func.avg(QaReview.total), func.count(QaReview.id))
+        .join(Call, Call.id == QaReview.call_id)
+        .where(
+            QaReview.state == "scored",
+            Call.offered_at >= query.period.start,
+            Call.offered_at < query.period.end,
+        )
+    )
+    if query.scope.hotlines:
+        stmt = stmt.where(Call.hotline.in_(sorted(query.scope.hotlines)))
+    stmt = stmt.group_by(QaReview.agent)
+    return {
+        k: {"qa_score": round(float(avg), 2), "qa_reviews": int(n)}
+        for k, avg, n in await session.execute(stmt)
+        if n
+    }
+
+
 async def kpi_table(
     session: AsyncSession, query: KpiQuery, weights: Mapping[str, float], counts: bool = False
 ) -> list[dict[str, Any]]:
     """`{"key","name", <every KPI>}` per group, in the order of DESIGN §7; with `counts`
-    also `dispatched`, the orders dispatched to the group in the period (工单数)."""
+    also `dispatched`, the orders dispatched to the group in the period (工单数); grouped
+    by agent also `qa_score` and `qa_reviews` (质检, `qa_kpis`)."""
     stmt = kpi_statement(query, weights)
     rows = (await session.execute(stmt)).mappings().all()
     calls = await call_kpis(session, query)
@@ -449,6 +476,10 @@ async def kpi_table(
     table.sort(key=lambda r: (r["key"] is None, r["_o"]))
     for r in table:
         del r["_o"]
+    if query.dimension == Dimension.AGENT:
+        qa = await qa_kpis(session, query)
+        for r in table:
+            r.update(qa.get(r["key"]) or {"qa_score": None, "qa_reviews": 0})
     return table
 
 

@@ -82,7 +82,11 @@ PLACEHOLDER_HOME = "/web/home"
 
 # (path, label) of the navigation bar, per role.
 NAV = {
-    Role.AGENT: [("/web/agent", "坐席工作台"), ("/web/orders", "工单查询")],
+    Role.AGENT: [
+        ("/web/agent", "坐席工作台"),
+        ("/web/orders", "工单查询"),
+        ("/web/quality", "我的质检"),
+    ],
     Role.DISPATCHER: [
         ("/web/dispatch", "派单队列"),
         ("/web/orders", "工单查询"),
@@ -94,6 +98,7 @@ NAV = {
     Role.SUPERVISOR: [
         ("/web/supervise", "督办"),
         ("/web/supervise/ranking", "单位排名"),
+        ("/web/quality", "质检"),
         ("/web/wallboard", "大屏"),
         ("/web/dashboard", "统计看板"),
         ("/web/orders", "工单查询"),
@@ -108,6 +113,7 @@ NAV = {
         ("/web/admin/model", "分类模型"),
         ("/web/admin/outbox", "外发消息"),
         ("/web/admin/audit", "安全审计"),
+        ("/web/quality", "质检"),
         ("/web/wallboard", "大屏"),
         ("/web/dashboard", "统计看板"),
     ],

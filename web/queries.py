@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from accounts.domain import Actor
+from dispatch.lifecycle import State
 from dispatch.services import visible_to
 from dispatch.storage import Category, Hotline, Order, OrderEvent
 
@@ -80,18 +81,68 @@ async def hotlines(session: AsyncSession, allowed: frozenset[str]) -> list[Hotli
     return list(await session.scalars(stmt))
 
 
-async def registered_by(session: AsyncSession, actor: Actor, limit: int) -> list[Order]:
-    """最近工单 of the console: the orders this user registered, newest first.
+# 首问负责: an order its registering agent still follows (not closed, merged or invalid).
+FINISHED = (State.CLOSED.value, State.MERGED.value, State.INVALID.value)
+
+
+def _registered_by(actor: Actor, open_only: bool):
+    where = [Order.created_by == actor.username]
+    if (cond := visible_to(actor)) is not None:
+        where.append(cond)
+    if open_only:
+        where.append(Order.state.not_in(FINISHED))
+    return where
+
+
+async def registered_by(
+    session: AsyncSession, actor: Actor, limit: int, open_only: bool = False
+) -> list[Order]:
+    """我登记的工单 of the console (首问负责: the agent who registered a case owns it and
+    follows it): the orders this user registered, newest first; `open_only`: those
+    still being handled.
 
     `OrderFilter` has no `created_by` (and `DispatchService.list` is being reworked
     elsewhere), so the console asks here, within the same `visible_to` scope.
     """
-    stmt = select(Order).where(Order.created_by == actor.username)
-    if (cond := visible_to(actor)) is not None:
-        stmt = stmt.where(cond)
     stmt = (
-        stmt.options(selectinload(Order.units), selectinload(Order.flag_rows))
+        select(Order)
+        .where(*_registered_by(actor, open_only))
+        .options(selectinload(Order.units), selectinload(Order.flag_rows))
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(limit)
     )
     return list(await session.scalars(stmt))
+
+
+async def count_registered(session: AsyncSession, actor: Actor, open_only: bool) -> int:
+    stmt = select(func.count(Order.id)).where(*_registered_by(actor, open_only))
+    return int(await session.scalar(stmt) or 0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The latest step of an order's handling, as 首问负责 shows it."""
+
+    action: str
+    unit: str | None
+    at: datetime
+
+
+async def latest_steps(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, Step]:
+    """The latest event of each order (who did what, when)."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
+        .where(OrderEvent.order_id.in_(ids))
+        .group_by(OrderEvent.order_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(OrderEvent.order_id, OrderEvent.action, OrderEvent.actor_unit, OrderEvent.at).join(
+            latest,
+            (latest.c.order_id == OrderEvent.order_id) & (latest.c.seq == OrderEvent.seq),
+        )
+    )
+    return {order_id: Step(action, unit, at) for order_id, action, unit, at in rows}

@@ -25,6 +25,7 @@ from web.screens import (
     login,
     notices,
     orders,
+    quality,
     queues,
     wallboard,
 )
@@ -86,6 +87,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/web/unit", queues.unit_inbox)
     app.router.add_get("/web/supervise", queues.supervise_board)
     app.router.add_get("/web/supervise/ranking", queues.ranking)
+    add_quality_routes(app)
     app.router.add_get("/web/wallboard", wallboard.wallboard)
     app.router.add_get("/web/api/wallboard", wallboard.wallboard_data)
     app.router.add_get("/web/orders", orders.search)
@@ -134,3 +136,12 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/web/admin/model", admin.model_page)
     app.router.add_post("/web/admin/model/retrain", admin.model_retrain)
     app.router.add_get("/web/admin/audit", admin.audit_page)
+
+
+def add_quality_routes(app: web.Application) -> None:
+    """质检 (web/screens/quality.py) and the audited recording door of the pages."""
+    app.router.add_get("/web/quality", quality.review_list)
+    app.router.add_post("/web/quality/sample", quality.sample)
+    app.router.add_get(r"/web/quality/{id:\d{1,12}}", quality.review_page)
+    app.router.add_post(r"/web/quality/{id:\d{1,12}}", quality.score)
+    app.router.add_get(r"/web/calls/{id:[0-9A-Za-z]{1,32}}/recording", quality.recording)

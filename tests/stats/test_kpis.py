@@ -23,8 +23,10 @@ CALL_KPIS = ("connection_rate", "service_level_15s", "asa_seconds", "abandon_rat
 async def kpis(api, query: str, user: str = "supervisor") -> dict[Any, dict]:
     body = await api.call("GET", f"/api/v1/stats/kpis?{query}", user)
     assert list(body) == ["rows"]
+    # grouped by agent, the 质检 score follows the KPIs of §7 (stats.queries.qa_kpis)
+    qa = ["qa_score", "qa_reviews"] if "group_by=agent" in query else []
     for row in body["rows"]:
-        assert list(row) == ["key", "name", *KPI_NAMES]
+        assert list(row) == ["key", "name", *KPI_NAMES, *qa]
         assert all(row[k] is None for k in CALL_KPIS)  # no call records yet
     return {row["key"]: row for row in body["rows"]}
 

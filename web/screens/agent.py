@@ -14,13 +14,13 @@ from app.keys import DISPATCH, SESSIONS, SETTINGS, SUGGESTER
 from callcenter import linkage
 from callcenter.desk import link_order
 from dispatch.intake import register_request, suggest_request
-from dispatch.lifecycle import STATE_LABELS, State
+from dispatch.lifecycle import STATE_LABELS, State, action_label
 from dispatch.services import OrderFilter, load_units
 from dispatch.storage import Category
 from dispatch.views import order_summary
 from web import labels, queries
 from web.forms import FieldError, action_payload, registration, texts
-from web.render import render, unit_names
+from web.render import order_row, render, unit_names
 from web.session import actor_of, current_actor, flash, screen
 
 RECENT = 10
@@ -42,15 +42,27 @@ async def _form_context(request: web.Request, actor: Actor) -> dict[str, Any]:
     # The configuration's order: its first hotline (12345) is the default choice.
     rank = {h.number: i for i, h in enumerate(request.app[SETTINGS].hotlines)}
     hotlines.sort(key=lambda h: (rank.get(h.number, len(rank)), h.number))
+    open_only = request.query.get("mine") == "open"
     async with request.app[SESSIONS]() as session:
-        rows = await queries.registered_by(session, actor, RECENT)
+        rows = await queries.registered_by(session, actor, RECENT, open_only)
+        open_count = await queries.count_registered(session, actor, open_only=True)
+        steps = await queries.latest_steps(session, [o.id for o in rows])
         units = await load_units(session)
+    now = service.now()
+    mine = []
+    for order in rows:  # 首问负责: the progress of each order the agent registered
+        row = order_row(order_summary(order, units, actor, service.tz), order, now)
+        row["step"] = steps.get(order.id)
+        row["step_label"] = action_label(row["step"].action) if row["step"] else ""
+        mine.append(row)
     return {
         "hotlines": hotlines,
         "channels": {c: labels.CHANNELS[c] for c in labels.AGENT_CHANNELS},
         "types": labels.REQUEST_TYPES,
         "urgencies": labels.URGENCIES,
-        "recent": [order_summary(o, units, actor, service.tz) for o in rows],
+        "recent": mine,
+        "recent_open": open_count,
+        "recent_open_only": open_only,
         "units": unit_names(units),
         "form": {},
         "field_errors": {},
