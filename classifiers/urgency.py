@@ -6,16 +6,19 @@ collapsed person. A hazard report ("路灯不亮晚上很危险"), a past event 
 question that mentions danger words is an ordinary request. Two parts:
 
 1. Rules per danger type. A match is ignored when its own clause puts it in the past
-   (上次/去年..., 事故后的补偿), makes it a hazard or prevention topic (隐患, 万一,
-   演练, 防溺水), negates it (没有着火), or when the request as a whole is an
-   administrative question (处分, 报销, 合理吗, 怎么处理 ...); a cry for help
-   (救命, 快来人) overrides all of that.
+   or makes it habitual or hypothetical (上周/昨天/经常/老是/要是 ..., unless the
+   request also says 现在/正在/还在 ...), makes it a consequence, hazard or prevention
+   topic (事故后的补偿, 隐患, 万一, 演练, 防溺水), asks "what if" (有人掉进去怎么办),
+   negates it (没有着火), or when the request as a whole is an administrative question
+   (处分, 报销, 合理吗, 怎么处理 ...); a cry for help (救命, 快来人) overrides all of
+   that.
 2. A char 1-2-gram logistic regression fitted (once, lazily, ~0.1 s) on the shipped
    examples ``data/urgency.jsonl`` + ``data/urgency_holdout.jsonl`` + the near-miss
    negatives ``data/urgency_negatives.jsonl``. It catches phrasings no rule lists, but
    only with evidence: its probability must pass a high threshold *and* the text must
-   name a danger (a type cue, which becomes ``type`` and ``matched``) in a sentence
-   that is not a hazard report or a question about rules.
+   name a danger (a type cue, which becomes ``type`` and ``matched``) in a request
+   that is not a hazard report, a question about rules, or about a past, habitual or
+   hypothetical event.
 
 Measured by benchmarks/classifiers/bench_urgency.py; ``data/urgency_fresh.jsonl`` and
 ``data/urgency_nearmiss_test.jsonl`` are never used for fitting or tuning.
@@ -58,13 +61,19 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "poisoning",
         r"中毒|投毒|毒气|烧炭|误喝|误食|误服|睁不开眼|有毒气体|氨气|氯气|硫化氢|上吐下泻|集体(?:呕吐|腹泻|发烧|不适)"
-        r"|(?:都|全|好几个|好多|几十|多)[^，。！？]{0,8}(?:吐了|呕吐|腹泻|拉肚子)",
+        r"|(?:都|全|好几个|好多|几十|多)[^，。！？]{0,8}(?:吐了|呕吐|腹泻|拉肚子)"
+        # household chemicals swallowed
+        r"|(?:喝|吃|吞|舔)[^，。！？]{0,4}(?:洗衣液|消毒液|清洁剂|洗洁精|漂白|老鼠药|灭鼠药|敌敌畏"
+        r"|百草枯|农药|汽油|柴油|干燥剂|纽扣电池|水银)"
+        r"|(?:洗衣液|消毒液|清洁剂|洗洁精|漂白水|老鼠药|灭鼠药|敌敌畏|百草枯|农药|汽油|干燥剂"
+        r"|纽扣电池|水银)[^，。！？]{0,4}(?:喝|吃|吞)(?:下去|进去|了)",
     ),
     (
         "gas",
         r"(?:煤气|燃气|天然气|液化气|沼气)[^，。！？,.!?]{0,8}(?:泄漏|泄露|漏|味|喷|冒|破|爆|关不上)"
         r"|漏气|燃气管[^，。！？]{0,4}(?:断|破)|爆燃|(?:阀门|气瓶|管道)[^，。！？]{0,6}(?:漏|冒气|往外冒)"
-        r"|气一直往外|嘶嘶|呲呲|嗤嗤",
+        r"|气一直往外|嘶嘶|呲呲|嗤嗤|(?:挖|弄|撞|压|砸)断了?[^，。！？]{0,4}(?:燃气|煤气|天然气)管"
+        r"|气[^，。！？]{0,3}往外(?:喷|冒)",
     ),
     (
         "fire",
@@ -74,7 +83,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "flood",
         r"洪水|山洪|洪峰|决堤|溃坝|管涌|涨大水|发大水|大水|暴涨|被淹|淹了|水淹|淹到|冲走|冲垮"
-        r"|漫上来|漫进|进水了|汛情|(?:困|泡)在水里",
+        r"|漫上来|漫进|进水了|汛情|(?:困|泡)在水里"
+        r"|水[^，。！？]{0,4}(?:没过|淹过|漫过|齐腰|到腰|到胸)|没过(?:车门|车窗|车顶|腰|胸|脖子|头顶)",
     ),
     (
         "collapse",
@@ -110,7 +120,15 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         # breathing, drowning and overdoses as callers say them
         r"|呼吸不上来|喘不过气|上不来气|(?:脸|嘴唇)[^，。！？]{0,2}发紫|落水|沉下去|在水里扑腾"
         r"|(?:吃|吞|喝)[^，。！？]{0,4}(?:一整?瓶|一把|好多|很多)[^，。！？]{0,2}药"
-        r"|(?:一整?瓶|一把|好多|很多)[^，。！？]{0,2}药[^，。！？]{0,3}(?:吃|吞)|药吃多了",
+        r"|(?:一整?瓶|一把|好多|很多)[^，。！？]{0,2}药[^，。！？]{0,3}(?:吃|吞)|药吃多了"
+        # a fall, a birth, someone who does not move
+        r"|羊水[^，。！？]{0,3}破|(?:摔|掉|坠)下来[^。！？]{0,6}(?:不会动|动不了|起不来|流血|昏)"
+        r"|(?:躺|倒|趴)[^，。！？]{0,6}(?:不会动|动不了|一动不动)|不会动了|坠楼",
+    ),
+    (
+        "traffic",
+        r"车祸|(?:被|让)[^，。！？]{0,3}车[^，。！？]{0,2}(?:撞|轧|碾|压)|撞(?:倒|飞)了?人|翻车|侧翻"
+        r"|(?:车|两车|几辆车)[^，。！？]{0,4}撞(?:了|在一起)[^。！？]{0,12}(?:人|血|伤|卡|困|起火)",
     ),
     # A bare cry for help names no danger, but nobody shouts it about a form.
     ("other", r"救命(?!钱|稻草|之恩|恩人)|救救我|救救他|救救她|救救孩子|快来人|来人啊"),
@@ -124,6 +142,23 @@ _BEFORE_SUPPRESS = re.compile(
     r"|万一|担心|害怕|怕|防止|预防|防范|如何|怎样|咨询|了解|想问|请问|建议|是否|有没有"
     r"|容易|可能会|会不会|以免|哪天|差点|险些|有一次|前几天|防|安全|教育|怎么处理|对"
 )
+# An event that is not happening now: past (上周, 昨天), habitual (经常, 老是, 每年) or
+# hypothetical (真要, 要是, 一旦). Before a match in its clause it suppresses the match;
+# anywhere in a request without a sign of "now" (_NOW) it also closes the learned part's
+# gate (楼下饭店天天油烟很大).
+_NOT_NOW = re.compile(
+    r"上周|上星期|上礼拜|昨天|昨晚|前晚|前天|前几天|前阵子|前段时间|那天|那次|当时|当年|往年"
+    r"|以往|以前|之前|曾经|上次|上回|有一次|上个月|去年|前年|前几年|前些年"
+    r"|经常|常常|老是|总是|时常|时不时|(?<!一)动不动|每次|每回|每年|每月|每天|每晚|天天|平时"
+    r"|真要|要是|如果|假如|一旦|的话|将来"
+)
+# Signs that something is happening now; they keep a match whatever the rest says.
+_NOW = re.compile(
+    r"现在|正在|还在|一直在|刚才|刚刚|此刻|这会儿|眼下|马上|快来|快点|赶紧|救命|来不及"
+)
+# A hypothetical question: the clause of a match ends in 怎么办 with no 了 after it
+# (有人掉进去怎么办; but 孩子掉进井里了怎么办 is a call for help).
+_WHAT_IF = re.compile(r"^[^，。！？,.!?了]{0,8}(?:怎么办|咋办|如何是好)")
 # Words after a match that make the clause about consequences or prevention.
 _AFTER_SUPPRESS = re.compile(
     r"^[^，。！？,.!?]{0,12}?(?:后的|后续|之后|补偿|赔偿|整改|的事|处理结果|隐患|演习|演练|培训"
@@ -199,11 +234,21 @@ def _clause_before(text: str, start: int) -> str:
     return parts[-1]
 
 
+def _not_now(norm: str) -> bool:
+    """The request speaks of a past, habitual or hypothetical event and of nothing now."""
+    return bool(_NOT_NOW.search(norm)) and not _NOW.search(norm)
+
+
 def _suppressed(text: str, match: re.Match) -> bool:
     before = _clause_before(text, match.start())
     after = text[match.end() : match.end() + 16]
+    if _NOT_NOW.search(before) and not _NOW.search(text):
+        return True
     return bool(
-        _BEFORE_SUPPRESS.search(before) or _AFTER_SUPPRESS.search(after) or _NEGATION.search(before)
+        _BEFORE_SUPPRESS.search(before)
+        or _AFTER_SUPPRESS.search(after)
+        or _WHAT_IF.search(after)
+        or _NEGATION.search(before)
     )
 
 
@@ -271,7 +316,7 @@ def _evidence_gate(norm: str) -> tuple[str, str] | None:
     """(type, cue) when a learned-model alarm is allowed: a danger cue and no hazard or
     administrative context (a cry for help overrides the context)."""
     if not _CRY_FOR_HELP.search(norm) and (
-        _HAZARD_CONTEXT.search(norm) or _ADMIN_CONTEXT.search(norm)
+        _HAZARD_CONTEXT.search(norm) or _ADMIN_CONTEXT.search(norm) or _not_now(norm)
     ):
         return None
     return _danger_cue(norm)
