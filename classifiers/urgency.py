@@ -100,7 +100,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:拿|持|举|挥|动|菜|砍|匕|尖)刀|刀(?:砍|捅|伤|乱挥)|捅人|捅伤|行凶|伤人|杀人|要杀"
         r"|杀了|杀死|砸死|弄死|打死|打人|打我|打伤|殴打|(?:在|正在)打架|打架了|打起来|斗殴|械斗|围殴|见血|家暴"
         r"|抢(?:劫|东西|钱|小孩|孩子)|跟踪|在我身后|抱上车|拐走|砸门|闯进|闯入|绑架|劫持|追砍|撞人|关起来|非法拘禁|性侵|强奸|猥亵"
-        r"|被[^，。！？]{1,4}打了(?=[^。！？]*(?:还在|正在|不走|门口|快|救))",
+        r"|被[^，。！？]{1,4}打了(?=[^。！？]*(?:还在|正在|不走|门口|快|救))"
+        r"|(?:拉|拽|拖|强行)[^，。！？]{0,3}上车|陌生[^，。！？]{0,8}(?:带走|拉走|抱走|拽走)",
     ),
     (
         "self_harm",
@@ -111,7 +112,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "trapped",
         r"(?<!车)被困(?!扰)|困在|没上来|上不来|出不来|下不去|出不去|卡在|卡住|反锁在|锁在屋|关在|掉进|掉入|掉到|掉下去"
-        r"|掉下来|坠落|起不来|迷路|困人",
+        r"|掉下来|坠落|起不来|迷路|困人|下不来"
+        r"|电梯[^，。！？]{0,6}(?:往下掉|下坠|冲顶|蹲底)|(?:电梯|车)[^。！？]{0,12}门打不开",
     ),
     (
         "medical",
@@ -123,7 +125,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|(?:一整?瓶|一把|好多|很多)[^，。！？]{0,2}药[^，。！？]{0,3}(?:吃|吞)|药吃多了"
         # a fall, a birth, someone who does not move
         r"|羊水[^，。！？]{0,3}破|(?:摔|掉|坠)下来[^。！？]{0,6}(?:不会动|动不了|起不来|流血|昏)"
-        r"|(?:躺|倒|趴)[^，。！？]{0,6}(?:不会动|动不了|一动不动)|不会动了|坠楼",
+        r"|(?:躺|倒|趴)[^，。！？]{0,6}(?:不会动|动不了|一动不动)|不会动了|坠楼"
+        r"|被(?:毒)?蛇咬|(?:马蜂|毒蜂|蜂群)[^，。！？]{0,3}(?:蛰|蜇)",
     ),
     (
         "traffic",
@@ -156,6 +159,8 @@ _NOT_NOW = re.compile(
 _NOW = re.compile(
     r"现在|正在|还在|一直在|刚才|刚刚|此刻|这会儿|眼下|马上|快来|快点|赶紧|救命|来不及"
 )
+# Experiential 过 right after a match: it happened before (中毒过, 被困过), not now.
+_EXPERIENCED = re.compile(r"过(?![来去])")
 # A hypothetical question: the clause of a match ends in 怎么办 with no 了 after it
 # (有人掉进去怎么办; but 孩子掉进井里了怎么办 is a call for help).
 _WHAT_IF = re.compile(r"^[^，。！？,.!?了]{0,8}(?:怎么办|咋办|如何是好)")
@@ -247,6 +252,7 @@ def _suppressed(text: str, match: re.Match) -> bool:
     return bool(
         _BEFORE_SUPPRESS.search(before)
         or _AFTER_SUPPRESS.search(after)
+        or _EXPERIENCED.match(after)
         or _WHAT_IF.search(after)
         or _NEGATION.search(before)
     )
@@ -308,6 +314,10 @@ def _danger_cue(norm: str) -> tuple[str, str] | None:
     for kind, pattern in (*_COMPILED, *_TYPE_HINTS):
         match = pattern.search(norm)
         if match:
+            if _EXPERIENCED.match(norm, match.end()) or _NOT_NOW.search(
+                _clause_before(norm, match.start())
+            ):
+                return None  # 中毒过, 以前厂里有人中毒: the evidence is in the past
             return kind, match.group(0)
     return None
 
