@@ -125,6 +125,7 @@ def test_a_figure_of_speech_is_no_cry_for_help():
         ("我们单元老是有一股煤气味，能不能来查查", "我们单元现在有一股很浓的煤气味"),
         ("要是河堤决堤了，我们村往哪里撤", "河堤决堤了，水往村里灌"),
         ("晚上没灯，有人掉进沟里怎么办", "我家孩子掉进沟里了怎么办，快来人"),
+        ("仓库里有人中毒过，现在通风还是很差", "仓库里有人中毒了，现在倒在地上"),
     ],
 )
 def test_a_past_habitual_or_hypothetical_event_is_not_urgent(not_now, now):
@@ -138,6 +139,8 @@ def test_a_past_habitual_or_hypothetical_event_is_not_urgent(not_now, now):
         ("孩子刚把洗洁精喝下去了", "poisoning"),
         ("车开进桥洞里熄火了，水已经没过车窗", "flood"),
         ("路口出车祸了，有辆车翻在路中间", "traffic"),
+        ("有个男的把我儿子拽上车开走了", "violence"),
+        ("电梯一下子往下掉，我们在里面", "trapped"),
         ("一辆电动车被大货车撞了，骑车的人躺着不会动", "medical"),
     ],
 )
