@@ -10,8 +10,9 @@ question that mentions danger words is an ordinary request. Two parts:
    request also says 现在/正在/还在 ...), makes it a consequence, hazard or prevention
    topic (事故后的补偿, 隐患, 万一, 演练, 防溺水), asks "what if" (有人掉进去怎么办),
    negates it (没有着火), or when the request as a whole is an administrative question
-   (处分, 报销, 合理吗, 怎么处理 ...); a cry for help (救命, 快来人) overrides all of
-   that.
+   (处分, 报销, 合理吗, 怎么处理 ...); a real cry for help (救命, 快来人; not 赶紧 or
+   紧急) overrides all of that when the request names a danger. A bare cry in a
+   question (救命啊, 材料到底要交几次) is a figure of speech.
 2. A char 1-2-gram logistic regression fitted (once, lazily, ~0.1 s) on the shipped
    examples ``data/urgency.jsonl`` + ``data/urgency_holdout.jsonl`` + the near-miss
    negatives ``data/urgency_negatives.jsonl``. It catches phrasings no rule lists, but
@@ -134,7 +135,10 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|(?:车|两车|几辆车)[^，。！？]{0,4}撞(?:了|在一起)[^。！？]{0,12}(?:人|血|伤|卡|困|起火)",
     ),
     # A bare cry for help names no danger, but nobody shouts it about a form.
-    ("other", r"救命(?!钱|稻草|之恩|恩人)|救救我|救救他|救救她|救救孩子|快来人|来人啊"),
+    (
+        "other",
+        r"救命(?!钱|稻草|之恩|恩人)|救救我|救救他|救救她|救救孩子|快来人(?!修|处理|看|管)|来人啊",
+    ),
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in URGENT_PATTERNS)
 
@@ -156,9 +160,8 @@ _NOT_NOW = re.compile(
     r"|真要|要是|如果|假如|一旦|的话|将来"
 )
 # Signs that something is happening now; they keep a match whatever the rest says.
-_NOW = re.compile(
-    r"现在|正在|还在|一直在|刚才|刚刚|此刻|这会儿|眼下|马上|快来|快点|赶紧|救命|来不及"
-)
+_NOW = re.compile(r"现在|正在|还在|一直在|刚才|刚刚|此刻|这会儿|眼下|救命")
+_QUESTION = re.compile(r"吗|么|呢|几次|多少|怎么|什么|哪|到底|[?？]")
 # Experiential 过 right after a match: it happened before (中毒过, 被困过), not now.
 _EXPERIENCED = re.compile(r"过(?![来去])")
 # A hypothetical question: the clause of a match ends in 怎么办 with no 了 after it
@@ -180,7 +183,11 @@ _ADMIN_CONTEXT = re.compile(
 _HAZARD_CONTEXT = re.compile(r"隐患|危险|不安全|担心|害怕|万一|怕(?!是)|差点|险些|容易|松动|有点歪")
 _NEGATION = re.compile(r"(?:没有|没|不是|并未|未|并非|无|不)$")
 _ALL_CLEAR = re.compile(r"现在没事|已经没事|已经扑灭|已被扑灭|已经灭了|已经恢复|已处理好|已经修好")
-_CRY_FOR_HELP = re.compile(r"救命|快来|快点|赶紧|马上来|紧急|快报警|快打|快救|救人|求救")
+# A cry for help overrides suppression; 赶紧, 快点, 紧急 do not (赶紧派人来修, 紧急求助
+# about a deadline), and 快来人修一下 is a repair request.
+_CRY_FOR_HELP = re.compile(
+    r"救命(?!钱|稻草|之恩|恩人)|救救|快来人(?!修|处理|看|管)|来人啊|快报警|快打1[12]\d|快救|救人|求救"
+)
 # Danger cues: a learned-model alarm needs one (its evidence and its type). Bare
 # 打 is not one (打电话, 打疫苗, 打车), nor 死 (要死, 吵死了).
 _TYPE_HINTS = tuple(
@@ -260,9 +267,14 @@ def _suppressed(text: str, match: re.Match) -> bool:
 
 def _rule_match(norm: str) -> UrgencyResult | None:
     cry = bool(_CRY_FOR_HELP.search(norm))
-    if not cry and (_ALL_CLEAR.search(norm) or _ADMIN_CONTEXT.search(norm)):
-        return UrgencyResult(False)
+    if _ALL_CLEAR.search(norm) or _ADMIN_CONTEXT.search(norm):
+        # 救命啊, 这个报销材料要交几次: a figure of speech unless a danger is named
+        named = any(p.search(norm) for kind, p in _COMPILED if kind != "other")
+        if not (cry and named):
+            return UrgencyResult(False)
     for kind, pattern in _COMPILED:
+        if kind == "other" and _QUESTION.search(norm) and not _names_danger(norm):
+            continue  # 救命啊, 材料到底要交几次: a bare cry in a question names no danger
         for match in pattern.finditer(norm):
             if cry or not _suppressed(norm, match):
                 return UrgencyResult(True, kind, (match.group(0),))
@@ -306,6 +318,11 @@ def urgency_probability(text: str | None) -> float:
     """Probability of the learned part alone (0 for empty input)."""
     norm = normalize(text)
     return _learned_model().probability(norm) if norm else 0.0
+
+
+def _names_danger(norm: str) -> bool:
+    """A danger cue other than a bare cry for help appears anywhere in ``norm``."""
+    return any(p.search(norm) for kind, p in (*_COMPILED, *_TYPE_HINTS) if kind != "other")
 
 
 def _danger_cue(norm: str) -> tuple[str, str] | None:

@@ -115,6 +115,10 @@ def test_spoken_emergencies_without_a_danger_word_are_urgent(text, kind):
 
 def test_a_figure_of_speech_is_no_cry_for_help():
     assert not detect_urgency("医保是老百姓的救命钱,报销太慢").urgent
+    assert not detect_urgency("救命啊,公积金提取的材料到底要交几次").urgent
+    assert not detect_urgency("停电一整天了,快来人修一下").urgent
+    assert not detect_urgency("前天楼道里着过火,赶紧把烧坏的东西清走吧").urgent
+    assert detect_urgency("救命,楼道里着火了,我们下不去").urgent
 
 
 @pytest.mark.parametrize(
