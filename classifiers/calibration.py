@@ -29,11 +29,19 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     weighs rows in the SVM and in the calibrator alike.
     """
 
-    def __init__(self, C: float = 1.0, folds: int = 5, class_weight=None, random_state: int = 0):
+    def __init__(
+        self,
+        C: float = 1.0,
+        folds: int = 5,
+        class_weight=None,
+        random_state: int = 0,
+        calibration_class_weight=None,
+    ):
         self.C = C
         self.folds = folds
         self.class_weight = class_weight
         self.random_state = random_state
+        self.calibration_class_weight = calibration_class_weight
 
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
@@ -66,9 +74,9 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
                 method="decision_function",
                 params={} if sample_weight is None else {"sample_weight": sample_weight},
             )
-            self.calibrator_ = LogisticRegression(max_iter=1000).fit(
-                _as_2d_margins(margins), y, sample_weight=sample_weight
-            )
+            self.calibrator_ = LogisticRegression(
+                max_iter=1000, class_weight=self.calibration_class_weight
+            ).fit(_as_2d_margins(margins), y, sample_weight=sample_weight)
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -48,6 +48,7 @@ class ModelSettings:
     segment_limit: int = 6  # fragments per message (the first ones carry the topic)
     class_weight: str | None = "balanced"
     calibration_folds: int = 5
+    calibration_class_weight: str | None = None
 
 
 def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSettings):
@@ -62,7 +63,10 @@ def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSe
         )
         features.append(("keywords", keywords))
     clf = CalibratedLinearSVC(
-        C=settings.svm_c, folds=settings.calibration_folds, class_weight=settings.class_weight
+        C=settings.svm_c,
+        folds=settings.calibration_folds,
+        class_weight=settings.class_weight,
+        calibration_class_weight=settings.calibration_class_weight,
     )
     return Pipeline([("features", FeatureUnion(features)), ("clf", clf)])
 

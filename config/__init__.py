@@ -122,7 +122,7 @@ class ScannerSettings(BaseModel):
 class ClassifierSettings(BaseModel):
     category_model: str = "var/models/category"
     base_training_data: str = ""
-    auto_dispatch_confidence: float = Field(0.9, gt=0)
+    auto_dispatch_confidence: float = Field(0.97, gt=0)
     duplicate_days: float = Field(30, gt=0)
     duplicate_threshold: float = Field(0.65, gt=0, le=1)
     duplicate_certain: float = Field(0.8, gt=0)

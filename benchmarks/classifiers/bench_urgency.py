@@ -61,10 +61,12 @@ def main() -> None:
     if args.cv:
         learned_part_cv()
         return
-    rows = [json.loads(line) for line in Path(args.file).read_text().splitlines()]
+    lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     tp = fp = fn = tn = type_ok = 0
     errors, times = [], []
     for row in rows:
+        row.setdefault("type", row.get("urgent_type"))  # the dev and blind sets' name
         t0 = time.perf_counter()
         result = detect_urgency(row["text"])
         times.append((time.perf_counter() - t0) * 1000)

@@ -69,8 +69,8 @@ def _rates(name):
 
 
 # Floors only on sets never used for fitting or tuning (urgency.jsonl, urgency_holdout
-# and urgency_negatives train the learned part). Measured: fresh 0.925 / 0.925,
-# near-miss 1.000 / 0.952 (RESULTS.md); fresh recall is below the 0.95 target.
+# and urgency_negatives train the learned part). Measured: fresh 0.925 / 0.949,
+# near-miss 1.000 / 0.909 (RESULTS.md); fresh recall is below the 0.95 target.
 @pytest.mark.parametrize(
     ("name", "min_recall", "min_precision"),
     [("urgency_fresh.jsonl", 0.9, 0.88), ("urgency_nearmiss_test.jsonl", 0.95, 0.9)],
@@ -115,3 +115,39 @@ def test_spoken_emergencies_without_a_danger_word_are_urgent(text, kind):
 
 def test_a_figure_of_speech_is_no_cry_for_help():
     assert not detect_urgency("医保是老百姓的救命钱,报销太慢").urgent
+    assert not detect_urgency("救命啊,公积金提取的材料到底要交几次").urgent
+    assert not detect_urgency("停电一整天了,快来人修一下").urgent
+    assert not detect_urgency("前天楼道里着过火,赶紧把烧坏的东西清走吧").urgent
+    assert detect_urgency("救命,楼道里着火了,我们下不去").urgent
+
+
+@pytest.mark.parametrize(
+    ("not_now", "now"),
+    [
+        ("上星期我们楼里有户人家着火了，物业后来也没说法", "我们楼里有户人家着火了，火很大"),
+        ("昨晚有人在烧烤店打起来了，今天想问问结果", "烧烤店里有人打起来了，快派人"),
+        ("我们单元老是有一股煤气味，能不能来查查", "我们单元现在有一股很浓的煤气味"),
+        ("要是河堤决堤了，我们村往哪里撤", "河堤决堤了，水往村里灌"),
+        ("晚上没灯，有人掉进沟里怎么办", "我家孩子掉进沟里了怎么办，快来人"),
+        ("仓库里有人中毒过，现在通风还是很差", "仓库里有人中毒了，现在倒在地上"),
+    ],
+)
+def test_a_past_habitual_or_hypothetical_event_is_not_urgent(not_now, now):
+    assert not detect_urgency(not_now).urgent
+    assert detect_urgency(now).urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("孩子刚把洗洁精喝下去了", "poisoning"),
+        ("车开进桥洞里熄火了，水已经没过车窗", "flood"),
+        ("路口出车祸了，有辆车翻在路中间", "traffic"),
+        ("有个男的把我儿子拽上车开走了", "violence"),
+        ("电梯一下子往下掉，我们在里面", "trapped"),
+        ("一辆电动车被大货车撞了，骑车的人躺着不会动", "medical"),
+    ],
+)
+def test_more_spoken_emergencies(text, kind):
+    result = detect_urgency(text)
+    assert result.urgent and result.type == kind and result.linkage
