@@ -68,7 +68,8 @@ class Place:
         # an estate by the last two characters of its stem, so 家阳光 meets 阳光
         # a road by the last two characters of its name, so 投诉码头街 (a word of the
         # sentence stuck to it) meets 码头街
-        estates = {"e:" + e[-2:] for e in self.estates}
+        # and by its first two, so 光明 meets 光明农贸 (光明菜市场 = 光明农贸市场)
+        estates = {"e:" + e[-2:] for e in self.estates} | {"e:" + e[:2] for e in self.estates}
         return frozenset(estates | {"r:" + _road_key(r) for r in self.roads})
 
 
@@ -129,7 +130,9 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=号|栋|幢|座|单元|楼|层|期|室|弄)")
-_BUILDING = re.compile(r"(\d+)(?:号楼|号院|栋楼|栋|幢|座|号(?!线|院|楼))")
+_BUILDING = re.compile(r"(\d+|(?<![a-z])[a-z])(?:号楼|号院|栋楼|栋|幢|座|号(?!线|院|楼))")
+# a name right before a building number is an estate's, suffix or not (幸福里12幢)
+_NAMED_BUILDING = re.compile(r"([\u4e00-\u9fff]{2,6})(?=(?:\d+|[a-z])(?:号楼|栋|幢|座))")
 _IGNORED_NUMBER = re.compile(r"\d+(?:单元|层|楼|室|户|期)")
 # Administrative levels in front of the place (东湖区湖滨街道...); the district is compared
 # on its own. A district name is short: 阳光花园东区 is a part of an estate, not a district.
@@ -142,7 +145,7 @@ _CROSSING = re.compile(r"交叉口|交叉路口|十字路口|丁字路口|交汇
 # (single characters only when they hardly occur in names: 都 and 有 do, as in 富都家园).
 _BREAK = re.compile(
     r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
-    r"|附近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
+    r"|附近|靠近|临近|接近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
     r"|投诉|反映|举报|来电|市民|咨询|希望|要求|请求|报修"
 )
 _NAME = r"[\u4e00-\u9fff]{2,6}?"
@@ -153,7 +156,7 @@ _ESTATE = re.compile(
 )
 # not a verb before 路/街 (走路, 过马路, 上街) nor a word after it (路灯, 街道)
 _ROAD = re.compile(
-    _NAME + r"(?<![走过上下马铁公网线出进让修拦挡堵封带问来去逛沿临满当])"
+    _NAME + r"(?<![走过上下马铁公网线出进让修拦挡堵封带问来去逛沿临满当段条])"
     r"(?P<suffix>大道|大街|胡同|路|街|巷|弄)(?![灯面边段牌况旁人线费子过程道])"
 )
 _CONNECTOR = "和与及跟同"
@@ -192,9 +195,17 @@ def _estate_stem(name: str, suffix: str) -> str:
     return name[: -len(suffix)]
 
 
+def _as_estate(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if _ESTATE.search(name) or re.search(r"[栋幢楼座号和与及跟路街道巷弄]", name):
+        return name
+    return name + "小区 "
+
+
 def parse_place(text: str | None, district: str | None = None) -> Place:
     """The place a free text names (an address, or the content when there is none)."""
     text = normalize_place(text)
+    text = _NAMED_BUILDING.sub(_as_estate, text)
     crossing = bool(_CROSSING.search(text))
     numbers = frozenset(_BUILDING.findall(_IGNORED_NUMBER.sub(" ", text)))
     # 梧桐路口 is the crossing at 梧桐路 (十字路口, 那个路口 are not roads)
@@ -238,7 +249,8 @@ def place_score(a: Place, b: Place) -> float:
     numbers_conflict = bool(a.numbers and b.numbers and not a.numbers & b.numbers)
     if a.estates and b.estates and _same_estate(a.estates, b.estates):
         return PLACE_OTHER_BUILDING if numbers_conflict else PLACE_EXACT
-    roads = {x for x in a.roads for y in b.roads if x.endswith(y) or y.endswith(x)}
+    # by key, so that 光谷街 and 近光谷街 (a word stuck to it) count as one road
+    roads = {_road_key(x) for x in a.roads for y in b.roads if x.endswith(y) or y.endswith(x)}
     if not roads:
         return 0.0
     if a.estates and b.estates:  # other estates on the same road

@@ -4,7 +4,9 @@
         [--orders ORDERS.jsonl --new NEW.jsonl] [--background 600] [--scale 10000,100000]
 
 Files: orders `{"id","content","address","district"}`; new requests the same plus
-`"duplicate_of": id|null` and `"kind"`. Without files: the dev set in `data/` when it
+`"duplicate_of": id|null` and `"kind"`. Or grouped pairs (`--pairs`, `--blind2 DIR`):
+`{"id","group","text","address","role": repeat|near_miss}`, with background orders
+`{"id","text","address"}` (see `pairs_set`). Without files: the dev set in `data/` when it
 is there, else a synthetic set (synthetic.py). The open orders are indexed together
 with `--background` synthetic ones, then each new request is asked for its duplicates
 as a dispatcher would see them.
@@ -39,6 +41,8 @@ from dispatch.duplicates import features
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
+DEV2_PAIRS = DATA / "dup_dev2_pairs.jsonl"  # written later, other places and wordings
+BLIND2 = Path(__file__).parents[1] / "blind2"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 REPEATS = 3
 DISPATCHER = Actor("bench", Role.DISPATCHER)
@@ -56,6 +60,40 @@ def dev_part(new: list[dict], part: str) -> list[dict]:
         return new
     odd = part == "tune"
     return [r for r in new if (int(re.sub(r"\D", "", str(r["id"])) or 0) % 2 == 1) == odd]
+
+
+def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Grouped pairs as open orders and new requests.
+
+    In each group the first record is the open order; each later one is a request whose
+    duplicate is that order when both are `repeat`, and none otherwise (a `near_miss`:
+    same street or same kind, another incident). The background orders are open too.
+    """
+    orders = [
+        {"id": f"bg-{r['id']}", "content": r["text"], "address": r.get("address")}
+        for r in background
+    ]
+    groups: dict[str, list[dict]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record)
+    new = []
+    for records in groups.values():
+        anchor, *rest = records
+        orders.append(
+            {"id": anchor["id"], "content": anchor["text"], "address": anchor.get("address")}
+        )
+        for record in rest:
+            repeat = anchor["role"] == "repeat" and record["role"] == "repeat"
+            new.append(
+                {
+                    "id": record["id"],
+                    "content": record["text"],
+                    "address": record.get("address"),
+                    "duplicate_of": anchor["id"] if repeat else None,
+                    "kind": record["role"],
+                }
+            )
+    return orders, new
 
 
 def default_settings() -> ClassifierSettings:
@@ -201,13 +239,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=Path)
     parser.add_argument("--new", type=Path)
+    parser.add_argument("--pairs", type=Path, help="grouped pairs (see pairs_set)")
+    parser.add_argument("--pairs-background", type=Path, help="background orders for --pairs")
+    parser.add_argument(
+        "--blind2", action="store_true", help=f"{BLIND2}/dup_pairs.jsonl + dup_background.jsonl"
+    )
     parser.add_argument("--background", type=int, default=600)
     parser.add_argument("--scale", default="10000,100000", help="sizes; empty: skip")
     parser.add_argument("--misses", action="store_true", help="list the wrong top suggestions")
     parser.add_argument("--part", choices=["all", "tune", "holdout"], default="all")
     args = parser.parse_args(argv)
     settings = default_settings()
-    if args.orders and args.new:
+    if args.blind2:
+        args.pairs, args.pairs_background = (
+            BLIND2 / "dup_pairs.jsonl",
+            BLIND2 / "dup_background.jsonl",
+        )
+    if args.pairs:
+        background = read_jsonl(args.pairs_background) if args.pairs_background else []
+        (orders, new), source = pairs_set(read_jsonl(args.pairs), background), str(args.pairs)
+    elif args.orders and args.new:
         orders, new, source = read_jsonl(args.orders), read_jsonl(args.new), str(args.new)
     elif DEV_ORDERS.exists() and DEV_NEW.exists():
         orders, new, source = read_jsonl(DEV_ORDERS), read_jsonl(DEV_NEW), str(DEV_NEW)
