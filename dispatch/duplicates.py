@@ -152,7 +152,7 @@ _CROSSING = re.compile(r"交叉口|交叉路口|十字路口|丁字路口|交汇
 # Words that end a place name: whatever comes before them is not part of the next name
 # (single characters only when they hardly occur in names: 都 and 有 do, as in 富都家园).
 _BREAK = re.compile(
-    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
+    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|咱们|你好|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
     r"|附近|靠近|临近|接近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
     r"|投诉|反映|举报|来电|市民|咨询|希望|要求|请求|报修"
 )

@@ -41,8 +41,9 @@ from dispatch.duplicates import features
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
-# written later, other places and wordings; dev3 held out until measured once
+# written later, other places and wordings; dev3 and dev4 held out until measured once
 DEV2_PAIRS, DEV3_PAIRS = DATA / "dup_dev2_pairs.jsonl", DATA / "dup_dev3_pairs.jsonl"
+DEV4_PAIRS = DATA / "dup_dev4_pairs.jsonl"
 BLIND2 = Path(__file__).parents[1] / "blind2"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 REPEATS = 3
