@@ -67,9 +67,10 @@ def dev_part(new: list[dict], part: str) -> list[dict]:
 def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], list[dict]]:
     """Grouped pairs as open orders and new requests.
 
-    In each group the first record is the open order; each later one is a request whose
-    duplicate is that order when both are `repeat`, and none otherwise (a `near_miss`:
-    same street or same kind, another incident). The background orders are open too.
+    In each group the first `repeat` record (else the first record) is the open order;
+    each other one is a request whose duplicate is that order when both are `repeat`,
+    and none otherwise (a `near_miss`: same street or same kind, another incident). The
+    background orders are open too.
     """
     orders = [
         {"id": f"bg-{r['id']}", "content": r["text"], "address": r.get("address")}
@@ -80,7 +81,8 @@ def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], li
         groups.setdefault(str(record["group"]), []).append(record)
     new = []
     for records in groups.values():
-        anchor, *rest = records
+        anchor = next((r for r in records if r["role"] == "repeat"), records[0])
+        rest = [r for r in records if r is not anchor]
         orders.append(
             {"id": anchor["id"], "content": anchor["text"], "address": anchor.get("address")}
         )
@@ -96,6 +98,14 @@ def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], li
                 }
             )
     return orders, new
+
+
+def group_shapes(pairs: list[dict]) -> dict[str, int]:
+    """How the groups are made, e.g. {"repeat+repeat": 40, "near_miss+near_miss": 40}."""
+    groups: dict[str, list[str]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record["role"])
+    return dict(Counter("+".join(roles) for roles in groups.values()))
 
 
 def default_settings() -> ClassifierSettings:
@@ -252,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["all", "tune", "holdout"], default="all")
     args = parser.parse_args(argv)
     settings = default_settings()
+    shapes, background = None, []
     if args.blind2:
         args.pairs, args.pairs_background = (
             BLIND2 / "dup_pairs.jsonl",
@@ -259,7 +270,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.pairs:
         background = read_jsonl(args.pairs_background) if args.pairs_background else []
-        (orders, new), source = pairs_set(read_jsonl(args.pairs), background), str(args.pairs)
+        pairs = read_jsonl(args.pairs)
+        (orders, new), source = pairs_set(pairs, background), str(args.pairs)
+        shapes = group_shapes(pairs)
     elif args.orders and args.new:
         orders, new, source = read_jsonl(args.orders), read_jsonl(args.new), str(args.new)
     elif DEV_ORDERS.exists() and DEV_NEW.exists():
@@ -271,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.misses:
         quality.pop("misses")
     report = {"data": source, "part": args.part, "background": args.background}
+    if shapes is not None:
+        report |= {"groups": shapes, "background_orders": len(background)}
     report["quality"] = quality
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
     report["scale"] = [scale_run(settings, size, new) for size in sizes]
