@@ -16,6 +16,7 @@ as a dispatcher would see them.
 - both at the `suggest` level (shown to the agent) and the `certain` level (merged
   automatically; a top suggestion that is not certain counts as none), plus the
   precision of certain;
+- for grouped pairs also `pairwise`: every pair inside a group scored on its own;
 - query latency p50/p95 (wall clock, and CPU time of the thread) and the build time of
   the index (features of every order, as the start-up load computes them) at each
   `--scale` size of synthetic open orders.
@@ -31,13 +32,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import combinations
 from pathlib import Path
 
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
-from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
-from dispatch.duplicates import features
+from dispatch.duplicate_index import DuplicateIndex, IndexedOrder, thresholds_from
+from dispatch.duplicates import compare, features
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
@@ -98,6 +100,39 @@ def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], li
                 }
             )
     return orders, new
+
+
+def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
+    """Every pair inside a group, scored on its own: a pair of repeats is one incident
+    (a positive), a pair with a near miss is not. Recall over the positives and the
+    share of negatives matched, at the suggest and certain levels."""
+    thresholds = thresholds_from(settings)
+    groups: dict[str, list[dict]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record)
+    counts: Counter[str] = Counter()
+    for records in groups.values():
+        found = [features(r["text"], r.get("address") or None) for r in records]
+        for i, j in combinations(range(len(records)), 2):
+            same = records[i]["role"] == records[j]["role"] == "repeat"
+            counts["positive" if same else "negative"] += 1
+            # either may be the new one: the later request is compared with the older order
+            match = compare(found[j], found[i], thresholds)
+            for level, hit in (("suggest", match), ("certain", match and match.certain)):
+                if hit:
+                    counts[f"{level}_{'true' if same else 'false'}"] += 1
+    positive, negative = counts["positive"] or 1, counts["negative"] or 1
+    return {
+        "positive_pairs": counts["positive"],
+        "negative_pairs": counts["negative"],
+        **{
+            level: {
+                "recall": round(counts[f"{level}_true"] / positive, 3),
+                "false_match_rate": round(counts[f"{level}_false"] / negative, 3),
+            }
+            for level in ("suggest", "certain")
+        },
+    }
 
 
 def group_shapes(pairs: list[dict]) -> dict[str, int]:
@@ -262,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["all", "tune", "holdout"], default="all")
     args = parser.parse_args(argv)
     settings = default_settings()
-    shapes, background = None, []
+    shapes, background, pairs = None, [], None
     if args.blind2:
         args.pairs, args.pairs_background = (
             BLIND2 / "dup_pairs.jsonl",
@@ -286,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"data": source, "part": args.part, "background": args.background}
     if shapes is not None:
         report |= {"groups": shapes, "background_orders": len(background)}
+    if pairs is not None:
+        report["pairwise"] = pairwise(settings, pairs)
     report["quality"] = quality
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
     report["scale"] = [scale_run(settings, size, new) for size in sizes]
