@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -41,6 +41,8 @@ PLACE_EXACT = 1.0  # same estate (and building, when both say), same crossing, s
 PLACE_ROAD = 0.7  # same road, one side is less precise
 PLACE_OTHER_BUILDING = 0.4  # same estate or road, different building or house numbers
 PLACE_NEAR = 0.3  # different estates on the same road
+PLACE_HEAD = 0.7  # only the addresses' leading names agree (no estate or road known)
+HEAD = 3  # characters of an address's leading name that must agree
 UNKNOWN_KIND = 0.3  # one side names no known kind of problem: neither match nor conflict
 
 
@@ -61,6 +63,10 @@ class Place:
     numbers: frozenset[str]  # building and house numbers
     crossing: bool
     district: str | None
+    # the name an address field starts with (its first HEAD characters, administrative
+    # levels taken off): 文化宫 for 文化宫后面居民楼, 水岸名 for 水岸名都3期车库入口 —
+    # a landmark or estate without a known suffix still meets the same name
+    head: str | None = None
 
     @property
     def keys(self) -> frozenset[str]:
@@ -68,8 +74,10 @@ class Place:
         # an estate by the last two characters of its stem, so 家阳光 meets 阳光
         # a road by the last two characters of its name, so 投诉码头街 (a word of the
         # sentence stuck to it) meets 码头街
-        estates = {"e:" + e[-2:] for e in self.estates}
-        return frozenset(estates | {"r:" + _road_key(r) for r in self.roads})
+        # and by its first two, so 光明 meets 光明农贸 (光明菜市场 = 光明农贸市场)
+        estates = {"e:" + e[-2:] for e in self.estates} | {"e:" + e[:2] for e in self.estates}
+        heads = {"h:" + self.head} if self.head else set()
+        return frozenset(estates | heads | {"r:" + _road_key(r) for r in self.roads})
 
 
 @dataclass(frozen=True)
@@ -97,13 +105,14 @@ def _read_lines(path: Path) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _kinds() -> dict[str, str]:
-    kind_of: dict[str, str] = {}
+def _kinds() -> dict[str, frozenset[str]]:
+    """word -> the kinds it names (杂物 is litter and a blocked fire escape)."""
+    kinds_of: dict[str, set[str]] = {}
     for line in _read_lines(KINDS_FILE):
         kind, *words = line.split()
         for word in words:
-            kind_of.setdefault(word, kind)
-    return kind_of
+            kinds_of.setdefault(word, set()).add(kind)
+    return {word: frozenset(kinds) for word, kinds in kinds_of.items()}
 
 
 @lru_cache(maxsize=1)
@@ -129,7 +138,9 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=号|栋|幢|座|单元|楼|层|期|室|弄)")
-_BUILDING = re.compile(r"(\d+)(?:号楼|号院|栋楼|栋|幢|座|号(?!线|院|楼))")
+_BUILDING = re.compile(r"(\d+|(?<![a-z])[a-z])(?:号楼|号院|栋楼|栋|幢|座|号(?!线|院|楼))")
+# a name right before a building number is an estate's, suffix or not (幸福里12幢)
+_NAMED_BUILDING = re.compile(r"([\u4e00-\u9fff]{2,6})(?=(?:\d+|[a-z])(?:号楼|栋|幢|座))")
 _IGNORED_NUMBER = re.compile(r"\d+(?:单元|层|楼|室|户|期)")
 # Administrative levels in front of the place (东湖区湖滨街道...); the district is compared
 # on its own. A district name is short: 阳光花园东区 is a part of an estate, not a district.
@@ -141,8 +152,8 @@ _CROSSING = re.compile(r"交叉口|交叉路口|十字路口|丁字路口|交汇
 # Words that end a place name: whatever comes before them is not part of the next name
 # (single characters only when they hardly occur in names: 都 and 有 do, as in 富都家园).
 _BREAK = re.compile(
-    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
-    r"|附近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
+    r"[^\u4e00-\u9fff0-9]+|我们|你们|他们|咱们|你好|马路|道路|公路|走路|在|的|我|了|是|住|从|到|对|向|与|及|跟|这|那|个|被"
+    r"|附近|靠近|临近|接近|门口|门前|旁边|对面|楼下|楼上|一带|路边|边上|里面|东侧|西侧|南侧|北侧|交叉口|路口"
     r"|投诉|反映|举报|来电|市民|咨询|希望|要求|请求|报修"
 )
 _NAME = r"[\u4e00-\u9fff]{2,6}?"
@@ -153,7 +164,7 @@ _ESTATE = re.compile(
 )
 # not a verb before 路/街 (走路, 过马路, 上街) nor a word after it (路灯, 街道)
 _ROAD = re.compile(
-    _NAME + r"(?<![走过上下马铁公网线出进让修拦挡堵封带问来去逛沿临满当])"
+    _NAME + r"(?<![走过上下马铁公网线出进让修拦挡堵封带问来去逛沿临满当段条])"
     r"(?P<suffix>大道|大街|胡同|路|街|巷|弄)(?![灯面边段牌况旁人线费子过程道])"
 )
 _CONNECTOR = "和与及跟同"
@@ -192,9 +203,30 @@ def _estate_stem(name: str, suffix: str) -> str:
     return name[: -len(suffix)]
 
 
+def _as_estate(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if _ESTATE.search(name) or re.search(r"[栋幢楼座号和与及跟路街道巷弄]", name):
+        return name
+    return name + "小区 "
+
+
+def _head(text: str) -> str | None:
+    """The first HEAD characters of the address's first name, after administrative levels."""
+    for chunk in _BREAK.split(re.sub(r"[\da-z]+", " ", text)):
+        while admin := _ADMIN.match(chunk):
+            chunk = chunk[admin.end() :]
+        if len(chunk) >= HEAD:
+            return chunk[:HEAD]
+        if chunk:
+            return None
+    return None
+
+
 def parse_place(text: str | None, district: str | None = None) -> Place:
     """The place a free text names (an address, or the content when there is none)."""
     text = normalize_place(text)
+    head = _head(text)
+    text = _NAMED_BUILDING.sub(_as_estate, text)
     crossing = bool(_CROSSING.search(text))
     numbers = frozenset(_BUILDING.findall(_IGNORED_NUMBER.sub(" ", text)))
     # 梧桐路口 is the crossing at 梧桐路 (十字路口, 那个路口 are not roads)
@@ -223,7 +255,7 @@ def parse_place(text: str | None, district: str | None = None) -> Place:
     roads = {r for r in roads if not any(r in e for e in estates)}
     if len(roads) >= 2:
         crossing = crossing or bool(re.search(r"路[与和及]|街[与和及]", text))
-    return Place(frozenset(estates), frozenset(roads), numbers, crossing, district or None)
+    return Place(frozenset(estates), frozenset(roads), numbers, crossing, district or None, head)
 
 
 def _same_estate(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -238,9 +270,14 @@ def place_score(a: Place, b: Place) -> float:
     numbers_conflict = bool(a.numbers and b.numbers and not a.numbers & b.numbers)
     if a.estates and b.estates and _same_estate(a.estates, b.estates):
         return PLACE_OTHER_BUILDING if numbers_conflict else PLACE_EXACT
-    roads = {x for x in a.roads for y in b.roads if x.endswith(y) or y.endswith(x)}
+    # by key, so that 光谷街 and 近光谷街 (a word stuck to it) count as one road
+    roads = {_road_key(x) for x in a.roads for y in b.roads if x.endswith(y) or y.endswith(x)}
     if not roads:
-        return 0.0
+        # neither estate nor road in common: the same leading name, when nothing else
+        # tells the two apart (no estates or roads that differ, no other building)
+        known = (a.estates and b.estates) or (a.roads and b.roads)
+        same_head = a.head is not None and a.head == b.head
+        return PLACE_HEAD if same_head and not known and not numbers_conflict else 0.0
     if a.estates and b.estates:  # other estates on the same road
         return PLACE_NEAR
     if numbers_conflict:
@@ -261,7 +298,7 @@ def place_score(a: Place, b: Place) -> float:
 def kinds_of(text: str) -> frozenset[str]:
     """The problems a text names; qualifiers (~odor: a smell) only when nothing else is."""
     # every word, overlaps too: 自来水管爆裂 is about the supply and a burst pipe
-    kinds = frozenset(kind for word, kind in _kinds().items() if word in text)
+    kinds = frozenset(k for word, named in _kinds().items() if word in text for k in named)
     problems = frozenset(k for k in kinds if not k.startswith("~"))
     return problems or kinds
 
@@ -289,9 +326,10 @@ def features(content: str, address: str | None = None, district: str | None = No
             place.numbers | from_content.numbers,
             place.crossing or from_content.crossing,
             place.district,
+            place.head,
         )
     elif not address:
-        place = from_content
+        place = replace(from_content, head=None)  # a sentence's first words are no name
     topic = _topic_text(content, place)
     stop = _stopwords()
     words = frozenset(w for w in word_tokens(topic) if len(w) >= 2 and w not in stop)
@@ -326,8 +364,14 @@ def kind_agreement(a: frozenset[str], b: frozenset[str]) -> float:
     """
     if not a or not b:
         return UNKNOWN_KIND
+    if _qualifiers_only(a) != _qualifiers_only(b):
+        return UNKNOWN_KIND  # a smell alone neither matches nor contradicts a problem
     common = len(a & b)
     return 0.5 * (2 * common / (len(a) + len(b)) + common / min(len(a), len(b)))
+
+
+def _qualifiers_only(kinds: frozenset[str]) -> bool:
+    return all(k.startswith("~") for k in kinds)
 
 
 def compare(new: Features, old: Features, thresholds: Thresholds) -> Match | None:

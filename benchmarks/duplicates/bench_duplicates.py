@@ -4,7 +4,9 @@
         [--orders ORDERS.jsonl --new NEW.jsonl] [--background 600] [--scale 10000,100000]
 
 Files: orders `{"id","content","address","district"}`; new requests the same plus
-`"duplicate_of": id|null` and `"kind"`. Without files: the dev set in `data/` when it
+`"duplicate_of": id|null` and `"kind"`. Or grouped pairs (`--pairs`, `--blind2 DIR`):
+`{"id","group","text","address","role": repeat|near_miss}`, with background orders
+`{"id","text","address"}` (see `pairs_set`). Without files: the dev set in `data/` when it
 is there, else a synthetic set (synthetic.py). The open orders are indexed together
 with `--background` synthetic ones, then each new request is asked for its duplicates
 as a dispatcher would see them.
@@ -14,6 +16,7 @@ as a dispatcher would see them.
 - both at the `suggest` level (shown to the agent) and the `certain` level (merged
   automatically; a top suggestion that is not certain counts as none), plus the
   precision of certain;
+- for grouped pairs also `pairwise`: every pair inside a group scored on its own;
 - query latency p50/p95 (wall clock, and CPU time of the thread) and the build time of
   the index (features of every order, as the start-up load computes them) at each
   `--scale` size of synthetic open orders.
@@ -29,16 +32,21 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import combinations
 from pathlib import Path
 
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
-from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
-from dispatch.duplicates import features
+from dispatch.duplicate_index import DuplicateIndex, IndexedOrder, thresholds_from
+from dispatch.duplicates import compare, features
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
+# written later, other places and wordings; dev3 and dev4 held out until measured once
+DEV2_PAIRS, DEV3_PAIRS = DATA / "dup_dev2_pairs.jsonl", DATA / "dup_dev3_pairs.jsonl"
+DEV4_PAIRS = DATA / "dup_dev4_pairs.jsonl"
+BLIND2 = Path(__file__).parents[1] / "blind2"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 REPEATS = 3
 DISPATCHER = Actor("bench", Role.DISPATCHER)
@@ -56,6 +64,83 @@ def dev_part(new: list[dict], part: str) -> list[dict]:
         return new
     odd = part == "tune"
     return [r for r in new if (int(re.sub(r"\D", "", str(r["id"])) or 0) % 2 == 1) == odd]
+
+
+def pairs_set(pairs: list[dict], background: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Grouped pairs as open orders and new requests.
+
+    In each group the first `repeat` record (else the first record) is the open order;
+    each other one is a request whose duplicate is that order when both are `repeat`,
+    and none otherwise (a `near_miss`: same street or same kind, another incident). The
+    background orders are open too.
+    """
+    orders = [
+        {"id": f"bg-{r['id']}", "content": r["text"], "address": r.get("address")}
+        for r in background
+    ]
+    groups: dict[str, list[dict]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record)
+    new = []
+    for records in groups.values():
+        anchor = next((r for r in records if r["role"] == "repeat"), records[0])
+        rest = [r for r in records if r is not anchor]
+        orders.append(
+            {"id": anchor["id"], "content": anchor["text"], "address": anchor.get("address")}
+        )
+        for record in rest:
+            repeat = anchor["role"] == "repeat" and record["role"] == "repeat"
+            new.append(
+                {
+                    "id": record["id"],
+                    "content": record["text"],
+                    "address": record.get("address"),
+                    "duplicate_of": anchor["id"] if repeat else None,
+                    "kind": record["role"],
+                }
+            )
+    return orders, new
+
+
+def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
+    """Every pair inside a group, scored on its own: a pair of repeats is one incident
+    (a positive), a pair with a near miss is not. Recall over the positives and the
+    share of negatives matched, at the suggest and certain levels."""
+    thresholds = thresholds_from(settings)
+    groups: dict[str, list[dict]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record)
+    counts: Counter[str] = Counter()
+    for records in groups.values():
+        found = [features(r["text"], r.get("address") or None) for r in records]
+        for i, j in combinations(range(len(records)), 2):
+            same = records[i]["role"] == records[j]["role"] == "repeat"
+            counts["positive" if same else "negative"] += 1
+            # either may be the new one: the later request is compared with the older order
+            match = compare(found[j], found[i], thresholds)
+            for level, hit in (("suggest", match), ("certain", match and match.certain)):
+                if hit:
+                    counts[f"{level}_{'true' if same else 'false'}"] += 1
+    positive, negative = counts["positive"] or 1, counts["negative"] or 1
+    return {
+        "positive_pairs": counts["positive"],
+        "negative_pairs": counts["negative"],
+        **{
+            level: {
+                "recall": round(counts[f"{level}_true"] / positive, 3),
+                "false_match_rate": round(counts[f"{level}_false"] / negative, 3),
+            }
+            for level in ("suggest", "certain")
+        },
+    }
+
+
+def group_shapes(pairs: list[dict]) -> dict[str, int]:
+    """How the groups are made, e.g. {"repeat+repeat": 40, "near_miss+near_miss": 40}."""
+    groups: dict[str, list[str]] = {}
+    for record in pairs:
+        groups.setdefault(str(record["group"]), []).append(record["role"])
+    return dict(Counter("+".join(roles) for roles in groups.values()))
 
 
 def default_settings() -> ClassifierSettings:
@@ -201,13 +286,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=Path)
     parser.add_argument("--new", type=Path)
+    parser.add_argument("--pairs", type=Path, help="grouped pairs (see pairs_set)")
+    parser.add_argument("--pairs-background", type=Path, help="background orders for --pairs")
+    parser.add_argument(
+        "--blind2", action="store_true", help=f"{BLIND2}/dup_pairs.jsonl + dup_background.jsonl"
+    )
     parser.add_argument("--background", type=int, default=600)
     parser.add_argument("--scale", default="10000,100000", help="sizes; empty: skip")
     parser.add_argument("--misses", action="store_true", help="list the wrong top suggestions")
     parser.add_argument("--part", choices=["all", "tune", "holdout"], default="all")
     args = parser.parse_args(argv)
     settings = default_settings()
-    if args.orders and args.new:
+    shapes, background, pairs = None, [], None
+    if args.blind2:
+        args.pairs, args.pairs_background = (
+            BLIND2 / "dup_pairs.jsonl",
+            BLIND2 / "dup_background.jsonl",
+        )
+    if args.pairs:
+        background = read_jsonl(args.pairs_background) if args.pairs_background else []
+        pairs = read_jsonl(args.pairs)
+        (orders, new), source = pairs_set(pairs, background), str(args.pairs)
+        shapes = group_shapes(pairs)
+    elif args.orders and args.new:
         orders, new, source = read_jsonl(args.orders), read_jsonl(args.new), str(args.new)
     elif DEV_ORDERS.exists() and DEV_NEW.exists():
         orders, new, source = read_jsonl(DEV_ORDERS), read_jsonl(DEV_NEW), str(DEV_NEW)
@@ -218,6 +319,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.misses:
         quality.pop("misses")
     report = {"data": source, "part": args.part, "background": args.background}
+    if shapes is not None:
+        report |= {"groups": shapes, "background_orders": len(background)}
+    if pairs is not None:
+        report["pairwise"] = pairwise(settings, pairs)
     report["quality"] = quality
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
     report["scale"] = [scale_run(settings, size, new) for size in sizes]

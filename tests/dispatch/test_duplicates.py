@@ -10,8 +10,11 @@ from config import load_settings
 from dispatch.duplicate_index import thresholds_from
 from dispatch.duplicates import (
     PLACE_EXACT,
+    PLACE_HEAD,
+    UNKNOWN_KIND,
     compare,
     features,
+    kind_agreement,
     kinds_of,
     normalize_place,
     parse_place,
@@ -31,6 +34,9 @@ THRESHOLDS = thresholds_from(load_settings(environ={}).classifiers)
         ("文化路和新华大街十字路口", "新华街与文化路交汇处"),
         ("人民路88号", "东湖区人民路88号"),
         ("锦绣花园小区十二号楼2单元302室", "锦绣花园12栋"),
+        ("幸福里小区12号楼", "幸福里十二幢"),  # a name before a building number: an estate
+        ("锦华大厦B座", "锦华大厦b座"),
+        ("长青路17号", "城南区长青路十七号院"),
     ],
 )
 def test_one_place_written_two_ways(a, b):
@@ -128,3 +134,41 @@ def test_same_problem_other_building_is_at_most_a_suggestion():
 
 def test_without_any_place_nothing_is_matched():
     assert _match(("楼道垃圾没人清理", ""), ("楼道垃圾没人清理", "")) is None
+
+
+def test_a_market_named_two_ways_shares_an_index_key():
+    market, farmers_market = parse_place("光明菜市场"), parse_place("光明农贸市场大门")
+    assert market.keys & farmers_market.keys
+    assert place_score(market, farmers_market) == PLACE_EXACT
+
+
+def test_a_landmark_without_suffix_meets_its_leading_name_only():
+    palace = parse_place("文化宫后面居民楼")
+    assert place_score(palace, parse_place("文化宫后面")) == PLACE_HEAD
+    assert place_score(palace, parse_place("少年宫后面")) == 0
+    # a different building of the same name is not the same place
+    assert place_score(parse_place("水岸名都3期5号楼"), parse_place("水岸名都3期8号楼")) == 0
+
+
+def test_a_stretch_of_road_is_no_road_name():
+    assert parse_place("华山路一下雨就积水,整段路都淹了").roads == frozenset({"华山路"})
+
+
+def test_two_crossings_sharing_one_road_are_apart():
+    crossing = parse_place("光谷街与云杉路口")
+    assert place_score(parse_place("智谷路靠近光谷街口"), crossing) < PLACE_EXACT
+    assert place_score(parse_place("智谷路近光谷街口"), crossing) < PLACE_EXACT
+
+
+def test_a_word_may_name_several_kinds():
+    assert {"garbage", "fire_safety"} <= kinds_of("楼梯间被杂物堵满了,万一着火跑不出去")
+
+
+def test_a_smell_alone_neither_matches_nor_contradicts_a_problem():
+    assert kind_agreement(frozenset({"~odor"}), frozenset({"garbage"})) == UNKNOWN_KIND
+    assert kind_agreement(frozenset({"noise"}), frozenset({"garbage"})) == 0
+
+
+def test_pests_are_not_stray_dogs():
+    dogs, rats = kinds_of("小区里流浪狗成群结队地叫"), kinds_of("小区里老鼠太多了")
+    assert kind_agreement(dogs, rats) == 0
