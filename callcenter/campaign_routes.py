@@ -151,8 +151,9 @@ async def create(request: web.Request, call: Call):
         session.add(campaign)
         await session.flush()
         act.object, act.detail = str(campaign.id), {"action": "create", "name": body.name}
-        # The prompts before the commit: a campaign without its voice is not created.
-        await asyncio.to_thread(campaigns.write_prompts, request.app[SETTINGS].sip, campaign)
+    # After the commit (synthesis takes a second, SQLite's writer must not wait for it);
+    # a campaign whose prompts are missing cannot start.
+    await asyncio.to_thread(campaigns.write_prompts, request.app[SETTINGS].sip, campaign)
     return view(campaign)
 
 
@@ -212,6 +213,9 @@ def state_change(action: Literal["start", "pause"]):
                 raise CampaignError(
                     f"外呼任务{label},不能{'开始' if action == 'start' else '暂停'}"
                 )
+            sip = request.app[SETTINGS].sip
+            if action == "start" and not campaigns.prompts_ready(sip, campaign):
+                raise CampaignError("外呼语音提示尚未生成,请检查语音合成工具后重建任务")
             campaign.state, campaign.updated_at = to, now
         return view(campaign)
 

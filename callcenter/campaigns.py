@@ -149,6 +149,12 @@ def prompts_dir(settings: SipSettings, campaign_id: int) -> Path:
     return settings.prompts_path / "campaigns" / str(campaign_id)
 
 
+def prompts_ready(settings: SipSettings, campaign: Campaign) -> bool:
+    names = [INTRO, THANKS, *(question_prompt(i) for i in range(len(campaign.questions)))]
+    directory = prompts_dir(settings, campaign.id)
+    return all((directory / f"{name}.wav").is_file() for name in names)
+
+
 def write_prompts(settings: SipSettings, campaign: Campaign) -> None:
     """Placeholder Mandarin prompts for the intro, each question (with its keys) and
     the thanks; recorded ones may replace them (same names)."""

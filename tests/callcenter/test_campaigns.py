@@ -142,6 +142,10 @@ async def test_campaign_api_targets_do_not_call_states_and_bad_input(client):
     await api.call("POST", "/api/v1/campaigns/999/start", "admin", expect=404)
     await api.call("POST", "/api/v1/campaigns/x1/start", "admin", expect=404)
     await api.call("POST", f"/api/v1/campaigns/{cid}/pause", "admin", expect=409)  # a draft
+    intro = directory / "intro.wav"
+    intro.rename(intro.with_suffix(".bak"))  # a prompt missing: it cannot start
+    await api.call("POST", f"/api/v1/campaigns/{cid}/start", "admin", expect=409)
+    intro.with_suffix(".bak").rename(intro)
     started = await api.call("POST", f"/api/v1/campaigns/{cid}/start", "admin")
     assert started["state"] == "running"
     await api.call("POST", f"/api/v1/campaigns/{cid}/start", "admin", expect=409)
