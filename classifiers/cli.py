@@ -41,8 +41,15 @@ def cmd_train(args) -> int:
         taxonomy = data.parent / "taxonomy.jsonl"  # a catalogue shipped next to the data
     if taxonomy is not None and not taxonomy.is_file():
         raise ClassifierError(f"分类目录文件不存在: {taxonomy}")
+    unlabelled_file = Path(args.unlabelled) if args.unlabelled else None
+    if unlabelled_file is None and not args.no_unlabelled:
+        sibling = data.parent / "unlabelled.jsonl"  # TipDM ships its unlabelled messages
+        unlabelled_file = sibling if sibling.is_file() and sibling != data else None
+    unlabelled = read_records(unlabelled_file) if unlabelled_file else []
     report = _progress(time.monotonic())
     report(f"读取 {len(records)} 条记录: {data}" + (f", 分类目录 {taxonomy}" if taxonomy else ""))
+    if unlabelled_file:
+        report(f"未标注记录 {len(unlabelled)} 条: {unlabelled_file}")
     model = train(
         records,
         field=args.field,
@@ -51,6 +58,7 @@ def cmd_train(args) -> int:
         cv_folds=args.cv_folds,
         data_hash=file_sha256(data),
         progress=report,
+        unlabelled=unlabelled,
     )
     try:
         model.save(Path(args.out))
@@ -117,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-taxonomy", action="store_true", help="ignore a sibling taxonomy.jsonl")
     p.add_argument("--no-keywords", action="store_true", help="do not use the keyword list")
     p.add_argument("--cv-folds", type=int, default=5, help="k-fold CV for metadata (0 = skip)")
+    p.add_argument("--unlabelled", help="unlabelled JSONL for self-training")
+    p.add_argument("--no-unlabelled", action="store_true", help="ignore a sibling unlabelled.jsonl")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a model on labelled JSONL records")

@@ -49,6 +49,11 @@ class ModelSettings:
     class_weight: str | None = "balanced"
     calibration_folds: int = 5
     calibration_class_weight: str | None = None
+    # Self-training on unlabelled messages (when given): those the first model labels
+    # with at least this probability are added at this weight and the model is refitted
+    # (bench_prior.py st:0.7:0.3: no set worse, category_dev 0.886 -> 0.905).
+    self_training_threshold: float = 0.7
+    self_training_weight: float = 0.3
 
 
 def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSettings):

@@ -95,6 +95,32 @@ def training_set(records: Sequence[Record], field: str, settings: ModelSettings)
     return out
 
 
+def pseudo_labelled(
+    model: TextClassifier, unlabelled: Sequence[Record], field: str, threshold: float
+) -> list[Record]:
+    """The unlabelled records ``model`` labels with at least ``threshold`` probability,
+    with that label in ``field``."""
+    tops = model.predict_many([(r.text, r.title) for r in unlabelled], k=1)
+    return [
+        Record(r.id, r.text, r.title, {**r.raw, field: top[0][0]}, r.line)
+        for r, top in zip(unlabelled, tops, strict=True)
+        if top and top[0][1] >= threshold
+    ]
+
+
+def self_trained_set(
+    data: TrainingSet, pseudo: Sequence[Record], field: str, settings: ModelSettings
+) -> TrainingSet:
+    """``data`` plus the pseudo-labelled records at ``settings.self_training_weight``."""
+    extra = training_set(pseudo, field, settings)
+    offset = max(data.groups, default=-1) + 1
+    for doc, label, weight, group in zip(
+        extra.docs, extra.labels, extra.weights, extra.groups, strict=True
+    ):
+        data.add(doc, label, weight * settings.self_training_weight, group + offset)
+    return data
+
+
 def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
     """Fit the pipeline on a :class:`TrainingSet`."""
     labels = sorted(set(data.labels))
@@ -179,8 +205,12 @@ def train(
     cv_folds: int = 5,
     data_hash: str | None = None,
     progress: Progress = _quiet,
+    unlabelled: Sequence[Record] = (),
 ) -> TextClassifier:
-    """Fit a classifier for ``field`` and return it with metadata (CV metrics included)."""
+    """Fit a classifier for ``field`` and return it with metadata (CV metrics included).
+
+    With ``unlabelled`` records, one round of self-training follows (ModelSettings
+    ``self_training_*``); the CV figures are of the supervised model."""
     settings = settings or ModelSettings()
     usable = [r for r in records if r.value(field)]
     if not usable:
@@ -196,6 +226,15 @@ def train(
         cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
     progress("训练最终模型")
     pipeline = fit_pipeline(training_set(usable, field, settings), lexicon, settings)
+    n_pseudo = 0
+    if unlabelled:
+        pseudo = pseudo_labelled(
+            TextClassifier(pipeline=pipeline), unlabelled, field, settings.self_training_threshold
+        )
+        n_pseudo = len(pseudo)
+        progress(f"自训练: {n_pseudo}/{len(unlabelled)} 条未标注记录加入训练")
+        data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
+        pipeline = fit_pipeline(data, lexicon, settings)
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,
@@ -208,6 +247,7 @@ def train(
         "training_data_sha256": data_hash,
         "taxonomy": str(taxonomy) if taxonomy else None,
         "keywords": use_keywords,
+        "self_training": {"unlabelled": len(unlabelled), "pseudo_labelled": n_pseudo},
         "settings": asdict(settings),
         "sklearn_version": sklearn.__version__,
     }

@@ -92,3 +92,23 @@ def test_fast_char_transform_equals_sklearn():
     ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(docs[:120])
     diff = fast.transform(docs[120:]) - ref.transform(docs[120:])
     assert np.abs(diff.toarray()).max() < 1e-6
+
+
+def test_self_training_adds_confident_unlabelled_messages():
+    from dataclasses import replace
+
+    from classifiers.model import ModelSettings
+
+    labelled = read_records(OWN_DATA / "phone_style.jsonl")
+    unlabelled = [
+        replace(r, raw={"id": r.id, "text": r.text})
+        for r in read_records(OWN_DATA / "phone_dev.jsonl")
+    ]
+    settings = ModelSettings(self_training_threshold=0.5)
+    model = train(labelled, cv_folds=0, settings=settings, unlabelled=unlabelled)
+    used = model.metadata["self_training"]
+    assert used["unlabelled"] == len(unlabelled)
+    assert 0 < used["pseudo_labelled"] <= len(unlabelled)
+    assert model.predict("公交车老是不按时来", k=1)[0][0] == "交通运输"
+    plain = train(labelled, cv_folds=0, settings=settings)
+    assert plain.metadata["self_training"] == {"unlabelled": 0, "pseudo_labelled": 0}
