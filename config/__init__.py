@@ -81,6 +81,13 @@ class AuthSettings(BaseModel):
     # shared database so every node enforces one limit.
     api_key_requests_per_window: int = Field(600, ge=1)
     api_key_window_seconds: float = Field(60, gt=0)
+    # Every API request counts against its user (signed in with a token) or, on public
+    # routes and for requests with a wrong token, against the client address; counted by
+    # all nodes together (app/ratelimit.py). A busy agent's console makes a few requests
+    # a second; a runaway script or a stolen token meets the 429 with Retry-After.
+    user_requests_per_window: int = Field(1200, ge=1)
+    address_requests_per_window: int = Field(600, ge=1)
+    request_window_seconds: float = Field(60, gt=0)
 
 
 class CalendarSettings(BaseModel):
@@ -565,6 +572,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_DB_ECHO": ("database", "echo"),
     "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),
     "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
+    "HOTLINE_USER_REQUESTS_PER_WINDOW": ("auth", "user_requests_per_window"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),

@@ -157,11 +157,15 @@ async def test_a_node_dies_under_load_and_the_survivor_takes_orders_and_calls(cl
             assert (await intruder.wait_for("registration"))["code"] in (401, 403)
             await intruder.stop()
 
-            # 8 clients register orders; node1 is killed once both nodes took some.
+            # 8 agents register orders; node1 is killed once both nodes took some. (One
+            # agent each: the per-user request limit is counted by the whole cluster.)
+            clerks = [f"clerk{i}" for i in range(8)]
+            for clerk in clerks:
+                await add_user(api, username=clerk, role="agent", unit=None, hotlines=None)
             stop, log = asyncio.Event(), []
             clients = [
-                asyncio.create_task(register_orders(api, api.tokens["agent"], stop, log))
-                for _ in range(8)
+                asyncio.create_task(register_orders(api, api.tokens[clerk], stop, log))
+                for clerk in clerks
             ]
             for _ in range(200):
                 await asyncio.sleep(0.1)
