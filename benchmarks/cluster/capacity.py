@@ -84,10 +84,17 @@ def rms(path: Path, tail: float | None = None) -> float:
 def recording_levels(work: Path, node: str, bridged: set[str]) -> dict:
     """The RMS of the last TAIL_SECONDS of every recording of a bridged call (`bridged`:
     call record ids) a node wrote: how many, how many silent, the lowest, the median."""
-    files = (work / node / "recordings").rglob("*.wav")
-    levels = sorted(rms(p, TAIL_SECONDS) for p in files if p.stem in bridged)
+    levels, unreadable = [], 0
+    for path in (work / node / "recordings").rglob("*.wav"):
+        if path.stem in bridged:
+            try:
+                levels.append(rms(path, TAIL_SECONDS))
+            except (wave.Error, EOFError):
+                unreadable += 1
+    levels.sort()
     return {
         "files": len(levels),
+        "unreadable": unreadable,
         "silent": sum(level < SILENT_RMS for level in levels),
         "rms_min": round(levels[0]) if levels else None,
         "rms_median": round(levels[len(levels) // 2]) if levels else None,
@@ -166,6 +173,14 @@ async def talking(db_url: str) -> dict[str, int]:
     return result
 
 
+async def unfinished(db_url: str) -> int:
+    engine = create_engine(db_url)
+    async with engine.connect() as conn:
+        count = await conn.scalar(text("SELECT count(*) FROM calls WHERE ended_at IS NULL"))
+    await engine.dispose()
+    return count
+
+
 async def main(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="hotline-capacity-"))
     env = dict(os.environ, HOTLINE_CLUSTER_SETUP="0")
@@ -224,7 +239,11 @@ async def main(args: argparse.Namespace) -> dict:
             await asyncio.sleep(1)
         out = (await reader)[0].decode(errors="replace")
         wall = time.monotonic() - wall0
-        await asyncio.sleep(2)
+        # The records and recordings are written as the nodes finish each hang-up.
+        for _ in range(60):
+            await asyncio.sleep(1)
+            if not await unfinished(cluster["db_url"]):
+                break
         engine = create_engine(cluster["db_url"])
         async with engine.connect() as conn:
             rows = (
