@@ -20,6 +20,7 @@ from app.db import unit_of_work
 from app.errors import AppError
 from app.keys import DISPATCH, KB, PASSWORDS, SESSIONS, SETTINGS
 from dispatch import org
+from dispatch.geo import load_demo_cells
 from dispatch.services import DispatchService
 from dispatch.storage import Order, Unit
 from knowledge_base.records import read_records
@@ -361,6 +362,7 @@ async def load_demo(
     """Fill an empty database with demo data; a database with orders is left alone."""
     sessions = app[SESSIONS]
     async with sessions() as session:
+        await load_demo_cells(session)  # the demo city's grid (maps, 位置 → 地址)
         if await session.scalar(select(func.count(Order.id))):
             return False
     actors = await _seed_organisation(app)
