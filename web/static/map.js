@@ -36,7 +36,7 @@
       marker.setLatLng(at);
     }
     box.dataset.marker = lat.toFixed(6) + "," + lng.toFixed(6);
-    map.setView(at, Math.max(map.getZoom() || 0, 15));
+    map.setView(at, Math.max(map.getZoom() || 0, 15), { animate: false });
     placed = true;
   }
 
