@@ -9,6 +9,7 @@ The language: the `lang` cookie (set by /web/citizen/lang/{zh|en}), else the bro
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -144,7 +145,15 @@ EN: dict[str, str] = {
     "照片:最多 {n} 张": "Photos: at most {n}",
     "位置:格式不正确,请重新定位": "Location: not valid, please locate again",
     "位置:经纬度超出范围,请重新定位": "Location: out of range, please locate again",
-    "诉求内容:请填写": "Your request: required",
+    # form checks (web/forms.py: "字段:问题;字段:问题")
+    "来电号码": "Mobile number",
+    "来电人": "Your name",
+    "缺少必填字段": "required",
+    "不能为空": "must not be empty",
+    "内容过长": "too long",
+    "取值不在允许范围内": "not an allowed value",
+    "格式不正确": "not valid",
+    "表单": "Form",
     # the page's scripts (web/static/inspector.js)
     "此浏览器不支持定位,请填写地址": "This browser cannot locate you; please type the address",
     "正在获取位置…": "Locating…",
@@ -193,6 +202,7 @@ def language(request: web.Request) -> str:
     return lang
 
 
+@lru_cache(maxsize=len(LANGS) + 1)
 def translator(lang: str) -> Translate:
     catalogue = CATALOGUES.get(lang, {})
 
@@ -204,6 +214,18 @@ def translator(lang: str) -> Translate:
 
 
 CHINESE = translator(DEFAULT)
+
+
+def message(t: Translate, text: str) -> str:
+    """An error message in the visitor's language: whole, or as the form checks' parts
+    ("诉求内容:缺少必填字段;来电号码:格式不正确" → "Your request: required; ...")."""
+    if text in EN or t is CHINESE:
+        return t(text)
+    parts = []
+    for part in text.split(";"):
+        field, sep, problem = part.partition(":")
+        parts.append(f"{t(field)}: {t(problem)}" if sep else t(part))
+    return "; ".join(parts)
 
 
 def gettext(request: web.Request) -> Translate:

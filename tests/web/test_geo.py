@@ -178,3 +178,26 @@ async def test_language_switch_sets_a_cookie_and_never_leaves_the_site(web_clien
     page = await (await web_client.get("/web/citizen")).text()
     assert '<html lang="zh-CN">' in page and "提交诉求" in page
     assert (await web_client.get("/web/citizen/lang/fr")).status == 404
+
+
+async def test_form_errors_in_english(web_client, browser):
+    web_client.session.cookie_jar.update_cookies({"lang": "en"})
+    token = await browser.csrf("/web/citizen")
+    form = {"csrf_token": token, "content": "", "caller_phone": "abc", "hotline": "12345"}
+    resp = await web_client.post("/web/citizen/submit", data=form)
+    page = await resp.text()
+    assert resp.status == 400
+    assert "Your request: required; Mobile number: not valid" in page
+    form["caller_phone"] = ""
+    page = await (await web_client.post("/web/citizen/submit", data=form)).text()
+    assert "Mobile number: required, to track the request and follow up" in page
+    resp = await web_client.post(
+        "/web/citizen/track", data={"csrf_token": token, "number": "1", "phone": "2"}
+    )
+    assert resp.status == 404
+    assert "No such request: check the number" in await resp.text()
+    # the same in Chinese
+    web_client.session.cookie_jar.update_cookies({"lang": "zh"})
+    form["caller_phone"] = "abc"
+    page = await (await web_client.post("/web/citizen/submit", data=form)).text()
+    assert "诉求内容:缺少必填字段;来电号码:格式不正确" in page

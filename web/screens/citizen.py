@@ -181,7 +181,7 @@ async def _form_page(request: web.Request, status: int = 200, **extra) -> web.Re
     t = i18n.gettext(request)
     for key in ("error", "track_error"):  # messages of our own catalogue, when it has them
         if extra.get(key):
-            extra[key] = t(extra[key])
+            extra[key] = i18n.message(t, extra[key])
     form = extra.get("form") or {}
     context = {
         "public": True,
@@ -384,7 +384,7 @@ async def rate(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[DISPATCH].act(CITIZEN_ACTOR, detail.order.number, "callback", payload)
     except AppError as exc:
-        await flash(request, "error", t("评价未成功:{error}", error=t(exc.message)))
+        await flash(request, "error", t("评价未成功:{error}", error=i18n.message(t, exc.message)))
     else:
         await flash(request, "ok", t("感谢您的评价!"))
     raise web.HTTPFound(here)
