@@ -10,6 +10,8 @@ import pytest
 from app.errors import InvalidInput
 from app.keys import SESSIONS
 from dispatch import geo
+from tests.api.conftest import Api
+from tests.web.conftest import build_app, seed_web
 from web import i18n
 
 # In the demo grid's cell G22 (东湖区湖滨街道锦绣社区网格)
@@ -69,7 +71,16 @@ def test_the_demo_grid_is_valid():
     assert len({c.code for c in cells}) == len({c.label for c in cells}) == 16
 
 
-async def test_reverse_geocoding_through_the_api(web_client, api):
+@pytest.fixture
+async def any_client(aiohttp_client, any_db_url, clock, category_model):
+    """The web app on SQLite and on PostgreSQL (the look-ups are SQL on both)."""
+    client = await aiohttp_client(build_app(any_db_url, clock, category_model))
+    await seed_web(Api(client))
+    return client
+
+
+async def test_reverse_geocoding_through_the_api(any_client):
+    web_client, api = any_client, Api(any_client)
     assert (await api.call("GET", "/api/v1/geo/reverse?lat=30.5728&lng=114.2792", "agent")) == {
         "address": None,
         "source": None,
@@ -122,8 +133,9 @@ async def test_the_api_needs_a_login(web_client, api):
     assert "/api/v1/geo/reverse" in doc["paths"] and "/api/v1/geo/map" in doc["paths"]
 
 
-async def test_an_anonymous_citizen_gets_the_grid_only(web_client, api):
+async def test_an_anonymous_citizen_gets_the_grid_only(any_client):
     """Earlier reports' addresses are not public: the citizen's page gets the cell."""
+    web_client, api = any_client, Api(any_client)
     await load_grid(web_client)
     await api.register(user="inspector", channel="inspector", address="锦绣花园北门", **NEAR)
     resp = await web_client.get("/web/api/geo/reverse", params=HERE)
