@@ -213,3 +213,41 @@ async def test_form_errors_in_english(web_client, browser):
     form["caller_phone"] = "abc"
     page = await (await web_client.post("/web/citizen/submit", data=form)).text()
     assert "诉求内容:缺少必填字段;来电号码:格式不正确" in page
+
+
+async def test_import_grid_from_the_command_line(web_client, api, sqlite_url, tmp_path):
+    import subprocess
+    import sys
+
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "X1", "name": "试点网格", "district": "东湖区"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[114.0, 30.0], [114.1, 30.0], [114.1, 30.1], [114.0, 30.0]]],
+                },
+            }
+        ],
+    }
+    path = tmp_path / "grid.geojson"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    db = sqlite_url.split(":///", 1)[1]
+    run = subprocess.run(
+        [sys.executable, "-m", "dispatch", "import-grid", "--db", db, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    answer = await api.call("GET", "/api/v1/geo/reverse?lat=30.02&lng=114.05", "agent")
+    assert answer["address"] == "东湖区试点网格" and answer["cell"]["code"] == "X1"
+    # a broken file changes nothing
+    path.write_text('{"type": "FeatureCollection", "features": [{}]}', encoding="utf-8")
+    cmd = [sys.executable, "-m", "dispatch", "import-grid", "--db", db, str(path)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "导入失败" in run.stderr
+    answer = await api.call("GET", "/api/v1/geo/reverse?lat=30.02&lng=114.05", "agent")
+    assert answer["cell"]["code"] == "X1"
