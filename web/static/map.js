@@ -23,6 +23,8 @@
   var L = window.L;
   var map = L.map(box, { zoomControl: true, attributionControl: true });
   var marker = null;
+  var LABEL_ZOOM = 14;  // cell names from this zoom on (a city-wide view would be all text)
+  var MARKER_ZOOM = 14;  // a marker is shown with its cell and the neighbours around
   var placed = false;
 
   function setMarker(lat, lng) {
@@ -36,7 +38,7 @@
       marker.setLatLng(at);
     }
     box.dataset.marker = lat.toFixed(6) + "," + lng.toFixed(6);
-    map.setView(at, Math.max(map.getZoom() || 0, 15), { animate: false });
+    map.setView(at, Math.max(map.getZoom() || 0, MARKER_ZOOM), { animate: false });
     placed = true;
   }
 
@@ -76,8 +78,15 @@
           });
         },
         onEachFeature: function (feature, item) {
-          var label = feature.properties && feature.properties.label;
-          if (label) item.bindTooltip(label);
+          var props = feature.properties || {};
+          if (!props.label) return;
+          if (props.kind === "cell") {  // the cell's name in it, once zoomed in enough
+            item.bindTooltip(props.name || props.label, {
+              permanent: true, direction: "center", className: "cell-label"
+            });
+          } else {
+            item.bindTooltip(props.label);
+          }
         }
       }).addTo(map);
       layer.bringToBack();
@@ -88,6 +97,12 @@
     .catch(function () {
       box.dataset.ready = "1";
     });
+
+  function labels() {
+    box.classList.toggle("labels-on", map.getZoom() >= LABEL_ZOOM);
+  }
+  map.on("zoomend", labels);
+  labels();
 
   document.addEventListener("hotline:position", function (event) {
     setMarker(event.detail.lat, event.detail.lng);
