@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+# The pages that follow the visitor's language (and show the hotline's public name).
+PUBLIC_PREFIX = "/web/citizen"
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 COOKIE = "lang"
@@ -154,6 +156,22 @@ EN: dict[str, str] = {
     "取值不在允许范围内": "not an allowed value",
     "格式不正确": "not valid",
     "表单": "Form",
+    # error pages (web/middleware.py)
+    "请求有误": "Bad request",
+    "提交的内容不正确,请返回修改后重试。": "What was sent is not valid; please correct it.",
+    "无权访问": "Forbidden",
+    "页面不存在": "Page not found",
+    "您访问的页面或工单不存在,或不在您的权限范围内。": "This page or request does not exist.",
+    "操作过于频繁": "Too many requests",
+    "请稍后再试。": "Please try again later.",
+    "系统繁忙": "Service unavailable",
+    "服务器内部错误,请稍后重试。如问题持续,请联系系统管理员。": (
+        "Internal error; please try again later."
+    ),
+    "页面已过期或安全校验失败(CSRF),请刷新页面后重新提交。": (
+        "The page has expired; please reload it and submit again."
+    ),
+    "返回市民诉求页面": "Back to citizen requests",
     # the page's scripts (web/static/inspector.js)
     "此浏览器不支持定位,请填写地址": "This browser cannot locate you; please type the address",
     "正在获取位置…": "Locating…",
@@ -241,10 +259,10 @@ def js_messages(lang: str) -> dict[str, str]:
 async def switch(request: web.Request) -> web.StreamResponse:
     """GET /web/citizen/lang/{lang}?next=/web/citizen/...: remember the choice (cookie)."""
     lang = request.match_info["lang"]
-    target = request.query.get("next", "/web/citizen")
+    target = request.query.get("next", PUBLIC_PREFIX)
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/web/citizen"):
-        target = "/web/citizen"  # never an open redirect
+    if parts.scheme or parts.netloc or not parts.path.startswith(PUBLIC_PREFIX):
+        target = PUBLIC_PREFIX  # never an open redirect
     response = web.HTTPFound(target)
     response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True)
     raise response

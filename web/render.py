@@ -28,8 +28,10 @@ async def render(
     actor = await current_actor(request)
     now = request.app[DISPATCH].now()
     # Citizen pages follow the visitor's language (web/i18n.py); staff screens are Chinese.
-    lang = i18n.language(request) if (context or {}).get("public") else i18n.DEFAULT
+    public = request.path.startswith(i18n.PUBLIC_PREFIX)
+    lang = i18n.language(request) if public else i18n.DEFAULT
     base = {
+        "public": public,
         "_": i18n.translator(lang),
         "lang": lang,
         "js_messages": i18n.js_messages(lang),

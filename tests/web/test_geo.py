@@ -190,6 +190,15 @@ async def test_language_switch_sets_a_cookie_and_never_leaves_the_site(web_clien
     page = await (await web_client.get("/web/citizen")).text()
     assert '<html lang="zh-CN">' in page and "提交诉求" in page
     assert (await web_client.get("/web/citizen/lang/fr")).status == 404
+    # a citizen's error page follows the language, under the hotline's public name
+    await web_client.get("/web/citizen/lang/en")
+    resp = await web_client.get("/web/citizen/t/" + "A" * 20)
+    page = await resp.text()
+    assert resp.status == 404 and "Page not found" in page and "Back to citizen requests" in page
+    assert "12345 Government Service Hotline" in page and "工单系统" not in page
+    # ... while staff pages stay Chinese
+    page = await (await web_client.get("/login")).text()
+    assert '<html lang="zh-CN">' in page and "登录" in page
 
 
 async def test_form_errors_in_english(web_client, browser):

@@ -184,7 +184,6 @@ async def _form_page(request: web.Request, status: int = 200, **extra) -> web.Re
             extra[key] = i18n.message(t, extra[key])
     form = extra.get("form") or {}
     context = {
-        "public": True,
         "map": map_options(request, *form_point(form), pick=True),
         "hotlines": await _hotlines(request),
         "types": {t: labels.REQUEST_TYPES[t] for t in CITIZEN_TYPES},
@@ -245,12 +244,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
             app[SESSIONS], settings, order.id, register_event.id, CITIZEN_ACTOR, photos, now
         )
     link = f"{HOME}/t/{order.tracking_token}"
-    context = {
-        "public": True,
-        "number": order.number,
-        "link": link,
-        "full_link": _public_url(request, link),
-    }
+    context = {"number": order.number, "link": link, "full_link": _public_url(request, link)}
     return await render(request, "citizen_done.html", context, status=201)
 
 
@@ -346,7 +340,6 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     answered = state in ANSWERED
     t = i18n.gettext(request)
     context = {
-        "public": True,
         "order": order,
         "state_text": t(VERIFYING if verifying else PUBLIC_STATES[state]),
         "history": public_history(events, unit_names(detail.units), t),
