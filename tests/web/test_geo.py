@@ -260,3 +260,19 @@ async def test_import_grid_from_the_command_line(web_client, api, sqlite_url, tm
     assert run.returncode == 1 and "导入失败" in run.stderr
     answer = await api.call("GET", "/api/v1/geo/reverse?lat=30.02&lng=114.05", "agent")
     assert answer["cell"]["code"] == "X1"
+
+
+async def test_the_tile_server_is_allowed_by_the_page_policy(web_client):
+    from app.keys import SETTINGS
+
+    settings = web_client.server.app[SETTINGS].web
+    policy = (await web_client.get("/web/citizen")).headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in policy  # no tiles: nothing else
+    settings.map_tiles_url = "https://{s}.tiles.example.gov.cn/{z}/{x}/{y}.png"
+    try:
+        resp = await web_client.get("/web/citizen")
+        policy = resp.headers["Content-Security-Policy"]
+        assert "img-src 'self' data: https://*.tiles.example.gov.cn;" in policy
+        assert 'data-tiles="https://{s}.tiles.example.gov.cn/{z}/{x}/{y}.png"' in await resp.text()
+    finally:
+        settings.map_tiles_url = ""
