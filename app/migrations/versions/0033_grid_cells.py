@@ -4,7 +4,7 @@ Revision ID: 0033
 Revises: 0026
 Create Date: 2026-12-06 20:50:00
 
-grid_cells (dispatch/geo.py).
+grid_cells (dispatch/geo.py) and the index ix_orders_position.
 """
 
 from collections.abc import Sequence
@@ -35,8 +35,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_grid_cells_code")),
     )
     op.create_index(op.f("ix_grid_cells_south"), "grid_cells", ["south"])
+    # 位置 → 地址: the orders in a small box around a point (dispatch/geo.py)
+    op.create_index("ix_orders_position", "orders", ["latitude", "longitude"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_position", table_name="orders")
     op.drop_index(op.f("ix_grid_cells_south"), table_name="grid_cells")
     op.drop_table("grid_cells")
