@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from app.keys import SETTINGS
+
 # The pages that follow the visitor's language (and show the hotline's public name).
 PUBLIC_PREFIX = "/web/citizen"
 LANGS = ("zh", "en")
@@ -264,5 +266,8 @@ async def switch(request: web.Request) -> web.StreamResponse:
     if parts.scheme or parts.netloc or not parts.path.startswith(PUBLIC_PREFIX):
         target = PUBLIC_PREFIX  # never an open redirect
     response = web.HTTPFound(target)
-    response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True)
+    secure = request.app[SETTINGS].web.cookie_secure  # as the session cookie
+    response.set_cookie(
+        COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True, secure=secure
+    )
     raise response
