@@ -184,3 +184,32 @@ async def test_citizen_pages_in_english(chromium, base, api):  # noqa: F811
     assert "Thank you for your rating!" in await page.inner_text(".flash")
     assert "Your rating: Satisfied" in await page.inner_text("#public-history")
     assert page.errors == []
+
+
+async def test_without_leaflet_the_forms_still_work(
+    chromium,  # noqa: F811
+    aiohttp_client,
+    sqlite_url,
+    clock,
+    category_model,
+):
+    """No libjs-leaflet on the machine: no map, a note, the position still taken."""
+    from cryptography.fernet import Fernet
+
+    from app.factory import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(sqlite_url)
+    settings.web.leaflet_dir = str(sqlite_url.rsplit("/", 1)[0]) + "/no-leaflet"
+    settings.web.session_key = Fernet.generate_key().decode()
+    client = await aiohttp_client(create_app(settings, now=clock, scanner=False))
+    assert (await client.get("/web/static/leaflet/leaflet.js")).status == 404
+    html = await (await client.get("/web/citizen")).text()
+    assert "data-map" in html and "leaflet" not in html
+    page = await page_at(chromium)
+    await page.goto(str(client.make_url("/web/citizen")))
+    await page.locator("#map-status", has_text="地图组件未安装").wait_for()
+    await page.click("#locate")
+    await page.locator("#position", has_text="已定位").wait_for()
+    assert await page.input_value("#latitude") == "30.572800"
+    assert page.errors == []
