@@ -52,6 +52,7 @@ from callcenter import storage as callcenter_storage
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
+from dispatch import geo as geo_routes
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
@@ -440,6 +441,7 @@ def create_app(
         openapi.routes
         + account_routes.routes
         + dispatch_routes.routes
+        + geo_routes.routes
         + kb_routes.routes
         + stats_routes.routes
         + stats_report.routes

@@ -349,6 +349,14 @@ class WebSettings(BaseModel):
     # (or of its return); the queue colours the waiting time by the share used
     # (deadlines.warning_ratio: yellow, 100 %: red).
     dispatch_target_minutes: int = Field(30, gt=0)
+    # Maps (web/static/map.js): a tile URL template ({z}/{x}/{y}); empty = no tiles, the
+    # grid cells and known addresses of our own data are the map.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
+    # Leaflet's files, served at /web/vendor/leaflet/ (Debian's libjs-leaflet).
+    leaflet_dir: str = "/usr/share/javascript/leaflet"
+    # 位置 → 地址: an earlier order's address counts when it is this close (metres).
+    reverse_geocode_max_m: float = Field(80, gt=0)
 
     @property
     def upload_path(self) -> Path:

@@ -29,6 +29,7 @@ from web.screens import (
     queues,
     wallboard,
 )
+from web.screens.geo import add_geo_routes
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -100,6 +101,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments
+    add_geo_routes(app)  # maps, 位置 → 地址, Leaflet
     app.router.add_get("/web/dashboard", dashboard.dashboard)
     app.router.add_get(r"/web/exports/{name:(kpis|orders)\.(xlsx|csv)}", dashboard.export)
     app.router.add_post("/web/reports", dashboard.new_report)
