@@ -272,7 +272,7 @@ async def _actor(request: web.Request, route: ApiRoute) -> Actor:
     return await request.app[ACTOR_RESOLVER](token)
 
 
-def _count_request(request: web.Request, actor: Actor | None) -> None:
+def count_request(request: web.Request, actor: Actor | None) -> None:
     """The API-wide rate limit: per user, or per client address when nobody is signed in.
     Partner keys have their own limit, counted in the key's row (accounts/apikeys.py)."""
     if actor is not None and actor.api_key_id is not None:
@@ -292,10 +292,10 @@ def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRespon
             try:
                 actor = await _actor(request, route)
             except Unauthenticated:  # guessing tokens counts against the address
-                _count_request(request, None)
+                count_request(request, None)
                 raise
         if route.throttled:
-            _count_request(request, actor)
+            count_request(request, actor)
         if actor is not None:
             if actor.must_change_password and not route.before_password_change:
                 raise Forbidden(

@@ -122,9 +122,13 @@ class RequestLimiter:
         self._pending: Counter[tuple[str, datetime]] = Counter()  # not stored yet
         self._unstored: Counter[str] = Counter()  # the same per subject, incl. in flight
 
+    def used(self, subject: str) -> int:
+        """The subject's requests in the window, as far as this node knows."""
+        return self._stored.get(subject, 0) + self._unstored[subject]
+
     def hit(self, subject: str, limit: int) -> None:
         """Count one request of `subject`; RateLimited (429) once it has made `limit`."""
-        if self._stored.get(subject, 0) + self._unstored[subject] >= limit:
+        if self.used(subject) >= limit:
             raise RateLimited(
                 f"请求过于频繁:每 {self.window_seconds:g} 秒最多 {limit} 次,请稍后再试",
                 retry_after=math.ceil(self.window_seconds / BUCKETS),
