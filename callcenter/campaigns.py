@@ -64,6 +64,13 @@ class CampaignNotFound(NotFound):
         super().__init__(f"外呼任务不存在: {campaign_id}")
 
 
+class NotOnList(NotFound):
+    code = "dnc_not_found"
+
+    def __init__(self, phone: str) -> None:
+        super().__init__(f"号码不在免打扰名单中: {phone}")
+
+
 def question_prompt(index: int) -> str:
     return f"q{index + 1}"
 

@@ -21,6 +21,7 @@ from web.screens import (
     admin,
     agent,
     callpanel,
+    campaigns,
     dashboard,
     login,
     notices,
@@ -136,6 +137,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/web/admin/model", admin.model_page)
     app.router.add_post("/web/admin/model/retrain", admin.model_retrain)
     app.router.add_get("/web/admin/audit", admin.audit_page)
+    campaigns.add_campaign_routes(app)  # 外呼任务, 免打扰名单
 
 
 def add_quality_routes(app: web.Application) -> None:
