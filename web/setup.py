@@ -122,6 +122,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get(f"/web/admin/users/{user}", admin.user_page)
     app.router.add_post(f"/web/admin/users/{user}", admin.user_update)
     app.router.add_post(f"/web/admin/users/{user}/password", admin.user_password)
+    app.router.add_post(f"/web/admin/users/{user}/languages", admin.user_languages)
     app.router.add_post(f"/web/admin/users/{user}/active", admin.user_active)
     app.router.add_get("/web/admin/hotlines", admin.hotlines_page)
     app.router.add_post(r"/web/admin/hotlines/{number:\d{3,20}}", admin.hotline_update)
