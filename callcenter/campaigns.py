@@ -295,6 +295,24 @@ async def export_rows(session: AsyncSession, campaign: Campaign) -> list[list]:
 # ------------------------------------------------------------------ dialer
 
 
+class Pacer:
+    """Calls spread over the minute: `pace` per minute accrue evenly, at most a second's
+    worth saved up (a campaign starting, or resumed, does not place a burst: many calls
+    set up at once were seen to lose the end of their first prompt)."""
+
+    def __init__(self, pace: int, now: datetime) -> None:
+        self.tokens, self.at = max(1.0, pace / 60), now
+
+    def allowance(self, pace: int, now: datetime) -> int:
+        rate = pace / 60  # per second
+        elapsed = max(0.0, (now - self.at).total_seconds())
+        self.tokens, self.at = min(max(1.0, rate), self.tokens + elapsed * rate), now
+        return int(self.tokens)
+
+    def spend(self) -> None:
+        self.tokens -= 1
+
+
 @dataclass(frozen=True)
 class CampaignTargetRef:
     campaign_id: int
@@ -318,6 +336,7 @@ class CampaignDialer(OutboundDialer):
         super().__init__(center, sessions, settings, now)
         self.tz = tz
         self._placed: dict[int, deque[datetime]] = {}  # campaign -> when calls were placed
+        self._pacers: dict[int, Pacer] = {}
 
     async def run_once(self) -> int:
         """Place the calls due now in every running campaign; how many."""
@@ -345,9 +364,11 @@ class CampaignDialer(OutboundDialer):
         while window and now - window[0] >= timedelta(minutes=1):
             window.popleft()
         up = self.up(lambda ref: ref.campaign_id == campaign.id)
+        pacer = self._pacers.setdefault(campaign.id, Pacer(campaign.pace_per_minute, now))
         room = min(
             campaign.max_concurrent - up,
             campaign.pace_per_minute - len(window),
+            pacer.allowance(campaign.pace_per_minute, now),
             self.settings.max_calls - self.center.legs_in_use,
         )
         if room <= 0:
@@ -379,6 +400,7 @@ class CampaignDialer(OutboundDialer):
                 continue
             start_attempts([target], now)
             window.append(now)
+            pacer.spend()
             calls.append((campaign.id, target.id, target.phone, options))
         if not due:
             await self._maybe_done(session, campaign, now)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import wave
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,11 @@ from config import SipSettings
 log = logging.getLogger(__name__)
 
 RING_TIMER = "outbound_ring"
+PROMPT_TIMER = "outbound_prompt"
+# A prompt's end is reported by the media clock (PromptFinished). Under load a report
+# was seen to go missing (the call then waited for ever, its answers never written):
+# past the prompt's length and this grace, the dialer takes it as finished.
+PROMPT_GRACE_SECONDS = 3.0
 
 
 @dataclass
@@ -51,6 +57,15 @@ class OutboundLeg:
     token: int = 0
     prompt: str = ""
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+
+def wav_seconds(path: Path) -> float:
+    """How long a prompt plays (0 if it cannot be read: the grace covers it)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return 0.0
 
 
 def start_attempts(rows: Iterable, now: datetime) -> None:
@@ -91,6 +106,7 @@ class OutboundDialer:
         self._tokens = 0
         self._tasks: set[asyncio.Task] = set()
         self.answered = 0
+        self.prompts_overdue = 0  # prompts whose end was never reported (see above)
 
     # ------------------------------------------------------------ the kind's part
 
@@ -162,8 +178,10 @@ class OutboundDialer:
             case ev.DtmfReceived(digit=digit):
                 self._run(call, call.call.digit(digit))
             case ev.PromptFinished(token=token) if token == call.token:
+                self._cancel(call, PROMPT_TIMER)
                 self._run(call, call.call.prompt_finished(call.prompt))
             case ev.CommandFailed(command="play"):
+                self._cancel(call, PROMPT_TIMER)
                 self._run(call, call.call.prompt_finished(call.prompt))
             case ev.CallDisconnected(status_code=code, reason=reason):
                 self._ended(call, f"{code} {reason}".strip())
@@ -194,11 +212,24 @@ class OutboundDialer:
         files = self.prompt_files(call, prompts)
         if files:
             self.center.endpoint.play(call.leg, files, token=call.token)
+            seconds = sum(wav_seconds(path) for path in files) + PROMPT_GRACE_SECONDS
+            self._cancel(call, PROMPT_TIMER)
+            call.timers[PROMPT_TIMER] = asyncio.get_running_loop().call_later(
+                seconds, self._prompt_overdue, call.leg, call.token
+            )
         else:
             log.warning("%s call %s: no prompt %s", self.name, call.about, prompts)
             asyncio.get_running_loop().call_soon(
                 self.on_event, ev.PromptFinished(call.leg, call.token)
             )
+
+    def _prompt_overdue(self, leg: int, token: int) -> None:
+        call = self._legs.get(leg)
+        if call is not None and call.token == token:
+            call.timers.pop(PROMPT_TIMER, None)
+            self.prompts_overdue += 1
+            log.warning("%s call %s: end of prompt %s not reported", self.name, call.about, token)
+            self.on_event(ev.PromptFinished(leg, token))
 
     def _timer(self, leg: int, kind: str) -> None:
         call = self._legs.get(leg)
