@@ -29,7 +29,7 @@ from app.keys import DISPATCH, SESSIONS, SETTINGS
 from callcenter import campaigns
 from callcenter.campaigns import PHONE, CampaignError, CampaignNotFound
 from callcenter.routes import parse_bound
-from callcenter.storage import Campaign, DoNotCall
+from callcenter.storage import Campaign, CampaignTarget, DoNotCall
 from stats.exports import Column, Table, to_xlsx
 
 ADMIN = frozenset({Role.ADMIN})
@@ -171,6 +171,18 @@ async def campaign_page(request: web.Request, page: int, size: int) -> tuple[lis
             select(Campaign).order_by(Campaign.id.desc()).offset((page - 1) * size).limit(size)
         )
         items = [view(c) for c in rows]
+        counts = await session.execute(
+            select(CampaignTarget.campaign_id, CampaignTarget.state, func.count())
+            .where(CampaignTarget.campaign_id.in_([c["id"] for c in items]))
+            .group_by(CampaignTarget.campaign_id, CampaignTarget.state)
+        )
+        progress: dict[int, dict[str, int]] = {}
+        for campaign_id, state, count in counts:
+            progress.setdefault(campaign_id, {})[state] = count
+    for item in items:  # numbers: all, and settled (answered, failed, do-not-call)
+        states = progress.get(item["id"], {})
+        item["targets"] = sum(states.values())
+        item["settled"] = sum(states.get(state, 0) for state in campaigns.SETTLED)
     return items, total or 0
 
 

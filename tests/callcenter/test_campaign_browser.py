@@ -140,6 +140,11 @@ async def test_admin_runs_a_campaign_in_the_browser(chromium, base, web_client, 
         for name in ("campaigns-01-new.png", "campaigns-02-results.png"):
             shutil.copyfile(SHOTS / name, DOCS / f"web-{name}")
 
+        await page.click("a:text('← 外呼任务')")
+        row = await page.inner_text(f"#campaign-{campaign_id}")
+        assert "已完成" in row and "5 / 5" in row  # four answered, one barred
+        await page.go_back()
+
         # export: numbers masked, answers by label
         async with page.expect_download() as download:
             await page.click("#campaign-export")

@@ -160,6 +160,7 @@ async def test_campaign_api_targets_do_not_call_states_and_bad_input(client):
     )
     listing = await api.call("GET", "/api/v1/campaigns", "supervisor")
     assert [c["id"] for c in listing["items"]] == [cid] and listing["total"] == 1
+    assert (listing["items"][0]["targets"], listing["items"][0]["settled"]) == (3, 1)
 
 
 async def test_a_campaign_called_out_to_sipp_pressing_keys(client, tmp_path):
