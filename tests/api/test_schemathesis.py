@@ -177,6 +177,15 @@ def test_stateful_runs_follow_the_links(live_server: LiveServer):
             def get_call_kwargs(self, case):
                 return {"base_url": live_server.url, "session": http, "headers": headers}
 
+            def before_call(self, case):
+                # Which hotline numbers exist is configuration, not schema: a random
+                # string is always refused, so the walk would register an order only
+                # when it happened to draw the documented example.
+                order = (case.method, case.path) == ("POST", "/api/v1/orders")
+                if order and isinstance(case.body, dict) and "hotline" in case.body:
+                    case.body["hotline"] = "12345"
+                super().before_call(case)
+
             def validate_response(self, response, case, **kwargs):
                 where = f"{user} {case.method} {case.formatted_path} -> {response.status_code}"
                 if (problem := _problem(response, where)) is not None:
