@@ -21,6 +21,7 @@ from web.screens import (
     admin,
     agent,
     callpanel,
+    campaigns,
     dashboard,
     login,
     notices,
@@ -123,6 +124,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get(f"/web/admin/users/{user}", admin.user_page)
     app.router.add_post(f"/web/admin/users/{user}", admin.user_update)
     app.router.add_post(f"/web/admin/users/{user}/password", admin.user_password)
+    app.router.add_post(f"/web/admin/users/{user}/languages", admin.user_languages)
     app.router.add_post(f"/web/admin/users/{user}/active", admin.user_active)
     app.router.add_get("/web/admin/hotlines", admin.hotlines_page)
     app.router.add_post(r"/web/admin/hotlines/{number:\d{3,20}}", admin.hotline_update)
@@ -138,6 +140,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/web/admin/model", admin.model_page)
     app.router.add_post("/web/admin/model/retrain", admin.model_retrain)
     app.router.add_get("/web/admin/audit", admin.audit_page)
+    campaigns.add_campaign_routes(app)  # 外呼任务, 免打扰名单
 
 
 def add_quality_routes(app: web.Application) -> None:
