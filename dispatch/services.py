@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -108,6 +109,35 @@ class UnitDirectory:
 async def load_units(session: AsyncSession) -> UnitDirectory:
     units = list(await session.scalars(select(Unit)))
     return UnitDirectory({u.code: u for u in units}, {u.id: u for u in units})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every use case reads and an admin rarely changes: units, hotlines and the
+    catalogue's codes. Held by the service (detached rows, never changed through it) and
+    forgotten when a commit changes one of them (`forget_reference`)."""
+
+    units: UnitDirectory
+    hotlines: Mapping[str, Hotline]
+    categories: frozenset[str]
+
+    def handoff_unit(self, hotline: Hotline | None) -> str | None:
+        """Mode `external` (DESIGN §2, §8): the active unit standing for the hotline's
+        own system, to which its orders are dispatched at registration."""
+        if hotline is None or hotline.mode != "external" or hotline.handoff_unit_id is None:
+            return None
+        unit = self.units.by_id.get(hotline.handoff_unit_id)
+        return unit.code if unit is not None and unit.active else None
+
+
+_SERVICES: weakref.WeakSet[DispatchService] = weakref.WeakSet()
+
+
+def forget_reference() -> None:
+    """Units, hotlines or categories changed (here or on another node): read them again."""
+    for service in list(_SERVICES):
+        service.reference = None
+        service.generation += 1
 
 
 @dataclass(frozen=True)
@@ -253,6 +283,25 @@ class DispatchService:
         self.policy = build_policy(settings, {})
         self.subscribers: list[Subscriber] = []
         self.tz = ZoneInfo(settings.calendar.timezone)
+        self.reference: Reference | None = None  # see `read_reference`
+        self.generation = 0  # counts `forget_reference` calls
+        _SERVICES.add(self)
+
+    async def read_reference(self, session: AsyncSession) -> Reference:
+        """Units, hotlines and category codes: read once, kept until one changes."""
+        reference = self.reference
+        if reference is None:
+            generation = self.generation
+            units = await load_units(session)
+            hotlines = {h.number: h for h in await session.scalars(select(Hotline))}
+            categories = frozenset(await session.scalars(select(Category.code)))
+            reference = Reference(units, hotlines, categories)
+            if generation == self.generation:  # nothing changed while it was read
+                self.reference = reference
+        return reference
+
+    async def units(self, session: AsyncSession) -> UnitDirectory:
+        return (await self.read_reference(session)).units
 
     # ------------------------------------------------------------ calendar
 
@@ -339,15 +388,16 @@ class DispatchService:
             raise ActionForbidden("当前角色无权登记工单")
         now = self.now()
         async with unit_of_work(self.sessions) as session:
-            hotline = await session.get(Hotline, fields["hotline"])
+            reference = await self.read_reference(session)
+            hotline = reference.hotlines.get(fields["hotline"])
             if hotline is None:
                 raise ActionRejected(f"未知热线号码: {fields['hotline']}", code="unknown_hotline")
             if actor.hotlines and hotline.number not in actor.hotlines:
                 raise ActionForbidden("无权登记该热线的工单")
             category = fields.get("category")
-            if category and await session.get(Category, category) is None:
+            if category and category not in reference.categories:
                 raise ActionRejected(f"未知分类: {category}", code="unknown_category")
-            units = await load_units(session)
+            units = reference.units
             proposed = fields.get("proposed_unit")
             if proposed and not units.exists(proposed):
                 raise ActionRejected(
@@ -456,7 +506,7 @@ class DispatchService:
         try:
             async with unit_of_work(self.sessions) as session:
                 order = await self._load(session, actor, number)
-                units = await load_units(session)
+                units = await self.units(session)
                 view = replay(map(event_from_row, order.events), self.policy)
                 parent_state = None
                 if action == "merge" and isinstance(payload.get("parent"), str):
@@ -484,7 +534,7 @@ class DispatchService:
             raise ValueError(action)
         async with unit_of_work(self.sessions) as session:
             order = await self._load(session, actor, number)
-            units = await load_units(session)
+            units = await self.units(session)
             view = replay(map(event_from_row, order.events), self.policy)
             event = Event(
                 action, self.now(), actor.username, actor.role, view.state, view.state, note, data
@@ -615,7 +665,7 @@ class DispatchService:
     async def get(self, actor: Actor, number: str) -> OrderDetail:
         async with self.sessions() as session:
             order = await self._load(session, actor, number)
-            units = await load_units(session)
+            units = await self.units(session)
             view = replay(map(event_from_row, order.events), self.policy)
             return OrderDetail(order, list(order.events), units, view)
 
@@ -649,7 +699,7 @@ class DispatchService:
             )
         async with self.sessions() as session:
             found = search.parse(filters.q, session.bind.dialect.name)
-            units = await load_units(session)
+            units = await self.units(session)
             if filters.unit:
                 unit = units.by_code.get(filters.unit)
                 if unit is None:
@@ -711,7 +761,7 @@ class DispatchService:
     async def _raise_all(
         self, session: AsyncSession, numbers: list[str], now: datetime
     ) -> list[tuple[str, str]]:
-        units = await load_units(session)
+        units = await self.units(session)
         orders = await session.scalars(
             select(Order)
             .where(Order.number.in_(numbers))
