@@ -241,6 +241,7 @@ def _cluster(background: bool):
         # What other nodes change: caches forget, the calendar is read again.
         bus.subscribe("actors", lambda _data: clear_all_caches())
         bus.subscribe("catalogue", lambda _data: forget_catalogues())
+        bus.subscribe("webhooks", lambda _data: webhooks.forget_webhooks())
         bus.subscribe("calendar", lambda _data: service.reload_calendar())
         app[LEADER] = leader.create_leader(node, settings.database.url, cluster.leader_poll_seconds)
         yield

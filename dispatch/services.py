@@ -6,11 +6,12 @@ projection rewritten and the notifications written together, or nothing is.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -131,6 +132,18 @@ class Reference:
 
 
 _SERVICES: weakref.WeakSet[DispatchService] = weakref.WeakSet()
+
+NUMBER_BLOCK = 100  # order numbers a process takes at once on PostgreSQL
+
+
+@dataclass
+class NumberBlock:
+    """Numbers `next`..`last` of `day`, taken by this process and not yet handed out."""
+
+    day: str = ""
+    next: int = 1
+    last: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def forget_reference() -> None:
@@ -285,6 +298,10 @@ class DispatchService:
         self.tz = ZoneInfo(settings.calendar.timezone)
         self.reference: Reference | None = None  # see `read_reference`
         self.generation = 0  # counts `forget_reference` calls
+        # PostgreSQL: this process's block of order numbers (see `_reserved_number`)
+        bind = sessions.kw.get("bind")
+        postgres = bind is not None and bind.dialect.name == "postgresql"
+        self.numbers = NumberBlock() if postgres else None
         _SERVICES.add(self)
 
     async def read_reference(self, session: AsyncSession) -> Reference:
@@ -356,18 +373,51 @@ class DispatchService:
 
     # ------------------------------------------------------------ registration
 
-    async def _next_number(self, session: AsyncSession, now: datetime) -> str:
-        day = now.astimezone(self.tz).strftime("%Y%m%d")
+    def _number_statement(self, dialect: str, day: str, count: int):
+        """Take `count` numbers of `day`: the last one taken is returned."""
         table = OrderSequence.__table__
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = (
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        return (
             insert(table)
-            .values(day=day, last=1)
-            .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+            .values(day=day, last=count)
+            .on_conflict_do_update(
+                index_elements=[table.c.day], set_={"last": table.c.last + count}
+            )
             .returning(table.c.last)
         )
+
+    async def _next_number(self, session: AsyncSession, now: datetime) -> str:
+        """The next number of the day, in the registration's transaction (SQLite: its one
+        writer takes them in turn; a rolled-back registration leaves no gap)."""
+        day = now.astimezone(self.tz).strftime("%Y%m%d")
+        stmt = self._number_statement(session.bind.dialect.name, day, 1)
         last = (await session.execute(stmt)).scalar_one()
         return f"{day}{last:06d}"
+
+    async def _reserved_number(self, now: datetime) -> str | None:
+        """PostgreSQL: a number from this process's block of the day, or None (SQLite).
+
+        Taking each number in the registration's transaction would hold the day's
+        counter row locked until that transaction commits: every registration of the
+        cluster would wait for the one before it. Here a process takes NUMBER_BLOCK
+        numbers at once in a statement of its own (committed at once), and hands them out
+        in memory. Numbers stay unique and of the day (DESIGN §4); the ones a process
+        had not handed out when it stopped, or whose registration failed, are never
+        used (gaps), and numbers of different nodes are not in registration order.
+        """
+        if self.numbers is None:
+            return None
+        day = now.astimezone(self.tz).strftime("%Y%m%d")
+        async with self.numbers.lock:
+            block = self.numbers
+            if block.day != day or block.next > block.last:
+                stmt = self._number_statement("postgresql", day, NUMBER_BLOCK)
+                async with self.sessions() as session, session.begin():
+                    last = (await session.execute(stmt)).scalar_one()
+                block.day, block.next, block.last = day, last - NUMBER_BLOCK + 1, last
+            number = block.next
+            block.next += 1
+        return f"{day}{number:06d}"
 
     async def register(
         self,
@@ -387,6 +437,7 @@ class DispatchService:
         if actor.role not in REGISTER_ROLES:
             raise ActionForbidden("当前角色无权登记工单")
         now = self.now()
+        number = await self._reserved_number(now)
         async with unit_of_work(self.sessions) as session:
             reference = await self.read_reference(session)
             hotline = reference.hotlines.get(fields["hotline"])
@@ -403,7 +454,8 @@ class DispatchService:
                 raise ActionRejected(
                     f"建议派往的单位不存在或已停用: {proposed}", code="unknown_unit"
                 )
-            number = await self._next_number(session, now)
+            if number is None:
+                number = await self._next_number(session, now)
             order = Order(
                 number=number,
                 hotline_number=hotline.number,
@@ -429,8 +481,7 @@ class DispatchService:
                 units=[],
                 flag_rows=[],
             )
-            session.add(order)
-            await session.flush()
+            session.add(order)  # inserted with its first event and projection: one flush
             event = Event(
                 action="register",
                 at=now,
@@ -576,7 +627,10 @@ class DispatchService:
             note=event.note,
             data=dict(event.data),
         )
-        session.add(row)
+        if order.id is None:  # a new order: inserted with this, its first event
+            order.events.append(row)
+        else:
+            session.add(row)
         events = [*rows, row]
         if new_view.parent and order.parent_id is None:
             order.parent_id = await session.scalar(
