@@ -54,7 +54,7 @@ from config import Settings
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
-from dispatch.duplicate_index import index_subscriber, load_duplicate_index
+from dispatch.duplicate_index import follow, index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester, forget_catalogues
@@ -181,8 +181,10 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 async def duplicates_ctx(app: web.Application) -> AsyncIterator[None]:
     """The open orders a new request may repeat, built once and kept in step by dispatch."""
     service = app[DISPATCH]
-    index = await load_duplicate_index(app[SESSIONS], app[SETTINGS].classifiers, service.now())
+    settings = app[SETTINGS].classifiers
+    index = await load_duplicate_index(app[SESSIONS], settings, service.now())
     service.subscribers.append(index_subscriber(index))
+    follow(index, app[BUS], app[SESSIONS], settings, service.now)  # the other nodes' changes
     app[DUPLICATES] = index
     yield
 
