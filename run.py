@@ -66,14 +66,18 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def start_workers(settings: Settings, argv: list[str]) -> list[subprocess.Popen]:
-    """`[server] workers` > 1: the other service processes of this machine, each a node
-    of the cluster (own name, no SIP) on the same port. This process is the first."""
+def check_workers(settings: Settings) -> None:
     if settings.server.workers > 1 and not settings.database.url.startswith("postgresql"):
         raise ConfigError(
             "server.workers > 1 needs PostgreSQL: on SQLite each process would have its "
             "own writer and its own caches, and nothing tells the others of a change"
         )
+
+
+def start_workers(settings: Settings, argv: list[str]) -> list[subprocess.Popen]:
+    """`[server] workers` > 1: the other service processes of this machine, each a node
+    of the cluster (own name, no SIP) on the same port. This process is the first; it
+    starts them once it is up (the schema migrated, hotlines and admin written)."""
     workers = []
     for i in range(1, settings.server.workers):
         env = dict(os.environ)
@@ -103,7 +107,7 @@ async def orphaned(parent: int) -> None:
         await asyncio.sleep(1)
 
 
-async def serve(settings: Settings, demo: bool) -> None:
+async def serve(settings: Settings, demo: bool, argv: list[str]) -> None:
     from app.demo import DEMO_ACCOUNTS, load_demo
     from app.factory import create_app
 
@@ -119,11 +123,14 @@ async def serve(settings: Settings, demo: bool) -> None:
     reuse = settings.server.workers > 1
     site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_port=reuse)
     await site.start()
+    workers = []
     if worker_of is None:
         print(banner(settings, accounts), flush=True)
+        workers = start_workers(settings, argv)
     try:
         await (orphaned(int(worker_of)) if worker_of else asyncio.Event().wait())
     finally:
+        stop_workers(workers)
         await runner.cleanup()
 
 
@@ -138,21 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.server.log_format, settings.sip.node_name)
-    workers = []
     try:
-        if WORKER not in os.environ:
-            workers = start_workers(settings, sys.argv[1:] if argv is None else argv)
-        asyncio.run(serve(settings, args.demo))
+        check_workers(settings)
     except ConfigError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
+    try:
+        asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)
         return 1
-    finally:
-        stop_workers(workers)
     return 0
 
 
