@@ -7,6 +7,7 @@ projection rewritten and the notifications written together, or nothing is.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import weakref
@@ -17,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, select
+from sqlalchemy import Insert, Integer, bindparam, case, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -134,6 +135,20 @@ class Reference:
 _SERVICES: weakref.WeakSet[DispatchService] = weakref.WeakSet()
 
 NUMBER_BLOCK = 100  # order numbers a process takes at once on PostgreSQL
+
+
+@functools.cache
+def number_statement(dialect: str) -> Insert:
+    """Take `count` numbers of `day` (bound parameters): returns the last one taken."""
+    table = OrderSequence.__table__
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    count = bindparam("count", type_=Integer)
+    return (
+        insert(table)
+        .values(day=bindparam("day"), last=count)
+        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + count})
+        .returning(table.c.last)
+    )
 
 
 @dataclass
@@ -373,25 +388,12 @@ class DispatchService:
 
     # ------------------------------------------------------------ registration
 
-    def _number_statement(self, dialect: str, day: str, count: int):
-        """Take `count` numbers of `day`: the last one taken is returned."""
-        table = OrderSequence.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        return (
-            insert(table)
-            .values(day=day, last=count)
-            .on_conflict_do_update(
-                index_elements=[table.c.day], set_={"last": table.c.last + count}
-            )
-            .returning(table.c.last)
-        )
-
     async def _next_number(self, session: AsyncSession, now: datetime) -> str:
         """The next number of the day, in the registration's transaction (SQLite: its one
         writer takes them in turn; a rolled-back registration leaves no gap)."""
         day = now.astimezone(self.tz).strftime("%Y%m%d")
-        stmt = self._number_statement(session.bind.dialect.name, day, 1)
-        last = (await session.execute(stmt)).scalar_one()
+        stmt = number_statement(session.bind.dialect.name)
+        last = (await session.execute(stmt, {"day": day, "count": 1})).scalar_one()
         return f"{day}{last:06d}"
 
     async def _reserved_number(self, now: datetime) -> str | None:
@@ -411,9 +413,10 @@ class DispatchService:
         async with self.numbers.lock:
             block = self.numbers
             if block.day != day or block.next > block.last:
-                stmt = self._number_statement("postgresql", day, NUMBER_BLOCK)
+                stmt = number_statement("postgresql")
                 async with self.sessions() as session, session.begin():
-                    last = (await session.execute(stmt)).scalar_one()
+                    taken = {"day": day, "count": NUMBER_BLOCK}
+                    last = (await session.execute(stmt, taken)).scalar_one()
                 block.day, block.next, block.last = day, last - NUMBER_BLOCK + 1, last
             number = block.next
             block.next += 1
