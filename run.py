@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 
 from aiohttp import web
@@ -12,6 +15,7 @@ from aiohttp import web
 from config import ConfigError, Settings, load_settings
 
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
+WORKER = "HOTLINE_WORKER"  # set in the environment of the workers run.py starts
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -62,24 +66,71 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-async def serve(settings: Settings, demo: bool) -> None:
+def check_workers(settings: Settings) -> None:
+    if settings.server.workers > 1 and not settings.database.url.startswith("postgresql"):
+        raise ConfigError(
+            "server.workers > 1 needs PostgreSQL: on SQLite each process would have its "
+            "own writer and its own caches, and nothing tells the others of a change"
+        )
+
+
+def start_workers(settings: Settings, argv: list[str]) -> list[subprocess.Popen]:
+    """`[server] workers` > 1: the other service processes of this machine, each a node
+    of the cluster (own name, no SIP) on the same port. This process is the first; it
+    starts them once it is up (the schema migrated, hotlines and admin written)."""
+    workers = []
+    for i in range(1, settings.server.workers):
+        env = dict(os.environ)
+        env |= {
+            WORKER: str(os.getpid()),
+            "HOTLINE_NODE": f"{settings.sip.node_name}-w{i}",
+            "HOTLINE_SIP_ENABLED": "false",
+        }
+        workers.append(subprocess.Popen([sys.executable, __file__, *argv], env=env))
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for proc in workers:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)  # a clean stop: sessions end, buses close
+    for proc in workers:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def orphaned(parent: int) -> None:
+    """A worker ends when the process that started it has gone (killed, crashed)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+
+
+async def serve(settings: Settings, demo: bool, argv: list[str]) -> None:
     from app.demo import DEMO_ACCOUNTS, load_demo
     from app.factory import create_app
 
+    worker_of = os.environ.get(WORKER)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     accounts = []
-    if demo:
+    if demo and worker_of is None:
         created = await load_demo(app)
         print("已生成演示数据 / demo data loaded" if created else "演示数据已存在 / demo data kept")
         accounts = DEMO_ACCOUNTS
-    site = web.TCPSite(runner, settings.server.host, settings.server.port)
+    reuse = settings.server.workers > 1
+    site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_port=reuse)
     await site.start()
-    print(banner(settings, accounts), flush=True)
+    workers = []
+    if worker_of is None:
+        print(banner(settings, accounts), flush=True)
+        workers = start_workers(settings, argv)
     try:
-        await asyncio.Event().wait()
+        await (orphaned(int(worker_of)) if worker_of else asyncio.Event().wait())
     finally:
+        stop_workers(workers)
         await runner.cleanup()
 
 
@@ -95,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.server.log_format, settings.sip.node_name)
     try:
-        asyncio.run(serve(settings, args.demo))
+        check_workers(settings)
+    except ConfigError as exc:
+        print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -147,6 +147,10 @@ class LocalBus(Bus):
         self._peers[self.database_url].discard(self)
         await super().stop()
 
+    def publish_soon(self, topic: str, data: dict[str, Any] | None = None) -> None:
+        if len(self._peers[self.database_url]) > 1:  # a single node has nobody to tell
+            super().publish_soon(topic, data)
+
     async def publish(self, topic: str, data: dict[str, Any] | None = None) -> bool:
         payload = self._encode(topic, data)
         if payload is None:

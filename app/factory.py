@@ -56,7 +56,7 @@ from dispatch import geo as geo_routes
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
-from dispatch.duplicate_index import index_subscriber, load_duplicate_index
+from dispatch.duplicate_index import follow, index_subscriber, load_duplicate_index
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester, forget_catalogues
@@ -189,8 +189,10 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 async def duplicates_ctx(app: web.Application) -> AsyncIterator[None]:
     """The open orders a new request may repeat, built once and kept in step by dispatch."""
     service = app[DISPATCH]
-    index = await load_duplicate_index(app[SESSIONS], app[SETTINGS].classifiers, service.now())
+    settings = app[SETTINGS].classifiers
+    index = await load_duplicate_index(app[SESSIONS], settings, service.now())
     service.subscribers.append(index_subscriber(index))
+    follow(index, app[BUS], app[SESSIONS], settings, service.now)  # the other nodes' changes
     app[DUPLICATES] = index
     yield
 
@@ -249,6 +251,7 @@ def _cluster(background: bool):
         # What other nodes change: caches forget, the calendar is read again.
         bus.subscribe("actors", lambda _data: clear_all_caches())
         bus.subscribe("catalogue", lambda _data: forget_catalogues())
+        bus.subscribe("webhooks", lambda _data: webhooks.forget_webhooks())
         bus.subscribe("calendar", lambda _data: service.reload_calendar())
         app[LEADER] = leader.create_leader(node, settings.database.url, cluster.leader_poll_seconds)
         yield

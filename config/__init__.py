@@ -49,6 +49,9 @@ class ServerSettings(BaseModel):
     # Peers (the direct connection, not X-Forwarded-For) that may read /metrics: the
     # Prometheus scraper's networks. Loopback by default.
     metrics_networks: list[IPvAnyNetwork] = ["127.0.0.0/8", "::1/128"]
+    # Service processes on this machine, all on `port` (SO_REUSEPORT), each a node of
+    # the cluster: more than one needs PostgreSQL (run.py).
+    workers: int = Field(1, ge=1, le=64)
 
 
 class DatabaseSettings(BaseModel):
@@ -575,6 +578,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
     "HOTLINE_LOG_FORMAT": ("server", "log_format"),
+    "HOTLINE_WORKERS": ("server", "workers"),
     "HOTLINE_NODE": ("sip", "node"),
     "HOTLINE_DB_URL": ("database", "url"),
     "HOTLINE_DB_ECHO": ("database", "echo"),

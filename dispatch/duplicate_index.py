@@ -13,8 +13,10 @@ the held hotline, creator and unit paths before scoring, with the rules of
 `dispatch.services.visible_to`.
 
 Changes reach the index after their transaction commits (never for a rolled-back one).
-One index per process: on a cluster each node sees its own registrations at once and
-the others' after a restart (a LISTEN/NOTIFY feed would close that gap).
+One index per process: on a cluster (or several worker processes, `[server] workers`)
+each node files its own changes at once and tells the others on the bus (topic
+`duplicates`, see `follow`); they file them when the message arrives (milliseconds
+later), and build the index again from the database after the bus was down.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import heapq
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import UNIT_ROLES, Actor, Role
+from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
 from config import ClassifierSettings
 from dispatch.duplicates import Features, Thresholds, compare, features
@@ -182,6 +185,10 @@ class DuplicateIndex:
         elif (order := self._orders.get(number)) is not None:
             self._orders[number] = replace(order, state=state, unit_paths=tuple(unit_paths))
 
+    def take(self, other: DuplicateIndex) -> None:
+        """Hold what `other` holds (a rebuilt index replaces this one's contents)."""
+        self._orders, self._postings, self._ages = other._orders, other._postings, other._ages
+
     def expire(self, now: datetime) -> int:
         """Drop the orders older than the window; returns how many."""
         cutoff, dropped = now - self.window, 0
@@ -260,6 +267,46 @@ def _indexed(rows: list[tuple], paths: dict[int, list[str]]) -> list[IndexedOrde
     return orders
 
 
+async def _rows(
+    session: AsyncSession, conditions: list, limit: int
+) -> tuple[list[tuple], dict[int, list[str]]]:
+    """Orders as `_indexed` takes them, in id order, and the paths of their units."""
+    rows = list(
+        await session.execute(
+            select(
+                Order.id,
+                Order.number,
+                Order.content,
+                Order.address,
+                Order.district,
+                Order.state,
+                Order.created_at,
+                Order.hotline_number,
+                Order.created_by,
+            )
+            .where(*conditions)
+            .order_by(Order.id)
+            .limit(limit)
+        )
+    )
+    paths: dict[int, list[str]] = defaultdict(list)
+    if rows:
+        for order_id, path in await session.execute(
+            select(OrderUnit.order_id, Unit.path)
+            .join(Unit, Unit.id == OrderUnit.unit_id)
+            .where(OrderUnit.order_id.in_([row[0] for row in rows]))
+        ):
+            paths[order_id].append(path)
+    return rows, paths
+
+
+async def _read(sessions: async_sessionmaker[AsyncSession], conditions: list) -> list[IndexedOrder]:
+    """The open orders matching `conditions` (a few), as the index holds them."""
+    async with sessions() as session:
+        rows, paths = await _rows(session, [Order.state.in_(OPEN_STATES), *conditions], 100)
+    return _indexed(rows, paths)
+
+
 async def load_duplicate_index(
     sessions: async_sessionmaker[AsyncSession],
     settings: ClassifierSettings,
@@ -278,34 +325,10 @@ async def load_duplicate_index(
         window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
         total = await session.scalar(select(func.count(Order.id)).where(*window))
         while True:
-            rows = list(
-                await session.execute(
-                    select(
-                        Order.id,
-                        Order.number,
-                        Order.content,
-                        Order.address,
-                        Order.district,
-                        Order.state,
-                        Order.created_at,
-                        Order.hotline_number,
-                        Order.created_by,
-                    )
-                    .where(*window, Order.id > last_id)
-                    .order_by(Order.id)
-                    .limit(LOAD_BATCH)
-                )
-            )
+            rows, paths = await _rows(session, [*window, Order.id > last_id], LOAD_BATCH)
             if not rows:
                 break
             last_id = rows[-1][0]
-            paths: dict[int, list[str]] = defaultdict(list)
-            for order_id, path in await session.execute(
-                select(OrderUnit.order_id, Unit.path)
-                .join(Unit, Unit.id == OrderUnit.unit_id)
-                .where(OrderUnit.order_id.in_([row[0] for row in rows]))
-            ):
-                paths[order_id].append(path)
             for order in await loop.run_in_executor(None, _indexed, rows, paths):
                 index.put(order)
             if total and total > LOAD_BATCH:
@@ -342,9 +365,75 @@ def index_subscriber(index: DuplicateIndex):
                 tuple(paths),
                 features(order.content, order.address, order.district),
             )
-            after_commit(session, lambda: index.put(entry))
+            message = {"put": _entry_json(entry, order.district)}
+
+            def put() -> None:
+                index.put(entry)
+                announce(TOPIC, message)
+
+            after_commit(session, put)
         elif appended.event.from_state != appended.event.to_state or codes:
             state = view.state.value
-            after_commit(session, lambda: index.update(appended.number, state, paths))
+
+            def update() -> None:
+                index.update(appended.number, state, paths)
+                announce(TOPIC, {"update": [appended.number, state, paths]})
+
+            after_commit(session, update)
 
     return on_appended
+
+
+TOPIC = "duplicates"  # the bus topic of the index's changes
+MAX_MESSAGE_CONTENT = 2000  # characters of content a message carries (else: read it)
+
+
+def _entry_json(entry: IndexedOrder, district: str | None) -> dict[str, Any]:
+    if len(entry.content) > MAX_MESSAGE_CONTENT:  # NOTIFY payloads stay under 8,000 bytes
+        return {"number": entry.number}
+    return {
+        "number": entry.number,
+        "content": entry.content,
+        "address": entry.address,
+        "district": district,
+        "state": entry.state,
+        "created_at": entry.created_at.isoformat(),
+        "hotline": entry.hotline,
+        "created_by": entry.created_by,
+        "unit_paths": list(entry.unit_paths),
+    }
+
+
+def follow(
+    index: DuplicateIndex,
+    bus: Bus,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: Callable[[], datetime],
+) -> None:
+    """Keep `index` in step with what the other nodes change (their `announce`s)."""
+
+    async def on_message(data: dict[str, Any]) -> None:
+        if data == RESYNC:  # messages were lost while the bus was down: start afresh
+            index.take(await load_duplicate_index(sessions, settings, now()))
+        elif "update" in data:
+            number, state, paths = data["update"]
+            index.update(number, state, paths)
+        elif "content" in data["put"]:
+            entry = data["put"]
+            index.add(
+                entry["number"],
+                entry["content"],
+                entry["address"],
+                entry["district"],
+                state=entry["state"],
+                created_at=datetime.fromisoformat(entry["created_at"]),
+                hotline=entry["hotline"],
+                created_by=entry["created_by"],
+                unit_paths=entry["unit_paths"],
+            )
+        else:
+            for order in await _read(sessions, [Order.number == data["put"]["number"]]):
+                index.put(order)
+
+    bus.subscribe(TOPIC, on_message)

@@ -8,14 +8,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import Actor
 from classifiers import extract_district
 from dispatch import learning
 from dispatch.services import DispatchService, OrderDetail
-from dispatch.storage import Hotline, Order, Unit
+from dispatch.storage import Order
 from dispatch.suggestions import Suggester
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,9 @@ async def register_request(
     draft = _draft(service, fields)
     async with sessions() as session:
         suggestions = await suggester.suggest(session, actor, draft)
-        hotline = await session.get(Hotline, draft.hotline_number)
-        handoff = await _handoff_unit(session, hotline)
+        reference = await service.read_reference(session)
+    hotline = reference.hotlines.get(draft.hotline_number)
+    handoff = reference.handoff_unit(hotline)
     candidates: list[tuple[str, Mapping[str, Any]]] = []
     if automatic and (merge := suggester.auto_merge(draft, suggestions)) is not None:
         candidates.append(("merge", merge))
@@ -70,17 +70,6 @@ async def register_request(
 
 
 HANDOFF_NOTE = "转外部系统办理(热线原业务系统)"
-
-
-async def _handoff_unit(session: AsyncSession, hotline: Hotline | None) -> str | None:
-    """Mode `external` (DESIGN §2, §8): the unit standing for the hotline's own system.
-    Its orders are dispatched to it by `system` in the registration transaction, and its
-    webhook carries them out; it answers through the API with a key bound to the unit."""
-    if hotline is None or hotline.mode != "external" or hotline.handoff_unit_id is None:
-        return None
-    return await session.scalar(
-        select(Unit.code).where(Unit.id == hotline.handoff_unit_id, Unit.active.is_(True))
-    )
 
 
 def _draft(service: DispatchService, fields: Mapping[str, Any]) -> Order:

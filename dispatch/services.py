@@ -6,16 +6,19 @@ projection rewritten and the notifications written together, or nothing is.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, select
+from sqlalchemy import Insert, Integer, bindparam, case, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -108,6 +111,61 @@ class UnitDirectory:
 async def load_units(session: AsyncSession) -> UnitDirectory:
     units = list(await session.scalars(select(Unit)))
     return UnitDirectory({u.code: u for u in units}, {u.id: u for u in units})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every use case reads and an admin rarely changes: units, hotlines and the
+    catalogue's codes. Held by the service (detached rows, never changed through it) and
+    forgotten when a commit changes one of them (`forget_reference`)."""
+
+    units: UnitDirectory
+    hotlines: Mapping[str, Hotline]
+    categories: frozenset[str]
+
+    def handoff_unit(self, hotline: Hotline | None) -> str | None:
+        """Mode `external` (DESIGN §2, §8): the active unit standing for the hotline's
+        own system, to which its orders are dispatched at registration."""
+        if hotline is None or hotline.mode != "external" or hotline.handoff_unit_id is None:
+            return None
+        unit = self.units.by_id.get(hotline.handoff_unit_id)
+        return unit.code if unit is not None and unit.active else None
+
+
+_SERVICES: weakref.WeakSet[DispatchService] = weakref.WeakSet()
+
+NUMBER_BLOCK = 100  # order numbers a process takes at once on PostgreSQL
+
+
+@functools.cache
+def number_statement(dialect: str) -> Insert:
+    """Take `count` numbers of `day` (bound parameters): returns the last one taken."""
+    table = OrderSequence.__table__
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    count = bindparam("count", type_=Integer)
+    return (
+        insert(table)
+        .values(day=bindparam("day"), last=count)
+        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + count})
+        .returning(table.c.last)
+    )
+
+
+@dataclass
+class NumberBlock:
+    """Numbers `next`..`last` of `day`, taken by this process and not yet handed out."""
+
+    day: str = ""
+    next: int = 1
+    last: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def forget_reference() -> None:
+    """Units, hotlines or categories changed (here or on another node): read them again."""
+    for service in list(_SERVICES):
+        service.reference = None
+        service.generation += 1
 
 
 @dataclass(frozen=True)
@@ -253,6 +311,29 @@ class DispatchService:
         self.policy = build_policy(settings, {})
         self.subscribers: list[Subscriber] = []
         self.tz = ZoneInfo(settings.calendar.timezone)
+        self.reference: Reference | None = None  # see `read_reference`
+        self.generation = 0  # counts `forget_reference` calls
+        # PostgreSQL: this process's block of order numbers (see `_reserved_number`)
+        bind = sessions.kw.get("bind")
+        postgres = bind is not None and bind.dialect.name == "postgresql"
+        self.numbers = NumberBlock() if postgres else None
+        _SERVICES.add(self)
+
+    async def read_reference(self, session: AsyncSession) -> Reference:
+        """Units, hotlines and category codes: read once, kept until one changes."""
+        reference = self.reference
+        if reference is None:
+            generation = self.generation
+            units = await load_units(session)
+            hotlines = {h.number: h for h in await session.scalars(select(Hotline))}
+            categories = frozenset(await session.scalars(select(Category.code)))
+            reference = Reference(units, hotlines, categories)
+            if generation == self.generation:  # nothing changed while it was read
+                self.reference = reference
+        return reference
+
+    async def units(self, session: AsyncSession) -> UnitDirectory:
+        return (await self.read_reference(session)).units
 
     # ------------------------------------------------------------ calendar
 
@@ -308,17 +389,38 @@ class DispatchService:
     # ------------------------------------------------------------ registration
 
     async def _next_number(self, session: AsyncSession, now: datetime) -> str:
+        """The next number of the day, in the registration's transaction (SQLite: its one
+        writer takes them in turn; a rolled-back registration leaves no gap)."""
         day = now.astimezone(self.tz).strftime("%Y%m%d")
-        table = OrderSequence.__table__
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            insert(table)
-            .values(day=day, last=1)
-            .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
-            .returning(table.c.last)
-        )
-        last = (await session.execute(stmt)).scalar_one()
+        stmt = number_statement(session.bind.dialect.name)
+        last = (await session.execute(stmt, {"day": day, "count": 1})).scalar_one()
         return f"{day}{last:06d}"
+
+    async def _reserved_number(self, now: datetime) -> str | None:
+        """PostgreSQL: a number from this process's block of the day, or None (SQLite).
+
+        Taking each number in the registration's transaction would hold the day's
+        counter row locked until that transaction commits: every registration of the
+        cluster would wait for the one before it. Here a process takes NUMBER_BLOCK
+        numbers at once in a statement of its own (committed at once), and hands them out
+        in memory. Numbers stay unique and of the day (DESIGN §4); the ones a process
+        had not handed out when it stopped, or whose registration failed, are never
+        used (gaps), and numbers of different nodes are not in registration order.
+        """
+        if self.numbers is None:
+            return None
+        day = now.astimezone(self.tz).strftime("%Y%m%d")
+        async with self.numbers.lock:
+            block = self.numbers
+            if block.day != day or block.next > block.last:
+                stmt = number_statement("postgresql")
+                async with self.sessions() as session, session.begin():
+                    taken = {"day": day, "count": NUMBER_BLOCK}
+                    last = (await session.execute(stmt, taken)).scalar_one()
+                block.day, block.next, block.last = day, last - NUMBER_BLOCK + 1, last
+            number = block.next
+            block.next += 1
+        return f"{day}{number:06d}"
 
     async def register(
         self,
@@ -338,22 +440,25 @@ class DispatchService:
         if actor.role not in REGISTER_ROLES:
             raise ActionForbidden("当前角色无权登记工单")
         now = self.now()
+        number = await self._reserved_number(now)
         async with unit_of_work(self.sessions) as session:
-            hotline = await session.get(Hotline, fields["hotline"])
+            reference = await self.read_reference(session)
+            hotline = reference.hotlines.get(fields["hotline"])
             if hotline is None:
                 raise ActionRejected(f"未知热线号码: {fields['hotline']}", code="unknown_hotline")
             if actor.hotlines and hotline.number not in actor.hotlines:
                 raise ActionForbidden("无权登记该热线的工单")
             category = fields.get("category")
-            if category and await session.get(Category, category) is None:
+            if category and category not in reference.categories:
                 raise ActionRejected(f"未知分类: {category}", code="unknown_category")
-            units = await load_units(session)
+            units = reference.units
             proposed = fields.get("proposed_unit")
             if proposed and not units.exists(proposed):
                 raise ActionRejected(
                     f"建议派往的单位不存在或已停用: {proposed}", code="unknown_unit"
                 )
-            number = await self._next_number(session, now)
+            if number is None:
+                number = await self._next_number(session, now)
             order = Order(
                 number=number,
                 hotline_number=hotline.number,
@@ -379,8 +484,7 @@ class DispatchService:
                 units=[],
                 flag_rows=[],
             )
-            session.add(order)
-            await session.flush()
+            session.add(order)  # inserted with its first event and projection: one flush
             event = Event(
                 action="register",
                 at=now,
@@ -456,7 +560,7 @@ class DispatchService:
         try:
             async with unit_of_work(self.sessions) as session:
                 order = await self._load(session, actor, number)
-                units = await load_units(session)
+                units = await self.units(session)
                 view = replay(map(event_from_row, order.events), self.policy)
                 parent_state = None
                 if action == "merge" and isinstance(payload.get("parent"), str):
@@ -484,7 +588,7 @@ class DispatchService:
             raise ValueError(action)
         async with unit_of_work(self.sessions) as session:
             order = await self._load(session, actor, number)
-            units = await load_units(session)
+            units = await self.units(session)
             view = replay(map(event_from_row, order.events), self.policy)
             event = Event(
                 action, self.now(), actor.username, actor.role, view.state, view.state, note, data
@@ -526,7 +630,10 @@ class DispatchService:
             note=event.note,
             data=dict(event.data),
         )
-        session.add(row)
+        if order.id is None:  # a new order: inserted with this, its first event
+            order.events.append(row)
+        else:
+            session.add(row)
         events = [*rows, row]
         if new_view.parent and order.parent_id is None:
             order.parent_id = await session.scalar(
@@ -615,7 +722,7 @@ class DispatchService:
     async def get(self, actor: Actor, number: str) -> OrderDetail:
         async with self.sessions() as session:
             order = await self._load(session, actor, number)
-            units = await load_units(session)
+            units = await self.units(session)
             view = replay(map(event_from_row, order.events), self.policy)
             return OrderDetail(order, list(order.events), units, view)
 
@@ -649,7 +756,7 @@ class DispatchService:
             )
         async with self.sessions() as session:
             found = search.parse(filters.q, session.bind.dialect.name)
-            units = await load_units(session)
+            units = await self.units(session)
             if filters.unit:
                 unit = units.by_code.get(filters.unit)
                 if unit is None:
@@ -711,7 +818,7 @@ class DispatchService:
     async def _raise_all(
         self, session: AsyncSession, numbers: list[str], now: datetime
     ) -> list[tuple[str, str]]:
-        units = await load_units(session)
+        units = await self.units(session)
         orders = await session.scalars(
             select(Order)
             .where(Order.number.in_(numbers))

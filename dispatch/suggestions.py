@@ -21,19 +21,27 @@ from app.db import on_commit_of
 from classifiers import TextClassifier, classify_request_type, detect_urgency
 from config import ClassifierSettings
 from dispatch.duplicate_index import DuplicateIndex
-from dispatch.storage import Category, Order, Unit
+from dispatch.services import forget_reference
+from dispatch.storage import Category, Hotline, Order, Unit
 from knowledge_base.live_index import KnowledgeBase
 
 log = logging.getLogger(__name__)
 TOP = 3
 
 
+TEXT_CACHE = 4096  # requests whose text-only suggestions each process keeps
+
 _SUGGESTERS: weakref.WeakSet[Suggester] = weakref.WeakSet()
 
 
 def forget_catalogues() -> None:
+    """Categories, units or hotlines changed: the suggesters and the dispatch services
+    read them again."""
     for suggester in list(_SUGGESTERS):
         suggester.catalogue = None
+        suggester.readings.clear()
+        suggester.forgotten += 1
+    forget_reference()
 
 
 def _catalogue_changed() -> None:
@@ -41,7 +49,7 @@ def _catalogue_changed() -> None:
     announce("catalogue")  # the other nodes of a cluster forget theirs too
 
 
-on_commit_of((Category, Unit), _catalogue_changed)
+on_commit_of((Category, Unit, Hotline), _catalogue_changed)
 
 
 @dataclass(eq=False)
@@ -56,6 +64,11 @@ class Suggester:
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The catalogue by name (see `_catalogue`); None until read, and after any change.
     catalogue: dict[str, tuple] | None = None
+    # What depends on the text alone (category, unit, KB, type, urgency) by request,
+    # see `_reading`; with what it was computed from.
+    readings: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    readings_of: tuple = ()
+    forgotten: int = 0  # counts `forget_catalogues` calls
 
     def __post_init__(self) -> None:
         _SUGGESTERS.add(self)
@@ -65,13 +78,9 @@ class Suggester:
         return self.category_model.version if self.category_model else None
 
     async def suggest(self, session: AsyncSession, actor: Actor, order: Order) -> dict[str, Any]:
-        content, title = order.content, order.title
-        query = f"{title} {content}" if title else content
-        kb = self.kb.search(query, TOP, hotline=order.hotline_number)
-        urgency = detect_urgency(content)
-        categories, units = await self._categories(session, content, title)
+        reading = await self._reading(session, order.content, order.title, order.hotline_number)
         duplicates = self.duplicates.query(
-            content,
+            order.content,
             order.address,
             order.district,
             actor,
@@ -79,11 +88,30 @@ class Suggester:
             exclude=order.number,
             limit=TOP,
         )
-        return {
+        return {**reading, "duplicates": [d.as_json() for d in duplicates]}
+
+    async def _reading(
+        self, session: AsyncSession, content: str, title: str | None, hotline: str
+    ) -> dict[str, Any]:
+        """The suggestions that depend on the request's text alone, computed once per
+        text: the console asks them on every pause in typing and the registration of the
+        same text asks them again. Kept until the model, the KB index or the catalogue
+        changes (shared between requests: read-only)."""
+        stamp = (self.category_model, self.kb.index, self.forgotten)
+        if stamp != self.readings_of:
+            self.readings.clear()
+            self.readings_of = stamp
+        key = (content, title, hotline)
+        if (reading := self.readings.get(key)) is not None:
+            return reading
+        query = f"{title} {content}" if title else content
+        kb = self.kb.search(query, TOP, hotline=hotline)
+        urgency = detect_urgency(content)
+        categories, units = await self._categories(session, content, title)
+        reading = {
             "category": categories,
             "unit": units,
             "kb": [{**hit.as_json(), "answer": hit.answer} for hit in kb],
-            "duplicates": [d.as_json() for d in duplicates],
             "type": classify_request_type(content),
             "urgency": {
                 "urgent": urgency.urgent,
@@ -92,6 +120,11 @@ class Suggester:
                 "matched": list(urgency.matched),
             },
         }
+        if stamp == (self.category_model, self.kb.index, self.forgotten):  # none changed since
+            if len(self.readings) >= TEXT_CACHE:
+                del self.readings[next(iter(self.readings))]  # the oldest
+            self.readings[key] = reading
+        return reading
 
     async def _categories(
         self, session: AsyncSession, content: str, title: str | None

@@ -66,6 +66,12 @@ class KnowledgeBase:
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def index(self) -> object:
+        """The index searched now: a new object after each refresh (callers that keep
+        search results compare it to know when theirs are stale)."""
+        return self._index
+
     def search(
         self,
         query: str,

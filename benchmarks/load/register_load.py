@@ -66,11 +66,12 @@ def request_texts(limit: int = TEXTS) -> list[str]:
     return texts
 
 
-def wrk_script(path: Path, endpoint: str, texts: list[str], token: str) -> None:
-    """A Lua script that posts the texts in turn, each with its own caller number."""
+def wrk_script(path: Path, endpoint: str, texts: list[str], token: str, unique: bool) -> None:
+    """A Lua script that posts the texts in turn, each with its own caller number;
+    `unique`: each request's text ends with its own count (no text is seen twice)."""
     bodies = []
     for i, text in enumerate(texts):
-        body = {"content": text, "hotline": "12345"}
+        body = {"content": text + ("(第#N#次)" if unique else ""), "hotline": "12345"}
         if endpoint == "orders":
             body |= {"channel": "phone", "type": "complaint", "caller_phone": f"139{i:08d}"}
         else:
@@ -88,7 +89,8 @@ local bodies = {{
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format(nil, "/api/v1/{endpoint}", nil, bodies[(i % #bodies) + 1])
+  local body = string.gsub(bodies[(i % #bodies) + 1], "#N#", tostring(i))
+  return wrk.format(nil, "/api/v1/{endpoint}", nil, body)
 end
 """,
         encoding="utf-8",
@@ -155,7 +157,7 @@ def postgres_url():
 
 
 @contextlib.contextmanager
-def service(db_url: str, model_dir: Path, work: Path):
+def service(db_url: str, model_dir: Path, work: Path, workers: int = 1):
     port = free_port()
     env = dict(os.environ)
     env |= {
@@ -167,6 +169,7 @@ def service(db_url: str, model_dir: Path, work: Path):
         "HOTLINE_LOG_LEVEL": "WARNING",
         # One agent's token drives the whole load: the per-user limit is not measured here.
         "HOTLINE_USER_REQUESTS_PER_WINDOW": "100000000",
+        "HOTLINE_WORKERS": str(workers),
     }
     log = (work / "service.log").open("w")
     proc = subprocess.Popen(
@@ -224,11 +227,11 @@ def train_model(work: Path) -> Path:
 
 def run(args: argparse.Namespace, db_url: str, work: Path, model: Path) -> list[dict]:
     results = []
-    with service(db_url, model, work) as (proc, base):
+    with service(db_url, model, work, args.workers) as (proc, base):
         token = asyncio.run(login(base, "agent1"))
         for endpoint in args.target:
             script = work / f"{endpoint}.lua"
-            wrk_script(script, endpoint, request_texts(), token)
+            wrk_script(script, endpoint, request_texts(), token, args.unique)
             script.write_text(script.read_text(encoding="utf-8") + DONE_HOOK, encoding="utf-8")
             # warm-up: models, KB index, connection pools
             subprocess.run(
@@ -248,6 +251,7 @@ def run(args: argparse.Namespace, db_url: str, work: Path, model: Path) -> list[
                         *("-d", str(args.profile), "-o", str(work / f"{endpoint}.txt")),
                         *("--format", "raw"),
                         "--nonblocking",
+                        *(["--subprocesses"] if args.workers > 1 else []),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -280,12 +284,17 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL server")
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--model", type=Path, help="a trained category model (else trained)")
+    parser.add_argument("--workers", type=int, default=1, help="[server] workers (PostgreSQL)")
+    parser.add_argument(
+        "--unique", action="store_true", help="no text twice (no per-text cache hits)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="hotline-load-"))
     try:
-        model = train_model(work)
+        model = args.model or train_model(work)
         if args.postgres:
             with postgres_url() as url:
                 run(args, url, work, model)

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Actor, Role, UnitRef
+from app.bus import announce
+from app.db import on_commit_of
 from dispatch.services import Appended, OrderDetail, Subscriber, UnitDirectory
 from dispatch.storage import Hotline, Order, OrderEvent, Unit
 from dispatch.views import order_detail
@@ -101,10 +103,41 @@ def _viewer(hook: Webhook, units: UnitDirectory) -> Actor:
     return Actor(f"webhook:{hook.id}", Role.UNIT, UnitRef(unit.id, unit.code, unit.name, unit.path))
 
 
+_changes = 0  # webhooks changed (here or on another node) this many times
+
+
+def forget_webhooks() -> None:
+    """The subscribers read the active webhooks again."""
+    global _changes
+    _changes += 1
+
+
+def _webhooks_changed() -> None:
+    forget_webhooks()
+    announce("webhooks")  # the other nodes of a cluster forget theirs too
+
+
+on_commit_of((Webhook,), _webhooks_changed)
+
+
 def subscriber(tz: ZoneInfo) -> Subscriber:
+    # The active webhooks (detached rows), read once and kept until one changes: every
+    # appended event asks for them.
+    cached: tuple[int, list[Webhook]] = (-1, [])
+
+    async def active(session: AsyncSession) -> list[Webhook]:
+        nonlocal cached
+        seen, hooks = cached
+        if seen != _changes:
+            seen = _changes
+            hooks = list(await session.scalars(select(Webhook).where(Webhook.active.is_(True))))
+            if seen == _changes:  # none changed while they were read
+                cached = (seen, hooks)
+        return hooks
+
     async def webhooks_out(session: AsyncSession, appended: Appended, units: UnitDirectory) -> None:
         names = domain.event_names(appended.event)
-        hooks = list(await session.scalars(select(Webhook).where(Webhook.active.is_(True))))
+        hooks = await active(session)
         matches = [(h, n) for n in names for h in hooks if _hears(h, n, appended, units)]
         if not matches:
             return

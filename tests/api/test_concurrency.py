@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
-from tests.api.conftest import make_api
+import pytest
+
+from app.factory import create_app
+from dispatch.services import NUMBER_BLOCK
+from tests.api.conftest import Api, make_api
+from tests.conftest import make_settings
+from tests.postgres import create_database
 
 
 async def test_concurrent_accepts(aiohttp_client, any_db_url, clock):
@@ -54,3 +61,31 @@ async def test_concurrent_registrations_get_distinct_numbers(aiohttp_client, any
     numbers = {order["number"] for _, order in results}
     assert len(numbers) == 20
     assert (await api.call("GET", "/api/v1/orders", "supervisor"))["total"] == 20
+
+
+@pytest.mark.postgres
+async def test_nodes_take_numbers_in_blocks(aiohttp_client, postgres_server, clock):
+    """PostgreSQL: each node takes a block of the day's numbers at once (no registration
+    waits on another for the counter row); numbers stay unique across nodes and
+    restarts, of the day, in the DESIGN format."""
+    url = await create_database(postgres_server)
+    first = await make_api(aiohttp_client, url, clock)
+    second = Api(await aiohttp_client(create_app(make_settings(url), now=clock, scanner=False)))
+
+    async def register(api: Api) -> str:
+        return (await api.register())["number"]
+
+    numbers = await asyncio.gather(*(register(api) for _ in range(15) for api in (first, second)))
+    assert len(set(numbers)) == 30
+    assert all(re.fullmatch(r"20261123\d{6}", n) for n in numbers), numbers
+    # each node hands out its own block: 1.. on the first, NUMBER_BLOCK+1.. on the second
+    assert min(numbers) == "20261123000001"
+    assert sorted(numbers)[15] == f"20261123{NUMBER_BLOCK + 1:06d}"
+    # a restarted node never reuses a number: it takes the block after the last one
+    third = Api(await aiohttp_client(create_app(make_settings(url), now=clock, scanner=False)))
+    assert await register(third) == f"20261123{2 * NUMBER_BLOCK + 1:06d}"
+    # a new day starts at 1 again
+    clock.advance(days=1)
+    assert await register(first) == "20261124000001"
+    total = (await first.call("GET", "/api/v1/orders?page_size=1", "supervisor"))["total"]
+    assert total == 32

@@ -255,3 +255,37 @@ async def test_the_catalogue_is_read_once_and_forgotten_when_it_changes(
     assert suggester.catalogue is None
     again = await api.call("POST", "/api/v1/suggestions", "agent", body)
     assert again["unit"][0]["unit"] == "CGJ"
+
+
+async def test_a_text_is_read_once_but_duplicates_are_always_fresh(
+    aiohttp_client, sqlite_url, tmp_path
+):
+    """The console asks on every pause in typing and the registration asks again: the
+    model runs once per text; the duplicates of the same text change as orders come."""
+    api = await _client_with_model(aiohttp_client, sqlite_url, tmp_path, 1.01)
+    suggester = api.client.app[SUGGESTER]
+    model, runs = suggester.category_model, []
+    predict = model.predict
+    model.predict = lambda *args, **kw: runs.append(1) or predict(*args, **kw)
+    body = {"content": "幸福路12号小区物业很久不打扫楼道了", "address": "幸福路12号"}
+    first = await api.call("POST", "/api/v1/suggestions", "agent", body)
+    assert first["duplicates"] == [] and len(runs) == 1
+    number = (await api.register(**body))["number"]  # the same text: no second model run
+    again = await api.call("POST", "/api/v1/suggestions", "agent", body)
+    assert len(runs) == 1
+    assert again["category"] == first["category"] and again["kb"] == first["kb"]
+    assert [d["number"] for d in again["duplicates"]] == [number]
+    other = await api.call("POST", "/api/v1/suggestions", "agent", {"content": "公交车不按站停车"})
+    assert len(runs) == 2 and other["category"][0]["label"] == "交通运输"
+
+
+async def test_a_new_category_is_known_to_the_next_registration(api):
+    """Registrations check categories against a per-process copy, forgotten on commit."""
+    await api.register()  # the copy is read
+    body = {"channel": "phone", "hotline": "12345", "content": "路灯不亮", "category": "LD"}
+    refused = await api.call("POST", "/api/v1/orders", "agent", body, expect=400)
+    assert refused["error"]["code"] == "unknown_category"
+    new = {"code": "LD", "name": "路灯", "default_unit": "CGJ"}
+    await api.call("POST", "/api/v1/categories", "admin", new, expect=201)
+    order = await api.call("POST", "/api/v1/orders", "agent", body, expect=201)
+    assert order["category"] == "LD"

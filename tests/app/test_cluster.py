@@ -24,7 +24,16 @@ from accounts.routes import THROTTLE
 from app.bus import LocalBus, asyncpg_dsn
 from app.db import unit_of_work
 from app.factory import create_app
-from app.keys import BUS, DISPATCH, LEADER, PUSH, REQUEST_LIMITER, SESSIONS, SETTINGS
+from app.keys import (
+    BUS,
+    DISPATCH,
+    DUPLICATES,
+    LEADER,
+    PUSH,
+    REQUEST_LIMITER,
+    SESSIONS,
+    SETTINGS,
+)
 from app.leader import ClusterNode, live_nodes
 from callcenter import desk
 from callcenter import storage as callcenter_storage
@@ -325,3 +334,20 @@ async def test_background_jobs_move_to_the_survivor_when_the_leader_process_is_k
         for proc in procs:
             proc.kill()
             proc.communicate(timeout=20)
+
+
+@pytest.mark.postgres
+async def test_an_order_registered_on_one_node_is_a_duplicate_on_the_other(nodes):
+    """The duplicate index of each node hears the other's registrations and changes on
+    the bus (one process per worker, or per node, each with its own index)."""
+    first, second = nodes
+    text = "幸福路12号小区门口路灯不亮已经一周了,晚上出行不安全"
+    number = (await first.register(content=text, address="幸福路12号"))["number"]
+    index = app_of(second)[DUPLICATES]
+    await until(lambda: number in index)
+    body = {"content": text, "address": "幸福路12号", "hotline": "12345"}
+    found = await second.call("POST", "/api/v1/suggestions", "agent", body)
+    assert number in [d["number"] for d in found["duplicates"]]
+    # settled on the first node (here: marked invalid): the second stops suggesting it
+    await first.act("dispatcher", number, "invalidate", reason="重复测试")
+    await until(lambda: number not in index)

@@ -23,7 +23,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _start(db: Path | str, port: int) -> subprocess.Popen:
+async def _start(db: Path | str, port: int, tries: int = 150, **more: str) -> subprocess.Popen:
     url = db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
     env = {
         **os.environ,
@@ -31,6 +31,7 @@ async def _start(db: Path | str, port: int) -> subprocess.Popen:
         "HOTLINE_ADMIN_PASSWORD": ADMIN,
         "HOTLINE_PORT": str(port),
         "HOTLINE_SIP_ENABLED": "false",  # the SIP intake has its own tests
+        **more,
     }
     proc = subprocess.Popen(
         [sys.executable, "run.py"],
@@ -40,7 +41,7 @@ async def _start(db: Path | str, port: int) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
     )
     async with aiohttp.ClientSession() as http:
-        for _ in range(150):
+        for _ in range(tries):
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     if resp.status == 200:
@@ -191,3 +192,87 @@ def test_bad_config_file_is_a_clear_error():
     )
     assert result.returncode == 2
     assert "config file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+async def _node(base: str) -> str | None:
+    """The node that answers a new connection (None: nobody listens)."""
+    try:
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http,
+            http.get(f"{base}/healthz") as resp,
+        ):
+            return (await resp.json())["node"]
+    except aiohttp.ClientConnectionError:
+        return None
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_workers_share_the_port_as_nodes_of_one_cluster(request):
+    """`[server] workers = 2`: two processes answer on one port, each a node (own name);
+    orders registered through both get distinct numbers, and a registration on one is
+    a duplicate on the other; the workers end with the process that started them."""
+    from tests.postgres import create_database
+
+    db = await create_database(request.getfixturevalue("postgres_server"))
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    # two processes start at once: give them longer on a busy machine
+    proc = await _start(db, port, 600, HOTLINE_WORKERS="2", HOTLINE_NODE="main")
+    try:
+        nodes = set()
+        for _ in range(600):
+            nodes.add(await _node(base))
+            if len(nodes) == 2:
+                break
+            await asyncio.sleep(0.1)  # the second worker may still be starting
+        assert nodes == {"main", "main-w1"}
+        connector = aiohttp.TCPConnector(force_close=True)  # each request: either worker
+        async with aiohttp.ClientSession(connector=connector) as http:
+            agent = await _agent(http, base)
+            text = "幸福路12号小区门口路灯不亮已经一周了,晚上出行不安全"
+
+            async def register(i: int) -> str:
+                body = {"channel": "phone", "hotline": "12345", "content": f"{text}。第{i}次"}
+                async with http.post(f"{base}/api/v1/orders", headers=agent, json=body) as resp:
+                    assert resp.status == 201, await resp.text()
+                    return (await resp.json())["number"]
+
+            first = await register(0)
+            body = {"content": text, "hotline": "12345"}
+            for _ in range(10):  # new connections, to either worker: both know the order
+                for _ in range(50):
+                    async with http.post(
+                        f"{base}/api/v1/suggestions", headers=agent, json=body
+                    ) as resp:
+                        found = [d["number"] for d in (await resp.json())["duplicates"]]
+                    if found:
+                        break
+                    await asyncio.sleep(0.1)  # the bus message may be on its way
+                assert found == [first]
+            numbers = await asyncio.gather(*(register(i) for i in range(1, 21)))
+            assert len({first, *numbers}) == 21
+    finally:
+        proc.kill()  # no clean stop: the worker must notice by itself
+        output = proc.communicate(timeout=20)[0].decode()  # (both processes wrote to it)
+    assert "Traceback" not in output
+    for _ in range(100):
+        if await _node(base) is None:
+            break
+        await asyncio.sleep(0.1)
+    assert await _node(base) is None, "a worker outlived the process that started it"
+
+
+def test_workers_need_postgresql(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "run.py"],
+        cwd=ROOT,
+        env={**os.environ, "HOTLINE_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"}
+        | {"HOTLINE_WORKERS": "2", "HOTLINE_SIP_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "server.workers > 1 needs PostgreSQL" in result.stderr
+    assert "Traceback" not in result.stderr
