@@ -121,6 +121,15 @@ def self_trained_set(
     return data
 
 
+def class_prior(data: TrainingSet, labels: Sequence[str]) -> list[float]:
+    """Each label's share of the training weight: the prior the calibrator learns."""
+    totals = dict.fromkeys(labels, 0.0)
+    for label, weight in zip(data.labels, data.weights, strict=True):
+        totals[label] += weight
+    total = sum(totals.values()) or 1.0
+    return [round(totals[label] / total, 6) for label in labels]
+
+
 def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
     """Fit the pipeline on a :class:`TrainingSet`."""
     labels = sorted(set(data.labels))
@@ -225,7 +234,8 @@ def train(
     if cv_folds >= 2:
         cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
     progress("训练最终模型")
-    pipeline = fit_pipeline(training_set(usable, field, settings), lexicon, settings)
+    data = training_set(usable, field, settings)
+    pipeline = fit_pipeline(data, lexicon, settings)
     n_pseudo = 0
     if unlabelled:
         pseudo = pseudo_labelled(
@@ -235,13 +245,15 @@ def train(
         progress(f"自训练: {n_pseudo}/{len(unlabelled)} 条未标注记录加入训练")
         data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
         pipeline = fit_pipeline(data, lexicon, settings)
+    labels = [str(label) for label in pipeline.classes_]
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,
         "version": version,
         "created_at": created_at,
         "field": field,
-        "labels": [str(label) for label in pipeline.classes_],
+        "labels": labels,
+        "class_prior": class_prior(data, labels),
         "n_train": len(docs),
         "metrics": {"cross_validation": cv},
         "training_data_sha256": data_hash,

@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from classifiers import load_model, read_records, train
 from classifiers.char_features import CharTfidf
 from classifiers.exceptions import ModelNotFound, TrainingError
+from classifiers.model import TextClassifier
 from classifiers.text import MAX_CHARS, build_document, normalize
 
 
@@ -112,3 +113,22 @@ def test_self_training_adds_confident_unlabelled_messages():
     assert model.predict("公交车老是不按时来", k=1)[0][0] == "交通运输"
     plain = train(labelled, cv_folds=0, settings=settings)
     assert plain.metadata["self_training"] == {"unlabelled": 0, "pseudo_labelled": 0}
+
+
+def test_short_requests_have_the_training_prior_divided_out(model):
+    """The stored prior is the training weight per label; a short request's
+    probabilities are p * prior^-power (renormalised), a long letter's are the
+    calibrator's own."""
+    prior = np.asarray(model.metadata["class_prior"])
+    assert len(prior) == len(model.labels) and abs(prior.sum() - 1) < 1e-4
+    power = model.metadata["settings"]["short_prior_power"]
+    assert power > 0
+    short = build_document("小区门口的路灯坏了好几天")
+    long = build_document("小区门口的路灯坏了好几天，" * 20)
+    assert len(short) <= model.metadata["settings"]["short_chars"] < len(long)
+    raw = TextClassifier(pipeline=model.pipeline).predict_proba_docs([short, long])
+    got = model.predict_proba_docs([short, long])
+    expected = raw[0] * prior**-power
+    np.testing.assert_allclose(got[0], expected / expected.sum(), rtol=1e-5)
+    np.testing.assert_allclose(got[1], raw[1])
+    assert not np.allclose(got[0], raw[0])
