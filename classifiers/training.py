@@ -43,12 +43,15 @@ class TrainingSet:
     labels: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
+    # rows whose label a person gave (False: pseudo-labelled by self-training)
+    gold: list[bool] = field(default_factory=list)
 
-    def add(self, doc: str, label: str, weight: float, group: int) -> None:
+    def add(self, doc: str, label: str, weight: float, group: int, gold: bool = True) -> None:
         self.docs.append(doc)
         self.labels.append(label)
         self.weights.append(weight)
         self.groups.append(group)
+        self.gold.append(gold)
 
 
 # Clause ends inside a message; fragments are re-joined up to settings.segment_chars.
@@ -117,15 +120,17 @@ def self_trained_set(
     for doc, label, weight, group in zip(
         extra.docs, extra.labels, extra.weights, extra.groups, strict=True
     ):
-        data.add(doc, label, weight * settings.self_training_weight, group + offset)
+        data.add(doc, label, weight * settings.self_training_weight, group + offset, gold=False)
     return data
 
 
 def class_prior(data: TrainingSet, labels: Sequence[str]) -> list[float]:
-    """Each label's share of the training weight: the prior the calibrator learns."""
+    """Each label's share of the weight of the rows the calibrator is fitted on (gold
+    rows): the prior it learns."""
     totals = dict.fromkeys(labels, 0.0)
-    for label, weight in zip(data.labels, data.weights, strict=True):
-        totals[label] += weight
+    for label, weight, gold in zip(data.labels, data.weights, data.gold, strict=True):
+        if gold:
+            totals[label] += weight
     total = sum(totals.values()) or 1.0
     return [round(totals[label] / total, 6) for label in labels]
 
@@ -141,6 +146,9 @@ def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
         data.labels,
         clf__sample_weight=np.asarray(data.weights),
         clf__groups=np.asarray(data.groups),
+        # pseudo-labelled rows were picked for being confident: calibrating on them
+        # makes the model over-confident (智能派单 precision, bench_dispatch.py)
+        clf__calibration_mask=np.asarray(data.gold),
     )
     return pipeline
 

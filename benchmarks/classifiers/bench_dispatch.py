@@ -56,10 +56,8 @@ def main() -> None:
             cells.append(f"{len(kept) / len(rows):.2f}/{precision:.3f} ({len(kept) - sum(kept)})")
         ok_from[threshold] = ok
         print(f"{threshold:.2f}  " + "  ".join(cells))
-    chosen = next(t for t in GRID if all(ok_from[u] for u in GRID if u >= t))
-    print(
-        f"lowest threshold with precision >= {TARGET} on every held-out set from there on: {chosen}"
-    )
+    chosen = next((t for t in GRID if all(ok_from[u] for u in GRID if u >= t)), None)
+    print(f"lowest threshold with precision >= {TARGET} on every set from there on: {chosen}")
 
 
 if __name__ == "__main__":

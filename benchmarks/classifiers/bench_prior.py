@@ -45,7 +45,7 @@ def fit(records, lexicon, settings, pseudo=(), pseudo_weight=0.3) -> TextClassif
         for doc, label, weight, group in zip(
             extra.docs, extra.labels, extra.weights, extra.groups, strict=True
         ):
-            data.add(doc, label, weight * pseudo_weight, group + offset)
+            data.add(doc, label, weight * pseudo_weight, group + offset, gold=False)
     pipeline = fit_pipeline(data, lexicon, settings)
     labels = [str(label) for label in pipeline.classes_]
     metadata = {"class_prior": class_prior(data, labels), "settings": asdict(settings)}

@@ -132,3 +132,23 @@ def test_short_requests_have_the_training_prior_divided_out(model):
     np.testing.assert_allclose(got[0], expected / expected.sum(), rtol=1e-5)
     np.testing.assert_allclose(got[1], raw[1])
     assert not np.allclose(got[0], raw[0])
+
+
+def test_calibrator_is_fitted_on_the_masked_rows_only():
+    """Self-training's pseudo-labelled rows train the SVM but not the calibrator."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from classifiers.calibration import CalibratedLinearSVC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 5)) + np.repeat(np.eye(3, 5) * 2, 30, axis=0)
+    y = np.repeat(np.array(["a", "b", "c"]), 30)
+    mask = np.arange(90) % 3 != 0
+    clf = CalibratedLinearSVC(folds=3).fit(X, y, calibration_mask=mask)
+    splitter = StratifiedKFold(3, shuffle=True, random_state=0)
+    margins = cross_val_predict(clf._svm(), X, y, cv=splitter, method="decision_function")
+    expected = LogisticRegression(max_iter=1000).fit(margins[mask], y[mask])
+    np.testing.assert_allclose(clf.calibrator_.coef_, expected.coef_, rtol=1e-4, atol=1e-6)
+    unmasked = CalibratedLinearSVC(folds=3).fit(X, y)
+    assert not np.allclose(unmasked.calibrator_.coef_, clf.calibrator_.coef_)
