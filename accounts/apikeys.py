@@ -9,8 +9,9 @@ cluster counts against one limit; the increment is one atomic UPDATE.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,9 +106,11 @@ async def actor_from_key(
         .execution_options(synchronize_session=False)
     )
     if count > auth.api_key_requests_per_window:
+        left = window + timedelta(seconds=auth.api_key_window_seconds) - now
         raise ApiKeyRateLimited(
             f"接口密钥请求过于频繁:每 {auth.api_key_window_seconds:g} 秒最多 "
-            f"{auth.api_key_requests_per_window} 次,请稍后再试"
+            f"{auth.api_key_requests_per_window} 次,请稍后再试",
+            retry_after=max(1, math.ceil(left.total_seconds())),
         )
     unit = None
     if row.unit_id is not None:

@@ -50,8 +50,10 @@ async def check(session: AsyncSession, username: str, now: datetime, auth: AuthS
     if at is not None and now < at:
         wait = max(1, int((at - now).total_seconds() + 0.999))
         if row.locked_until is not None:
-            raise AccountLocked(f"登录失败次数过多,账号已临时锁定,请 {-(-wait // 60)} 分钟后再试")
-        raise AccountLocked(f"登录失败次数过多,请 {wait} 秒后再试")
+            raise AccountLocked(
+                f"登录失败次数过多,账号已临时锁定,请 {-(-wait // 60)} 分钟后再试", retry_after=wait
+            )
+        raise AccountLocked(f"登录失败次数过多,请 {wait} 秒后再试", retry_after=wait)
 
 
 async def failed(session: AsyncSession, username: str, now: datetime, auth: AuthSettings) -> bool:

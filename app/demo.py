@@ -6,6 +6,8 @@ real use cases with a simulated clock, so every state, event and deadline is gen
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from app.db import unit_of_work
 from app.errors import AppError
 from app.keys import DISPATCH, KB, PASSWORDS, SESSIONS, SETTINGS
 from dispatch import org
+from dispatch.geo import DEMO_CELLS, load_demo_cells
 from dispatch.services import DispatchService
 from dispatch.storage import Order, Unit
 from knowledge_base.records import read_records
@@ -207,6 +210,32 @@ REQUESTS = [
         "东湖区东湖街道",
     ),
 ]
+
+
+# Reports from phones carry a position: each demo address sits at a fixed point of a grid
+# cell of its district (dispatch/data/grid_cells.geojson), so the demo's maps and 位置 →
+# 地址 have known addresses to show.
+POSITIONED = frozenset({"web", "app", "inspector"})
+
+
+def _places() -> dict[str, tuple[float, float]]:
+    cells = json.loads(DEMO_CELLS.read_text(encoding="utf-8"))["features"]
+    places = {}
+    for address in sorted({r[5] for r in REQUESTS if r[5]}):
+        mine = [c for c in cells if address.startswith(c["properties"]["district"])]
+        if not mine:
+            continue
+        key = hashlib.sha256(address.encode()).digest()
+        ring = mine[key[0] % len(mine)]["geometry"]["coordinates"][0]
+        lngs, lats = [p[0] for p in ring], [p[1] for p in ring]
+        fx, fy = 0.1 + 0.8 * key[1] / 255, 0.1 + 0.8 * key[2] / 255
+        lat = min(lats) + fy * (max(lats) - min(lats))
+        lng = min(lngs) + fx * (max(lngs) - min(lngs))
+        places[address] = (round(lat, 6), round(lng, 6))
+    return places
+
+
+PLACES = _places()
 PHONES = ["1380791{:04d}", "1397006{:04d}", "1587912{:04d}", "1860700{:04d}"]
 
 
@@ -289,6 +318,8 @@ async def _drive(
         "type": rtype,
         "urgency": "urgent" if rng.random() < 0.05 else "normal",
     }
+    if fields["channel"] in POSITIONED and address in PLACES:  # a phone's GPS
+        fields["latitude"], fields["longitude"] = PLACES[address]
     detail = await service.register(agent, fields)
     number = detail.order.number
     fate = rng.random()
@@ -361,6 +392,7 @@ async def load_demo(
     """Fill an empty database with demo data; a database with orders is left alone."""
     sessions = app[SESSIONS]
     async with sessions() as session:
+        await load_demo_cells(session)  # the demo city's grid (maps, 位置 → 地址)
         if await session.scalar(select(func.count(Order.id))):
             return False
     actors = await _seed_organisation(app)

@@ -52,3 +52,7 @@ class TooLarge(AppError):
 class RateLimited(AppError):
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, code: str | None = None, retry_after: int = 0) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after  # seconds, answered as Retry-After when > 0

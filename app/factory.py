@@ -36,6 +36,7 @@ from app.keys import (
     OUTBOX,
     PASSWORDS,
     PUSH,
+    REQUEST_LIMITER,
     ROUTES,
     SESSIONS,
     SETTINGS,
@@ -51,6 +52,7 @@ from callcenter import storage as callcenter_storage
 from callcenter.service import callcenter_ctx
 from classifiers import ClassifierError, load_model
 from config import Settings
+from dispatch import geo as geo_routes
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
@@ -160,7 +162,13 @@ def _database(now: Callable[[], datetime]):
                 return await apikeys.actor_from_key(session, key, now(), settings.auth)
 
         app[KEY_RESOLVER] = resolve_key
+        limiter = ratelimit.RequestLimiter(settings.auth.request_window_seconds, now)
+        app[REQUEST_LIMITER] = limiter
+        counting = asyncio.create_task(limiter.run(sessions), name="request-counts")
         yield
+        counting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counting
         if writer is not None:
             await writer.stop()
         await engine.dispose()
@@ -425,12 +433,15 @@ def create_app(
     if settings.mail.inbound_enabled:
         app.cleanup_ctx.append(mailbox_ctx)
     app.cleanup_ctx.append(_leadership(background=scanner))
-    add_routes(app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True)])
+    add_routes(
+        app, [ApiRoute("GET", "/healthz", healthz, "健康检查", public=True, throttled=False)]
+    )
     add_routes(
         app,
         openapi.routes
         + account_routes.routes
         + dispatch_routes.routes
+        + geo_routes.routes
         + kb_routes.routes
         + stats_routes.routes
         + stats_report.routes

@@ -21,8 +21,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.domain import Actor, Role
-from app.errors import AppError, Forbidden, InvalidInput, Unauthenticated
-from app.keys import ACTOR_RESOLVER, KEY_RESOLVER, ROUTES, SETTINGS
+from app.errors import AppError, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from app.keys import ACTOR_RESOLVER, KEY_RESOLVER, REQUEST_LIMITER, ROUTES, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except AppError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, RateLimited) and exc.retry_after > 0:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -201,6 +204,9 @@ class ApiRoute:
     # (field of the answer, path template of the created resource), e.g. ("number",
     # "/api/v1/orders/{number}") — every operation under that path takes the field.
     creates: tuple[str, str] | None = None
+    # Counted against the API-wide rate limit (`[auth] user_requests_per_window`); health
+    # checks are not.
+    throttled: bool = True
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -256,18 +262,41 @@ async def _key_actor(request: web.Request, route: ApiRoute, key: str) -> Actor:
     return actor
 
 
+async def _actor(request: web.Request, route: ApiRoute) -> Actor:
+    token = bearer_token(request)
+    key = request.headers.get(API_KEY_HEADER, "").strip()
+    if token is None and key:
+        return await _key_actor(request, route, key)
+    if token is None:
+        raise Unauthenticated("请先登录(缺少 Authorization: Bearer 令牌或 X-API-Key)")
+    return await request.app[ACTOR_RESOLVER](token)
+
+
+def count_request(request: web.Request, actor: Actor | None) -> None:
+    """The API-wide rate limit: per user, or per client address when nobody is signed in.
+    Partner keys have their own limit, counted in the key's row (accounts/apikeys.py)."""
+    if actor is not None and actor.api_key_id is not None:
+        return
+    auth = request.app[SETTINGS].auth
+    if actor is None:
+        subject, limit = f"address:{client_address(request)}", auth.address_requests_per_window
+    else:
+        subject, limit = f"user:{actor.username}", auth.user_requests_per_window
+    request.app[REQUEST_LIMITER].hit(subject, limit)
+
+
 def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         actor = None
         if not route.public:
-            token = bearer_token(request)
-            key = request.headers.get(API_KEY_HEADER, "").strip()
-            if token is None and key:
-                actor = await _key_actor(request, route, key)
-            elif token is None:
-                raise Unauthenticated("请先登录(缺少 Authorization: Bearer 令牌或 X-API-Key)")
-            else:
-                actor = await request.app[ACTOR_RESOLVER](token)
+            try:
+                actor = await _actor(request, route)
+            except Unauthenticated:  # guessing tokens counts against the address
+                count_request(request, None)
+                raise
+        if route.throttled:
+            count_request(request, actor)
+        if actor is not None:
             if actor.must_change_password and not route.before_password_change:
                 raise Forbidden(
                     "请先修改初始密码(POST /api/v1/auth/password)",

@@ -17,6 +17,8 @@ DISPATCH = web.AppKey["DispatchService"]("dispatch")
 ACTOR_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("actor_resolver")
 # X-API-Key -> the API user of the key's unit (counted against the key's rate limit).
 KEY_RESOLVER = web.AppKey["Callable[[str], Awaitable[Actor]]"]("key_resolver")
+# Every API request counted per user / address, shared by the nodes (app/ratelimit.py).
+REQUEST_LIMITER = web.AppKey["RequestLimiter"]("request_limiter")
 PASSWORDS = web.AppKey["Passwords"]("passwords")
 KB = web.AppKey["KnowledgeBase"]("kb")
 SUGGESTER = web.AppKey["Suggester"]("suggester")

@@ -7,6 +7,7 @@ def import_all() -> None:
     import app.leader
     import app.ratelimit  # noqa: F401
     import callcenter.storage  # noqa: F401
+    import dispatch.geo
     import dispatch.storage  # noqa: F401
     import integrations.email.storage
     import integrations.outbox

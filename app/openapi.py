@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from app.http import ApiRoute, Call
-from app.keys import ROUTES
+from app.keys import ROUTES, SETTINGS
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -53,8 +53,11 @@ ERROR_DESCRIPTIONS = {
 def error_statuses(route: ApiRoute) -> list[int]:
     """The error statuses a route can answer: 400 always (query, body, malformed JSON),
     401/403 behind a login, 404 when the path names an object, 413 when it takes a body
-    (the server's body limit), plus those the route declares (409, 413, 429)."""
+    (the server's body limit), 429 when it counts against the API-wide rate limit, plus
+    those the route declares (409, 413, 429)."""
     statuses = {400, *route.errors}
+    if route.throttled:
+        statuses.add(429)
     if not route.public:
         statuses |= {401, 403}
     if "{" in route.path:
@@ -134,8 +137,19 @@ def _link_creations(routes: list[ApiRoute], paths: dict[str, Any]) -> None:
         response["links"] = links
 
 
+def name_hotlines(document: dict[str, Any], numbers: list[str]) -> None:
+    """Every body field `hotline` takes one of this centre's numbers (from the settings):
+    the contract says which, so a client (or a fuzzer) need not guess."""
+    for schema in document["components"]["schemas"].values():
+        field = schema.get("properties", {}).get("hotline")
+        if field is not None and field.get("type") == "string":
+            field["enum"] = numbers
+
+
 async def openapi(request: web.Request, call: Call):
-    return build_document(request.app[ROUTES])
+    document = build_document(request.app[ROUTES])
+    name_hotlines(document, [h.number for h in request.app[SETTINGS].hotlines])
+    return document
 
 
 routes = [ApiRoute("GET", "/api/v1/openapi.json", openapi, "OpenAPI 文档", public=True)]

@@ -6,7 +6,12 @@ agents.py    pure: agent states (available, ringing, talking, wrap-up, paused, o
 acd.py       pure: queues, longest-idle agent with the skill, overflow, queue status
 desk.py      use cases: agent state, screen pop, order linking, emergency, transfer,
              three-way call with a unit (三方通话)
-survey.py    the survey call's key machine and the dialer (回访)
+outbound.py  the outbound call shell every dialer shares (dial, prompts, keys, retry)
+survey.py    the survey call's key machine and the dialer (回访), one kind of outbound
+campaigns.py outbound campaigns (外呼任务): questionnaire, targets, pacing, results
+campaign_routes.py  /api/v1/campaigns and /api/v1/do-not-call (and the admin screens'
+             use cases)
+languages.py the IVR's languages (多语种)
 events.py    what the SIP endpoint thread reports (plain data, calls named by leg)
 bridge.py    SipEndpoint: pjsua2 on its own thread, commands in, events out
 pjstack.py   the pjsua2 objects (only ever touched on the endpoint thread)

@@ -65,12 +65,17 @@ class Agent:
     sip_uri: str | None = None
     # Queues (skills) the agent takes; empty: every queue but the languages' (lang_*).
     queues: tuple[str, ...] = ()
+    # Languages spoken (codes of callcenter/languages.py), set by an admin: their queues
+    # are taken besides `queues`, whatever the agent chose at login.
+    languages: tuple[str, ...] = ()
     # When the agent last became available: longest idle is offered first.
     idle_since: datetime | None = None
     pause_reason: str | None = None
     call_id: str | None = None  # the call record on the agent's line
 
     def takes(self, queues: set[str] | frozenset[str]) -> bool:
+        if queues.intersection(languages.queue_of(code) for code in self.languages):
+            return True  # a language the agent speaks
         if not self.queues:  # a language caller needs someone who speaks it
             return any(not languages.is_language_queue(q) for q in queues)
         return bool(queues.intersection(self.queues))

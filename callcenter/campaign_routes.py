@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 
 from accounts.audit import Event
-from accounts.domain import Role, mask_phone
+from accounts.domain import Actor, Role, mask_phone
 from accounts.routes import trail
 from app.errors import InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, ascii_int, page_answer
@@ -29,7 +29,7 @@ from app.keys import DISPATCH, SESSIONS, SETTINGS
 from callcenter import campaigns
 from callcenter.campaigns import PHONE, CampaignError, CampaignNotFound
 from callcenter.routes import parse_bound
-from callcenter.storage import Campaign, DoNotCall
+from callcenter.storage import Campaign, CampaignTarget, DoNotCall
 from stats.exports import Column, Table, to_xlsx
 
 ADMIN = frozenset({Role.ADMIN})
@@ -127,10 +127,13 @@ async def _campaign(session, request: web.Request) -> Campaign:
     return campaign
 
 
-async def create(request: web.Request, call: Call):
-    body: CreateCampaign = call.body
+# The use cases below serve the API and the admin screen (web/screens/campaigns.py)
+# alike: the same validation, the same audit trail.
+
+
+async def create_campaign(request: web.Request, actor: Actor, body: CreateCampaign) -> Campaign:
     now = request.app[DISPATCH].now()
-    async with trail(request, call.actor).act(Event.CAMPAIGN) as (session, act):
+    async with trail(request, actor).act(Event.CAMPAIGN) as (session, act):
         campaign = Campaign(
             name=body.name,
             kind=body.kind,
@@ -144,7 +147,7 @@ async def create(request: web.Request, call: Call):
             retry_minutes=body.retry_minutes,
             pace_per_minute=body.pace_per_minute,
             max_concurrent=body.max_concurrent,
-            created_by=call.actor.username,
+            created_by=actor.username,
             created_at=now,
             updated_at=now,
         )
@@ -154,34 +157,59 @@ async def create(request: web.Request, call: Call):
     # After the commit (synthesis takes a second, SQLite's writer must not wait for it);
     # a campaign whose prompts are missing cannot start.
     await asyncio.to_thread(campaigns.write_prompts, request.app[SETTINGS].sip, campaign)
-    return view(campaign)
+    return campaign
+
+
+async def create(request: web.Request, call: Call):
+    return view(await create_campaign(request, call.actor, call.body))
+
+
+async def campaign_page(request: web.Request, page: int, size: int) -> tuple[list[dict], int]:
+    async with request.app[SESSIONS]() as session:
+        total = await session.scalar(select(func.count()).select_from(Campaign))
+        rows = await session.scalars(
+            select(Campaign).order_by(Campaign.id.desc()).offset((page - 1) * size).limit(size)
+        )
+        items = [view(c) for c in rows]
+        counts = await session.execute(
+            select(CampaignTarget.campaign_id, CampaignTarget.state, func.count())
+            .where(CampaignTarget.campaign_id.in_([c["id"] for c in items]))
+            .group_by(CampaignTarget.campaign_id, CampaignTarget.state)
+        )
+        progress: dict[int, dict[str, int]] = {}
+        for campaign_id, state, count in counts:
+            progress.setdefault(campaign_id, {})[state] = count
+    for item in items:  # numbers: all, and settled (answered, failed, do-not-call)
+        states = progress.get(item["id"], {})
+        item["targets"] = sum(states.values())
+        item["settled"] = sum(states.get(state, 0) for state in campaigns.SETTLED)
+    return items, total or 0
 
 
 async def listing(request: web.Request, call: Call):
     q: Page = call.query
-    async with request.app[SESSIONS]() as session:
-        total = await session.scalar(select(func.count()).select_from(Campaign))
-        rows = await session.scalars(
-            select(Campaign)
-            .order_by(Campaign.id.desc())
-            .offset((q.page - 1) * q.page_size)
-            .limit(q.page_size)
-        )
-        items = [view(c) for c in rows]
-    return page_answer(items, total or 0, q.page, q.page_size)
+    items, total = await campaign_page(request, q.page, q.page_size)
+    return page_answer(items, total, q.page, q.page_size)
 
 
-async def detail(request: web.Request, call: Call):
+async def campaign_detail(request: web.Request) -> dict[str, Any]:
+    """The campaign `{id}` of the path with its live results."""
     async with request.app[SESSIONS]() as session:
         campaign = await _campaign(session, request)
         return {**view(campaign), "results": await campaigns.results(session, campaign)}
 
 
-async def add_targets(request: web.Request, call: Call):
-    body: Targets = call.body
+async def detail(request: web.Request, call: Call):
+    return await campaign_detail(request)
+
+
+async def add_campaign_targets(
+    request: web.Request, actor: Actor, body: Targets
+) -> campaigns.Added:
+    """Targets of the campaign `{id}` of the path, from the one source `body` names."""
     app = request.app
     now = app[DISPATCH].now()
-    async with trail(request, call.actor).act(Event.CAMPAIGN) as (session, act):
+    async with trail(request, actor).act(Event.CAMPAIGN) as (session, act):
         campaign = await _campaign(session, request)
         if body.phones is not None:
             phones, source = body.phones, "list"
@@ -196,34 +224,43 @@ async def add_targets(request: web.Request, call: Call):
         added = await campaigns.add_targets(session, campaign, phones, now)
         act.object = str(campaign.id)
         act.detail = {"action": "targets", "source": source, **added.__dict__}
-    return added.__dict__
+    return added
+
+
+async def add_targets(request: web.Request, call: Call):
+    return (await add_campaign_targets(request, call.actor, call.body)).__dict__
+
+
+async def change_state(
+    request: web.Request, actor: Actor, action: Literal["start", "pause"]
+) -> Campaign:
+    """开始/暂停 the campaign `{id}` of the path."""
+    allowed = {"start": ("draft", "paused"), "pause": ("running",)}[action]
+    to = {"start": "running", "pause": "paused"}[action]
+    now = request.app[DISPATCH].now()
+    async with trail(request, actor).act(Event.CAMPAIGN) as (session, act):
+        campaign = await _campaign(session, request)
+        act.object, act.detail = str(campaign.id), {"action": action}
+        if campaign.state not in allowed:
+            label = STATE_LABELS[campaign.state]
+            raise CampaignError(f"外呼任务{label},不能{'开始' if action == 'start' else '暂停'}")
+        sip = request.app[SETTINGS].sip
+        if action == "start" and not campaigns.prompts_ready(sip, campaign):
+            raise CampaignError("外呼语音提示尚未生成,请检查语音合成工具后重建任务")
+        campaign.state, campaign.updated_at = to, now
+    return campaign
 
 
 def state_change(action: Literal["start", "pause"]):
-    allowed = {"start": ("draft", "paused"), "pause": ("running",)}[action]
-    to = {"start": "running", "pause": "paused"}[action]
-
     async def change(request: web.Request, call: Call):
-        now = request.app[DISPATCH].now()
-        async with trail(request, call.actor).act(Event.CAMPAIGN) as (session, act):
-            campaign = await _campaign(session, request)
-            act.object, act.detail = str(campaign.id), {"action": action}
-            if campaign.state not in allowed:
-                label = STATE_LABELS[campaign.state]
-                raise CampaignError(
-                    f"外呼任务{label},不能{'开始' if action == 'start' else '暂停'}"
-                )
-            sip = request.app[SETTINGS].sip
-            if action == "start" and not campaigns.prompts_ready(sip, campaign):
-                raise CampaignError("外呼语音提示尚未生成,请检查语音合成工具后重建任务")
-            campaign.state, campaign.updated_at = to, now
-        return view(campaign)
+        return view(await change_state(request, call.actor, action))
 
     change.__name__ = f"{action}_campaign"
     return change
 
 
-async def export(request: web.Request, call: Call):
+async def export_response(request: web.Request, actor: Actor) -> web.Response:
+    """The campaign `{id}` of the path as an XLSX download (numbers masked); audited."""
     async with request.app[SESSIONS]() as session:
         campaign = await _campaign(session, request)
         rows = await campaigns.export_rows(session, campaign)
@@ -236,7 +273,7 @@ async def export(request: web.Request, call: Call):
     ]
     keys = [c.key for c in columns]
     table = Table(campaign.name[:31], columns, [dict(zip(keys, r, strict=True)) for r in rows])
-    await trail(request, call.actor).alone(
+    await trail(request, actor).alone(
         Event.EXPORT, f"campaign {campaign.id}", detail={"rows": len(rows), "format": "xlsx"}
     )
     name = f"campaign_{campaign.id}.xlsx"
@@ -247,22 +284,24 @@ async def export(request: web.Request, call: Call):
     )
 
 
-def _phone(request: web.Request) -> str:
-    phone = request.match_info["phone"]
+async def export(request: web.Request, call: Call):
+    return await export_response(request, call.actor)
+
+
+def valid_phone(phone: str) -> str:
     if not PHONE.match(phone):
         raise InvalidInput("号码格式不正确", code="invalid_phone")
     return phone
 
 
-async def list_dnc(request: web.Request, call: Call):
-    q: Page = call.query
+async def do_not_call_page(request: web.Request, page: int, size: int) -> tuple[list[dict], int]:
     async with request.app[SESSIONS]() as session:
         total = await session.scalar(select(func.count()).select_from(DoNotCall))
         rows = await session.scalars(
             select(DoNotCall)
             .order_by(DoNotCall.added_at.desc(), DoNotCall.phone)
-            .offset((q.page - 1) * q.page_size)
-            .limit(q.page_size)
+            .offset((page - 1) * size)
+            .limit(size)
         )
         items = [
             {
@@ -273,30 +312,47 @@ async def list_dnc(request: web.Request, call: Call):
             }
             for r in rows
         ]
-    return page_answer(items, total or 0, q.page, q.page_size)
+    return items, total or 0
+
+
+async def list_dnc(request: web.Request, call: Call):
+    q: Page = call.query
+    items, total = await do_not_call_page(request, q.page, q.page_size)
+    return page_answer(items, total, q.page, q.page_size)
+
+
+async def bar(request: web.Request, actor: Actor, phone: str, reason: str) -> None:
+    """免打扰: `phone` is never called by a campaign again (audited)."""
+    phone = valid_phone(phone)
+    now: datetime = request.app[DISPATCH].now()
+    detail = {"action": "add", "phone": mask_phone(phone)}
+    async with trail(request, actor).act(Event.DNC, mask_phone(phone), detail) as (session, _):
+        row = await session.get(DoNotCall, phone)
+        if row is None:
+            row = DoNotCall(phone=phone, reason=reason, added_by=actor.username)
+            session.add(row)
+        row.reason, row.added_at = reason, now
+
+
+async def unbar(request: web.Request, actor: Actor, phone: str) -> None:
+    phone = valid_phone(phone)
+    detail = {"action": "remove", "phone": mask_phone(phone)}
+    async with trail(request, actor).act(Event.DNC, mask_phone(phone), detail) as (session, _):
+        row = await session.get(DoNotCall, phone)
+        if row is None:
+            raise campaigns.NotOnList(mask_phone(phone))
+        await session.delete(row)
 
 
 async def put_dnc(request: web.Request, call: Call):
-    phone, body = _phone(request), call.body
-    now: datetime = request.app[DISPATCH].now()
-    detail = {"action": "add", "phone": mask_phone(phone)}
-    async with trail(request, call.actor).act(Event.DNC, mask_phone(phone), detail) as (session, _):
-        row = await session.get(DoNotCall, phone)
-        if row is None:
-            row = DoNotCall(phone=phone, reason=body.reason, added_by=call.actor.username)
-            session.add(row)
-        row.reason, row.added_at = body.reason, now
+    phone, body = request.match_info["phone"], call.body
+    await bar(request, call.actor, phone, body.reason)
     return {"phone": phone, "reason": body.reason}
 
 
 async def delete_dnc(request: web.Request, call: Call):
-    phone = _phone(request)
-    detail = {"action": "remove", "phone": mask_phone(phone)}
-    async with trail(request, call.actor).act(Event.DNC, mask_phone(phone), detail) as (session, _):
-        row = await session.get(DoNotCall, phone)
-        if row is None:
-            raise CampaignNotFound(mask_phone(phone))
-        await session.delete(row)
+    phone = request.match_info["phone"]
+    await unbar(request, call.actor, phone)
     return {"phone": phone, "removed": True}
 
 

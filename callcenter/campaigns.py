@@ -7,7 +7,8 @@
 An admin defines the campaign (questions with their keys, calling hours, attempts, pace
 and concurrency), adds targets (a list, a CSV upload, or the callers of past calls) and
 starts it. `CampaignDialer` places the calls from the intake through `[sip] survey_uri`
-(the outbound gateway): at most `pace_per_minute` calls placed in any minute and
+(the outbound gateway; the call itself is callcenter/outbound.py's, shared with the
+satisfaction survey): at most `pace_per_minute` calls placed in any minute and
 `max_concurrent` up at once per campaign, only within its calling hours. A number on
 the do-not-call list (免打扰名单) is never called. A target's answers are written when its
 call ends: all questions answered → done; some → partial; none (busy, no answer,
@@ -19,8 +20,6 @@ key or silence replays it once, then the call ends), then thanks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import logging
@@ -32,14 +31,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import mask_phone
 from app.db import unit_of_work
 from app.errors import AppError, NotFound
-from callcenter import events as ev
 from callcenter.ivr import CancelTimer, Hangup, Play, StartTimer
+from callcenter.outbound import OutboundDialer, OutboundLeg, settle_unanswered, start_attempts
 from callcenter.prompts import synthesize
 from callcenter.storage import Call, Campaign, CampaignTarget, DoNotCall
 from config import SipSettings
@@ -47,7 +46,7 @@ from config import SipSettings
 log = logging.getLogger(__name__)
 
 INTRO, THANKS = "intro", "thanks"
-KEY_TIMER, RING_TIMER = "campaign_key", "campaign_ring"
+KEY_TIMER = "campaign_key"
 KEY_TIMEOUT_SECONDS = 6.0
 PHONE = re.compile(r"^\+?\d{5,20}$")
 SETTLED = ("done", "partial", "failed", "dnc")
@@ -63,6 +62,13 @@ class CampaignNotFound(NotFound):
 
     def __init__(self, campaign_id: int) -> None:
         super().__init__(f"外呼任务不存在: {campaign_id}")
+
+
+class NotOnList(NotFound):
+    code = "dnc_not_found"
+
+    def __init__(self, phone: str) -> None:
+        super().__init__(f"号码不在免打扰名单中: {phone}")
 
 
 def question_prompt(index: int) -> str:
@@ -289,21 +295,35 @@ async def export_rows(session: AsyncSession, campaign: Campaign) -> list[list]:
 # ------------------------------------------------------------------ dialer
 
 
-@dataclass
-class CampaignLeg:
-    leg: int
+class Pacer:
+    """Calls spread over the minute: `pace` per minute accrue evenly, at most a second's
+    worth saved up (a campaign starting, or resumed, does not place a burst: many calls
+    set up at once were seen to lose the end of their first prompt)."""
+
+    def __init__(self, pace: int, now: datetime) -> None:
+        self.tokens, self.at = max(1.0, pace / 60), now
+
+    def allowance(self, pace: int, now: datetime) -> int:
+        rate = pace / 60  # per second
+        elapsed = max(0.0, (now - self.at).total_seconds())
+        self.tokens, self.at = min(max(1.0, rate), self.tokens + elapsed * rate), now
+        return int(self.tokens)
+
+    def spend(self) -> None:
+        self.tokens -= 1
+
+
+@dataclass(frozen=True)
+class CampaignTargetRef:
     campaign_id: int
     target_id: int
-    call: CampaignCall
-    confirmed: bool = False
-    media: bool = False
-    token: int = 0
-    prompt: str = ""
-    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
 
-class CampaignDialer:
+class CampaignDialer(OutboundDialer):
     """Places the calls of running campaigns from the intake and records the answers."""
+
+    rows = CampaignTarget
+    name = "campaign"
 
     def __init__(
         self,
@@ -313,36 +333,14 @@ class CampaignDialer:
         now,
         tz,
     ) -> None:
-        self.center = center
-        self.sessions = sessions
-        self.settings = settings
-        self.now = now
+        super().__init__(center, sessions, settings, now)
         self.tz = tz
-        self._legs: dict[int, CampaignLeg] = {}
         self._placed: dict[int, deque[datetime]] = {}  # campaign -> when calls were placed
-        self._tokens = 0
-        self._tasks: set[asyncio.Task] = set()
-        self.answered = 0
-
-    @property
-    def active(self) -> int:
-        return len(self._legs)
-
-    def owns(self, leg: int | None) -> bool:
-        return leg in self._legs
-
-    async def recover(self) -> None:
-        """At start-up: targets left `calling` by a stopped process are due again."""
-        async with unit_of_work(self.sessions) as session:
-            await session.execute(
-                update(CampaignTarget)
-                .where(CampaignTarget.state == "calling")
-                .values(state="pending", next_attempt_at=self.now())
-            )
+        self._pacers: dict[int, Pacer] = {}
 
     async def run_once(self) -> int:
         """Place the calls due now in every running campaign; how many."""
-        if not self.settings.survey_uri or not self.center.endpoint.running:
+        if not self.ready:
             return 0
         now = self.now()
         placed = 0
@@ -354,7 +352,8 @@ class CampaignDialer:
             for campaign in running:
                 calls += await self._due(session, campaign, now)
         for campaign_id, target_id, phone, options in calls:
-            self._dial(campaign_id, target_id, phone, options)
+            ref = CampaignTargetRef(campaign_id, target_id)
+            self.dial(phone, CampaignCall(options), ref, [("X-Campaign", str(campaign_id))])
             placed += 1
         return placed
 
@@ -364,10 +363,12 @@ class CampaignDialer:
         window = self._placed.setdefault(campaign.id, deque())
         while window and now - window[0] >= timedelta(minutes=1):
             window.popleft()
-        up = sum(1 for leg in self._legs.values() if leg.campaign_id == campaign.id)
+        up = self.up(lambda ref: ref.campaign_id == campaign.id)
+        pacer = self._pacers.setdefault(campaign.id, Pacer(campaign.pace_per_minute, now))
         room = min(
             campaign.max_concurrent - up,
             campaign.pace_per_minute - len(window),
+            pacer.allowance(campaign.pace_per_minute, now),
             self.settings.max_calls - self.center.legs_in_use,
         )
         if room <= 0:
@@ -397,8 +398,9 @@ class CampaignDialer:
             if target.phone in barred:  # added to the list after the upload
                 target.state = "dnc"
                 continue
-            target.state, target.attempts = "calling", target.attempts + 1
+            start_attempts([target], now)
             window.append(now)
+            pacer.spend()
             calls.append((campaign.id, target.id, target.phone, options))
         if not due:
             await self._maybe_done(session, campaign, now)
@@ -418,135 +420,24 @@ class CampaignDialer:
             campaign.state, campaign.updated_at = "done", now
             log.info("campaign %d done", campaign.id)
 
-    def _dial(self, campaign_id: int, target_id: int, phone: str, options: list) -> None:
-        endpoint = self.center.endpoint
-        leg = endpoint.new_leg()
-        self._legs[leg] = CampaignLeg(leg, campaign_id, target_id, CampaignCall(options))
-        uri = self.settings.survey_uri.format(phone=phone)
-        endpoint.dial(leg, uri, [("X-Campaign", str(campaign_id))])
-        loop = asyncio.get_running_loop()
-        self._legs[leg].timers[RING_TIMER] = loop.call_later(
-            self.settings.survey_ring_seconds, self._ring_timeout, leg
-        )
+    def prompt_files(self, call: OutboundLeg, prompts: tuple[str, ...]) -> list[Path]:
+        path = prompts_dir(self.settings, call.about.campaign_id) / f"{prompts[-1]}.wav"
+        return [path] if path.is_file() else []
 
-    def _ring_timeout(self, leg: int) -> None:
-        call = self._legs.get(leg)
-        if call is not None and not call.confirmed:
-            self.center.endpoint.hangup(leg)
-
-    def on_event(self, event: ev.BridgeEvent) -> None:
-        call = self._legs.get(event.leg)
-        if call is None:
-            return
-        match event:
-            case ev.CallConfirmed():
-                call.confirmed = True
-                self._cancel(call, RING_TIMER)
-                self._maybe_start(call)
-            case ev.MediaStarted():
-                call.media = True
-                self._maybe_start(call)
-            case ev.DtmfReceived(digit=digit):
-                self._run(call, call.call.digit(digit))
-            case ev.PromptFinished(token=token) if token == call.token:
-                self._run(call, call.call.prompt_finished(call.prompt))
-            case ev.CommandFailed(command="play"):
-                self._run(call, call.call.prompt_finished(call.prompt))
-            case ev.CallDisconnected(status_code=code, reason=reason):
-                self._ended(call, f"{code} {reason}".strip())
-            case ev.CommandFailed(command="dial", reason=reason):
-                self._ended(call, f"dial failed: {reason}"[:40])
-
-    def _maybe_start(self, call: CampaignLeg) -> None:
-        if call.confirmed and call.media:
-            self._run(call, call.call.start())
-
-    def _run(self, call: CampaignLeg, actions: list) -> None:
-        loop = asyncio.get_running_loop()
-        for action in actions:
-            match action:
-                case Play(prompts=prompts):
-                    self._play(call, prompts[-1])
-                case StartTimer(kind=kind, seconds=seconds):
-                    self._cancel(call, kind)
-                    call.timers[kind] = loop.call_later(seconds, self._timer, call.leg, kind)
-                case CancelTimer(kind=kind):
-                    self._cancel(call, kind)
-                case Hangup():
-                    self.center.endpoint.hangup(call.leg)
-
-    def _play(self, call: CampaignLeg, prompt: str) -> None:
-        path = prompts_dir(self.settings, call.campaign_id) / f"{prompt}.wav"
-        self._tokens += 1
-        call.token, call.prompt = self._tokens, prompt
-        if path.is_file():
-            self.center.endpoint.play(call.leg, [path], token=call.token)
-        else:
-            log.warning("campaign %d: no prompt %s", call.campaign_id, path)
-            asyncio.get_running_loop().call_soon(
-                self.on_event, ev.PromptFinished(call.leg, call.token)
-            )
-
-    def _timer(self, leg: int, kind: str) -> None:
-        call = self._legs.get(leg)
-        if call is not None:
-            call.timers.pop(kind, None)
-            self._run(call, call.call.timer(kind))
-
-    @staticmethod
-    def _cancel(call: CampaignLeg, kind: str) -> None:
-        handle = call.timers.pop(kind, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _ended(self, call: CampaignLeg, how: str) -> None:
-        self._legs.pop(call.leg, None)
-        for handle in call.timers.values():
-            handle.cancel()
-        task = asyncio.get_running_loop().create_task(self._record(call, how))
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("campaign answer not recorded", exc_info=task.exception())
-
-    async def _record(self, call: CampaignLeg, how: str) -> None:
+    async def record(self, call: OutboundLeg, how: str) -> None:
+        ref: CampaignTargetRef = call.about
+        keys: CampaignCall = call.call
         now = self.now()
-        answers = call.call.answers
         async with unit_of_work(self.sessions) as session:
-            target = await session.get(CampaignTarget, call.target_id)
-            campaign = await session.get(Campaign, call.campaign_id)
+            target = await session.get(CampaignTarget, ref.target_id)
+            campaign = await session.get(Campaign, ref.campaign_id)
             if target is None or campaign is None:
                 return
-            state = outcome(answers, len(call.call.options))
+            state = outcome(keys.answers, len(keys.options))
             if state:
                 self.answered += 1
-            elif target.attempts >= campaign.attempts:
-                state = "failed"
+                target.state, target.updated_at = state, now
             else:
-                state = "pending"
-                target.next_attempt_at = now + timedelta(minutes=campaign.retry_minutes)
-            target.state, target.answers, target.updated_at = state, dict(answers), now
-            target.last_result = ("answered" if answers else how or "no answer")[:40]
-
-    async def wait_idle(self) -> None:
-        """Until no campaign call is up and every answer is written (tests, shut-down)."""
-        while self._legs or self._tasks:
-            await asyncio.sleep(0.05)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def run_campaigns(dialer: CampaignDialer, interval: float) -> None:
-    """The background loop: every `interval` seconds, place the campaign calls due."""
-    while True:
-        try:
-            await dialer.run_once()
-        except Exception:  # the database is down, say: log and try again later
-            log.exception("campaign dialer round failed")
-        await asyncio.sleep(interval)
+                settle_unanswered(target, campaign.attempts, campaign.retry_minutes, now, "failed")
+            target.answers = dict(keys.answers)
+            target.last_result = ("answered" if keys.answers else how or "no answer")[:40]

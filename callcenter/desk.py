@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,36 @@ async def change_own_state(
     if action == "login" and not sip_uri:  # the softphone registered to Kamailio, if any
         sip_uri = softphones.registered_uri(app[SETTINGS].sip, actor.username)
     change: Callable[[Agent], Agent] = transition(action, sip_uri, queues, app[DISPATCH].now())
+    return await _change_agent(app, user_id, actor.username, change)
+
+
+async def set_languages(app: web.Application, username: str, codes: list[str]) -> Agent:
+    """语言技能 (an admin's act): the languages whose queues the agent takes."""
+    unknown = sorted(set(codes) - set(languages.LANGUAGES))
+    if unknown:
+        raise InvalidInput(f"未知语种: {', '.join(unknown)}", code="unknown_language")
+    async with app[SESSIONS]() as session:
+        row = (
+            await session.execute(
+                select(User.id, User.role).where(User.username == username, User.active.is_(True))
+            )
+        ).first()
+    if row is None or row.role != Role.AGENT.value:
+        raise NotAnAgent(username)
+    user_id = int(row.id)
+    spoken = tuple(code for code in languages.LANGUAGES if code in codes)
+    return await _change_agent(app, user_id, username, lambda a: replace(a, languages=spoken))
+
+
+async def _change_agent(
+    app: web.Application, user_id: int, username: str, change: Callable[[Agent], Agent]
+) -> Agent:
+    """On the live ACD when this node's intake runs, else on the stored agent."""
     center = app.get(CALLCENTER)
     if center is not None and center.endpoint.running:
-        return await center.change_agent(user_id, actor.username, change)
-    async with unit_of_work(sessions) as session:
-        agent = await storage.load_agent(session, user_id) or Agent(user_id, actor.username)
+        return await center.change_agent(user_id, username, change)
+    async with unit_of_work(app[SESSIONS]) as session:
+        agent = await storage.load_agent(session, user_id) or Agent(user_id, username)
         agent = change(agent)
         await storage.save_agents(session, [agent])
     if (bus := app.get(BUS)) is not None:  # the intakes of other nodes offer calls to it
@@ -97,11 +123,16 @@ async def change_own_state(
 
 async def own_agent(app: web.Application, actor: Actor) -> Agent:
     user_id = await user_id_of(app[SESSIONS], actor.username)
+    return await agent_of(app, user_id, actor.username)
+
+
+async def agent_of(app: web.Application, user_id: int, username: str) -> Agent:
+    """The agent as the live ACD has it, else as stored (a new one: logged out)."""
     center = app.get(CALLCENTER)
     if center is not None and user_id in center.acd.agents:
         return center.acd.agents[user_id]
     async with app[SESSIONS]() as session:
-        return await storage.load_agent(session, user_id) or Agent(user_id, actor.username)
+        return await storage.load_agent(session, user_id) or Agent(user_id, username)
 
 
 async def all_agents(app: web.Application) -> list[Agent]:
@@ -122,6 +153,7 @@ def agent_view(agent: Agent, app: web.Application) -> dict[str, Any]:
         "state_since": agent.state_since,
         "sip_uri": agent.sip_uri,
         "queues": list(agent.queues),
+        "languages": list(agent.languages),
         "idle_since": agent.idle_since,
         "pause_reason": agent.pause_reason,
         "call": agent.call_id,

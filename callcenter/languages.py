@@ -35,7 +35,7 @@ class Language:
 
     @property
     def queue(self) -> str:
-        return QUEUE_PREFIX + self.code
+        return queue_of(self.code)
 
 
 LANGUAGES: dict[str, Language] = {
@@ -90,6 +90,11 @@ def of_queue(queue: str | None) -> Language | None:
     if queue is None or not queue.startswith(QUEUE_PREFIX):
         return None
     return LANGUAGES.get(queue.removeprefix(QUEUE_PREFIX))
+
+
+def queue_of(code: str) -> str:
+    """The queue of a language's callers (`lang_en`)."""
+    return QUEUE_PREFIX + code
 
 
 def is_language_queue(queue: str) -> bool:

@@ -14,12 +14,17 @@ on this project's machines (issue 7):
   number never reused, not by pjsua call id.
 - Players and recorders exist only while their call is up; a recorder writes its WAV
   header when destroyed, so it is destroyed on hang-up.
+- A player is stopped at once but freed `RETIRE_SECONDS` later (`_retire`): pjsua2 2.17
+  delivers a player's end-of-file on pjmedia's event thread, and an EOF queued when the
+  player is freed runs on freed memory and kills the process (pjproject PR #5045; seen
+  with 500 conversations on a loaded node).
 - `sndAutoCloseTime = -1`: the null sound device closing while port removals are queued
   leaks conference slots.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import logging
@@ -42,6 +47,8 @@ _PJ_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logg
 # The conference bridge runs at telephone quality: prompts and recordings are 8 kHz
 # mono, so nothing is resampled per call.
 CLOCK_RATE = 8000
+# How long a stopped prompt player is kept before it is freed (see the module doc).
+RETIRE_SECONDS = 2.0
 
 
 def error_text(exc: pj.Error) -> str:
@@ -142,6 +149,8 @@ class PjStack:
         self.closing = False
         self._legs = legs if legs is not None else itertools.count(1)
         self._deferred: deque[tuple[Callable, tuple]] = deque()
+        # Stopped players and when to free them (`_retire`).
+        self._retired: deque[tuple[float, _Prompt]] = deque()
         # Python-side Call objects still alive (dropped from `calls` but not yet freed
         # would be the leak that cuts other calls).
         self._live: weakref.WeakSet[_Call] = weakref.WeakSet()
@@ -217,6 +226,9 @@ class PjStack:
         self.run_deferred()
         self.endpoint.libHandleEvents(timeout_ms)
         self.run_deferred()
+        now = time.monotonic()
+        while self._retired and self._retired[0][0] <= now:
+            self._retired.popleft()
 
     def shutdown(self) -> ev.ShutdownReport:
         """Hang up every call, wait for them to end, then destroy the library."""
@@ -235,6 +247,7 @@ class PjStack:
             for call in list(self.calls.values()):
                 self._drop(call)
         self.run_deferred()
+        self._retired.clear()
         gc.collect()
         report = ev.ShutdownReport(
             hung_up=hung_up,
@@ -288,7 +301,7 @@ class PjStack:
     def _drop(self, call: _Call) -> None:
         # Recorder first: destroying it writes the WAV header.
         call.recorder = None
-        call.player = None
+        self._retire(call)
         call.pending = []
         self.calls.pop(call.leg, None)
 
@@ -304,7 +317,7 @@ class PjStack:
                     return
                 except pj.Error as exc:
                     log.warning("prompt for call leg %d failed: %s", leg, error_text(exc))
-        call.player = None  # frees its conference slot
+        self._retire(call)  # frees its conference slot
         call.pending = []
         if token == GREETING_TOKEN:
             self.emit(ev.GreetingFinished(leg))
@@ -355,7 +368,7 @@ class PjStack:
         audio = self._active_audio(call)
         if audio is None:
             raise SipCommandFailed("no active audio")
-        call.player = None  # stop the current prompt (frees its slot)
+        self._retire(call)  # stop the current prompt (frees its slot)
         call.token, call.looping, call.pending = token, loop, list(files[1:])
         if not files:
             return
@@ -365,7 +378,7 @@ class PjStack:
             raise SipCommandFailed(error_text(exc)) from None
 
     def _start_player(self, call: _Call, audio: pj.AudioMedia, path: Path, loop: bool) -> None:
-        call.player = None
+        self._retire(call)
         player = _Prompt(self, call.leg, call.token)
         player.createPlayer(str(path), 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
         call.player = player
@@ -412,7 +425,7 @@ class PjStack:
         if media_a is None or media_b is None:
             return
         for call in (a, b):  # no more prompts or hold music on either leg
-            call.player = None
+            self._retire(call)
             call.pending = []
             call.looping = False
         media_a.startTransmit(media_b)
@@ -445,7 +458,8 @@ class PjStack:
         media_agent = None if agent is None else self._active_audio(agent)
         if media is None or media_caller is None or media_agent is None:
             return
-        party.player, party.pending, party.looping = None, [], False
+        self._retire(party)
+        party.pending, party.looping = [], False
         for other in (media_caller, media_agent):
             media.startTransmit(other)
             other.startTransmit(media)
@@ -493,6 +507,22 @@ class PjStack:
         self.emit(ev.MediaStarted(leg, str(plan.record_to) if call.recorder else None))
         if call.player is None:  # no greeting to wait for
             self.emit(ev.GreetingFinished(leg))
+
+    def _retire(self, call: _Call) -> None:
+        """Stop the call's prompt now (it no longer plays to the call or its recorder,
+        so it reaches no new end of file); free the player RETIRE_SECONDS later."""
+        player, call.player = call.player, None
+        if player is None:
+            return
+        try:
+            sinks = [self._active_audio(call), call.recorder]
+        except pj.Error:  # the call is going away: its slot goes with it
+            sinks = [call.recorder]
+        for sink in sinks:
+            if sink is not None:
+                with contextlib.suppress(pj.Error):
+                    player.stopTransmit(sink)
+        self._retired.append((time.monotonic() + RETIRE_SECONDS, player))
 
     @staticmethod
     def _active_audio(call: _Call) -> pj.AudioMedia | None:

@@ -7,6 +7,8 @@
     GET /api/v1/agents: every agent and its state (supervisors, admins)
     PUT /api/v1/agents/{username}/sip-password {password}: the agent's softphone password
         for Kamailio's registrar (admins, or the agent themself); only HA1 is kept
+    PUT /api/v1/agents/{username}/languages {languages}: 语言技能 (admins): the language
+        queues the agent takes besides the queues it chose at login
     GET /api/v1/queues: per queue: waiting, longest wait, agents, estimated wait
     POST /api/v1/calls/{id}/transfer {agent | queue}: blind transfer (the agent on the call)
     POST /api/v1/calls/{id}/emergency: 紧急转接 mark (the agent on the call, supervisors)
@@ -42,6 +44,7 @@ from app.errors import AppError, Forbidden, InvalidInput
 from app.http import ApiRoute, Call, Page, StrictBody, page_answer, page_of
 from app.keys import CALLCENTER, DISPATCH, SESSIONS, SETTINGS
 from callcenter import desk, linkage, softphones, storage
+from callcenter.agents import Agent
 from callcenter.domain import CallRecord
 from callcenter.exceptions import CallNotFound, NotAnAgent
 
@@ -172,6 +175,33 @@ async def change_my_agent(request: web.Request, call: Call):
     body: AgentChange = call.body
     queues = tuple(q[:40] for q in body.queues)
     agent = await desk.change_own_state(request.app, call.actor, body.action, body.sip_uri, queues)
+    return desk.agent_view(agent, request.app)
+
+
+class AgentLanguages(StrictBody):
+    languages: list[str] = Field(max_length=20)
+
+
+async def change_languages(
+    request: web.Request, actor: Actor, username: str, codes: list[str]
+) -> Agent:
+    """语言技能 of an agent (an admin's act, audited; the API and the admin screen)."""
+    audit, detail = trail(request, actor), {"languages": codes}
+    try:  # the ACD writes the agent itself: the audit line in a transaction of its own
+        agent = await desk.set_languages(request.app, username, codes)
+    except AppError as exc:
+        failed = {**detail, "error": exc.code}
+        await audit.alone(Event.USER_UPDATE, username, Result.FAILURE, failed)
+        raise
+    await audit.alone(Event.USER_UPDATE, username, detail=detail)
+    return agent
+
+
+async def set_agent_languages(request: web.Request, call: Call):
+    """The language queues the agent takes besides those chosen at login."""
+    body: AgentLanguages = call.body
+    username = request.match_info["username"]
+    agent = await change_languages(request, call.actor, username, body.languages)
     return desk.agent_view(agent, request.app)
 
 
@@ -320,6 +350,15 @@ routes = [
         "设置坐席软电话 SIP 密码(仅保存摘要 HA1)",
         roles=frozenset({Role.ADMIN, Role.AGENT}),
         body=SipPassword,
+        tags=("calls",),
+    ),
+    ApiRoute(
+        "PUT",
+        "/api/v1/agents/{username}/languages",
+        set_agent_languages,
+        "设置坐席语言技能(多语种队列)",
+        roles=frozenset({Role.ADMIN}),
+        body=AgentLanguages,
         tags=("calls",),
     ),
     ApiRoute(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections import deque
@@ -48,7 +49,7 @@ from callcenter import events as ev
 from callcenter.acd import Acd, Waiting
 from callcenter.acd import queue_status as acd_queue_status
 from callcenter.bridge import SipEndpoint
-from callcenter.campaigns import CampaignDialer, run_campaigns
+from callcenter.campaigns import CampaignDialer
 from callcenter.exceptions import (
     CallNotFound,
     ConferenceNotPossible,
@@ -56,9 +57,10 @@ from callcenter.exceptions import (
     IllegalCallTransition,
     LinkageNotPossible,
 )
+from callcenter.outbound import OutboundDialer, run_dialer
 from callcenter.prompts import prompt_file
 from callcenter.recordings import purge_recordings, recording_path, repair_recordings
-from callcenter.survey import SurveyDialer, run_dialer
+from callcenter.survey import SurveyDialer
 from config import SipSettings
 
 log = logging.getLogger(__name__)
@@ -271,10 +273,12 @@ class CallCenter:
     def legs_in_use(self) -> int:
         """pjsua calls up: callers, agents' and units' legs, survey and campaign calls."""
         legs = len(self._active) + len(self._agent_legs) + len(self._unit_legs)
-        for dialer in (self.survey, self.campaigns):
-            if dialer is not None:
-                legs += dialer.active
-        return legs
+        return legs + sum(dialer.active for dialer in self.outbound)
+
+    @property
+    def outbound(self) -> list[OutboundDialer]:
+        """The dialers (callcenter/outbound.py), each owning its calls' legs."""
+        return [d for d in (self.survey, self.campaigns) if d is not None]
 
     # ------------------------------------------------------------------ events
 
@@ -292,12 +296,10 @@ class CallCenter:
         if leg in self._unit_legs:
             self._unit_event(self._unit_legs[leg], event)
             return
-        if self.survey is not None and self.survey.owns(leg):
-            self.survey.on_event(event)
-            return
-        if self.campaigns is not None and self.campaigns.owns(leg):
-            self.campaigns.on_event(event)
-            return
+        for dialer in self.outbound:
+            if dialer.owns(leg):
+                dialer.on_event(event)
+                return
         match event:
             case ev.IncomingCall():
                 self._incoming(event)
@@ -1116,33 +1118,24 @@ async def callcenter_ctx(app: web.Application) -> AsyncIterator[None]:
     center.bus = app.get(BUS)  # none in an app of the intake alone (tests)
     if center.bus is not None:
         center.bus.subscribe("agents", center._agents_changed)
-    if sip.survey_uri:
-        center.survey = SurveyDialer(center, app[DISPATCH], app[SESSIONS], sip)
+    if sip.survey_uri:  # the outbound gateway: satisfaction surveys and campaigns
+        dispatch = app[DISPATCH]
+        center.survey = SurveyDialer(center, dispatch, app[SESSIONS], sip)
+        center.campaigns = CampaignDialer(center, app[SESSIONS], sip, dispatch.now, dispatch.tz)
     await center.start()
     app[CALLCENTER] = center
-    if sip.survey_uri:  # the outbound gateway carries campaigns too
-        dispatch = app[DISPATCH]
-        center.campaigns = CampaignDialer(center, app[SESSIONS], sip, dispatch.now, dispatch.tz)
-        if sip.campaign_interval_seconds > 0:  # 0: driven by hand (tests)
-            dialer = center.campaigns
-
-            async def campaign_job() -> None:  # once per cluster, on the leader
-                await dialer.recover()
-                await run_campaigns(dialer, sip.campaign_interval_seconds)
-
-            app[LEADER].add_job("campaigns", campaign_job)
-    if center.survey is not None and sip.survey_interval_seconds > 0:
-        # Once per cluster, on the leader (app/leader.py; started with the other jobs).
-        # With 0 the dialer is driven by hand (tests: `center.survey.run_once()`).
-        survey = center.survey
-        app[LEADER].add_job(
-            "survey_dialer", lambda: run_dialer(survey, sip.survey_interval_seconds)
-        )
+    # Once per cluster, on the leader (app/leader.py; started with the other jobs). With
+    # an interval of 0 a dialer is driven by hand (tests: `center.survey.run_once()`).
+    jobs = [
+        ("survey_dialer", center.survey, sip.survey_interval_seconds),
+        ("campaigns", center.campaigns, sip.campaign_interval_seconds),
+    ]
+    for job, dialer, interval in jobs:
+        if dialer is not None and interval > 0:
+            app[LEADER].add_job(job, functools.partial(run_dialer, dialer, interval))
     yield
     await center.stop()
     await handovers.close()
     await pops.close()
-    if center.survey is not None:
-        await center.survey.close()
-    if center.campaigns is not None:
-        await center.campaigns.close()
+    for dialer in center.outbound:
+        await dialer.close()

@@ -351,6 +351,8 @@ class AgentRow(Base):
     sip_uri: Mapped[str | None] = mapped_column(String(200))
     # Queues (skills) taken; empty: every queue.
     queues: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Languages spoken (set by an admin; callcenter/languages.py codes).
+    languages: Mapped[list[str] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(20), default=AgentState.LOGGED_OUT.value)
     state_since: Mapped[datetime | None]
     idle_since: Mapped[datetime | None]
@@ -379,6 +381,7 @@ def agent_from_row(row: AgentRow) -> Agent:
         state_since=row.state_since,
         sip_uri=row.sip_uri,
         queues=tuple(row.queues or ()),
+        languages=tuple(row.languages or ()),
         idle_since=row.idle_since,
         pause_reason=row.pause_reason,
         call_id=row.call_id,
@@ -405,6 +408,7 @@ async def save_agents(session: AsyncSession, agents: list[Agent]) -> None:
         row.username = agent.username
         row.sip_uri = agent.sip_uri
         row.queues = list(agent.queues)
+        row.languages = list(agent.languages)
         row.state = agent.state.value
         row.state_since = agent.state_since
         row.idle_since = agent.idle_since

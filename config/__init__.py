@@ -81,6 +81,13 @@ class AuthSettings(BaseModel):
     # shared database so every node enforces one limit.
     api_key_requests_per_window: int = Field(600, ge=1)
     api_key_window_seconds: float = Field(60, gt=0)
+    # Every API request counts against its user (signed in with a token) or, on public
+    # routes and for requests with a wrong token, against the client address; counted by
+    # all nodes together (app/ratelimit.py). A busy agent's console makes a few requests
+    # a second; a runaway script or a stolen token meets the 429 with Retry-After.
+    user_requests_per_window: int = Field(1200, ge=1)
+    address_requests_per_window: int = Field(600, ge=1)
+    request_window_seconds: float = Field(60, gt=0)
 
 
 class CalendarSettings(BaseModel):
@@ -342,6 +349,14 @@ class WebSettings(BaseModel):
     # (or of its return); the queue colours the waiting time by the share used
     # (deadlines.warning_ratio: yellow, 100 %: red).
     dispatch_target_minutes: int = Field(30, gt=0)
+    # Maps (web/static/map.js): a tile URL template ({z}/{x}/{y}); empty = no tiles, the
+    # grid cells and known addresses of our own data are the map.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
+    # Leaflet's files, served at /web/vendor/leaflet/ (Debian's libjs-leaflet).
+    leaflet_dir: str = "/usr/share/javascript/leaflet"
+    # 位置 → 地址: an earlier order's address counts when it is this close (metres).
+    reverse_geocode_max_m: float = Field(80, gt=0)
 
     @property
     def upload_path(self) -> Path:
@@ -565,6 +580,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_DB_ECHO": ("database", "echo"),
     "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),
     "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
+    "HOTLINE_USER_REQUESTS_PER_WINDOW": ("auth", "user_requests_per_window"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),

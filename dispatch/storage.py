@@ -109,6 +109,8 @@ class Order(Base):
         Index("ix_orders_queue_accept", "state", "accept_due", "created_at", "id"),
         Index("ix_orders_queue_finish", "state", "finish_due", "created_at", "id"),
         Index("ix_orders_caller_phone", "caller_phone"),
+        # 位置 → 地址 (dispatch/geo.py): orders in a small box around a point.
+        Index("ix_orders_position", "latitude", "longitude"),
         # The statistics read a period's orders by one timestamp each and group them by
         # unit: these indexes cover those reads (stats/queries.py), no table lookups.
         *(

@@ -52,6 +52,12 @@ else
     callcenter/setup.sh
 fi
 
+# Maps in the web pages: Debian's Leaflet, served by the app at /web/static/leaflet/ (never
+# a CDN; [web] leaflet_dir).
+if [ ! -f /usr/share/javascript/leaflet/leaflet.js ]; then
+    apt_install libjs-leaflet
+fi
+
 if [ "$test" = 1 ] || [ "$cluster" = 1 ]; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         apt_install postgresql

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.http import add_routes
+from web import i18n
 from web.screens import citizen, files, inspector
 
 TOKEN = r"{token:[A-Za-z0-9_\-]{16,64}}"
@@ -16,6 +17,7 @@ def add_field_routes(app: web.Application) -> None:
     citizen.setup(app)
     app.router.add_get("/citizen", citizen.redirect_home)
     app.router.add_get("/web/citizen", citizen.home)
+    app.router.add_get("/web/citizen/lang/{lang:(zh|en)}", i18n.switch)
     app.router.add_post("/web/citizen/submit", citizen.submit)
     app.router.add_post("/web/citizen/track", citizen.track)
     app.router.add_get(f"/web/citizen/t/{TOKEN}", citizen.status_page)

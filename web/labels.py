@@ -112,6 +112,7 @@ NAV = {
         ("/web/admin/thresholds", "时限与阈值"),
         ("/web/admin/model", "分类模型"),
         ("/web/admin/outbox", "外发消息"),
+        ("/web/admin/campaigns", "外呼任务"),
         ("/web/admin/audit", "安全审计"),
         ("/web/quality", "质检"),
         ("/web/wallboard", "大屏"),

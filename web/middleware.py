@@ -7,11 +7,13 @@ and answers only for the web paths, so a browser never sees JSON or a stack trac
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from app.errors import AppError, Forbidden, NotFound, Unauthenticated
 from app.http import error_response, keep_allow
+from app.keys import SETTINGS
 from web.forms import read_form
 from web.render import render
 from web.session import PASSWORD_PAGE, csrf_valid, login_redirect, password_change_pending
@@ -41,6 +43,19 @@ SECURITY_HEADERS = {
 }
 
 
+def _policy(app: web.Application) -> str:
+    """The CSP, with the map tile server's origin among the image sources when set."""
+    url = app[SETTINGS].web.map_tiles_url
+    tiles = urlsplit(url.replace("{s}", "s"))
+    if not tiles.scheme or not tiles.netloc:
+        return SECURITY_HEADERS["Content-Security-Policy"]
+    host = tiles.netloc.replace("s.", "*.", 1) if "://{s}." in url else tiles.netloc
+    origin = f"{tiles.scheme}://{host}"
+    return SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origin}"
+    )
+
+
 def is_web_path(path: str) -> bool:
     return path == "/" or path in ("/login", "/logout") or path.startswith("/web/")
 
@@ -63,7 +78,8 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     response = await _guarded(request, handler)
     if not request.path.startswith("/web/static/"):
-        for name, value in SECURITY_HEADERS.items():  # a page may bring a stricter policy
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": _policy(request.app)}
+        for name, value in headers.items():  # a page may bring a stricter policy
             response.headers.setdefault(name, value)
         response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -14,7 +14,7 @@ from accounts.domain import ROLE_LABELS, Actor
 from app.keys import DISPATCH, SETTINGS
 from dispatch.lifecycle import STATE_LABELS, Policy, State
 from dispatch.storage import Order
-from web import labels
+from web import i18n, labels
 from web.screens.notices import header_notices
 from web.session import csrf_token, current_actor, pop_flashes
 
@@ -27,7 +27,14 @@ async def render(
 ) -> web.Response:
     actor = await current_actor(request)
     now = request.app[DISPATCH].now()
+    # Citizen pages follow the visitor's language (web/i18n.py); staff screens are Chinese.
+    public = request.path.startswith(i18n.PUBLIC_PREFIX)
+    lang = i18n.language(request) if public else i18n.DEFAULT
     base = {
+        "public": public,
+        "_": i18n.translator(lang),
+        "lang": lang,
+        "js_messages": i18n.js_messages(lang),
         "actor": actor,
         "role_label": ROLE_LABELS[actor.role] if actor else "",
         "nav": labels.NAV.get(actor.role, []) if actor else [],

@@ -21,6 +21,7 @@ from web.screens import (
     admin,
     agent,
     callpanel,
+    campaigns,
     dashboard,
     login,
     notices,
@@ -29,6 +30,7 @@ from web.screens import (
     queues,
     wallboard,
 )
+from web.screens.geo import add_geo_routes
 from web.uploads import body_limit_middleware
 
 HERE = Path(__file__).parent
@@ -100,6 +102,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_post(r"/web/orders/{number:\d{1,20}}/{action:[a-z_]{1,30}}", orders.act)
     add_admin_routes(app)
     add_field_routes(app)  # citizen, grid inspector, attachments
+    add_geo_routes(app)  # maps, 位置 → 地址, Leaflet
     app.router.add_get("/web/dashboard", dashboard.dashboard)
     app.router.add_get(r"/web/exports/{name:(kpis|orders)\.(xlsx|csv)}", dashboard.export)
     app.router.add_post("/web/reports", dashboard.new_report)
@@ -121,6 +124,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get(f"/web/admin/users/{user}", admin.user_page)
     app.router.add_post(f"/web/admin/users/{user}", admin.user_update)
     app.router.add_post(f"/web/admin/users/{user}/password", admin.user_password)
+    app.router.add_post(f"/web/admin/users/{user}/languages", admin.user_languages)
     app.router.add_post(f"/web/admin/users/{user}/active", admin.user_active)
     app.router.add_get("/web/admin/hotlines", admin.hotlines_page)
     app.router.add_post(r"/web/admin/hotlines/{number:\d{3,20}}", admin.hotline_update)
@@ -136,6 +140,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/web/admin/model", admin.model_page)
     app.router.add_post("/web/admin/model/retrain", admin.model_retrain)
     app.router.add_get("/web/admin/audit", admin.audit_page)
+    campaigns.add_campaign_routes(app)  # 外呼任务, 免打扰名单
 
 
 def add_quality_routes(app: web.Application) -> None:

@@ -29,3 +29,10 @@
 
 /* Server build: no video, no sound device (the null device drives the bridge). */
 #define PJMEDIA_HAS_VIDEO 0
+
+/* pjmedia's event manager queue (default 16): a player's end-of-file callback is a
+ * posted event, so more than 16 prompts ending in the same media tick lost the rest
+ * ("Lost event ... due to full queue"; the call then waited for ever for its prompt).
+ * Seen with an outbound campaign placing 20-30 calls at once (benchmarks/callcenter/
+ * campaign_load.py); the IVR's prompts are players too. */
+#define PJMEDIA_EVENT_MAX_EVENTS 4096

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from accounts.domain import Actor, Role
 from accounts.exceptions import TokenInvalid
 from app.errors import AppError
-from app.http import API_KEY_HEADER, validation_message
+from app.http import API_KEY_HEADER, count_request, validation_message
 from app.keys import DISPATCH, KEY_RESOLVER, SESSIONS, SETTINGS, SUGGESTER
 from dispatch.intake import register_request
 from integrations.open311 import formats, mapping
@@ -51,6 +51,10 @@ def endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response
     async def wrapped(request: web.Request) -> web.Response:
         fmt = request.match_info.get("format", "json")
         try:
+            if request.method == "GET" and not (
+                request.query.get("api_key") or request.headers.get(API_KEY_HEADER)
+            ):  # anonymous reads: the API-wide limit per address (keys have their own)
+                count_request(request, None)
             return await handler(request, fmt)
         except Open311Error as exc:
             return formats.errors(fmt, exc.status, exc.description)

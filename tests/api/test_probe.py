@@ -80,9 +80,19 @@ async def test_openapi_declares_the_errors_where_they_can_happen(api):
         return {s for s in doc["paths"][path][method]["responses"] if s >= "400"}
 
     assert statuses("/api/v1/auth/token", "post") == {"400", "413", "429"}
-    assert statuses("/api/v1/users", "post") == {"400", "401", "403", "409", "413"}
-    # 429: partner systems read orders with an API key, which is rate-limited
+    # 429: every route but the health check counts against the API-wide rate limit
+    assert statuses("/api/v1/users", "post") == {"400", "401", "403", "409", "413", "429"}
     assert statuses("/api/v1/orders", "get") == {"400", "401", "403", "429"}
+    assert statuses("/healthz", "get") == {"400"}
+    # a body's `hotline` is one of the centre's numbers (settings), not any string
+    order = doc["paths"]["/api/v1/orders"]["post"]["requestBody"]["content"]["application/json"]
+    name = order["schema"]["$ref"].rsplit("/", 1)[1]
+    assert doc["components"]["schemas"][name]["properties"]["hotline"]["enum"] == [
+        "12345",
+        "12319",
+        "12358",
+        "12350",
+    ]
     assert "409" in statuses("/api/v1/orders/{number}/actions/accept", "post")
     assert "409" in statuses("/api/v1/kb/entries/{id}/publish", "post")
     assert "409" in statuses("/api/v1/units", "post")

@@ -24,7 +24,7 @@ from accounts.routes import THROTTLE
 from app.bus import LocalBus, asyncpg_dsn
 from app.db import unit_of_work
 from app.factory import create_app
-from app.keys import BUS, DISPATCH, LEADER, PUSH, SESSIONS, SETTINGS
+from app.keys import BUS, DISPATCH, LEADER, PUSH, REQUEST_LIMITER, SESSIONS, SETTINGS
 from app.leader import ClusterNode, live_nodes
 from callcenter import desk
 from callcenter import storage as callcenter_storage
@@ -188,6 +188,24 @@ async def test_failed_logins_per_address_count_across_nodes(nodes):
         status, body = await login(api, "nobody4")
         assert status == 429 and body["error"]["code"] == "rate_limited"
         assert "该地址" in body["error"]["message"]
+
+
+@pytest.mark.postgres
+async def test_api_requests_of_a_user_count_across_nodes(nodes):
+    first, second = nodes
+    for api in nodes:
+        await api.login("agent")
+        await app_of(api)[REQUEST_LIMITER].sync(app_of(api)[SESSIONS])
+        app_of(api)[SETTINGS].auth.user_requests_per_window = 6  # the login's request + 5
+    for _ in range(3):
+        await first.call("GET", "/api/v1/orders", "agent")
+    await app_of(first)[REQUEST_LIMITER].sync(app_of(first)[SESSIONS])  # once a second
+    await app_of(second)[REQUEST_LIMITER].sync(app_of(second)[SESSIONS])
+    used = [await second.call("GET", "/api/v1/orders", "agent", expect=s) for s in (200, 200)]
+    assert len(used) == 2
+    error = await second.call("GET", "/api/v1/orders", "agent", expect=429)
+    assert error["error"]["code"] == "rate_limited"
+    await second.call("GET", "/api/v1/orders", "supervisor")
 
 
 @pytest.mark.postgres

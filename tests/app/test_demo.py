@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.demo import DEMO_PASSWORD, load_demo
+from app.demo import DEMO_PASSWORD, PLACES, load_demo
 from app.factory import create_app
 from tests.conftest import make_settings
 
@@ -22,6 +22,16 @@ async def test_demo_data(aiohttp_client, sqlite_url):
     states = {o["state"] for o in orders}
     assert {"closed", "accepted"} <= states and len(states) >= 4
     assert {o["hotline"] for o in orders} >= {"12345", "12319"}
+    # the grid and the reports with a position (maps, 位置 → 地址)
+    resp = await client.get("/api/v1/geo/map", headers=headers)
+    features = (await resp.json())["features"]
+    kinds = [f["properties"]["kind"] for f in features]
+    assert kinds.count("cell") == 16 and kinds.count("address") >= 1
+    point = next(f for f in features if f["properties"]["kind"] == "address")
+    lng, lat = point["geometry"]["coordinates"]
+    assert PLACES[point["properties"]["label"]] == (lat, lng)
+    resp = await client.get(f"/api/v1/geo/reverse?lat={lat}&lng={lng}", headers=headers)
+    assert (await resp.json())["address"] == point["properties"]["label"]
 
     resp = await client.post(
         "/api/v1/auth/token", json={"username": "dhq_dh", "password": DEMO_PASSWORD}

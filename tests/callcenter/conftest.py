@@ -155,7 +155,9 @@ def ivr_scenario(workdir: Path, name: str, steps: list[tuple[str, object]], end:
 
     steps: ("pause", ms), ("rfc2833", digit) — RTP events replayed from SIPp's shipped
     captures, ("info", digit) — SIP INFO application/dtmf-relay, ("info_raw", (lines,
-    status)) — an INFO with that body, answered with `status`.
+    status)) — an INFO with that body, answered with `status`, ("speech", path) — start
+    streaming that raw 8 kHz PCMU file (`sox ... -t ul`) in a loop until the call ends
+    (SIPp's rtp_stream; the steps after it run while it plays).
     end: "bye" (the caller hangs up) or "wait_bye" (the intake hangs up on the caller).
     """
     template = (SCENARIOS / "ivr_head.xml").read_text()
@@ -167,6 +169,9 @@ def ivr_scenario(workdir: Path, name: str, steps: list[tuple[str, object]], end:
             body.append(f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(str(value))}"/>')
             body.append("  </action></nop>")
             body.append('  <pause milliseconds="300"/>')
+        elif kind == "speech":
+            body.append(f'  <nop><action><exec rtp_stream="{value},-1,0,PCMU/8000"/>')
+            body.append("  </action></nop>")
         elif kind == "info_raw":  # (body lines, expected status): malformed dtmf-relay
             lines, status = value
             headers = _HEADERS.format(cseq=cseq, method="INFO")

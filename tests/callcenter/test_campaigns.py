@@ -79,8 +79,8 @@ def test_csv_uploads_take_the_phone_column_or_the_first():
 
 
 @pytest.fixture
-async def client(aiohttp_client, sqlite_url, clock, sip_tools, sip_settings, tmp_path):
-    settings = make_settings(sqlite_url)
+async def client(aiohttp_client, any_db_url, clock, sip_tools, sip_settings, tmp_path):
+    settings = make_settings(any_db_url)
     settings.web.session_key = Fernet.generate_key().decode()
     settings.sip = sip_settings.model_copy(
         update={
@@ -160,6 +160,7 @@ async def test_campaign_api_targets_do_not_call_states_and_bad_input(client):
     )
     listing = await api.call("GET", "/api/v1/campaigns", "supervisor")
     assert [c["id"] for c in listing["items"]] == [cid] and listing["total"] == 1
+    assert (listing["items"][0]["targets"], listing["items"][0]["settled"]) == (3, 1)
 
 
 async def test_a_campaign_called_out_to_sipp_pressing_keys(client, tmp_path):
@@ -249,3 +250,18 @@ async def test_a_number_put_on_the_do_not_call_list_after_the_upload_is_not_call
     assert dnc["items"][0]["reason"] == "投诉骚扰"
     await api.call("DELETE", "/api/v1/do-not-call/13800138000", "admin")
     await api.call("DELETE", "/api/v1/do-not-call/13800138000", "admin", expect=404)
+
+
+async def test_numbers_left_calling_by_a_stopped_process_are_due_again(client):
+    api = await make_api(client)
+    dialer = client.app[CALLCENTER].campaigns
+    cid = (await api.call("POST", "/api/v1/campaigns", "admin", BODY, expect=201))["id"]
+    await api.call("POST", f"/api/v1/campaigns/{cid}/targets", "admin", {"phones": ["13800138000"]})
+    async with client.app[SESSIONS].begin() as session:
+        [target] = list(await session.scalars(select(CampaignTarget)))
+        target.state, target.attempts = "calling", 1  # the process died mid-call
+    await dialer.recover()
+    async with client.app[SESSIONS]() as session:
+        [target] = list(await session.scalars(select(CampaignTarget)))
+    assert (target.state, target.attempts) == ("pending", 1)
+    assert client.app[CALLCENTER].outbound == [client.app[CALLCENTER].survey, dialer]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import wave
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,6 +106,22 @@ def test_language_callers_wait_for_the_skill_then_the_language_desk():
     assert (entry.leg, taker.user_id) == (100, 3)
     english = agent(4, 0, ("general", "lang_en"))
     assert english.takes(frozenset({"lang_en"})) and not agent(5, 0).takes({"lang_en"})
+
+
+def test_languages_set_by_an_admin_are_taken_whatever_the_agent_chose_at_login():
+    acd = Acd(overflow_seconds=60)
+    general = agent(1, 0, ("general",))
+    cantonese = replace(agent(2, 5, ("general",)), languages=("yue", "en"))
+    for a in (general, cantonese):
+        acd.agents[a.user_id] = a
+    assert cantonese.takes(frozenset({"lang_yue"})) and cantonese.takes(frozenset({"general"}))
+    assert not cantonese.takes(frozenset({"lang_ug"})) and not general.takes({"lang_yue"})
+    # login keeps them (they are the admin's), like the queues it is not given again
+    again = agents.login(agents.logout(cantonese, at(6)), "sip:agent2@127.0.0.1:5070", (), at(7))
+    assert again.languages == ("yue", "en")
+    acd.enqueue(100, "lang_yue", at(10))
+    [(entry, taker)] = acd.assign(at(12))  # before the overflow: the agent who speaks it
+    assert (entry.leg, taker.user_id) == (100, 2)
 
 
 def test_language_prompts_and_menus_are_written_in_each_voice(tmp_path):

@@ -5,8 +5,11 @@ HAProxy, SIPp and a pjsua2 softphone through Kamailio.
 One node is SIGKILLed while 8 clients register orders: no acknowledged order is lost,
 ≥ 90 % of registrations from 3 s after the kill succeed, and a new call is answered by
 the survivor, which rings the agent's softphone registered (with its SIP password) at
-Kamailio. Needs PostgreSQL, Kamailio, HAProxy, SIPp and pjsua2: skipped without them
-unless HOTLINE_REQUIRE_CLUSTER=1 (scripts/test.sh), where that is a failure.
+Kamailio. The agent's web session (cookie and API token) made before the kill keeps
+working on the survivor: pages, a CSRF-checked form post, and the console's WebSocket,
+which reconnects and gets the screen pop of that call. Needs PostgreSQL, Kamailio,
+HAProxy, SIPp and pjsua2: skipped without them unless HOTLINE_REQUIRE_CLUSTER=1
+(scripts/test.sh), where that is a failure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,13 +36,14 @@ from app.db import create_engine
 from callcenter.bridge import pjsua2_available
 from tests.api.conftest import Api, add_user
 from tests.callcenter.conftest import free_port, ivr_scenario, run_sipp
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 SOFTPHONE = Path(__file__).with_name("softphone.py")
 SIP_PASSWORD = "Softphone-Pass-7"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _missing() -> list[str]:
@@ -112,6 +117,52 @@ class Phone:
         await self.reader
 
 
+class Console:
+    """The agent console's WebSocket kept as web/static/agent.js keeps it: reconnected
+    half a second after it closes; the events it got."""
+
+    def __init__(self, browser: aiohttp.ClientSession) -> None:
+        self.browser = browser
+        self.events: list[dict] = []
+        self.connects = 0
+        self.open = False
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.browser.ws_connect("/web/ws/agent") as ws:
+                    self.connects, self.open = self.connects + 1, True
+                    async for message in ws:
+                        if message.type == aiohttp.WSMsgType.TEXT:
+                            self.events.append(json.loads(message.data))
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            self.open = False
+            await asyncio.sleep(0.5)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def web_login(browser: aiohttp.ClientSession, username: str, password: str) -> None:
+    """The login form through the balancer, as a person's browser does it."""
+    async with browser.get("/login") as resp:
+        token = CSRF.search(await resp.text()).group(1)
+    form = {"username": username, "password": password, "csrf_token": token}
+    async with browser.post("/login", data=form, allow_redirects=False) as resp:
+        assert resp.status == 302, await resp.text()
+
+
+async def console_page(browser: aiohttp.ClientSession) -> str:
+    """The agent console (an authenticated page); its CSRF token."""
+    async with browser.get("/web/agent", allow_redirects=False) as resp:
+        assert resp.status == 200, (resp.status, resp.headers.get("Location"))
+        return CSRF.search(await resp.text()).group(1)
+
+
 async def register_orders(api: Api, token: str, stop: asyncio.Event, log: list) -> None:
     """One client registering orders back to back: (time, acknowledged number or None)."""
     body = {
@@ -147,6 +198,18 @@ async def test_a_node_dies_under_load_and_the_survivor_takes_orders_and_calls(cl
         path = "/api/v1/agents/agent/sip-password"
         await api.call("PUT", path, "agent", {"password": SIP_PASSWORD})
 
+        # The agent's browser logs in through HAProxy; its session cookie works on either
+        # node (round robin), and two console tabs open a WebSocket each (one per node).
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies of an IP address host
+        browser = aiohttp.ClientSession(base_url=cluster["http"], timeout=timeout, cookie_jar=jar)
+        await web_login(browser, "agent", PASSWORD)
+        for _ in range(4):
+            await console_page(browser)
+        consoles = [Console(browser)]
+        await _until(lambda: consoles[0].open)
+        consoles.append(Console(browser))
+        await _until(lambda: consoles[1].open)
+
         # The softphone registers through Kamailio with its password; a wrong one is refused.
         phone = Phone(cluster["sip"], "agent", SIP_PASSWORD)
         intruder = Phone(cluster["sip"], "agent", "Wrong-Pass-99")
@@ -157,11 +220,15 @@ async def test_a_node_dies_under_load_and_the_survivor_takes_orders_and_calls(cl
             assert (await intruder.wait_for("registration"))["code"] in (401, 403)
             await intruder.stop()
 
-            # 8 clients register orders; node1 is killed once both nodes took some.
+            # 8 agents register orders; node1 is killed once both nodes took some. (One
+            # agent each: the per-user request limit is counted by the whole cluster.)
+            clerks = [f"clerk{i}" for i in range(8)]
+            for clerk in clerks:
+                await add_user(api, username=clerk, role="agent", unit=None, hotlines=None)
             stop, log = asyncio.Event(), []
             clients = [
-                asyncio.create_task(register_orders(api, api.tokens["agent"], stop, log))
-                for _ in range(8)
+                asyncio.create_task(register_orders(api, api.tokens[clerk], stop, log))
+                for clerk in clerks
             ]
             for _ in range(200):
                 await asyncio.sleep(0.1)
@@ -192,8 +259,20 @@ async def test_a_node_dies_under_load_and_the_survivor_takes_orders_and_calls(cl
 
             # A new call through Kamailio reaches the survivor, which rings the agent's
             # registered softphone through Kamailio.
-            me = await api.call("PUT", "/api/v1/agents/me", "agent", {"action": "login"})
-            assert me["sip_uri"] == f"sip:agent@{cluster['sip']}"
+            # The same web session on the survivor: the console page, its 签入 form post
+            # (CSRF-checked: refused without the token), the API token, the WebSockets.
+            token = await console_page(browser)
+            form = {"action": "login", "csrf_token": token}
+            async with browser.post("/web/api/agent-state", data={"action": "login"}) as resp:
+                assert resp.status == 403, await resp.text()
+            async with browser.post("/web/api/agent-state", data=form) as resp:
+                assert resp.status == 200, await resp.text()
+                me = await resp.json()
+            assert (me["state"], me["sip_uri"]) == ("available", f"sip:agent@{cluster['sip']}")
+            me = await api.call("GET", "/api/v1/agents/me", "agent")
+            assert me["state"] == "available"
+            await _until(lambda: all(c.open for c in consoles))
+            assert sorted(c.connects for c in consoles) == [1, 2]  # node1's one reconnected
             steps = [("pause", 500), ("rfc2833", "1"), ("pause", 4000)]
             scenario = ivr_scenario(tmp_path, "press1", steps, "bye")
             port = int(cluster["sip"].rsplit(":", 1)[1])
@@ -211,7 +290,22 @@ async def test_a_node_dies_under_load_and_the_survivor_takes_orders_and_calls(cl
             finally:
                 await engine.dispose()
             assert [tuple(r) for r in rows] == [("node2", "agent")]
+            # Both console tabs, now on node2, got the screen pop.
+            for console in consoles:
+                await _until(lambda c=console: any(e["type"] == "call" for e in c.events))
+                [pop] = [e for e in console.events if e["type"] == "call"]
+                assert (pop["hotline"], pop["caller"]) == ("12345", "13800138001")
         finally:
+            for console in consoles:
+                await console.stop()
+            await browser.close()
             await phone.stop()
             if intruder.proc.returncode is None:
                 await intruder.stop()
+
+
+async def _until(check, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)

@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 import jsonschema_rs
 import pytest
 
-from app.keys import SETTINGS
+from app.keys import REQUEST_LIMITER, SETTINGS
 from tests.api.conftest import Api
 
 SCHEMAS = Path(__file__).parent / "open311_schemas"
@@ -390,3 +390,17 @@ async def test_merged_and_invalid_orders_are_closed(open311: Api):
         for r in await get_json(api, "requests", "requests.json")
     }
     assert statuses == {parent: "open", child: "closed", spam: "closed"}
+
+
+async def test_anonymous_reads_count_against_the_address_keys_do_not(open311: Api):
+    api = open311
+    key = await open311_key(api)
+    used = api.client.app[REQUEST_LIMITER].used("address:127.0.0.1")  # the logins
+    api.client.app[SETTINGS].auth.address_requests_per_window = used + 3
+    for _ in range(3):
+        await get_json(api, "services", "services.json")
+    errors = await get_json(api, "services", "errors.json", expect=429)
+    assert errors[0]["code"] == 429 and "请求过于频繁" in errors[0]["description"]
+    resp = await api.client.get(f"{BASE}/services.json", params={"api_key": key})
+    assert resp.status == 200  # a key counts against the key's own limit
+    await post(api, request_form(key))  # posting needs a key: never the address limit

@@ -37,6 +37,9 @@ from app.db import unit_of_work
 from app.errors import AppError, InvalidInput, NotFound
 from app.http import StrictBody, ascii_int, page_number, parse_model
 from app.keys import DISPATCH, PASSWORDS, SESSIONS, SETTINGS, SUGGESTER
+from callcenter import desk
+from callcenter.languages import LANGUAGES
+from callcenter.routes import change_languages
 from dispatch import learning, org
 from dispatch.routes import CalendarDayBody, CreateCategory, CreateUnit, HotlineEdit
 from dispatch.storage import CalendarDay, Category, Hotline, HotlineChange, Unit
@@ -319,11 +322,18 @@ async def _draw_user(request, error=None, form=None, status=200) -> web.StreamRe
         values = form
         chosen = form.getall("hotlines", [])
     units = [u for u in unit_tree(await _all_units(request)) if u["active"]]
+    spoken: list[str] = []
+    if user.role == Role.AGENT.value:
+        spoken = list((await desk.agent_of(request.app, user.id, user.username)).languages)
     return await render(
         request,
         "admin_user.html",
         {
             "user": user,
+            "is_agent": user.role == Role.AGENT.value,
+            "languages": {code: lang.name for code, lang in LANGUAGES.items()},
+            "offered": request.app[SETTINGS].sip.languages,
+            "spoken": spoken,
             "roles": {r.value: ROLE_LABELS[r] for r in LOGIN_ROLES},
             "units": units,
             "hotlines": hotlines,
@@ -365,6 +375,20 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     except AppError as exc:
         return await _redraw(request, _draw_user, exc, form)
     return await _done(request, f"用户 {username} 已保存", USERS)
+
+
+@screen(Role.ADMIN)
+async def user_languages(request: web.Request) -> web.StreamResponse:
+    """语言技能 of an agent: the language queues it takes (callcenter/languages.py)."""
+    form = await forms.read_form(request)
+    username = request.match_info["username"]
+    codes = [c for c in form.getall("languages", []) if isinstance(c, str) and c]
+    try:
+        agent = await change_languages(request, await actor_of(request), username, codes)
+    except AppError as exc:
+        return await _failed(request, exc, f"{USERS}/{username}")
+    names = "、".join(LANGUAGES[c].name for c in agent.languages) or "无"
+    return await _done(request, f"坐席 {username} 的语言技能已保存:{names}", f"{USERS}/{username}")
 
 
 @screen(Role.ADMIN)

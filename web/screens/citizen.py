@@ -21,10 +21,11 @@ from dispatch.intake import register_request
 from dispatch.lifecycle import Flag, Rating, State
 from dispatch.services import OrderDetail, event_from_row
 from dispatch.storage import Order
-from web import labels, queries, uploads
+from web import i18n, labels, queries, uploads
 from web.forms import FormError, registration
 from web.render import render, unit_names
 from web.screens.files import disposition
+from web.screens.geo import form_point, map_options
 from web.screens.inspector import position
 from web.session import flash
 from web.storage import Attachment
@@ -89,46 +90,50 @@ def _counted(request: web.Request) -> tuple:
 # ---------------------------------------------------------------- the public history
 
 
-def _unit(units: Mapping[str, str], code: str | None) -> str:
-    return units.get(code, "承办单位") if code else "承办单位"
-
-
-def public_history(events: Iterable[Any], units: Mapping[str, str]) -> list[tuple[Any, str]]:
+def public_history(
+    events: Iterable[Any], units: Mapping[str, str], t: i18n.Translate = i18n.CHINESE
+) -> list[tuple[Any, str]]:
     """(when, what) lines a citizen may read: no internal notes, no staff names, no
-    phones. Unit names are public; warnings, supervision and sub-dispatch are not."""
+    phones. Unit names are public; warnings, supervision and sub-dispatch are not.
+    `t`: the citizen's language (web/i18n.py)."""
+
+    def _unit(code: str | None) -> str:
+        return units.get(code, t("承办单位")) if code else t("承办单位")
+
     lines = []
     for e in events:
         data, action = e.data or {}, e.action
         text = None
         if action == "register":
-            text = "您的诉求已受理"
+            text = t("您的诉求已受理")
         elif action in ("dispatch", "redispatch"):
-            text = f"已转交{_unit(units, data.get('unit'))}办理"
+            text = t("已转交{unit}办理", unit=_unit(data.get("unit")))
         elif action == "accept":
-            text = f"{_unit(units, data.get('unit'))}已签收,正在办理"
+            text = t("{unit}已签收,正在办理", unit=_unit(data.get("unit")))
         elif action == "return" and e.to_state == State.RETURNED:
-            text = "正在重新确定承办单位"
+            text = t("正在重新确定承办单位")
         elif action == "extend_decide" and data.get("approve"):
-            text = "办理时限已依规延长"
+            text = t("办理时限已依规延长")
         elif action in ("reply", "answer") and e.to_state == State.REPLIED:
-            text = "已答复"
+            text = t("已答复")
         elif action == "review":
-            text = "答复已通过审核" if data.get("approve") else "答复需完善,正在继续办理"
+            text = t("答复已通过审核" if data.get("approve") else "答复需完善,正在继续办理")
         elif action == "callback":
             rating = data.get("rating")
-            text = f"您的评价:{RATING_LABELS[Rating(rating)]}" if rating else "已回访"
+            label = t(RATING_LABELS[Rating(rating)]) if rating else ""
+            text = t("您的评价:{rating}", rating=label) if rating else t("已回访")
         elif action == "verify":
-            text = "经核实,已要求承办单位整改" if data.get("valid") else "经核实,工单办结"
+            text = t("经核实,已要求承办单位整改" if data.get("valid") else "经核实,工单办结")
             if not data.get("valid") and e.note:
-                text += f"。说明:{e.note}"
+                text += t("。说明:{note}", note=e.note)
         elif action == "reopen" or (action == "inspect" and not data.get("passed")):
-            text = "已重新办理"
+            text = t("已重新办理")
         elif action == "merge":
-            text = "已与相同诉求合并办理"
+            text = t("已与相同诉求合并办理")
         elif action == "parent_replied":
-            text = "合并办理的诉求已答复,本工单随之办结"
+            text = t("合并办理的诉求已答复,本工单随之办结")
         elif action == "invalidate":
-            text = "已作无效处理"
+            text = t("已作无效处理")
         if text:
             lines.append((e.at, text))
     return lines
@@ -173,7 +178,13 @@ async def _hotlines(request: web.Request) -> list:
 
 
 async def _form_page(request: web.Request, status: int = 200, **extra) -> web.Response:
+    t = i18n.gettext(request)
+    for key in ("error", "track_error"):  # messages of our own catalogue, when it has them
+        if extra.get(key):
+            extra[key] = i18n.message(t, extra[key])
+    form = extra.get("form") or {}
     context = {
+        "map": map_options(request, *form_point(form), pick=True),
         "hotlines": await _hotlines(request),
         "types": {t: labels.REQUEST_TYPES[t] for t in CITIZEN_TYPES},
         "form": {},
@@ -327,16 +338,22 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     rated = current_rating(events)
     verifying = Flag.VERIFY_PENDING in view.flags  # a 差评, the citizen's or by phone
     answered = state in ANSWERED
+    t = i18n.gettext(request)
     context = {
         "order": order,
-        "state_text": VERIFYING if verifying else PUBLIC_STATES[state],
-        "history": public_history(events, unit_names(detail.units)),
+        "state_text": t(VERIFYING if verifying else PUBLIC_STATES[state]),
+        "history": public_history(events, unit_names(detail.units), t),
         "reply": reply_text(events) if answered else None,
         "can_rate": state == State.CALLBACK_PENDING and not rated and not verifying,
         "rated": RATING_LABELS[rated] if rated else None,
         "verify_pending": verifying,
         "ratings": RATING_LABELS,
         "token": request.match_info["token"],
+        "map": (
+            map_options(request, order.latitude, order.longitude)
+            if order.latitude is not None and order.longitude is not None
+            else None
+        ),
     }
     token = request.match_info["token"]
     context["attachments"] = [
@@ -354,12 +371,13 @@ async def rate(request: web.Request) -> web.StreamResponse:
     detail = await _by_token(request)
     form = await request.post()
     here = f"{HOME}/t/{request.match_info['token']}"
+    t = i18n.gettext(request)
     resolved = {"1": True, "0": False}.get(str(form.get("resolved", "")))
     payload = {"rating": str(form.get("rating", "")), "resolved": resolved}
     try:
         await request.app[DISPATCH].act(CITIZEN_ACTOR, detail.order.number, "callback", payload)
     except AppError as exc:
-        await flash(request, "error", f"评价未成功:{exc.message}")
+        await flash(request, "error", t("评价未成功:{error}", error=i18n.message(t, exc.message)))
     else:
-        await flash(request, "ok", "感谢您的评价!")
+        await flash(request, "ok", t("感谢您的评价!"))
     raise web.HTTPFound(here)

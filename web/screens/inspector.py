@@ -19,6 +19,7 @@ from dispatch.views import order_summary
 from web import labels, queries, uploads
 from web.forms import FormError, registration
 from web.render import render, unit_names
+from web.screens.geo import form_point, map_options
 from web.session import actor_of, flash, screen
 
 HOME = "/web/inspector"
@@ -97,6 +98,8 @@ async def _page(request: web.Request, actor: Actor, status: int = 200, **extra) 
         "form": {},
         **extra,
     }
+    form = context["form"]
+    context["map"] = map_options(request, *form_point(form), pick=True)
     return await render(request, "inspector.html", context, status=status)
 
 

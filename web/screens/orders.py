@@ -24,6 +24,7 @@ from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
 from web.forms import FormError, action_payload, read_form
 from web.render import order_row, render, unit_names, verify_deadline
+from web.screens.geo import map_options
 from web.session import actor_of, flash, screen
 from web.storage import SavedView
 
@@ -169,6 +170,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         rows = await uploads.for_orders(session, [detail.order.id])
     context["attachments"] = [uploads.as_json(row, service.tz) for row in rows]
+    if detail.order.latitude is not None and detail.order.longitude is not None:
+        context["map"] = map_options(request, detail.order.latitude, detail.order.longitude)
     if {"dispatch", "redispatch", "object_decide"} & set(actions):
         async with request.app[SESSIONS]() as session:
             context["categories"] = await queries.categories(session)

@@ -1,41 +1,86 @@
 // 网格员上报 and 市民诉求: fill the hidden latitude/longitude from the browser's geolocation
-// (the inspector's form locates at once; a button with data-manual only when clicked).
+// (the inspector's form locates at once; a button with data-manual only when clicked) or
+// from a click on the map (web/static/map.js), move the map's marker, and prefill the
+// address from our own gazetteer (/web/api/geo/reverse) unless the person typed one.
+var hotlineMessages = (function () {
+  "use strict";
+  var node = document.getElementById("js-messages");
+  var table = {};
+  try { table = node ? JSON.parse(node.textContent) : {}; } catch (e) { table = {}; }
+  return function (text, params) {
+    var out = table[text] || text;
+    Object.keys(params || {}).forEach(function (key) { out = out.replace("{" + key + "}", params[key]); });
+    return out;
+  };
+})();
+
 (function () {
   "use strict";
+  var t = hotlineMessages;
   var lat = document.getElementById("latitude");
   var lng = document.getElementById("longitude");
   var shown = document.getElementById("position");
   var button = document.getElementById("locate");
+  var address = document.getElementById("address");
+  var note = document.getElementById("address-note");
   if (!lat || !lng || !shown) return;
+  var filled = "";  // the address we filled in ourselves (replaced when the place changes)
 
   function show(text, css) {
     shown.textContent = text;
     shown.className = "position " + (css || "");
   }
 
+  function prefill(latitude, longitude) {
+    if (!address) return;
+    var params = new URLSearchParams({ lat: latitude, lng: longitude });
+    fetch("/web/api/geo/reverse?" + params.toString(), { credentials: "same-origin" })
+      .then(function (resp) { return resp.ok ? resp.json() : {}; })
+      .then(function (answer) {
+        var typed = address.value.trim();
+        if (!answer.address || (typed && typed !== filled)) return;
+        address.value = filled = answer.address;
+        if (note) {
+          note.textContent = t("已根据位置填写地址,请核对");
+          note.hidden = false;
+        }
+        address.dispatchEvent(new Event("change"));  // e.g. the duplicate check
+      })
+      .catch(function () { /* no address: the person types it */ });
+  }
+
+  function place(latitude, longitude, accuracy) {
+    lat.value = latitude.toFixed(6);
+    lng.value = longitude.toFixed(6);
+    var extra = accuracy ? t("(精度约 {m} 米)", { m: Math.round(accuracy) }) : "";
+    show(t("已定位:") + lat.value + ", " + lng.value + extra, "ok");
+    document.dispatchEvent(new CustomEvent("hotline:position", {
+      detail: { lat: latitude, lng: longitude }
+    }));
+    prefill(lat.value, lng.value);
+  }
+
   function locate() {
     if (!navigator.geolocation) {
-      show("此浏览器不支持定位,请填写地址", "error");
+      show(t("此浏览器不支持定位,请填写地址"), "error");
       return;
     }
-    show("正在获取位置…");
+    show(t("正在获取位置…"));
     navigator.geolocation.getCurrentPosition(
-      function (pos) {
-        lat.value = pos.coords.latitude.toFixed(6);
-        lng.value = pos.coords.longitude.toFixed(6);
-        var accuracy = pos.coords.accuracy ? "(精度约 " + Math.round(pos.coords.accuracy) + " 米)" : "";
-        show("已定位:" + lat.value + ", " + lng.value + accuracy, "ok");
-      },
+      function (pos) { place(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy); },
       function () {
         lat.value = lng.value = "";
-        show("无法获取位置(请允许定位,或填写详细地址)", "error");
+        show(t("无法获取位置(请允许定位,或填写详细地址)"), "error");
       },
       { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 }
     );
   }
 
   if (button) button.addEventListener("click", locate);
-  if (lat.value && lng.value) show("已定位:" + lat.value + ", " + lng.value, "ok");
+  document.addEventListener("hotline:pick", function (event) {
+    place(event.detail.lat, event.detail.lng);
+  });
+  if (lat.value && lng.value) show(t("已定位:") + lat.value + ", " + lng.value, "ok");
   else if (!(button && button.dataset.manual)) locate();
 })();
 
