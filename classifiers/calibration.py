@@ -46,7 +46,9 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
 
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, calibration_mask=None):
+        """``calibration_mask`` (bool per row): the rows the calibrator is fitted on
+        (default all); the SVM and its out-of-fold margins always use every row."""
         y = np.asarray(y)
         self.classes_, counts = np.unique(y, return_counts=True)
         svm = self._svm().fit(X, y, sample_weight=sample_weight)
@@ -74,9 +76,15 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
                 method="decision_function",
                 params={} if sample_weight is None else {"sample_weight": sample_weight},
             )
+            keep = (
+                np.ones(len(y), dtype=bool)
+                if calibration_mask is None
+                else np.asarray(calibration_mask, dtype=bool)
+            )
+            weights = None if sample_weight is None else np.asarray(sample_weight)[keep]
             self.calibrator_ = LogisticRegression(
                 max_iter=1000, class_weight=self.calibration_class_weight
-            ).fit(_as_2d_margins(margins), y, sample_weight=sample_weight)
+            ).fit(_as_2d_margins(margins)[keep], y[keep], sample_weight=weights)
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -43,12 +43,15 @@ class TrainingSet:
     labels: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
+    # rows whose label a person gave (False: pseudo-labelled by self-training)
+    gold: list[bool] = field(default_factory=list)
 
-    def add(self, doc: str, label: str, weight: float, group: int) -> None:
+    def add(self, doc: str, label: str, weight: float, group: int, gold: bool = True) -> None:
         self.docs.append(doc)
         self.labels.append(label)
         self.weights.append(weight)
         self.groups.append(group)
+        self.gold.append(gold)
 
 
 # Clause ends inside a message; fragments are re-joined up to settings.segment_chars.
@@ -117,8 +120,19 @@ def self_trained_set(
     for doc, label, weight, group in zip(
         extra.docs, extra.labels, extra.weights, extra.groups, strict=True
     ):
-        data.add(doc, label, weight * settings.self_training_weight, group + offset)
+        data.add(doc, label, weight * settings.self_training_weight, group + offset, gold=False)
     return data
+
+
+def class_prior(data: TrainingSet, labels: Sequence[str]) -> list[float]:
+    """Each label's share of the weight of the rows the calibrator is fitted on (gold
+    rows): the prior it learns."""
+    totals = dict.fromkeys(labels, 0.0)
+    for label, weight, gold in zip(data.labels, data.weights, data.gold, strict=True):
+        if gold:
+            totals[label] += weight
+    total = sum(totals.values()) or 1.0
+    return [round(totals[label] / total, 6) for label in labels]
 
 
 def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
@@ -132,6 +146,9 @@ def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
         data.labels,
         clf__sample_weight=np.asarray(data.weights),
         clf__groups=np.asarray(data.groups),
+        # pseudo-labelled rows were picked for being confident: calibrating on them
+        # makes the model over-confident (智能派单 precision, bench_dispatch.py)
+        clf__calibration_mask=np.asarray(data.gold),
     )
     return pipeline
 
@@ -225,7 +242,8 @@ def train(
     if cv_folds >= 2:
         cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
     progress("训练最终模型")
-    pipeline = fit_pipeline(training_set(usable, field, settings), lexicon, settings)
+    data = training_set(usable, field, settings)
+    pipeline = fit_pipeline(data, lexicon, settings)
     n_pseudo = 0
     if unlabelled:
         pseudo = pseudo_labelled(
@@ -235,13 +253,15 @@ def train(
         progress(f"自训练: {n_pseudo}/{len(unlabelled)} 条未标注记录加入训练")
         data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
         pipeline = fit_pipeline(data, lexicon, settings)
+    labels = [str(label) for label in pipeline.classes_]
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,
         "version": version,
         "created_at": created_at,
         "field": field,
-        "labels": [str(label) for label in pipeline.classes_],
+        "labels": labels,
+        "class_prior": class_prior(data, labels),
         "n_train": len(docs),
         "metrics": {"cross_validation": cv},
         "training_data_sha256": data_hash,

@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from classifiers import load_model, read_records, train
 from classifiers.char_features import CharTfidf
 from classifiers.exceptions import ModelNotFound, TrainingError
+from classifiers.model import TextClassifier
 from classifiers.text import MAX_CHARS, build_document, normalize
 
 
@@ -112,3 +113,42 @@ def test_self_training_adds_confident_unlabelled_messages():
     assert model.predict("公交车老是不按时来", k=1)[0][0] == "交通运输"
     plain = train(labelled, cv_folds=0, settings=settings)
     assert plain.metadata["self_training"] == {"unlabelled": 0, "pseudo_labelled": 0}
+
+
+def test_short_requests_have_the_training_prior_divided_out(model):
+    """The stored prior is the training weight per label; a short request's
+    probabilities are p * prior^-power (renormalised), a long letter's are the
+    calibrator's own."""
+    prior = np.asarray(model.metadata["class_prior"])
+    assert len(prior) == len(model.labels) and abs(prior.sum() - 1) < 1e-4
+    power = model.metadata["settings"]["short_prior_power"]
+    assert power > 0
+    short = build_document("小区门口的路灯坏了好几天")
+    long = build_document("小区门口的路灯坏了好几天，" * 20)
+    assert len(short) <= model.metadata["settings"]["short_chars"] < len(long)
+    raw = TextClassifier(pipeline=model.pipeline).predict_proba_docs([short, long])
+    got = model.predict_proba_docs([short, long])
+    expected = raw[0] * prior**-power
+    np.testing.assert_allclose(got[0], expected / expected.sum(), rtol=1e-5)
+    np.testing.assert_allclose(got[1], raw[1])
+    assert not np.allclose(got[0], raw[0])
+
+
+def test_calibrator_is_fitted_on_the_masked_rows_only():
+    """Self-training's pseudo-labelled rows train the SVM but not the calibrator."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from classifiers.calibration import CalibratedLinearSVC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 5)) + np.repeat(np.eye(3, 5) * 2, 30, axis=0)
+    y = np.repeat(np.array(["a", "b", "c"]), 30)
+    mask = np.arange(90) % 3 != 0
+    clf = CalibratedLinearSVC(folds=3).fit(X, y, calibration_mask=mask)
+    splitter = StratifiedKFold(3, shuffle=True, random_state=0)
+    margins = cross_val_predict(clf._svm(), X, y, cv=splitter, method="decision_function")
+    expected = LogisticRegression(max_iter=1000).fit(margins[mask], y[mask])
+    np.testing.assert_allclose(clf.calibrator_.coef_, expected.coef_, rtol=1e-4, atol=1e-6)
+    unmasked = CalibratedLinearSVC(folds=3).fit(X, y)
+    assert not np.allclose(unmasked.calibrator_.coef_, clf.calibrator_.coef_)
