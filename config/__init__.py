@@ -87,9 +87,11 @@ class AuthSettings(BaseModel):
     # Every API request counts against its user (signed in with a token) or, on public
     # routes and for requests with a wrong token, against the client address; counted by
     # all nodes together (app/ratelimit.py). A busy agent's console makes a few requests
-    # a second; a runaway script or a stolen token meets the 429 with Retry-After.
-    user_requests_per_window: int = Field(1200, ge=1)
-    address_requests_per_window: int = Field(600, ge=1)
+    # a second, an intake system relaying for many agents a hundred; a runaway script or
+    # a stolen token meets the 429 with Retry-After. Per address it is high: a whole
+    # centre behind one NAT address signs in at the change of shift.
+    user_requests_per_window: int = Field(6000, ge=1)
+    address_requests_per_window: int = Field(3000, ge=1)
     request_window_seconds: float = Field(60, gt=0)
 
 
