@@ -38,6 +38,24 @@ async def _calls(web_client, now) -> None:
                     offered_at=now - timedelta(minutes=3),
                     outcome="abandoned",
                 ),
+                # c2's caller is still to be called back; an earlier one was this morning
+                storage.Callback(
+                    call_id="c2",
+                    hotline="12345",
+                    caller=CALLER_PHONE,
+                    reason="abandoned",
+                    created_at=now - timedelta(minutes=3),
+                ),
+                storage.Callback(
+                    call_id="c1",
+                    hotline="12345",
+                    caller=CALLER_PHONE,
+                    reason="requested",
+                    created_at=now - timedelta(minutes=5),
+                    state="done",
+                    done_at=now - timedelta(minutes=1),
+                    done_by="agent",
+                ),
             ]
         )
         await session.commit()
@@ -62,6 +80,9 @@ async def test_wallboard_with_the_intake_off(chromium, base, api, web_client, cl
     assert await page.inner_text("#wb-answered") == "1"
     assert await page.inner_text("#wb-abandoned") == "1"
     assert await page.inner_text("#wb-sl") == "50.0%"
+    assert await page.inner_text("#wb-callbacks") == "1"  # 回电清单, live
+    assert await page.inner_text("#wb-callback-wait") == "3分钟"
+    assert await page.inner_text("#wb-callbacks-done") == "1"
     assert "呼叫中心未启用" in await page.inner_text("#wb-callcenter")
     assert await page.is_hidden("#wb-queues")
     size = await page.evaluate(
@@ -86,6 +107,7 @@ async def test_wallboard_json_and_roles(browser, api, web_client):
     data = await resp.json()
     assert data["callcenter"] is None and data["calls"]["offered"] == 0
     assert {"overdue", "warned", "intake", "intake_total", "at"} <= set(data)
+    assert data["callbacks"] == {"open": 0, "oldest_wait": "—", "done_today": 0}
     await browser.login("admin", ADMIN_PASSWORD)
     assert (await browser.client.get("/web/wallboard")).status == 200
     await browser.login("zjj")

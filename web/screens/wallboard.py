@@ -4,21 +4,24 @@ Every figure comes from a function the rest of the system already has: the live 
 and agents from the call centre (`CallCenter.queues()`, the ACD's agents, as /metrics),
 today's calls and 15秒接通率 from `stats.routes.call_totals` (the KPI table's
 `call_kpis`), today's intake from `stats.routes.volume` (the dashboard's), the alarmed
-orders from the dispatch list with the supervision board's flags. The page draws the
+orders from the dispatch list with the supervision board's flags, the 回电清单 (callers
+who hung up in a queue or asked to be called back) from its table. The page draws the
 first figures itself and `web/static/wallboard.js` polls `/web/api/wallboard`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from accounts.domain import Actor, Role
-from app.keys import CALLCENTER, DISPATCH
+from app.keys import CALLCENTER, DISPATCH, SESSIONS
 from callcenter.agents import STATE_LABELS as AGENT_STATES
+from callcenter.storage import Callback
 from dispatch.services import OrderFilter
 from stats.routes import PeriodParams, VolumeParams, call_totals, volume
 from web.render import duration_text, render
@@ -59,6 +62,31 @@ async def _alarm_count(app: web.Application, actor: Actor, flags: tuple[str, ...
     return total
 
 
+async def _callbacks(app: web.Application, actor: Actor, since) -> dict[str, Any]:
+    """回电清单 now: callers still to call back (and since when), and those called back
+    today, of the hotlines the actor covers."""
+    now = app[DISPATCH].now()
+    scope = [Callback.hotline.in_(actor.hotlines)] if actor.hotlines else []
+    async with app[SESSIONS]() as session:
+        waiting, oldest = (
+            await session.execute(
+                select(func.count(), func.min(Callback.created_at)).where(
+                    Callback.state == "open", *scope
+                )
+            )
+        ).one()
+        done = await session.scalar(
+            select(func.count()).where(Callback.state == "done", Callback.done_at >= since, *scope)
+        )
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return {
+        "open": waiting,
+        "oldest_wait": duration_text((now - oldest).total_seconds()) if oldest else "—",
+        "done_today": done or 0,
+    }
+
+
 async def figures(app: web.Application, actor: Actor) -> dict[str, Any]:
     """Everything the wallboard shows, as JSON-ready values."""
     service = app[DISPATCH]
@@ -78,6 +106,9 @@ async def figures(app: web.Application, actor: Actor) -> dict[str, Any]:
             {"key": r["key"], "name": r["name"], "count": r["total"]} for r in intake["series"]
         ],
         "intake_total": sum(intake["totals"]),
+        "callbacks": await _callbacks(
+            app, actor, datetime.combine(today, time.min, service.tz).astimezone(UTC)
+        ),
         "overdue": await _alarm_count(app, actor, OVERDUE_FLAGS),
         "warned": await _alarm_count(app, actor, WARNED_FLAGS),
     }
