@@ -120,7 +120,9 @@ class RequestLimiter:
         self.window_seconds, self.clock = window_seconds, clock
         self._stored: dict[str, int] = {}  # the cluster's counts at the last sync
         self._pending: Counter[tuple[str, datetime]] = Counter()  # not stored yet
-        self._unstored: Counter[str] = Counter()  # the same per subject, incl. in flight
+        # per subject: counted here and not yet in `_stored` (pending or written since)
+        self._unstored: Counter[str] = Counter()
+        self._written: Counter[str] = Counter()  # stored, not yet read back
 
     def used(self, subject: str) -> int:
         """The subject's requests in the window, as far as this node knows."""
@@ -140,26 +142,26 @@ class RequestLimiter:
         """Store this node's new counts, then read the window's counts of the cluster."""
         now = self.clock()
         pending, self._pending = self._pending, Counter()
-        try:
-            if pending:
+        if pending:
+            try:
                 async with unit_of_work(sessions) as session:
                     await add_counts(session, self.scope, pending)
-            since = bucket_of(now - timedelta(seconds=self.window_seconds), self.window_seconds)
-            async with sessions() as session:
-                rows = await session.execute(
-                    select(AddressCount.address, func.sum(AddressCount.count))
-                    .where(AddressCount.scope == self.scope, AddressCount.window_start > since)
-                    .group_by(AddressCount.address)
-                )
-                stored = {address: int(total) for address, total in rows}
-        except BaseException:
-            self._pending.update(pending)  # kept for the next round
-            raise
-        self._stored = stored
-        stored_now: Counter[str] = Counter()
-        for (subject, _), count in pending.items():
-            stored_now[subject] += count
-        self._unstored.subtract(stored_now)
+            except BaseException:
+                self._pending.update(pending)  # kept for the next round
+                raise
+            for (subject, _), count in pending.items():
+                self._written[subject] += count
+        since = bucket_of(now - timedelta(seconds=self.window_seconds), self.window_seconds)
+        async with sessions() as session:
+            rows = await session.execute(
+                select(AddressCount.address, func.sum(AddressCount.count))
+                .where(AddressCount.scope == self.scope, AddressCount.window_start > since)
+                .group_by(AddressCount.address)
+            )
+            stored = {address: int(total) for address, total in rows}
+        # What was written is in `stored` now: no longer counted as this node's own.
+        self._stored, written, self._written = stored, self._written, Counter()
+        self._unstored.subtract(written)
         self._unstored = +self._unstored  # drop the zeros
 
     async def run(self, sessions: Sessions, interval: float = 1.0) -> None:

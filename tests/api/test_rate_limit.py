@@ -95,5 +95,25 @@ async def test_counts_are_stored_once_a_second_and_kept_when_storing_fails(
     with pytest.raises(OSError):
         await limiter.sync(Broken())
     assert await stored(api, "user:agent") == before  # nothing stored, nothing forgotten
+    used = limiter.used("user:agent")
     await limiter.sync(sessions)
     assert await stored(api, "user:agent") == before + 3
+    assert limiter.used("user:agent") == used  # stored, no longer this node's own
+
+    # Stored, then the read back fails: counted once, neither twice nor not at all.
+    await api.call("GET", "/api/v1/orders", "agent")
+
+    class ReadFails:
+        calls = 0
+
+        def __call__(self):
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError("database gone")
+            return sessions()
+
+    with pytest.raises(OSError):
+        await limiter.sync(ReadFails())
+    assert limiter.used("user:agent") == used + 1
+    await limiter.sync(sessions)
+    assert limiter.used("user:agent") == used + 1 == await stored(api, "user:agent")
