@@ -12,7 +12,7 @@ first figures itself and `web/static/wallboard.js` polls `/web/api/wallboard`.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -62,7 +62,7 @@ async def _alarm_count(app: web.Application, actor: Actor, flags: tuple[str, ...
     return total
 
 
-async def _callbacks(app: web.Application, actor: Actor, since) -> dict[str, Any]:
+async def _callbacks(app: web.Application, actor: Actor, since: datetime) -> dict[str, Any]:
     """回电清单 now: callers still to call back (and since when), and those called back
     today, of the hotlines the actor covers."""
     now = app[DISPATCH].now()
@@ -78,8 +78,6 @@ async def _callbacks(app: web.Application, actor: Actor, since) -> dict[str, Any
         done = await session.scalar(
             select(func.count()).where(Callback.state == "done", Callback.done_at >= since, *scope)
         )
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=now.tzinfo)
     return {
         "open": waiting,
         "oldest_wait": duration_text((now - oldest).total_seconds()) if oldest else "—",
@@ -106,9 +104,7 @@ async def figures(app: web.Application, actor: Actor) -> dict[str, Any]:
             {"key": r["key"], "name": r["name"], "count": r["total"]} for r in intake["series"]
         ],
         "intake_total": sum(intake["totals"]),
-        "callbacks": await _callbacks(
-            app, actor, datetime.combine(today, time.min, service.tz).astimezone(UTC)
-        ),
+        "callbacks": await _callbacks(app, actor, datetime.combine(today, time.min, service.tz)),
         "overdue": await _alarm_count(app, actor, OVERDUE_FLAGS),
         "warned": await _alarm_count(app, actor, WARNED_FLAGS),
     }
