@@ -99,6 +99,11 @@ class Deadline:
     css: str  # ok | warning | overdue
 
 
+def page_count(total: int, page_size: int) -> int:
+    """Pages of a paged list: at least one (an empty list still shows its page)."""
+    return max(1, -(-total // page_size))
+
+
 def duration_text(seconds: float) -> str:
     minutes = int(abs(seconds) // 60)
     days, rest = divmod(minutes, 24 * 60)

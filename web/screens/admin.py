@@ -49,7 +49,7 @@ from integrations.routes import OutboxQuery
 from integrations.routes import outbox_page as outbox_page_rows
 from web import forms
 from web.forms import texts
-from web.render import render
+from web.render import page_count, render
 from web.session import actor_of, flash, screen
 
 HOME = "/web/admin/units"
@@ -510,7 +510,7 @@ async def outbox_page(request: web.Request) -> web.StreamResponse:
             "statuses": OUTBOX_STATUSES,
             "channels": CHANNELS,
             "page": query.page,
-            "pages": max(1, -(-total // query.page_size)),
+            "pages": page_count(total, query.page_size),
         },
     )
 
@@ -879,7 +879,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         rows = [audit_trail.entry_json(r, local_time(tz)) for r in found]
     except AppError as exc:
         error = exc.message
-    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    pages = page_count(total, AUDIT_PAGE_SIZE)
     return await render(
         request,
         "admin_audit.html",

@@ -28,7 +28,7 @@ from callcenter import campaign_routes as api
 from callcenter.campaign_routes import KIND_LABELS, CreateCampaign, Targets
 from callcenter.campaigns import SETTLED
 from web.forms import FormError, read_form, texts
-from web.render import render
+from web.render import page_count, render
 from web.session import actor_of, flash, screen
 
 CAMPAIGNS = "/web/admin/campaigns"
@@ -145,7 +145,7 @@ async def _draw_list(request, error=None, form=None, status=200) -> web.StreamRe
             "campaigns": items,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
+            "pages": page_count(total, PAGE_SIZE),
             "kinds": KIND_LABELS,
             "form": values,
             "blocks": blocks,
@@ -289,7 +289,7 @@ async def _draw_dnc(request, error=None, form=None, status=200) -> web.StreamRes
             "items": items,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
+            "pages": page_count(total, PAGE_SIZE),
             "form": form or {},
             "error": error,
         },

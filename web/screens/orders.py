@@ -23,7 +23,7 @@ from dispatch.services import OrderDetail, OrderFilter
 from dispatch.views import order_detail, order_summary
 from web import labels, queries, uploads
 from web.forms import FormError, action_payload, read_form
-from web.render import order_row, render, unit_names, verify_deadline
+from web.render import order_row, page_count, render, unit_names, verify_deadline
 from web.screens.geo import map_options
 from web.session import actor_of, flash, screen
 from web.storage import SavedView
@@ -363,7 +363,7 @@ async def search(request: web.Request) -> web.StreamResponse:
             "items": items,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
+            "pages": page_count(total, PAGE_SIZE),
             "q": q or "",
             "state": state or "",
             "states": STATE_LABELS,

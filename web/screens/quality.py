@@ -21,7 +21,7 @@ from quality.exceptions import ReviewNotFound
 from quality.routes import checklist
 from stats.domain import competition_ranks
 from stats.routes import KpiParams, kpis
-from web.render import render
+from web.render import page_count, render
 from web.session import actor_of, flash, screen
 
 PAGE_SIZE = 50
@@ -81,7 +81,7 @@ async def review_list(request: web.Request) -> web.StreamResponse:
         "items": items,
         "total": total,
         "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)),
+        "pages": page_count(total, PAGE_SIZE),
         "week": str(week) if week else "",
         "agent": agent or "",
         "state": state or "",
