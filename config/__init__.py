@@ -142,6 +142,9 @@ class ClassifierSettings(BaseModel):
     duplicate_place_weight: float = Field(0.5, ge=0, le=1)
     duplicate_kind_weight: float = Field(0.7, ge=0, le=1)
     duplicate_max_candidates: int = Field(1000, gt=0)
+    # Worker processes computing the suggestions of unseen texts off the event loop
+    # (dispatch/reading_pool.py); unset: one per core but one, at most 4; 0: in-process.
+    reading_workers: int | None = Field(None, ge=0, le=32)
 
     @property
     def category_model_path(self) -> Path:
@@ -589,6 +592,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_USER_REQUESTS_PER_WINDOW": ("auth", "user_requests_per_window"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
+    "HOTLINE_READING_WORKERS": ("classifiers", "reading_workers"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),
     "HOTLINE_EMAIL_ENABLED": ("email", "enabled"),
     "HOTLINE_SESSION_KEY": ("web", "session_key"),
