@@ -61,6 +61,10 @@ class ModelSettings:
     # so that prior pulls it there (issue 13; bench_prior.py, RESULTS.md).
     short_prior_power: float = 0.5
     short_chars: int = 150
+    # Each row of the supplementary corpus of short requests (data/phone_corpus.jsonl,
+    # used when its labels are the training labels) weighs this much; a TipDM letter
+    # weighs about 3 (itself, its title, its fragments). bench_corpus.py.
+    supplement_weight: float = 1.0
 
 
 def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSettings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,13 +13,18 @@ import sklearn
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from .dataset import Record
+from .dataset import Record, read_records
 from .exceptions import TrainingError
 from .keywords import Lexicon, load_keywords, load_taxonomy, merge_lexicons
 from .model import FORMAT_VERSION, ModelSettings, TextClassifier, build_pipeline, new_version
 from .text import build_document, normalize
 
 Progress = Callable[[str], None]
+
+# Short phone-style requests with TipDM first-level labels, from the project's retired
+# evaluation sets (benchmarks/classifiers/build_phone_corpus.py says which row came
+# from where).
+PHONE_CORPUS = Path(__file__).parent / "data" / "phone_corpus.jsonl"
 
 
 def _quiet(_: str) -> None:
@@ -96,6 +102,36 @@ def training_set(records: Sequence[Record], field: str, settings: ModelSettings)
             for part in parts:
                 out.add(part, label, settings.segment_weight / len(parts), group)
     return out
+
+
+def load_phone_corpus(path: Path = PHONE_CORPUS) -> list[Record]:
+    """The shipped supplementary corpus of short requests ``{"id", "text", "label",
+    "source", "writer"}``."""
+    return read_records(path, required=("text", "label"))
+
+
+def matching_supplement(supplement: Sequence[Record], labels: Sequence[str]) -> list[Record]:
+    """``supplement`` when its labels are exactly ``labels`` (the same taxonomy), else
+    []: a model trained on other labels must not learn these."""
+    if not supplement or {r.value("label") for r in supplement} != set(labels):
+        return []
+    return list(supplement)
+
+
+def add_supplement(
+    data: TrainingSet, supplement: Sequence[Record], settings: ModelSettings
+) -> TrainingSet:
+    """``data`` plus each supplementary short request as one gold document of weight
+    ``settings.supplement_weight`` (its own group)."""
+    group = max(data.groups, default=-1) + 1
+    for offset, r in enumerate(supplement):
+        data.add(
+            build_document(r.text, r.title),
+            r.value("label"),
+            settings.supplement_weight,
+            group + offset,
+        )
+    return data
 
 
 def pseudo_labelled(
@@ -186,8 +222,10 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     progress: Progress = _quiet,
+    supplement: Sequence[Record] = (),
 ) -> dict | None:
-    """Stratified k-fold accuracy / macro-F1 (mean and std); None if data too small."""
+    """Stratified k-fold accuracy / macro-F1 (mean and std) over ``records``; None if
+    data too small. ``supplement`` rows join every training fold, never a test fold."""
     records = [r for r in records if r.value(field)]
     y = np.asarray([r.value(field) for r in records])
     smallest = int(min(np.unique(y, return_counts=True)[1]))
@@ -200,7 +238,7 @@ def cross_validate(
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
         progress(f"交叉验证 第 {k}/{folds} 折")
         data = training_set([records[i] for i in tr], field, settings)
-        pipe = fit_pipeline(data, lexicon, settings)
+        pipe = fit_pipeline(add_supplement(data, supplement, settings), lexicon, settings)
         pred = pipe.predict([docs[i] for i in te])
         accs.append(accuracy_score(y[te], pred))
         f1s.append(f1_score(y[te], pred, average="macro"))
@@ -223,11 +261,15 @@ def train(
     data_hash: str | None = None,
     progress: Progress = _quiet,
     unlabelled: Sequence[Record] = (),
+    supplement: Sequence[Record] = (),
 ) -> TextClassifier:
     """Fit a classifier for ``field`` and return it with metadata (CV metrics included).
 
-    With ``unlabelled`` records, one round of self-training follows (ModelSettings
-    ``self_training_*``); the CV figures are of the supervised model."""
+    ``supplement``: labelled short requests (``label`` field, e.g.
+    :func:`load_phone_corpus`) added at ``settings.supplement_weight`` when their labels
+    are exactly the training labels, ignored otherwise. With ``unlabelled`` records, one
+    round of self-training follows (ModelSettings ``self_training_*``); the CV figures
+    are of the supervised model."""
     settings = settings or ModelSettings()
     usable = [r for r in records if r.value(field)]
     if not usable:
@@ -238,11 +280,18 @@ def train(
     y = [r.value(field) for r in usable]
     lexicon = build_lexicon(taxonomy, use_keywords)
     progress(f"{len(docs)} 条记录, {len(set(y))} 个类别, 关键词 {len(lexicon)} 个")
+    extra = matching_supplement(supplement, sorted(set(y)))
+    if extra:
+        progress(f"附加短诉求语料 {len(extra)} 条 (权重 {settings.supplement_weight})")
+    elif supplement:
+        progress(f"附加短诉求语料的类别与训练数据不同, 未使用 ({len(supplement)} 条)")
     cv = None
     if cv_folds >= 2:
-        cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
+        cv = cross_validate(
+            usable, field, lexicon, settings, cv_folds, progress=progress, supplement=extra
+        )
     progress("训练最终模型")
-    data = training_set(usable, field, settings)
+    data = add_supplement(training_set(usable, field, settings), extra, settings)
     pipeline = fit_pipeline(data, lexicon, settings)
     n_pseudo = 0
     if unlabelled:
@@ -251,7 +300,8 @@ def train(
         )
         n_pseudo = len(pseudo)
         progress(f"自训练: {n_pseudo}/{len(unlabelled)} 条未标注记录加入训练")
-        data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
+        data = add_supplement(training_set(usable, field, settings), extra, settings)
+        data = self_trained_set(data, pseudo, field, settings)
         pipeline = fit_pipeline(data, lexicon, settings)
     labels = [str(label) for label in pipeline.classes_]
     version, created_at = new_version()
@@ -268,6 +318,11 @@ def train(
         "taxonomy": str(taxonomy) if taxonomy else None,
         "keywords": use_keywords,
         "self_training": {"unlabelled": len(unlabelled), "pseudo_labelled": n_pseudo},
+        "supplement": {
+            "offered": len(supplement),
+            "used": len(extra),
+            "sources": dict(Counter(str(r.raw.get("source", "")) for r in extra)),
+        },
         "settings": asdict(settings),
         "sklearn_version": sklearn.__version__,
     }
