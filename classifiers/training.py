@@ -222,10 +222,8 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     progress: Progress = _quiet,
-    supplement: Sequence[Record] = (),
 ) -> dict | None:
-    """Stratified k-fold accuracy / macro-F1 (mean and std) over ``records``; None if
-    data too small. ``supplement`` rows join every training fold, never a test fold."""
+    """Stratified k-fold accuracy / macro-F1 (mean and std); None if data too small."""
     records = [r for r in records if r.value(field)]
     y = np.asarray([r.value(field) for r in records])
     smallest = int(min(np.unique(y, return_counts=True)[1]))
@@ -238,7 +236,7 @@ def cross_validate(
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
         progress(f"交叉验证 第 {k}/{folds} 折")
         data = training_set([records[i] for i in tr], field, settings)
-        pipe = fit_pipeline(add_supplement(data, supplement, settings), lexicon, settings)
+        pipe = fit_pipeline(data, lexicon, settings)
         pred = pipe.predict([docs[i] for i in te])
         accs.append(accuracy_score(y[te], pred))
         f1s.append(f1_score(y[te], pred, average="macro"))
@@ -266,10 +264,11 @@ def train(
     """Fit a classifier for ``field`` and return it with metadata (CV metrics included).
 
     ``supplement``: labelled short requests (``label`` field, e.g.
-    :func:`load_phone_corpus`) added at ``settings.supplement_weight`` when their labels
-    are exactly the training labels, ignored otherwise. With ``unlabelled`` records, one
-    round of self-training follows (ModelSettings ``self_training_*``); the CV figures
-    are of the supervised model."""
+    :func:`load_phone_corpus`), used when their labels are exactly the training labels
+    (ignored otherwise): a second pipeline, trained on the same data plus these rows at
+    ``settings.supplement_weight``, answers short documents (ModelSettings.short_chars).
+    With ``unlabelled`` records, one round of self-training follows (ModelSettings
+    ``self_training_*``); the CV figures are of the supervised model."""
     settings = settings or ModelSettings()
     usable = [r for r in records if r.value(field)]
     if not usable:
@@ -287,11 +286,9 @@ def train(
         progress(f"附加短诉求语料的类别与训练数据不同, 未使用 ({len(supplement)} 条)")
     cv = None
     if cv_folds >= 2:
-        cv = cross_validate(
-            usable, field, lexicon, settings, cv_folds, progress=progress, supplement=extra
-        )
+        cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
     progress("训练最终模型")
-    data = add_supplement(training_set(usable, field, settings), extra, settings)
+    data = training_set(usable, field, settings)
     pipeline = fit_pipeline(data, lexicon, settings)
     n_pseudo = 0
     if unlabelled:
@@ -300,10 +297,18 @@ def train(
         )
         n_pseudo = len(pseudo)
         progress(f"自训练: {n_pseudo}/{len(unlabelled)} 条未标注记录加入训练")
-        data = add_supplement(training_set(usable, field, settings), extra, settings)
-        data = self_trained_set(data, pseudo, field, settings)
+        data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
         pipeline = fit_pipeline(data, lexicon, settings)
     labels = [str(label) for label in pipeline.classes_]
+    short_pipeline, short_prior = None, None
+    if extra:
+        progress("训练短诉求模型 (附加语料)")
+        short_data = training_set(usable, field, settings)
+        if unlabelled:
+            short_data = self_trained_set(short_data, pseudo, field, settings)
+        short_data = add_supplement(short_data, extra, settings)
+        short_pipeline = fit_pipeline(short_data, lexicon, settings)
+        short_prior = class_prior(short_data, labels)
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,
@@ -312,6 +317,7 @@ def train(
         "field": field,
         "labels": labels,
         "class_prior": class_prior(data, labels),
+        "short_class_prior": short_prior,
         "n_train": len(docs),
         "metrics": {"cross_validation": cv},
         "training_data_sha256": data_hash,
@@ -327,7 +333,7 @@ def train(
         "sklearn_version": sklearn.__version__,
     }
     progress("训练完成")
-    return TextClassifier(pipeline=pipeline, metadata=metadata)
+    return TextClassifier(pipeline=pipeline, metadata=metadata, short_pipeline=short_pipeline)
 
 
 def evaluate(model: TextClassifier, records: Sequence[Record], field: str) -> dict:

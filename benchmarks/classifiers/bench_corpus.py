@@ -36,7 +36,7 @@ GRID = (0.8, 0.9, 0.93, 0.95, 0.97)
 
 def with_power(model: TextClassifier, power: float) -> TextClassifier:
     settings = {**model.metadata["settings"], "short_prior_power": power}
-    return TextClassifier(model.pipeline, {**model.metadata, "settings": settings})
+    return replace(model, metadata={**model.metadata, "settings": settings})
 
 
 def parse_variant(spec: str) -> tuple[ModelSettings, bool]:
@@ -99,13 +99,15 @@ def summary(rows: list[tuple[str, str, float, bool]]) -> dict:
     }
 
 
-def run_variant(spec: str, powers: list[float], corpus, labelled, train_rows, test, unlabelled):
-    settings, use_corpus = parse_variant(spec)
+def held_out_scores(settings, use_corpus, corpus, labelled, unlabelled, label=""):
+    """(writer, source, p, hit) of every corpus row, each scored by a model trained on
+    labelled + unlabelled (self-training) + the corpus rows of the other writers; with
+    ``use_corpus`` False one model without any corpus scores them all."""
     taxonomy = DATA_DIR / "taxonomy.jsonl"
 
-    def fit(records, supplement):
+    def fit(supplement):
         return train(
-            records,
+            labelled,
             taxonomy=taxonomy,
             cv_folds=0,
             unlabelled=unlabelled,
@@ -113,27 +115,40 @@ def run_variant(spec: str, powers: list[float], corpus, labelled, train_rows, te
             settings=settings,
         )
 
-    writers = sorted({r.raw["writer"] for r in corpus})
-    held: dict[float, list] = {p: [] for p in powers}
-    if use_corpus:
-        for writer in writers:
-            t0 = time.monotonic()
-            model = fit(labelled, [r for r in corpus if r.raw["writer"] != writer])
-            out = [r for r in corpus if r.raw["writer"] == writer]
-            for p in powers:
-                held[p] += scored(with_power(model, p), out)
-            print(f"  {spec} held out {writer}: {time.monotonic() - t0:.0f}s", flush=True)
-    else:
-        model = fit(labelled, [])
-        for p in powers:
-            held[p] = scored(with_power(model, p), corpus)
-    split_model = fit(train_rows, corpus if use_corpus else [])
+    if not use_corpus:
+        return [(fit([]), corpus)]
+    models = []
+    for writer in sorted({r.raw["writer"] for r in corpus}):
+        t0 = time.monotonic()
+        model = fit([r for r in corpus if r.raw["writer"] != writer])
+        models.append((model, [r for r in corpus if r.raw["writer"] == writer]))
+        print(f"  {label} held out {writer}: {time.monotonic() - t0:.0f}s", flush=True)
+    return models
+
+
+def split_model(settings, use_corpus, corpus, train_rows, unlabelled) -> TextClassifier:
+    """Trained on train.jsonl (+ the whole corpus) as the CLI trains."""
+    return train(
+        train_rows,
+        taxonomy=DATA_DIR / "taxonomy.jsonl",
+        cv_folds=0,
+        unlabelled=unlabelled,
+        supplement=corpus if use_corpus else [],
+        settings=settings,
+    )
+
+
+def run_variant(spec: str, powers: list[float], corpus, labelled, train_rows, test, unlabelled):
+    settings, use_corpus = parse_variant(spec)
+    models = held_out_scores(settings, use_corpus, corpus, labelled, unlabelled, spec)
+    split = split_model(settings, use_corpus, corpus, train_rows, unlabelled)
     result = {}
     for p in powers:
-        m = with_power(split_model, p)
+        held = [row for model, rows in models for row in scored(with_power(model, p), rows)]
+        m = with_power(split, p)
         tops = m.predict_many([(r.text, r.title) for r in test], k=1)
-        split = sum(t[0][0] == r.value("label") for t, r in zip(tops, test, strict=True))
-        result[str(p)] = {**summary(held[p]), "tipdm_test": round(split / len(test), 4)}
+        hits = sum(t[0][0] == r.value("label") for t, r in zip(tops, test, strict=True))
+        result[str(p)] = {**summary(held), "tipdm_test": round(hits / len(test), 4)}
     return result
 
 
