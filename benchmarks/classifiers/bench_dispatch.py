@@ -9,7 +9,8 @@ as the CLI trains (labelled.jsonl, self-training, the corpus rows of the *other*
 writers; bench_corpus.py), and the TipDM test split (model trained on train.jsonl plus
 the whole corpus). The threshold printed is the lowest on the grid at which every set's
 precision is >= 0.95 there and at every higher grid point; below it the suggestion
-stays a proposal for the dispatcher.
+stays a proposal for the dispatcher. The held-out accuracy of each set is printed
+first (the figures of bench_corpus.py for the default settings).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def main() -> None:
     scored_sets["pooled_writers"] = [
         row for name, rows in scored_sets.items() if name != "tipdm_test" for row in rows
     ]
+    print(
+        "accuracy (held out): "
+        + "  ".join(
+            f"{name} {sum(hit for _, hit in rows) / len(rows):.3f} (n={len(rows)})"
+            for name, rows in scored_sets.items()
+        )
+    )
     ok_from = {}
     print("threshold  " + "  ".join(f"{name}: coverage/precision (wrong)" for name in scored_sets))
     for threshold in GRID:
