@@ -136,12 +136,11 @@ class ClassifierSettings(BaseModel):
     base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.97, gt=0)
     duplicate_days: float = Field(30, gt=0)
-    duplicate_threshold: float = Field(0.65, gt=0, le=1)
-    duplicate_certain: float = Field(0.8, gt=0)
+    duplicate_threshold: float = Field(0.5, gt=0, le=1)
+    duplicate_certain: float = Field(0.95, gt=0)
     duplicate_auto_merge: bool = True
-    duplicate_place_weight: float = Field(0.5, ge=0, le=1)
-    duplicate_kind_weight: float = Field(0.7, ge=0, le=1)
     duplicate_max_candidates: int = Field(1000, gt=0)
+    duplicate_shortlist: int = Field(10, gt=0)
 
     @property
     def category_model_path(self) -> Path:

@@ -5,11 +5,15 @@
     index.query(content, address, district, actor, now)                      # per request
 
 Every open order (registered, dispatched, accepted, returned) of the last
-`duplicate_days` is held with its features, filed under its place names (estates,
-roads). A query scores only the orders that share a place name with the request, the
-rarest names first and at most `duplicate_max_candidates` of them, so its cost depends
-on how busy that place is, not on how many orders are open. Visibility is checked on
-the held hotline, creator and unit paths before scoring, with the rules of
+`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py), filed under
+each character bigram of its address and content, with the count of orders holding
+each bigram (the IDF that tells a place's name from everyday words). A query reads the
+postings of its rarest bigrams first and stops at `duplicate_max_candidates` postings,
+ranks the orders it met by the IDF mass they share with it and scores the best
+`duplicate_shortlist` with the pair model, so its cost depends on how busy the request's
+place is, not on how many orders are open. Bigrams held by more than COMMON_SHARE of
+the orders are not read at all: they name no place. Visibility is checked on the held
+hotline, creator and unit paths before scoring, with the rules of
 `dispatch.services.visible_to`.
 
 Changes reach the index after their transaction commits (never for a rolled-back one).
@@ -26,7 +30,7 @@ import heapq
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +42,15 @@ from accounts.domain import UNIT_ROLES, Actor, Role
 from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
 from config import ClassifierSettings
-from dispatch.duplicates import Features, Thresholds, compare, features
+from dispatch.duplicate_pairs import (
+    PLACE_COVER,
+    PairModel,
+    Record,
+    load_model,
+    pair_vector,
+    record,
+    weight_of,
+)
 from dispatch.lifecycle import State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Order, OrderUnit, Unit
@@ -60,7 +72,7 @@ class IndexedOrder:
     hotline: str
     created_by: str
     unit_paths: tuple[str, ...]  # of its lead, assignee and co-units: who may see it
-    features: Features
+    features: Record
 
 
 @dataclass(frozen=True)
@@ -88,13 +100,17 @@ class Duplicate:
         }
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """From `[classifiers]`: the pair model's probabilities from which a pair is shown
+    to the agent (`suggest`) or certain enough to merge without asking (`certain`)."""
+
+    suggest: float
+    certain: float
+
+
 def thresholds_from(settings: ClassifierSettings) -> Thresholds:
-    return Thresholds(
-        suggest=settings.duplicate_threshold,
-        certain=settings.duplicate_certain,
-        place_weight=settings.duplicate_place_weight,
-        kind_weight=settings.duplicate_kind_weight,
-    )
+    return Thresholds(suggest=settings.duplicate_threshold, certain=settings.duplicate_certain)
 
 
 def visible(order: IndexedOrder, actor: Actor) -> bool:
@@ -109,11 +125,24 @@ def visible(order: IndexedOrder, actor: Actor) -> bool:
     return True
 
 
+COMMON_SHARE = 0.05  # a bigram in more than this share of the open orders names no place
+SAME_PLACE = 0.8  # the share of a side's place (IDF) the other names: shown as 同一地点
+
+
 class DuplicateIndex:
-    def __init__(self, thresholds: Thresholds, days: float, max_candidates: int) -> None:
+    def __init__(
+        self,
+        thresholds: Thresholds,
+        days: float,
+        max_candidates: int,
+        shortlist: int = 10,
+        model: PairModel | None = None,
+    ) -> None:
         self.thresholds = thresholds
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
+        self.shortlist = shortlist
+        self.model = model or load_model()
         self._orders: dict[str, IndexedOrder] = {}
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
@@ -121,7 +150,10 @@ class DuplicateIndex:
     @classmethod
     def from_settings(cls, settings: ClassifierSettings) -> DuplicateIndex:
         return cls(
-            thresholds_from(settings), settings.duplicate_days, settings.duplicate_max_candidates
+            thresholds_from(settings),
+            settings.duplicate_days,
+            settings.duplicate_max_candidates,
+            settings.duplicate_shortlist,
         )
 
     def __len__(self) -> int:
@@ -156,15 +188,15 @@ class DuplicateIndex:
                 hotline,
                 created_by,
                 tuple(unit_paths),
-                features(content, address, district),
+                record(content, address, district),
             )
         )
 
     def put(self, order: IndexedOrder) -> None:
         self.remove(order.number)
         self._orders[order.number] = order
-        for key in order.features.place.keys:
-            self._postings[key].add(order.number)
+        for gram in order.features.whole:
+            self._postings[gram].add(order.number)
         heapq.heappush(self._ages, (order.created_at, order.number))
 
     def remove(self, number: str) -> None:
@@ -172,11 +204,11 @@ class DuplicateIndex:
         order = self._orders.pop(number, None)
         if order is None:
             return
-        for key in order.features.place.keys:
-            numbers = self._postings[key]
+        for gram in order.features.whole:
+            numbers = self._postings[gram]
             numbers.discard(number)
             if not numbers:
-                del self._postings[key]
+                del self._postings[gram]
 
     def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
         """A held order changed state or units: re-filed while open, dropped otherwise."""
@@ -202,15 +234,44 @@ class DuplicateIndex:
 
     # ------------------------------------------------------------ queries
 
-    def _candidates(self, keys: Iterable[str]) -> Iterator[str]:
-        seen: set[str] = set()
-        for numbers in sorted((self._postings.get(k, set()) for k in keys), key=len):
-            for number in numbers:
-                if number not in seen:
-                    seen.add(number)
-                    yield number
-                    if len(seen) >= self.max_candidates:
-                        return
+    def weight(self) -> Callable[[str], float]:
+        """A bigram's weight (`duplicate_pairs.weight_of`) over the orders held now."""
+        held, postings = len(self._orders), self._postings
+
+        def weight(gram: str) -> float:
+            numbers = postings.get(gram)
+            return weight_of(len(numbers) if numbers else 0, held)
+
+        return weight
+
+    def _shortlist(
+        self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
+    ) -> list[str]:
+        """The orders sharing most IDF mass with `new`, read from its rarest bigrams on."""
+        common = max(1, int(COMMON_SHARE * len(self._orders)))
+        grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
+        grams.sort()
+        mass: dict[str, float] = defaultdict(float)
+        read = 0
+        for count, gram in grams:
+            if count > common or read >= self.max_candidates:
+                break
+            w = weight(gram)
+            for number in self._postings[gram]:
+                mass[number] += w
+            read += count
+        best = sorted(mass, key=mass.__getitem__, reverse=True)
+        return [number for number in best if accept(number)][: self.shortlist]
+
+    def pairs(
+        self, new: Record, accept: Callable[[str], bool] = lambda number: True
+    ) -> list[tuple[IndexedOrder, list[float]]]:
+        """The shortlisted orders `accept` lets through, each with its pair features."""
+        weight = _memo(self.weight())
+        return [
+            (self._orders[number], pair_vector(new, self._orders[number].features, weight))
+            for number in self._shortlist(new, weight, accept)
+        ]
 
     def query(
         self,
@@ -225,30 +286,43 @@ class DuplicateIndex:
     ) -> list[Duplicate]:
         """Open orders the actor may see that are likely the same incident, best first."""
         self.expire(now)
-        new = features(content, address, district)
+
+        def accept(number: str) -> bool:
+            return number != exclude and visible(self._orders[number], actor)
+
         found = []
-        for number in self._candidates(new.place.keys):
-            order = self._orders[number]
-            if number == exclude or not visible(order, actor):
-                continue
-            match = compare(new, order.features, self.thresholds)
-            if match is not None:
-                found.append((match, order))
+        for order, vector in self.pairs(record(content, address, district), accept):
+            probability = self.model.probability(vector)
+            if probability >= self.thresholds.suggest:
+                found.append((probability, vector, order))
         # best first; between equals the older order, the natural parent of a merge
-        found.sort(key=lambda pair: (-pair[0].similarity, pair[1].created_at))
+        found.sort(key=lambda hit: (-hit[0], hit[2].created_at))
         return [
             Duplicate(
                 order.number,
-                match.similarity,
-                match.same_place,
-                match.certain,
+                round(probability, 3),
+                vector[PLACE_COVER] >= SAME_PLACE,
+                probability >= self.thresholds.certain,
                 order.content,
                 order.address,
                 order.state,
                 order.created_at,
             )
-            for match, order in found[:limit]
+            for probability, vector, order in found[:limit]
         ]
+
+
+def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
+    """`weight`, each bigram computed once per query."""
+    seen: dict[str, float] = {}
+
+    def memo(gram: str) -> float:
+        value = seen.get(gram)
+        if value is None:
+            value = seen[gram] = weight(gram)
+        return value
+
+    return memo
 
 
 # ---------------------------------------------------------------- start-up build
@@ -257,7 +331,7 @@ class DuplicateIndex:
 def _indexed(rows: list[tuple], paths: dict[int, list[str]]) -> list[IndexedOrder]:
     orders = []
     for order_id, number, content, address, district, state, created_at, hotline, by in rows:
-        found = features(content, address, district)
+        found = record(content, address, district)
         unit_paths = tuple(paths.get(order_id, ()))
         orders.append(
             IndexedOrder(
@@ -363,7 +437,7 @@ def index_subscriber(index: DuplicateIndex):
                 order.hotline_number,
                 order.created_by,
                 tuple(paths),
-                features(order.content, order.address, order.district),
+                record(order.content, order.address, order.district),
             )
             message = {"put": _entry_json(entry, order.district)}
 
