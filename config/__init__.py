@@ -136,15 +136,20 @@ class ClassifierSettings(BaseModel):
     base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.97, gt=0)
     duplicate_days: float = Field(30, gt=0)
-    duplicate_threshold: float = Field(0.5, gt=0, le=1)
-    duplicate_certain: float = Field(0.95, gt=0)
+    duplicate_threshold: float | None = Field(None, gt=0, le=1)
+    duplicate_certain: float | None = Field(None, gt=0)
     duplicate_auto_merge: bool = True
     duplicate_max_candidates: int = Field(1000, gt=0)
     duplicate_shortlist: int = Field(10, gt=0)
+    duplicate_vectors: str = "var/models/duplicate_vectors.npz"
 
     @property
     def category_model_path(self) -> Path:
         return _project_path(self.category_model)
+
+    @property
+    def duplicate_vectors_path(self) -> Path | None:
+        return _project_path(self.duplicate_vectors) if self.duplicate_vectors else None
 
     @property
     def base_training_path(self) -> Path | None:

@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -46,11 +47,13 @@ from dispatch.duplicate_pairs import (
     PLACE_COVER,
     PairModel,
     Record,
+    apart,
     load_model,
     pair_vector,
     record,
     weight_of,
 )
+from dispatch.duplicate_vectors import ProblemVectors, load_vectors
 from dispatch.lifecycle import State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Order, OrderUnit, Unit
@@ -105,8 +108,8 @@ class Thresholds:
     """From `[classifiers]`: the pair model's probabilities from which a pair is shown
     to the agent (`suggest`) or certain enough to merge without asking (`certain`)."""
 
-    suggest: float
-    certain: float
+    suggest: float | None = None  # None: the pair model's own (chosen when it was fitted)
+    certain: float | None = None
 
 
 def thresholds_from(settings: ClassifierSettings) -> Thresholds:
@@ -136,25 +139,36 @@ class DuplicateIndex:
         days: float,
         max_candidates: int,
         shortlist: int = 10,
+        vectors: ProblemVectors | None = None,
         model: PairModel | None = None,
     ) -> None:
-        self.thresholds = thresholds
+        self.vectors = vectors
+        self.model = model or load_model(with_vectors=vectors is not None)
+        self.suggest = self.model.suggest if thresholds.suggest is None else thresholds.suggest
+        self.certain = self.model.certain if thresholds.certain is None else thresholds.certain
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
         self.shortlist = shortlist
-        self.model = model or load_model()
         self._orders: dict[str, IndexedOrder] = {}
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
 
     @classmethod
-    def from_settings(cls, settings: ClassifierSettings) -> DuplicateIndex:
+    def from_settings(
+        cls, settings: ClassifierSettings, vectors: ProblemVectors | None = None
+    ) -> DuplicateIndex:
+        """With `vectors`, or else those of `duplicate_vectors` if that file exists."""
         return cls(
             thresholds_from(settings),
             settings.duplicate_days,
             settings.duplicate_max_candidates,
             settings.duplicate_shortlist,
+            vectors or load_vectors(settings.duplicate_vectors_path),
         )
+
+    def record(self, content: str, address: str | None, district: str | None) -> Record:
+        """What the pair model needs of a text, with this index's problem vectors."""
+        return record(content, address, district, self.vectors)
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -188,7 +202,7 @@ class DuplicateIndex:
                 hotline,
                 created_by,
                 tuple(unit_paths),
-                record(content, address, district),
+                self.record(content, address, district),
             )
         )
 
@@ -261,16 +275,21 @@ class DuplicateIndex:
                 mass[number] += w
             read += count
         best = sorted(mass, key=mass.__getitem__, reverse=True)
-        return [number for number in best if accept(number)][: self.shortlist]
+        return list(islice(filter(accept, best), self.shortlist))
 
     def pairs(
         self, new: Record, accept: Callable[[str], bool] = lambda number: True
     ) -> list[tuple[IndexedOrder, list[float]]]:
-        """The shortlisted orders `accept` lets through, each with its pair features."""
+        """The shortlisted orders `accept` lets through and that are not `apart` from
+        `new`, each with its pair features."""
         weight = _memo(self.weight())
+
+        def candidate(number: str) -> bool:
+            return accept(number) and not apart(new, self._orders[number].features)
+
         return [
             (self._orders[number], pair_vector(new, self._orders[number].features, weight))
-            for number in self._shortlist(new, weight, accept)
+            for number in self._shortlist(new, weight, candidate)
         ]
 
     def query(
@@ -291,9 +310,9 @@ class DuplicateIndex:
             return number != exclude and visible(self._orders[number], actor)
 
         found = []
-        for order, vector in self.pairs(record(content, address, district), accept):
+        for order, vector in self.pairs(self.record(content, address, district), accept):
             probability = self.model.probability(vector)
-            if probability >= self.thresholds.suggest:
+            if probability >= self.suggest:
                 found.append((probability, vector, order))
         # best first; between equals the older order, the natural parent of a merge
         found.sort(key=lambda hit: (-hit[0], hit[2].created_at))
@@ -302,7 +321,7 @@ class DuplicateIndex:
                 order.number,
                 round(probability, 3),
                 vector[PLACE_COVER] >= SAME_PLACE,
-                probability >= self.thresholds.certain,
+                probability >= self.certain,
                 order.content,
                 order.address,
                 order.state,
@@ -328,10 +347,12 @@ def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
 # ---------------------------------------------------------------- start-up build
 
 
-def _indexed(rows: list[tuple], paths: dict[int, list[str]]) -> list[IndexedOrder]:
+def _indexed(
+    index: DuplicateIndex, rows: list[tuple], paths: dict[int, list[str]]
+) -> list[IndexedOrder]:
     orders = []
     for order_id, number, content, address, district, state, created_at, hotline, by in rows:
-        found = record(content, address, district)
+        found = index.record(content, address, district)
         unit_paths = tuple(paths.get(order_id, ()))
         orders.append(
             IndexedOrder(
@@ -374,11 +395,13 @@ async def _rows(
     return rows, paths
 
 
-async def _read(sessions: async_sessionmaker[AsyncSession], conditions: list) -> list[IndexedOrder]:
+async def _read(
+    index: DuplicateIndex, sessions: async_sessionmaker[AsyncSession], conditions: list
+) -> list[IndexedOrder]:
     """The open orders matching `conditions` (a few), as the index holds them."""
     async with sessions() as session:
         rows, paths = await _rows(session, [Order.state.in_(OPEN_STATES), *conditions], 100)
-    return _indexed(rows, paths)
+    return _indexed(index, rows, paths)
 
 
 async def load_duplicate_index(
@@ -403,7 +426,7 @@ async def load_duplicate_index(
             if not rows:
                 break
             last_id = rows[-1][0]
-            for order in await loop.run_in_executor(None, _indexed, rows, paths):
+            for order in await loop.run_in_executor(None, _indexed, index, rows, paths):
                 index.put(order)
             if total and total > LOAD_BATCH:
                 log.info("duplicate index: %d of %d open orders", len(index), total)
@@ -437,7 +460,7 @@ def index_subscriber(index: DuplicateIndex):
                 order.hotline_number,
                 order.created_by,
                 tuple(paths),
-                record(order.content, order.address, order.district),
+                index.record(order.content, order.address, order.district),
             )
             message = {"put": _entry_json(entry, order.district)}
 
@@ -507,7 +530,7 @@ def follow(
                 unit_paths=entry["unit_paths"],
             )
         else:
-            for order in await _read(sessions, [Order.number == data["put"]["number"]]):
+            for order in await _read(index, sessions, [Order.number == data["put"]["number"]]):
                 index.put(order)
 
     bus.subscribe(TOPIC, on_message)

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from dispatch.duplicate_vectors import ProblemVectors
 from dispatch.duplicates import kinds_of
 
 MODEL_FILE = Path(__file__).with_name("data") / "duplicate_model.json"
@@ -83,7 +86,7 @@ def bigrams(text: str) -> frozenset[str]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Record:
     """What the pair similarity needs of one order or request."""
 
@@ -98,9 +101,15 @@ class Record:
     sides: frozenset[str]
     district: str | None
     kinds: frozenset[str]
+    meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
 
 
-def record(content: str, address: str | None = None, district: str | None = None) -> Record:
+def record(
+    content: str,
+    address: str | None = None,
+    district: str | None = None,
+    vectors: ProblemVectors | None = None,
+) -> Record:
     text, where = canonical(content), canonical(address)
     place = bigrams(where) if where else bigrams(text)
     problem = frozenset(g for g in bigrams(text) - bigrams(where) if not _has_digit(g))
@@ -119,6 +128,7 @@ def record(content: str, address: str | None = None, district: str | None = None
         sides=frozenset(_SIDE.findall(both)),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
+        meaning=vectors.vector(problem) if vectors is not None else None,
     )
 
 
@@ -141,17 +151,16 @@ FEATURES = (
     "kinds_same",  # the lexicon's problem kinds: both name some and share one
     "kinds_other",  # both name some, none shared
     "building_same",
-    "building_other",
-    "house_other",
-    "unit_other",
-    "district_other",
     "place_and_problem",  # min(place_cover, problem_dice): both must hold
     "problem_chars",  # Dice of the contents' characters, both addresses' taken out
     "place_x_chars",  # place_cover * problem_chars
     "place_x_kinds_other",  # place_cover * kinds_other: same place, other problem
     "unmatched",  # each side names something rare the other lacks: the smaller of the two
     "side_other",  # 北门 / 南门: the same place's other side
+    "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
+    "place_x_sem",  # place_cover * problem_sem
 )
+WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need the vectors
 
 
 PLACE_COVER = FEATURES.index("place_cover")
@@ -175,6 +184,18 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
     return float(bool(a and b and not a & b))
 
 
+def apart(new: Record, old: Record) -> bool:
+    """Two places told apart by what both say: other districts, other buildings, house
+    numbers or units (12栋 and 15栋 of one estate are two incidents). Not one repeat in
+    the seven labelled sets (226 repeats) breaks this, so it is a rule, not a weight."""
+    return bool(
+        (new.district and old.district and new.district != old.district)
+        or _conflict(new.buildings, old.buildings)
+        or _conflict(new.houses, old.houses)
+        or _conflict(new.units, old.units)
+    )
+
+
 def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
     """The features of FEATURES for one (request, open order) pair."""
     shared = sorted((weight(g) for g in new.whole & old.whole), reverse=True)
@@ -188,6 +209,11 @@ def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
         else 0.0
     )
     both_kinds = bool(new.kinds and old.kinds)
+    meaning = (
+        float(new.meaning @ old.meaning)
+        if new.meaning is not None and old.meaning is not None
+        else 0.0
+    )
     chars_new = new.problem_chars - old.place_chars
     chars_old = old.problem_chars - new.place_chars
     chars = (
@@ -206,16 +232,14 @@ def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
         float(both_kinds and bool(new.kinds & old.kinds)),
         float(both_kinds and not new.kinds & old.kinds),
         float(bool(new.buildings & old.buildings)),
-        _conflict(new.buildings, old.buildings),
-        _conflict(new.houses, old.houses),
-        _conflict(new.units, old.units),
-        float(bool(new.district and old.district and new.district != old.district)),
         min(max(covers), problem),
         chars,
         max(covers) * chars,
         max(covers) * float(both_kinds and not new.kinds & old.kinds),
         min(_unmatched(new.place, old.whole, weight), _unmatched(old.place, new.whole, weight)),
         _conflict(new.sides, old.sides),
+        meaning,
+        max(covers) * meaning,
     ]
 
 
@@ -245,12 +269,16 @@ def weight_of(held_by: int, orders: int) -> float:
 
 @dataclass(frozen=True)
 class PairModel:
-    """Logistic regression over `pair_vector`; the decision is config's (thresholds)."""
+    """Logistic regression over `pair_vector` (standardised features), and the
+    probabilities from which a pair is suggested and certain, chosen with it on
+    out-of-set scores (benchmarks/duplicates/bench_loso.py; config may override them)."""
 
     coefficients: tuple[float, ...]
     intercept: float
     means: tuple[float, ...]
     scales: tuple[float, ...]
+    suggest: float = 0.5
+    certain: float = 1.01
 
     def probability(self, vector: list[float]) -> float:
         z = self.intercept
@@ -265,6 +293,8 @@ class PairModel:
             "intercept": self.intercept,
             "means": list(self.means),
             "scales": list(self.scales),
+            "suggest": self.suggest,
+            "certain": self.certain,
         }
 
     @classmethod
@@ -276,8 +306,12 @@ class PairModel:
             float(data["intercept"]),
             tuple(data["means"]),
             tuple(data["scales"]),
+            float(data.get("suggest", 0.5)),
+            float(data.get("certain", 1.01)),
         )
 
 
-def load_model(path: Path = MODEL_FILE) -> PairModel:
-    return PairModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+def load_model(with_vectors: bool, path: Path = MODEL_FILE) -> PairModel:
+    """The pair model fitted with the problem vectors, or the one fitted without them."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return PairModel.from_json(data["with_vectors" if with_vectors else "without_vectors"])

@@ -38,8 +38,9 @@ from pathlib import Path
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
-from dispatch.duplicate_index import DuplicateIndex, IndexedOrder, thresholds_from
-from dispatch.duplicate_pairs import pair_vector, record, weight_of
+from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
+from dispatch.duplicate_pairs import apart, pair_vector, weight_of
+from dispatch.duplicate_vectors import ProblemVectors
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
@@ -106,24 +107,25 @@ def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
     """Every pair inside a group, scored on its own: a pair of repeats is one incident
     (a positive), a pair with a near miss is not. Recall over the positives and the
     share of negatives matched, at the suggest and certain levels."""
-    thresholds = thresholds_from(settings)
-    model = DuplicateIndex.from_settings(settings).model
+    index = DuplicateIndex.from_settings(settings)
     groups: dict[str, list[dict]] = {}
     for item in pairs:
         groups.setdefault(str(item["group"]), []).append(item)
     counts: Counter[str] = Counter()
     for records in groups.values():
-        found = [record(r["text"], r.get("address") or None) for r in records]
+        found = [index.record(r["text"], r.get("address") or None, None) for r in records]
         for i, j in combinations(range(len(records)), 2):
             same = records[i]["role"] == records[j]["role"] == "repeat"
             counts["positive" if same else "negative"] += 1
             # either may be the new one: the later request is compared with the older order;
             # bigram weights as in an index of a thousand orders that holds only these two
             held = Counter(found[i].whole) + Counter(found[j].whole)
+            if apart(found[j], found[i]):
+                continue
             vector = pair_vector(found[j], found[i], lambda g, held=held: weight_of(held[g], 0))
-            probability = model.probability(vector)
-            suggest = probability >= thresholds.suggest
-            certain = probability >= thresholds.certain
+            probability = index.model.probability(vector)
+            suggest = probability >= index.suggest
+            certain = probability >= index.certain
             for level, hit in (("suggest", suggest), ("certain", certain)):
                 if hit:
                     counts[f"{level}_{'true' if same else 'false'}"] += 1
@@ -153,13 +155,10 @@ def default_settings() -> ClassifierSettings:
     return load_settings(environ={}).classifiers
 
 
-record_of = record
-
-
-def indexed(record: dict) -> IndexedOrder:
-    content, address = record["content"], record.get("address") or None
+def indexed(index: DuplicateIndex, item: dict) -> IndexedOrder:
+    content, address = item["content"], item.get("address") or None
     return IndexedOrder(
-        str(record["id"]),
+        str(item["id"]),
         content,
         address,
         "registered",
@@ -167,14 +166,16 @@ def indexed(record: dict) -> IndexedOrder:
         "12345",
         "agent",
         (),
-        record_of(content, address, record.get("district") or None),
+        index.record(content, address, item.get("district") or None),
     )
 
 
-def build(settings: ClassifierSettings, orders: Iterable[dict]) -> DuplicateIndex:
-    index = DuplicateIndex.from_settings(settings)
-    for record in orders:
-        index.put(indexed(record))
+def build(
+    settings: ClassifierSettings, orders: Iterable[dict], vectors: ProblemVectors | None = None
+) -> DuplicateIndex:
+    index = DuplicateIndex.from_settings(settings, vectors)
+    for item in orders:
+        index.put(indexed(index, item))
     return index
 
 

@@ -24,20 +24,32 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from benchmarks.duplicates.bench_duplicates import pairs_set, read_jsonl
+from benchmarks.duplicates.bench_duplicates import build, default_settings, pairs_set, read_jsonl
 from benchmarks.duplicates.synthetic import World
-from benchmarks.duplicates.bench_duplicates import build, default_settings
-from dispatch.duplicate_pairs import FEATURES, MODEL_FILE, PairModel, pair_vector, record
+from dispatch.duplicate_pairs import FEATURES, MODEL_FILE, WITH_VECTORS, PairModel, pair_vector
+from dispatch.duplicate_vectors import ProblemVectors, read_texts
+from dispatch.duplicate_vectors import build as build_vectors
 
 DATA = Path(__file__).with_name("data")
 BENCH = Path(__file__).parents[1]
 BACKGROUND = 600
+ROOT = Path(__file__).resolve().parents[2]
+# ../shared from the main checkout, ../../shared from a worktree (/work/wt/<name>)
+TIPDM = next(
+    (
+        p / "shared/data/tipdm2020"
+        for p in (ROOT.parent, ROOT.parent.parent)
+        if (p / "shared/data/tipdm2020").is_dir()
+    ),
+    ROOT.parent / "shared/data/tipdm2020",
+)
+TIPDM_FILES = ("unlabelled.jsonl", "replies.jsonl", "labelled.jsonl")
 
 
 def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
@@ -62,15 +74,18 @@ def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
 class Scored:
     """One set's requests, each with its shortlist's ids and feature rows."""
 
-    def __init__(self, orders: list[dict], requests: list[dict]) -> None:
-        index = build(default_settings(), [*World(seed=11).orders(BACKGROUND), *orders])
+    def __init__(
+        self, orders: list[dict], requests: list[dict], vectors: ProblemVectors | None
+    ) -> None:
+        pool = [*World(seed=11).orders(BACKGROUND), *orders]
+        index = build(default_settings(), pool, vectors)
         self.expected: list[str | None] = []
         self.ids: list[list[str]] = []
         self.X: list[np.ndarray] = []
         self.missed = 0  # duplicates the shortlist does not hold
         weight = index.weight()
         for q in requests:
-            new = record(q["content"], q.get("address"), q.get("district"))
+            new = index.record(q["content"], q.get("address"), q.get("district"))
             pairs = index.pairs(new)
             expected = q.get("duplicate_of")
             expected = str(expected) if expected is not None else None
@@ -118,16 +133,25 @@ def probabilities(model: PairModel, rows: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
 
-def fit(scored: list[Scored], c: float) -> PairModel:
+def fit(scored: list[Scored], c: float, with_vectors: bool) -> PairModel:
+    """The logistic regression on the sets' shortlists; without vectors the features
+    that need them get no weight."""
     parts = [s.training_rows() for s in scored]
     X = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
+    used = [with_vectors or name not in WITH_VECTORS for name in FEATURES]
     means, scales = X.mean(axis=0), X.std(axis=0)
     scales[scales == 0] = 1.0
+    means[~np.asarray(used)], scales[~np.asarray(used)] = 0.0, 1.0
     lr = LogisticRegression(C=c, max_iter=5000)
-    lr.fit((X - means) / scales, y)
+    lr.fit(((X - means) / scales)[:, used], y)
+    coefficients = np.zeros(len(FEATURES))
+    coefficients[used] = lr.coef_[0]
     return PairModel(
-        tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]), tuple(means), tuple(scales)
+        tuple(coefficients.tolist()),
+        float(lr.intercept_[0]),
+        tuple(means.tolist()),
+        tuple(scales.tolist()),
     )
 
 
@@ -148,75 +172,118 @@ def figures(tops: list[tuple], threshold: float) -> dict:
     }
 
 
-def choose(tops: list[tuple], max_false: float, min_precision: float) -> tuple[float, float]:
-    """(suggest, certain) thresholds chosen on `tops` (out-of-set scores)."""
-    grid = sorted({round(p, 4) for _, _, p in tops} | {0.5})
-    suggest = next((t for t in grid if figures(tops, t)["false_pairs"] <= max_false), 1.0)
+def choose(
+    tops: dict[str, list[tuple]], max_false: float, min_precision: float
+) -> tuple[float, float]:
+    """(suggest, certain) thresholds chosen on out-of-set scores: the lowest at which the
+    false pairs of every set stay <= max_false, and the lowest from which certain's
+    precision over all sets is >= min_precision."""
+    pooled = [t for rows in tops.values() for t in rows]
+    grid = sorted({round(p, 4) for _, _, p in pooled} | {0.5})
+    suggest = next(
+        (
+            t
+            for t in grid
+            if all(figures(rows, t)["false_pairs"] <= max_false for rows in tops.values())
+        ),
+        1.0,
+    )
     certain = next(
-        (t for t in grid if t >= suggest and (figures(tops, t)["precision"] or 0) >= min_precision),
+        (
+            t
+            for t in grid
+            if t >= suggest and (figures(pooled, t)["precision"] or 0) >= min_precision
+        ),
         1.0,
     )
     return suggest, certain
 
 
-def out_of_set_tops(scored: dict[str, Scored], c: float) -> list[tuple]:
-    tops = []
-    for name, s in scored.items():
-        model = fit([v for k, v in scored.items() if k != name], c)
-        tops += s.tops(model)
-    return tops
+def out_of_set_tops(
+    scored: dict[str, Scored], c: float, with_vectors: bool
+) -> dict[str, list[tuple]]:
+    return {
+        name: s.tops(fit([v for k, v in scored.items() if k != name], c, with_vectors))
+        for name, s in scored.items()
+    }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-false", type=float, default=0.08)
-    parser.add_argument("--certain-precision", type=float, default=0.97)
-    parser.add_argument("-C", type=float, default=1.0)
-    parser.add_argument("--write-model", action="store_true")
-    parser.add_argument("--only", help="comma-separated held-out sets")
-    args = parser.parse_args(argv)
-    scored = {name: Scored(*pair) for name, pair in load_sets().items()}
-    for name, s in scored.items():
-        print(f"{name}: duplicates missing from the shortlist {s.missed}", flush=True)
-    pooled_s, pooled_c = [], []
+def fitted(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bool) -> PairModel:
+    """Fitted on `scored`, with the thresholds chosen on its out-of-set scores."""
+    suggest, certain = choose(
+        out_of_set_tops(scored, args.C, with_vectors), args.max_false, args.certain_precision
+    )
+    model = fit(list(scored.values()), args.C, with_vectors)
+    return replace(model, suggest=suggest, certain=certain)
+
+
+def problem_vectors() -> ProblemVectors | None:
+    """The configured vectors; built from the TipDM messages when missing and found."""
+    path = default_settings().duplicate_vectors_path
+    if path is not None and path.exists():
+        return ProblemVectors.load(path)
+    if not TIPDM.exists():
+        return None
+    vectors = build_vectors(read_texts(TIPDM / name for name in TIPDM_FILES))
+    if path is not None:
+        vectors.save(path)
+    return ProblemVectors.load(path) if path is not None else vectors
+
+
+def report(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bool) -> None:
+    pooled: dict[str, list[dict]] = {"suggest": [], "certain": []}
     held = args.only.split(",") if args.only else list(scored)
     for name in held:
-        train = {k: v for k, v in scored.items() if k != name}
-        suggest, certain = choose(
-            out_of_set_tops(train, args.C), args.max_false, args.certain_precision
-        )
-        tops = scored[name].tops(fit(list(train.values()), args.C))
-        s, c = figures(tops, suggest), figures(tops, certain)
-        pooled_s.append(s)
-        pooled_c.append(c)
+        model = fitted({k: v for k, v in scored.items() if k != name}, args, with_vectors)
+        tops = scored[name].tops(model)
+        s, c = figures(tops, model.suggest), figures(tops, model.certain)
+        pooled["suggest"].append(s)
+        pooled["certain"].append(c)
         print(
-            f"{name:7s} n={s['n']:3d} repeats={s['repeats']:3d} thresholds {suggest:.3f}/{certain:.3f}"
+            f"{name:7s} n={s['n']:3d} repeats={s['repeats']:3d}"
+            f" thresholds {model.suggest:.3f}/{model.certain:.3f}"
             f"  suggest recall {s['recall']:.3f} false {s['false_pairs']:.3f}"
-            f"  certain recall {c['recall']:.3f} false {c['false_pairs']:.3f} precision {c['precision']}",
+            f"  certain recall {c['recall']:.3f} false {c['false_pairs']:.3f}"
+            f" precision {c['precision']}",
             flush=True,
         )
-    n = sum(f["n"] for f in pooled_s)
-    repeats = sum(f["repeats"] for f in pooled_s)
-    for level, pooled in (("suggest", pooled_s), ("certain", pooled_c)):
-        hit, false = sum(f["_hit"] for f in pooled), sum(f["_false"] for f in pooled)
+    for level, rows in pooled.items():
+        n, repeats = sum(f["n"] for f in rows), sum(f["repeats"] for f in rows)
+        hit, false = sum(f["_hit"] for f in rows), sum(f["_false"] for f in rows)
         print(
             f"pooled {level}: n={n} repeats={repeats} recall {hit / repeats:.3f}"
             f" false pairs {false / n:.3f} precision {hit / max(hit + false, 1):.3f}"
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-false", type=float, default=0.10)
+    parser.add_argument("--certain-precision", type=float, default=0.97)
+    parser.add_argument("-C", type=float, default=1.0)
+    parser.add_argument("--write-model", action="store_true")
+    parser.add_argument("--only", help="comma-separated held-out sets")
+    parser.add_argument("--variant", choices=["with", "without", "both"], default="both")
+    args = parser.parse_args(argv)
+    vectors = problem_vectors()
+    scored = {name: Scored(*pair, vectors) for name, pair in load_sets().items()}
+    for name, s in scored.items():
+        print(f"{name}: duplicates missing from the shortlist {s.missed}", flush=True)
+    variants = {"with": [True], "without": [False], "both": [True, False]}[args.variant]
+    if vectors is None:
+        variants = [False]
+    for with_vectors in variants:
+        print("with problem vectors" if with_vectors else "without problem vectors")
+        report(scored, args, with_vectors)
     if args.write_model:
-        suggest, certain = choose(
-            out_of_set_tops(scored, args.C), args.max_false, args.certain_precision
-        )
-        model = fit(list(scored.values()), args.C)
-        data = model.as_json() | {"suggest": suggest, "certain": certain}
+        data = {}
+        for with_vectors in (True, False):
+            model = fitted(scored, args, with_vectors)
+            key = "with_vectors" if with_vectors else "without_vectors"
+            data[key] = model.as_json()
+            weights = np.round(model.coefficients, 2).tolist()
+            print(key, dict(zip(FEATURES, weights, strict=True)), model.suggest, model.certain)
         MODEL_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        print(
-            "written",
-            MODEL_FILE,
-            json.dumps(dict(zip(FEATURES, np.round(model.coefficients, 2).tolist(), strict=True))),
-            suggest,
-            certain,
-        )
 
 
 if __name__ == "__main__":
