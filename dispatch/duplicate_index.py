@@ -44,6 +44,7 @@ from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
 from config import ClassifierSettings
 from dispatch.duplicate_pairs import (
+    FLOOR,
     PLACE_COVER,
     PairModel,
     Record,
@@ -176,6 +177,10 @@ class DuplicateIndex:
     def __contains__(self, number: str) -> bool:
         return number in self._orders
 
+    def held(self, number: str) -> Record:
+        """The record of a held order."""
+        return self._orders[number].features
+
     # ------------------------------------------------------------ changes
 
     def add(
@@ -262,7 +267,7 @@ class DuplicateIndex:
         self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
     ) -> list[str]:
         """The orders sharing most IDF mass with `new`, read from its rarest bigrams on."""
-        common = max(1, int(COMMON_SHARE * len(self._orders)))
+        common = COMMON_SHARE * max(len(self._orders), FLOOR)
         grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
         grams.sort()
         mass: dict[str, float] = defaultdict(float)
@@ -321,7 +326,8 @@ class DuplicateIndex:
                 order.number,
                 round(probability, 3),
                 vector[PLACE_COVER] >= SAME_PLACE,
-                probability >= self.certain,
+                # merged without asking only where both name their place in an address
+                probability >= self.certain and bool(address) and bool(order.address),
                 order.content,
                 order.address,
                 order.state,

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dispatch.duplicate_vectors import ProblemVectors
-from dispatch.duplicates import kinds_of
+from dispatch.problem_kinds import kinds_of
 
 MODEL_FILE = Path(__file__).with_name("data") / "duplicate_model.json"
 
@@ -102,6 +102,7 @@ class Record:
     district: str | None
     kinds: frozenset[str]
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
+    address: str = ""  # canonical, without the district
 
 
 def record(
@@ -129,6 +130,7 @@ def record(
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
+        address=_DISTRICT.sub("", where),
     )
 
 
@@ -157,6 +159,7 @@ FEATURES = (
     "place_x_kinds_other",  # place_cover * kinds_other: same place, other problem
     "unmatched",  # each side names something rare the other lacks: the smaller of the two
     "side_other",  # 北门 / 南门: the same place's other side
+    "name_other",  # the addresses differ only by a short name: 阳光花园3栋 / 锦绣花园3栋
     "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
     "place_x_sem",  # place_cover * problem_sem
 )
@@ -238,9 +241,33 @@ def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
         max(covers) * float(both_kinds and not new.kinds & old.kinds),
         min(_unmatched(new.place, old.whole, weight), _unmatched(old.place, new.whole, weight)),
         _conflict(new.sides, old.sides),
+        _other_name(new.address, old.address),
         meaning,
         max(covers) * meaning,
     ]
+
+
+_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+
+
+def _other_name(a: str, b: str) -> float:
+    """1 when the two addresses, their common start and end taken off, leave two short
+    names without a character in common (薄荷 / 茴香 in 桔梗路与薄荷街 / 桔梗路与茴香街)."""
+    if not a or not b:
+        return 0.0
+    start = _shared_start(a, b)
+    end = _shared_start(a[start:][::-1], b[start:][::-1])
+    rest_a, rest_b = a[start : len(a) - end], b[start : len(b) - end]
+    named = _NAME.fullmatch(rest_a) and _NAME.fullmatch(rest_b)
+    return float(bool(named and not set(rest_a) & set(rest_b)))
+
+
+def _shared_start(a: str, b: str) -> int:
+    """How many characters `a` and `b` start with in common."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
 
 
 def _unmatched(part: frozenset[str], whole: frozenset[str], weight: Weight) -> float:

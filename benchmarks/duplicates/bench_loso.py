@@ -28,7 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
+from scipy.special import expit
 
 from benchmarks.duplicates.bench_duplicates import build, default_settings, pairs_set, read_jsonl
 from benchmarks.duplicates.synthetic import World
@@ -83,6 +84,7 @@ class Scored:
         self.ids: list[list[str]] = []
         self.X: list[np.ndarray] = []
         self.missed = 0  # duplicates the shortlist does not hold
+        self.extra: list[list[float]] = []  # positives the shortlists do not hold
         weight = index.weight()
         for q in requests:
             new = index.record(q["content"], q.get("address"), q.get("district"))
@@ -96,9 +98,13 @@ class Scored:
             self.X.append(np.asarray(rows).reshape(len(rows), len(FEATURES)))
             self.missed += expected is not None and expected not in ids
             if expected is not None and expected not in ids and expected in index:
-                held = index._orders[expected].features
-                self.extra = getattr(self, "extra", [])
-                self.extra.append(pair_vector(new, held, weight))
+                self.extra.append(pair_vector(new, index.held(expected), weight))
+        # a repeat told in the very same words is a repeat too: each open order that has
+        # one, against itself (no set has such a pair; without them the fit learns that
+        # identical wording is suspicious, as paraphrases never are identical)
+        for anchor in sorted({e for e in self.expected if e is not None and e in index}):
+            held = index.held(anchor)
+            self.extra.append(pair_vector(held, held, weight))
 
     def training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         X = [rows for rows in self.X if len(rows)]
@@ -107,10 +113,9 @@ class Scored:
             for ids, expected in zip(self.ids, self.expected, strict=True)
             if ids
         ]
-        extra = getattr(self, "extra", [])
-        if extra:
-            X.append(np.asarray(extra))
-            y.append(np.ones(len(extra), dtype=int))
+        if self.extra:
+            X.append(np.asarray(self.extra))
+            y.append(np.ones(len(self.extra), dtype=int))
         return np.vstack(X), np.concatenate(y)
 
     def tops(self, model: PairModel) -> list[tuple[str | None, str | None, float]]:
@@ -133,23 +138,43 @@ def probabilities(model: PairModel, rows: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
 
+# The sign each weight may take: more agreement never lowers the probability, a
+# conflict never raises it (an unconstrained fit gave identical texts 0.6: paraphrases
+# are never identical, so it had learned that too much word overlap is suspicious).
+AGAINST = frozenset({"kinds_other", "place_x_kinds_other", "side_other", "name_other"})
+EITHER = frozenset(FEATURES) - AGAINST
+
+
 def fit(scored: list[Scored], c: float, with_vectors: bool) -> PairModel:
-    """The logistic regression on the sets' shortlists; without vectors the features
-    that need them get no weight."""
+    """The logistic regression (L2, 1/c) on the sets' shortlists, weights signed as
+    AGAINST / EITHER say; without vectors the features that need them get no weight."""
     parts = [s.training_rows() for s in scored]
     X = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    used = [with_vectors or name not in WITH_VECTORS for name in FEATURES]
+    used = np.asarray([with_vectors or name not in WITH_VECTORS for name in FEATURES])
     means, scales = X.mean(axis=0), X.std(axis=0)
     scales[scales == 0] = 1.0
-    means[~np.asarray(used)], scales[~np.asarray(used)] = 0.0, 1.0
-    lr = LogisticRegression(C=c, max_iter=5000)
-    lr.fit(((X - means) / scales)[:, used], y)
-    coefficients = np.zeros(len(FEATURES))
-    coefficients[used] = lr.coef_[0]
+    means[~used], scales[~used] = 0.0, 1.0
+    Z = (X - means) / scales
+    signs = [
+        (0.0, 0.0) if not use else (None, 0.0) if name in AGAINST else
+        (None, None) if name in EITHER else (0.0, None)
+        for name, use in zip(FEATURES, used, strict=True)
+    ]  # fmt: skip
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = Z @ w[:-1] + w[-1]
+        p = expit(z)
+        nll = np.logaddexp(0, z).sum() - y @ z
+        grad = Z.T @ (p - y)
+        value = nll + 0.5 / c * w[:-1] @ w[:-1]
+        return value, np.append(grad + w[:-1] / c, (p - y).sum())
+
+    start = np.zeros(len(FEATURES) + 1)
+    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[*signs, (None, None)])
     return PairModel(
-        tuple(coefficients.tolist()),
-        float(lr.intercept_[0]),
+        tuple(found.x[:-1].tolist()),
+        float(found.x[-1]),
         tuple(means.tolist()),
         tuple(scales.tolist()),
     )
