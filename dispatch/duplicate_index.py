@@ -33,7 +33,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -130,6 +129,7 @@ def visible(order: IndexedOrder, actor: Actor) -> bool:
 
 
 COMMON_SHARE = 0.05  # a bigram in more than this share of the open orders names no place
+EXAMINED = 5  # at most this many times the shortlist's length are checked for `apart`
 SAME_PLACE = 0.8  # the share of a side's place (IDF) the other names: shown as 同一地点
 
 
@@ -266,35 +266,39 @@ class DuplicateIndex:
     def _shortlist(
         self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
     ) -> list[str]:
-        """The orders sharing most IDF mass with `new`, read from its rarest bigrams on."""
+        """The orders `accept` lets through (the caller's scope) that share most IDF mass
+        with `new`, read from its rarest bigrams on, and are not `apart` from it."""
         common = COMMON_SHARE * max(len(self._orders), FLOOR)
         grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
         grams.sort()
         mass: dict[str, float] = defaultdict(float)
         read = 0
         for count, gram in grams:
-            if count > common or read >= self.max_candidates:
-                break
+            if count > common or (read and read + count > self.max_candidates):
+                break  # the rarest bigram is always read, the others within the budget
             w = weight(gram)
             for number in self._postings[gram]:
                 mass[number] += w
             read += count
-        best = sorted(mass, key=mass.__getitem__, reverse=True)
-        return list(islice(filter(accept, best), self.shortlist))
+        found: list[str] = []
+        examined = 0  # in scope; on a busy estate most are other buildings (apart)
+        for number in sorted(mass, key=mass.__getitem__, reverse=True):
+            if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
+                break
+            if accept(number):
+                examined += 1
+                if not apart(new, self._orders[number].features):
+                    found.append(number)
+        return found
 
     def pairs(
         self, new: Record, accept: Callable[[str], bool] = lambda number: True
     ) -> list[tuple[IndexedOrder, list[float]]]:
-        """The shortlisted orders `accept` lets through and that are not `apart` from
-        `new`, each with its pair features."""
+        """The shortlisted orders, each with its pair features."""
         weight = _memo(self.weight())
-
-        def candidate(number: str) -> bool:
-            return accept(number) and not apart(new, self._orders[number].features)
-
         return [
             (self._orders[number], pair_vector(new, self._orders[number].features, weight))
-            for number in self._shortlist(new, weight, candidate)
+            for number in self._shortlist(new, weight, accept)
         ]
 
     def query(
