@@ -26,10 +26,10 @@ import json
 import math
 import re
 import unicodedata
-from sys import intern
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from sys import intern
 
 import numpy as np
 
