@@ -282,7 +282,7 @@ class DuplicateIndex:
             read += count
         found: list[str] = []
         examined = 0  # in scope; on a busy estate most are other buildings (apart)
-        for number in sorted(mass, key=mass.__getitem__, reverse=True):
+        for number in sorted(mass, key=lambda number: (-mass[number], number)):
             if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
                 break
             if accept(number):

@@ -180,7 +180,8 @@ PLACE_COVER = FEATURES.index("place_cover")
 
 
 def _mass(grams: frozenset[str], weight: Weight) -> float:
-    return sum(weight(g) for g in grams)
+    # fsum: exact, so the same whatever order a set's hash seed iterates it in
+    return math.fsum(weight(g) for g in grams)
 
 
 def _dice(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:

@@ -42,7 +42,7 @@ class ProblemVectors:
 
     def vector(self, grams: Iterable[str]) -> np.ndarray | None:
         """The normalised sum of the bigrams' vectors; None when none is known."""
-        rows = [self.vocabulary[g] for g in grams if g in self.vocabulary]
+        rows = sorted(self.vocabulary[g] for g in grams if g in self.vocabulary)
         if not rows:
             return None
         total = self.matrix[rows].sum(axis=0)

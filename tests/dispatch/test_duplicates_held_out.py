@@ -43,7 +43,7 @@ def _pooled(rows: list[dict]) -> tuple[float, float, float]:
 def test_pooled_over_all_held_out_sets(held_out):
     with_vectors, found = held_out
     recall, false, _ = _pooled([s for s, _ in found.values()])
-    # measured 0.774 / 0.042 with the problem vectors, 0.721 / 0.040 without
+    # measured 0.774 / 0.042 with the problem vectors, 0.717 / 0.037 without
     assert recall >= (0.74 if with_vectors else 0.68)
     assert false <= 0.06
 
