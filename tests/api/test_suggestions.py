@@ -181,8 +181,10 @@ async def test_a_certain_repeat_is_merged_and_settled_orders_are_not_offered(api
         content="文化路与新华街交叉口的红绿灯坏了,车辆乱成一团",
         address="东湖区文化路与新华街交叉口",
     )
+    # certain: the same crossing and problem, nearly the same words (a paraphrase such as
+    # 文化路新华街路口信号灯不亮 is shown to the agent, not merged without asking)
     repeat = await api.register(
-        content="文化路新华街路口信号灯不亮,交通很乱", address="文化路新华街路口"
+        content="文化路与新华街交叉口的红绿灯坏了,车都乱了", address="文化路与新华街交叉口"
     )
     [duplicate] = repeat["suggestions"]["duplicates"]
     assert duplicate["number"] == first["number"] and duplicate["certain"] is True
