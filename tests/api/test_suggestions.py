@@ -321,7 +321,7 @@ async def test_unseen_texts_are_read_by_worker_processes_with_the_same_answers(
         await ask(f"公交车不按站停车 {i}")  # a new text each time: read, not remembered
         await asyncio.sleep(0.1)
     assert pool.ready
-    texts = ["物业费乱收费,电梯也坏了", "出租车拒载还绕路", "楼下着火了有人被困", "咨询公积金怎么提取"]
+    texts = ["物业费乱收费,电梯也坏了", "出租车拒载还绕路", "楼下着火了有人被困", "公积金怎么提取"]
     before = pool.answered
     for text in texts:
         answer = await ask(text)
