@@ -50,7 +50,7 @@ from callcenter import metrics as callcenter_metrics
 from callcenter import routes as callcenter_routes
 from callcenter import storage as callcenter_storage
 from callcenter.service import callcenter_ctx
-from classifiers import ClassifierError, load_model
+from classifiers import ClassifierError, detect_urgency, load_model
 from config import Settings
 from dispatch import geo as geo_routes
 from dispatch import metrics as dispatch_metrics
@@ -199,10 +199,14 @@ async def duplicates_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the category model once (off the loop); without one, run without it."""
+    """Load the category model once (off the loop); without one, run without it. The
+    urgency model is fitted off the loop too (once per process, ~1 s), not by the first
+    request."""
     path = app[SETTINGS].classifiers.category_model_path
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, detect_urgency, "预热")
     try:
-        model = await asyncio.get_running_loop().run_in_executor(None, load_model, path)
+        model = await loop.run_in_executor(None, load_model, path)
         log.info("category model %s loaded from %s", model.version, path)
     except ClassifierError as exc:
         model = None
