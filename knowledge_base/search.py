@@ -4,14 +4,15 @@ Ranking (issue 13, fourth round):
 1. the backbone is plain BM25 over character unigrams + bigrams of title + question
    variants + answer, no synonyms, no fillers: on paraphrases written elsewhere it beat
    every hand-tuned fusion we had; its best `candidates` entries form the pool;
-2. each pool entry gets seven features, each divided by its best value over the
+2. each pool entry gets eight features, each divided by its best value over the
    index: that backbone score, BM25 of title + questions alone and of the answer
    alone, BM25 of pinyin syllables (homophone typos), BM25 after the synonym / filler
-   table, BM25 of the query's mined aliases (出国 → 护照: `learned.py`) and a
-   rapidfuzz similarity to the closest title / question variant;
-3. a logistic regression over those features (weights in data/ranker.json, fitted
-   leave-one-set-out on the paraphrase sets by `benchmarks/knowledge_base/bench_loso`)
-   orders the pool; its probability is the hit's score;
+   table, BM25 of the query's mined aliases (出国 → 护照), BM25 of the query's terms at
+   their learned weights (fillers near 0) and a rapidfuzz similarity to the closest
+   title / question variant (`learned.py` says what was learned and how);
+3. a logistic regression over those features (data/ranker.json) orders the pool; its
+   probability is the hit's score. Everything learned was learned from paraphrase
+   sets and measured leave-one-set-out (`benchmarks/knowledge_base/bench_loso`);
 4. category / hotline filters mask documents before anything is ranked.
 
 Nothing here names a KB entry, so the learned parts carry over to another centre's KB.
@@ -32,7 +33,7 @@ from rapidfuzz import fuzz
 from scipy import sparse
 
 from knowledge_base.domain import SearchDocument, SearchHit
-from knowledge_base.learned import AliasTable, Ranker, shipped_aliases, shipped_ranker
+from knowledge_base.learned import Learned, shipped
 from knowledge_base.text import (
     char_bigrams,
     char_tokens,
@@ -147,15 +148,13 @@ class SearchIndex:
         settings: SearchSettings | None = None,
         *,
         tokens: Sequence[DocumentTokens] | None = None,
-        ranker: Ranker | None = None,
-        aliases: AliasTable | None = None,
+        learned: Learned | None = None,
     ) -> None:
         """`tokens`, when given, are `tokenize(d, settings)` of each document, in order;
-        `ranker` and `aliases` default to the shipped ones (benchmarks pass others)."""
+        `learned` defaults to the shipped files (benchmarks and training pass others)."""
         self.settings = s = settings or SearchSettings()
         self.documents = tuple(documents)
-        self.ranker = ranker or shipped_ranker()
-        self.aliases = shipped_aliases() if aliases is None else aliases
+        self.learned = learned or shipped()
         if tokens is None:
             tokens = [tokenize(d, s) for d in self.documents]
         if len(tokens) != len(self.documents):
@@ -193,8 +192,8 @@ class SearchIndex:
         pool, features = self.features(query, category=category, hotline=hotline)
         if not len(pool):
             return []
-        weights = np.asarray(self.ranker.coefficients)
-        logits = features @ weights + self.ranker.intercept
+        ranker = self.learned.ranker
+        logits = features @ np.asarray(ranker.coefficients) + ranker.intercept
         order = np.argsort(-logits, kind="stable")[:top]
         probabilities = 1 / (1 + np.exp(-logits[order]))
         return [
@@ -217,6 +216,7 @@ class SearchIndex:
             self._pinyin.scores(pinyin_tokens(text)),
             self._synonyms.scores(char_tokens(normalize(query))),
             self._all.weighted_scores(self._alias_terms(text)),
+            self._all.weighted_scores(self._weighted_terms(tokens)),
         ]
         if allowed is not None:
             channels = [np.where(allowed, c, 0.0) for c in channels]
@@ -239,9 +239,14 @@ class SearchIndex:
         """Entry bigrams the query's bigrams stand for, with the strongest weight each."""
         terms: dict[str, float] = {}
         for bigram in set(char_bigrams(text)):
-            for target, weight in self.aliases.get(bigram, {}).items():
+            for target, weight in self.learned.aliases.get(bigram, {}).items():
                 terms[target] = max(terms.get(target, 0.0), weight)
         return terms
+
+    def _weighted_terms(self, tokens: list[str]) -> dict[str, float]:
+        """The query's own terms, each at its learned weight (fillers near 0)."""
+        weights = self.learned.term_weights
+        return {t: weights.get(t, 1.0) for t in tokens}
 
     def _similarity(self, query: str, i: int) -> float:
         return max(

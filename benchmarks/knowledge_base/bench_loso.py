@@ -1,5 +1,5 @@
 """Leave-one-set-out figures of KB search, plain BM25 beside them; writes the shipped
-alias table and re-ranker.
+alias table, term weights and re-ranker.
 
     .venv/bin/python -m benchmarks.knowledge_base.bench_loso [--strict] [--write]
 
@@ -11,8 +11,8 @@ set; the plain char-1-2-gram BM25 of title + questions + answer is scored on the
 set. `--strict` also keeps the held-out queries' entries out of the learning: the
 entries are split by the parity of their number, and queries on one half are scored
 with what was learned from the other half's pairs only, as for a KB learned nowhere
-(another centre's). `--write` learns from all sets and writes data/aliases.tsv and
-data/ranker.json.
+(another centre's). `--write` learns from all sets and writes data/aliases.tsv,
+data/term_weights.tsv and data/ranker.json.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.knowledge_base.baseline import BaselineIndex
 from knowledge_base.evaluation import load_documents
-from knowledge_base.learned import write_aliases, write_ranker
+from knowledge_base.learned import write
 from knowledge_base.search import SearchIndex
 from knowledge_base.training import Pair, learn
 
@@ -70,9 +70,9 @@ def main() -> None:
     n_total = 0
     for held, queries in sets.items():
         training = {name: pairs for name, pairs in sets.items() if name != held}
-        aliases, ranker = learn(training, documents)
+        learned = learn(training, documents)
         results = {
-            "ours": hits(SearchIndex(documents, ranker=ranker, aliases=aliases), queries),
+            "ours": hits(SearchIndex(documents, learned=learned), queries),
             "bm25": hits(baseline, queries),
         }
         if args.strict:
@@ -82,8 +82,7 @@ def main() -> None:
                     name: [p for p in pairs if parity(p[1]) != side]
                     for name, pairs in training.items()
                 }
-                aliases, ranker = learn(kept, documents)
-                index = SearchIndex(documents, ranker=ranker, aliases=aliases)
+                index = SearchIndex(documents, learned=learn(kept, documents))
                 a, b = hits(index, [p for p in queries if parity(p[1]) == side])
                 top1, top5 = top1 + a, top5 + b
             results["strict"] = (top1, top5)
@@ -102,10 +101,12 @@ def main() -> None:
     ]
     print(f"all held-out queries (n={n_total}): " + "   ".join(summary))
     if args.write:
-        aliases, ranker = learn(sets, documents)
-        write_aliases(aliases)
-        write_ranker(ranker)
-        print(f"wrote {len(aliases)} aliases and the re-ranker {ranker.as_json()}")
+        learned = learn(sets, documents)
+        write(learned)
+        print(
+            f"wrote {len(learned.aliases)} aliases, {len(learned.term_weights)} term weights "
+            f"and the re-ranker {learned.ranker.as_json()}"
+        )
 
 
 if __name__ == "__main__":
