@@ -3,13 +3,14 @@
 Ranking (issue 13, fourth round):
 1. the backbone is plain BM25 over character unigrams + bigrams of title + question
    variants + answer, no synonyms, no fillers: on paraphrases written elsewhere it beat
-   every hand-tuned fusion we had; its best `candidates` entries form the pool;
-2. each pool entry gets eight features, each divided by its best value over the
-   index: that backbone score, BM25 of title + questions alone and of the answer
-   alone, BM25 of pinyin syllables (homophone typos), BM25 after the synonym / filler
-   table, BM25 of the query's mined aliases (出国 → 护照), BM25 of the query's terms at
-   their learned weights (fillers near 0) and a rapidfuzz similarity to the closest
-   title / question variant (`learned.py` says what was learned and how);
+   every hand-tuned fusion we had;
+2. eight features, the BM25 ones each divided by their best value over the index:
+   that backbone score, BM25 of title + questions alone and of the answer alone, BM25
+   of pinyin syllables (homophone typos), BM25 after the synonym / filler table, BM25
+   of the query's mined aliases (出国 → 护照), BM25 of the query's terms at their
+   learned weights (fillers near 0) and a rapidfuzz similarity to the closest title /
+   question variant (`learned.py` says what was learned and how); the best
+   `candidates` entries by the sum of the BM25 features form the pool;
 3. a logistic regression over those features (data/ranker.json) orders the pool; its
    probability is the hit's score. Everything learned was learned from paraphrase
    sets and measured leave-one-set-out (`benchmarks/knowledge_base/bench_loso`);
@@ -203,9 +204,9 @@ class SearchIndex:
     def features(
         self, query: str, *, category: str | None = None, hotline: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(pool of document positions, pool × FEATURES matrix) for `query`: the best
-        `candidates` entries of the backbone, each feature divided by its best value
-        over the allowed documents. Also what the re-ranker is fitted on."""
+        """(pool of document positions, pool × FEATURES matrix) for `query`: each BM25
+        feature divided by its best value over the allowed documents, the pool the
+        best `candidates` entries by their sum. Also what the re-ranker is fitted on."""
         text = plain_normalize(query)
         tokens = char_tokens(text)
         allowed = self._allowed(category, hotline)
@@ -220,17 +221,20 @@ class SearchIndex:
         ]
         if allowed is not None:
             channels = [np.where(allowed, c, 0.0) for c in channels]
-        backbone = channels[0]
-        matched = np.flatnonzero(sum(channels) > 0)
-        wanted = self.settings.candidates
-        if len(matched) > wanted:
-            matched = matched[np.argpartition(-backbone[matched], wanted - 1)[:wanted]]
-        # Ties and order inside the pool do not matter: the re-ranker orders it.
-        pool = matched[np.argsort(-backbone[matched], kind="stable")]
-        columns = []
+        normalised = []
         for scores in channels:
             best = float(scores.max())
-            columns.append(scores[pool] / best if best > 0 else np.zeros(len(pool)))
+            normalised.append(scores / best if best > 0 else scores)
+        # The pool: the best entries by the sum of all channels. By the backbone alone,
+        # some right answers found only through synonyms or aliases fell out of it.
+        combined = sum(normalised)
+        matched = np.flatnonzero(combined > 0)
+        wanted = self.settings.candidates
+        if len(matched) > wanted:
+            matched = matched[np.argpartition(-combined[matched], wanted - 1)[:wanted]]
+        # Ties and order inside the pool do not matter: the re-ranker orders it.
+        pool = matched[np.argsort(-combined[matched], kind="stable")]
+        columns = [scores[pool] for scores in normalised]
         squeezed = text.replace(" ", "")
         columns.append(np.array([self._similarity(squeezed, int(i)) for i in pool]))
         return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
