@@ -59,40 +59,79 @@ class SearchSettings:
     prune_from: int = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class TermCounts:
+    """Raw term frequencies of a field: docs × vocabulary, and each document's length."""
+
+    vocabulary: dict[str, int]
+    counts: sparse.csr_matrix
+    lengths: np.ndarray
+
+    @classmethod
+    def of(
+        cls, token_lists: Sequence[list[str]], vocabulary: dict[str, int] | None = None
+    ) -> TermCounts:
+        """`vocabulary` (when fields share one) must hold every token of `token_lists`."""
+        flat = list(itertools.chain.from_iterable(token_lists))
+        if vocabulary is None:
+            vocabulary = {token: i for i, token in enumerate(dict.fromkeys(flat))}
+        cols = np.fromiter(map(vocabulary.__getitem__, flat), np.int32, len(flat))
+        lengths = np.fromiter(map(len, token_lists), np.int32, len(token_lists))
+        indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        counts = sparse.csr_matrix(
+            (np.ones(len(cols), dtype=np.float32), cols, indptr),
+            shape=(len(token_lists), max(len(vocabulary), 1)),
+        )
+        counts.sum_duplicates()  # repeated tokens of a document become their frequency
+        return cls(vocabulary, counts, lengths)
+
+    def __add__(self, other: TermCounts) -> TermCounts:
+        """Two fields of the same documents over one vocabulary, as one field."""
+        if other.vocabulary is not self.vocabulary:
+            raise ValueError("only counts over the same vocabulary add up")
+        return TermCounts(self.vocabulary, self.counts + other.counts, self.lengths + other.lengths)
+
+
+def shared_counts(*fields: Sequence[list[str]]) -> list[TermCounts]:
+    """Term counts of several fields of the same documents over one vocabulary, so
+    they can be added (title + questions + answer from the two parts) without
+    another pass over the tokens."""
+    vocabulary: dict[str, int] = {}
+    for token_lists in fields:
+        for tokens in token_lists:
+            for token in tokens:
+                vocabulary.setdefault(token, len(vocabulary))
+    return [TermCounts.of(token_lists, vocabulary) for token_lists in fields]
+
+
 class Bm25Channel:
     """One BM25 field: term weights of every document, in a docs × terms CSC matrix."""
 
     def __init__(
         self,
-        token_lists: Sequence[list[str]],
+        field: Sequence[list[str]] | TermCounts,
         k1: float,
         b: float,
         *,
         max_df_share: float = 1.0,
         prune_from: int = 0,
     ) -> None:
-        """Terms found in more than `max_df_share` of the documents are dropped when
-        there are at least `prune_from` documents: their idf is small, their postings
-        are the longest, and in long fields they dominate the cost of a query."""
-        flat = list(itertools.chain.from_iterable(token_lists))
-        self.vocabulary = {token: i for i, token in enumerate(dict.fromkeys(flat))}
-        cols = np.fromiter(map(self.vocabulary.__getitem__, flat), np.int32, len(flat))
-        lengths = np.fromiter(map(len, token_lists), np.int32, len(token_lists))
-        n_docs = len(token_lists)
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        tf = sparse.csr_matrix(
-            (np.ones(len(cols), dtype=np.float32), cols, indptr),
-            shape=(n_docs, max(len(self.vocabulary), 1)),
-        )
-        tf.sum_duplicates()  # repeated tokens of a document become their term frequency
-        lengths = lengths.astype(np.float32)
+        """`field`: each document's tokens, or their `TermCounts`. Terms found in more
+        than `max_df_share` of the documents are dropped when there are at least
+        `prune_from` documents: their idf is small, their postings are the longest, and
+        in long fields they dominate the cost of a query."""
+        counted = field if isinstance(field, TermCounts) else TermCounts.of(field)
+        tf = counted.counts.copy()
+        n_docs = tf.shape[0]
+        lengths = counted.lengths.astype(np.float32)
         average = float(lengths.mean()) if n_docs and lengths.mean() > 0 else 1.0
         df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         norm = np.repeat(k1 * (1 - b + b * lengths / average), np.diff(tf.indptr))
         tf.data = idf[tf.indices] * tf.data * (k1 + 1) / (tf.data + norm)
         self.weights = tf.tocsc()
+        self.vocabulary = counted.vocabulary
         if n_docs >= prune_from and max_df_share < 1.0:
             common = df > max_df_share * n_docs
             self.vocabulary = {t: i for t, i in self.vocabulary.items() if not common[i]}
@@ -161,15 +200,16 @@ class SearchIndex:
         if len(tokens) != len(self.documents):
             raise ValueError("one DocumentTokens per document is needed")
 
-        def channel(token_lists: list[list[str]], max_df_share: float = 1.0) -> Bm25Channel:
-            return Bm25Channel(
-                token_lists, s.k1, s.b, max_df_share=max_df_share, prune_from=s.prune_from
-            )
+        def channel(field: list[list[str]] | TermCounts, max_df_share: float = 1.0) -> Bm25Channel:
+            return Bm25Channel(field, s.k1, s.b, max_df_share=max_df_share, prune_from=s.prune_from)
 
         share = s.answer_max_df_share
-        self._all = channel([t.questions + t.answer for t in tokens], share)
-        self._questions = channel([t.questions for t in tokens])
-        self._answer = channel([t.answer for t in tokens], share)
+        questions, answers = shared_counts(
+            [t.questions for t in tokens], [t.answer for t in tokens]
+        )
+        self._all = channel(questions + answers, share)
+        self._questions = channel(questions)
+        self._answer = channel(answers, share)
         self._pinyin = channel([t.pinyin for t in tokens])
         self._synonyms = channel([t.synonyms for t in tokens], share)
         self._variants = [t.variants for t in tokens]
