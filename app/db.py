@@ -12,14 +12,14 @@ import itertools
 import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, insert, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -121,6 +121,25 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         return
     async with sessions() as session, session.begin():
         yield session
+
+
+async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
+    """INSERT new rows of one model with one plain statement, outside the ORM's unit of
+    work, and set their generated ids. For hot paths (registration): the unit of work
+    costs more CPU than the statements. The rows stay out of `session`."""
+    if not rows:
+        return
+    table = type(rows[0]).__table__
+    key = table.autoincrement_column
+    names = [c.key for c in table.columns if c is not key]
+    values = [{name: getattr(row, name) for name in names} for row in rows]
+    if key is None:
+        await session.execute(insert(table), values)
+        return
+    stmt = insert(table).returning(key, sort_by_parameter_order=True)
+    ids = (await session.execute(stmt, values)).scalars().all()
+    for row, new_id in zip(rows, ids, strict=True):
+        setattr(row, key.key, new_id)
 
 
 _AFTER_COMMIT = "after_commit_hooks"

@@ -57,6 +57,7 @@ from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
 from dispatch.duplicate_index import follow, index_subscriber, load_duplicate_index
+from dispatch.reading_pool import ReadingPool, default_workers
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester, forget_catalogues
@@ -206,7 +207,13 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    suggester = Suggester(app[KB], model, app[SETTINGS].classifiers, app[DUPLICATES])
+    settings = app[SETTINGS].classifiers
+    suggester = Suggester(app[KB], model, settings, app[DUPLICATES])
+    workers = settings.reading_workers
+    if workers is None:
+        workers = default_workers()
+    if workers > 0:
+        suggester.pool = ReadingPool(workers, path)
     app[SUGGESTER] = suggester
 
     async def reload(data: dict) -> None:
@@ -223,6 +230,8 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
 
     app[BUS].subscribe("model", reload)
     yield
+    if suggester.pool is not None:
+        await suggester.pool.close()
 
 
 async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:

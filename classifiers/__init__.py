@@ -19,8 +19,11 @@ Python API (for the server; load once at start-up, swap the object on retrain)::
 * ``TextClassifier.predict`` returns calibrated probabilities (LinearSVC with stacked
   multinomial calibration over char 1-3-gram TF-IDF plus catalogue-keyword evidence,
   trained on whole messages, their titles and their short fragments) and ``[]`` for
-  input without any letter or CJK character. Traditional characters, full-width forms
-  and common dialect words are normalised first (:mod:`classifiers.text`).
+  input without any letter or CJK character. Trained with the shipped corpus of short
+  requests (``load_phone_corpus()``, the CLI's default when the labels are its TipDM
+  labels), a second pipeline answers requests of at most 150 characters. Traditional
+  characters, full-width forms and common dialect words are normalised first
+  (:mod:`classifiers.text`).
 * Training is CPU-bound: call :func:`train` in an executor, never on the event loop.
   ``train(records, field="unit")`` builds the unit recommender with the same machinery.
 * Errors a user can fix derive from :class:`ClassifierError` (``ModelNotFound``,
@@ -34,7 +37,7 @@ from .districts import DistrictMatch, Gazetteer, default_gazetteer, extract_dist
 from .exceptions import ClassifierError, DataError, ModelLoadError, ModelNotFound, TrainingError
 from .model import ModelSettings, TextClassifier, load_model
 from .request_type import REQUEST_TYPE_NAMES, REQUEST_TYPES, classify_request_type
-from .training import evaluate, train
+from .training import evaluate, load_phone_corpus, train
 from .urgency import UrgencyResult, detect_urgency
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "evaluate",
     "extract_district",
     "load_model",
+    "load_phone_corpus",
     "read_records",
     "train",
 ]

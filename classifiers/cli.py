@@ -16,7 +16,7 @@ from pathlib import Path
 from .dataset import file_sha256, read_records
 from .exceptions import ClassifierError
 from .model import load_model
-from .training import evaluate, train
+from .training import evaluate, load_phone_corpus, train
 from .urgency import detect_urgency
 
 EXIT_USAGE = 2
@@ -46,6 +46,8 @@ def cmd_train(args) -> int:
         sibling = data.parent / "unlabelled.jsonl"  # TipDM ships its unlabelled messages
         unlabelled_file = sibling if sibling.is_file() and sibling != data else None
     unlabelled = read_records(unlabelled_file) if unlabelled_file else []
+    # used only when its labels are the training labels (training.matching_supplement)
+    supplement = [] if args.no_phone_corpus else load_phone_corpus()
     report = _progress(time.monotonic())
     report(f"读取 {len(records)} 条记录: {data}" + (f", 分类目录 {taxonomy}" if taxonomy else ""))
     if unlabelled_file:
@@ -59,6 +61,7 @@ def cmd_train(args) -> int:
         data_hash=file_sha256(data),
         progress=report,
         unlabelled=unlabelled,
+        supplement=supplement,
     )
     try:
         model.save(Path(args.out))
@@ -127,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv-folds", type=int, default=5, help="k-fold CV for metadata (0 = skip)")
     p.add_argument("--unlabelled", help="unlabelled JSONL for self-training")
     p.add_argument("--no-unlabelled", action="store_true", help="ignore a sibling unlabelled.jsonl")
+    p.add_argument(
+        "--no-phone-corpus",
+        action="store_true",
+        help="do not add the shipped short-request corpus (used only for the same labels)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a model on labelled JSONL records")

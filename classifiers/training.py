@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,13 +13,18 @@ import sklearn
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from .dataset import Record
+from .dataset import Record, read_records
 from .exceptions import TrainingError
 from .keywords import Lexicon, load_keywords, load_taxonomy, merge_lexicons
 from .model import FORMAT_VERSION, ModelSettings, TextClassifier, build_pipeline, new_version
 from .text import build_document, normalize
 
 Progress = Callable[[str], None]
+
+# Short phone-style requests with TipDM first-level labels, from the project's retired
+# evaluation sets (benchmarks/classifiers/build_phone_corpus.py says which row came
+# from where).
+PHONE_CORPUS = Path(__file__).parent / "data" / "phone_corpus.jsonl"
 
 
 def _quiet(_: str) -> None:
@@ -96,6 +102,36 @@ def training_set(records: Sequence[Record], field: str, settings: ModelSettings)
             for part in parts:
                 out.add(part, label, settings.segment_weight / len(parts), group)
     return out
+
+
+def load_phone_corpus(path: Path = PHONE_CORPUS) -> list[Record]:
+    """The shipped supplementary corpus of short requests ``{"id", "text", "label",
+    "source", "writer"}``."""
+    return read_records(path, required=("text", "label"))
+
+
+def matching_supplement(supplement: Sequence[Record], labels: Sequence[str]) -> list[Record]:
+    """``supplement`` when its labels are exactly ``labels`` (the same taxonomy), else
+    []: a model trained on other labels must not learn these."""
+    if not supplement or {r.value("label") for r in supplement} != set(labels):
+        return []
+    return list(supplement)
+
+
+def add_supplement(
+    data: TrainingSet, supplement: Sequence[Record], settings: ModelSettings
+) -> TrainingSet:
+    """``data`` plus each supplementary short request as one gold document of weight
+    ``settings.supplement_weight`` (its own group)."""
+    group = max(data.groups, default=-1) + 1
+    for offset, r in enumerate(supplement):
+        data.add(
+            build_document(r.text, r.title),
+            r.value("label"),
+            settings.supplement_weight,
+            group + offset,
+        )
+    return data
 
 
 def pseudo_labelled(
@@ -223,9 +259,14 @@ def train(
     data_hash: str | None = None,
     progress: Progress = _quiet,
     unlabelled: Sequence[Record] = (),
+    supplement: Sequence[Record] = (),
 ) -> TextClassifier:
     """Fit a classifier for ``field`` and return it with metadata (CV metrics included).
 
+    ``supplement``: labelled short requests (``label`` field, e.g.
+    :func:`load_phone_corpus`), used when their labels are exactly the training labels
+    (ignored otherwise): a second pipeline, trained on the same data plus these rows at
+    ``settings.supplement_weight``, answers short documents (ModelSettings.short_chars).
     With ``unlabelled`` records, one round of self-training follows (ModelSettings
     ``self_training_*``); the CV figures are of the supervised model."""
     settings = settings or ModelSettings()
@@ -238,6 +279,11 @@ def train(
     y = [r.value(field) for r in usable]
     lexicon = build_lexicon(taxonomy, use_keywords)
     progress(f"{len(docs)} 条记录, {len(set(y))} 个类别, 关键词 {len(lexicon)} 个")
+    extra = matching_supplement(supplement, sorted(set(y)))
+    if extra:
+        progress(f"附加短诉求语料 {len(extra)} 条 (权重 {settings.supplement_weight})")
+    elif supplement:
+        progress(f"附加短诉求语料的类别与训练数据不同, 未使用 ({len(supplement)} 条)")
     cv = None
     if cv_folds >= 2:
         cv = cross_validate(usable, field, lexicon, settings, cv_folds, progress=progress)
@@ -254,6 +300,15 @@ def train(
         data = self_trained_set(training_set(usable, field, settings), pseudo, field, settings)
         pipeline = fit_pipeline(data, lexicon, settings)
     labels = [str(label) for label in pipeline.classes_]
+    short_pipeline, short_prior = None, None
+    if extra:
+        progress("训练短诉求模型 (附加语料)")
+        short_data = training_set(usable, field, settings)
+        if unlabelled:
+            short_data = self_trained_set(short_data, pseudo, field, settings)
+        short_data = add_supplement(short_data, extra, settings)
+        short_pipeline = fit_pipeline(short_data, lexicon, settings)
+        short_prior = class_prior(short_data, labels)
     version, created_at = new_version()
     metadata = {
         "format_version": FORMAT_VERSION,
@@ -262,17 +317,23 @@ def train(
         "field": field,
         "labels": labels,
         "class_prior": class_prior(data, labels),
+        "short_class_prior": short_prior,
         "n_train": len(docs),
         "metrics": {"cross_validation": cv},
         "training_data_sha256": data_hash,
         "taxonomy": str(taxonomy) if taxonomy else None,
         "keywords": use_keywords,
         "self_training": {"unlabelled": len(unlabelled), "pseudo_labelled": n_pseudo},
+        "supplement": {
+            "offered": len(supplement),
+            "used": len(extra),
+            "sources": dict(Counter(str(r.raw.get("source", "")) for r in extra)),
+        },
         "settings": asdict(settings),
         "sklearn_version": sklearn.__version__,
     }
     progress("训练完成")
-    return TextClassifier(pipeline=pipeline, metadata=metadata)
+    return TextClassifier(pipeline=pipeline, metadata=metadata, short_pipeline=short_pipeline)
 
 
 def evaluate(model: TextClassifier, records: Sequence[Record], field: str) -> dict:

@@ -136,16 +136,23 @@ class ClassifierSettings(BaseModel):
     base_training_data: str = ""
     auto_dispatch_confidence: float = Field(0.97, gt=0)
     duplicate_days: float = Field(30, gt=0)
-    duplicate_threshold: float = Field(0.65, gt=0, le=1)
-    duplicate_certain: float = Field(0.8, gt=0)
+    duplicate_threshold: float | None = Field(None, gt=0, le=1)
+    duplicate_certain: float | None = Field(None, gt=0)
     duplicate_auto_merge: bool = True
-    duplicate_place_weight: float = Field(0.5, ge=0, le=1)
-    duplicate_kind_weight: float = Field(0.7, ge=0, le=1)
     duplicate_max_candidates: int = Field(1000, gt=0)
+    duplicate_shortlist: int = Field(10, gt=0)
+    duplicate_vectors: str = "var/models/duplicate_vectors.npz"
+    # Worker processes computing the suggestions of unseen texts off the event loop
+    # (dispatch/reading_pool.py); unset: one per core but one, at most 4; 0: in-process.
+    reading_workers: int | None = Field(None, ge=0, le=32)
 
     @property
     def category_model_path(self) -> Path:
         return _project_path(self.category_model)
+
+    @property
+    def duplicate_vectors_path(self) -> Path | None:
+        return _project_path(self.duplicate_vectors) if self.duplicate_vectors else None
 
     @property
     def base_training_path(self) -> Path | None:
@@ -589,6 +596,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_USER_REQUESTS_PER_WINDOW": ("auth", "user_requests_per_window"),
     "HOTLINE_SCAN_INTERVAL": ("scanner", "interval_seconds"),
     "HOTLINE_CATEGORY_MODEL": ("classifiers", "category_model"),
+    "HOTLINE_READING_WORKERS": ("classifiers", "reading_workers"),
     "HOTLINE_SIP_ENABLED": ("sip", "enabled"),
     "HOTLINE_EMAIL_ENABLED": ("email", "enabled"),
     "HOTLINE_SESSION_KEY": ("web", "session_key"),

@@ -5,11 +5,15 @@
     index.query(content, address, district, actor, now)                      # per request
 
 Every open order (registered, dispatched, accepted, returned) of the last
-`duplicate_days` is held with its features, filed under its place names (estates,
-roads). A query scores only the orders that share a place name with the request, the
-rarest names first and at most `duplicate_max_candidates` of them, so its cost depends
-on how busy that place is, not on how many orders are open. Visibility is checked on
-the held hotline, creator and unit paths before scoring, with the rules of
+`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py), filed under
+each character bigram of its address and content, with the count of orders holding
+each bigram (the IDF that tells a place's name from everyday words). A query reads the
+postings of its rarest bigrams first and stops at `duplicate_max_candidates` postings,
+ranks the orders it met by the IDF mass they share with it and scores the best
+`duplicate_shortlist` with the pair model, so its cost depends on how busy the request's
+place is, not on how many orders are open. Bigrams held by more than COMMON_SHARE of
+the orders are not read at all: they name no place. Visibility is checked on the held
+hotline, creator and unit paths before scoring, with the rules of
 `dispatch.services.visible_to`.
 
 Changes reach the index after their transaction commits (never for a rolled-back one).
@@ -26,7 +30,7 @@ import heapq
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +42,18 @@ from accounts.domain import UNIT_ROLES, Actor, Role
 from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
 from config import ClassifierSettings
-from dispatch.duplicates import Features, Thresholds, compare, features
+from dispatch.duplicate_pairs import (
+    FLOOR,
+    PLACE_COVER,
+    PairModel,
+    Record,
+    apart,
+    load_model,
+    pair_vector,
+    record,
+    weight_of,
+)
+from dispatch.duplicate_vectors import ProblemVectors, load_vectors
 from dispatch.lifecycle import State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Order, OrderUnit, Unit
@@ -60,7 +75,7 @@ class IndexedOrder:
     hotline: str
     created_by: str
     unit_paths: tuple[str, ...]  # of its lead, assignee and co-units: who may see it
-    features: Features
+    features: Record
 
 
 @dataclass(frozen=True)
@@ -88,13 +103,17 @@ class Duplicate:
         }
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """From `[classifiers]`: the pair model's probabilities from which a pair is shown
+    to the agent (`suggest`) or certain enough to merge without asking (`certain`)."""
+
+    suggest: float | None = None  # None: the pair model's own (chosen when it was fitted)
+    certain: float | None = None
+
+
 def thresholds_from(settings: ClassifierSettings) -> Thresholds:
-    return Thresholds(
-        suggest=settings.duplicate_threshold,
-        certain=settings.duplicate_certain,
-        place_weight=settings.duplicate_place_weight,
-        kind_weight=settings.duplicate_kind_weight,
-    )
+    return Thresholds(suggest=settings.duplicate_threshold, certain=settings.duplicate_certain)
 
 
 def visible(order: IndexedOrder, actor: Actor) -> bool:
@@ -109,26 +128,58 @@ def visible(order: IndexedOrder, actor: Actor) -> bool:
     return True
 
 
+COMMON_SHARE = 0.05  # a bigram in more than this share of the open orders names no place
+EXAMINED = 5  # at most this many times the shortlist's length are checked for `apart`
+SAME_PLACE = 0.8  # the share of a side's place (IDF) the other names: shown as 同一地点
+
+
 class DuplicateIndex:
-    def __init__(self, thresholds: Thresholds, days: float, max_candidates: int) -> None:
-        self.thresholds = thresholds
+    def __init__(
+        self,
+        thresholds: Thresholds,
+        days: float,
+        max_candidates: int,
+        shortlist: int = 10,
+        vectors: ProblemVectors | None = None,
+        model: PairModel | None = None,
+    ) -> None:
+        self.vectors = vectors
+        self.model = model or load_model(with_vectors=vectors is not None)
+        self.suggest = self.model.suggest if thresholds.suggest is None else thresholds.suggest
+        self.certain = self.model.certain if thresholds.certain is None else thresholds.certain
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
+        self.shortlist = shortlist
         self._orders: dict[str, IndexedOrder] = {}
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
 
     @classmethod
-    def from_settings(cls, settings: ClassifierSettings) -> DuplicateIndex:
+    def from_settings(
+        cls, settings: ClassifierSettings, vectors: ProblemVectors | None = None
+    ) -> DuplicateIndex:
+        """With `vectors`, or else those of `duplicate_vectors` if that file exists."""
         return cls(
-            thresholds_from(settings), settings.duplicate_days, settings.duplicate_max_candidates
+            thresholds_from(settings),
+            settings.duplicate_days,
+            settings.duplicate_max_candidates,
+            settings.duplicate_shortlist,
+            vectors or load_vectors(settings.duplicate_vectors_path),
         )
+
+    def record(self, content: str, address: str | None, district: str | None) -> Record:
+        """What the pair model needs of a text, with this index's problem vectors."""
+        return record(content, address, district, self.vectors)
 
     def __len__(self) -> int:
         return len(self._orders)
 
     def __contains__(self, number: str) -> bool:
         return number in self._orders
+
+    def held(self, number: str) -> Record:
+        """The record of a held order."""
+        return self._orders[number].features
 
     # ------------------------------------------------------------ changes
 
@@ -156,15 +207,15 @@ class DuplicateIndex:
                 hotline,
                 created_by,
                 tuple(unit_paths),
-                features(content, address, district),
+                self.record(content, address, district),
             )
         )
 
     def put(self, order: IndexedOrder) -> None:
         self.remove(order.number)
         self._orders[order.number] = order
-        for key in order.features.place.keys:
-            self._postings[key].add(order.number)
+        for gram in order.features.whole:
+            self._postings[gram].add(order.number)
         heapq.heappush(self._ages, (order.created_at, order.number))
 
     def remove(self, number: str) -> None:
@@ -172,11 +223,11 @@ class DuplicateIndex:
         order = self._orders.pop(number, None)
         if order is None:
             return
-        for key in order.features.place.keys:
-            numbers = self._postings[key]
+        for gram in order.features.whole:
+            numbers = self._postings[gram]
             numbers.discard(number)
             if not numbers:
-                del self._postings[key]
+                del self._postings[gram]
 
     def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
         """A held order changed state or units: re-filed while open, dropped otherwise."""
@@ -202,15 +253,53 @@ class DuplicateIndex:
 
     # ------------------------------------------------------------ queries
 
-    def _candidates(self, keys: Iterable[str]) -> Iterator[str]:
-        seen: set[str] = set()
-        for numbers in sorted((self._postings.get(k, set()) for k in keys), key=len):
-            for number in numbers:
-                if number not in seen:
-                    seen.add(number)
-                    yield number
-                    if len(seen) >= self.max_candidates:
-                        return
+    def weight(self) -> Callable[[str], float]:
+        """A bigram's weight (`duplicate_pairs.weight_of`) over the orders held now."""
+        held, postings = len(self._orders), self._postings
+
+        def weight(gram: str) -> float:
+            numbers = postings.get(gram)
+            return weight_of(len(numbers) if numbers else 0, held)
+
+        return weight
+
+    def _shortlist(
+        self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
+    ) -> list[str]:
+        """The orders `accept` lets through (the caller's scope) that share most IDF mass
+        with `new`, read from its rarest bigrams on, and are not `apart` from it."""
+        common = COMMON_SHARE * max(len(self._orders), FLOOR)
+        grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
+        grams.sort()
+        mass: dict[str, float] = defaultdict(float)
+        read = 0
+        for count, gram in grams:
+            if count > common or (read and read + count > self.max_candidates):
+                break  # the rarest bigram is always read, the others within the budget
+            w = weight(gram)
+            for number in self._postings[gram]:
+                mass[number] += w
+            read += count
+        found: list[str] = []
+        examined = 0  # in scope; on a busy estate most are other buildings (apart)
+        for number in sorted(mass, key=lambda number: (-mass[number], number)):
+            if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
+                break
+            if accept(number):
+                examined += 1
+                if not apart(new, self._orders[number].features):
+                    found.append(number)
+        return found
+
+    def pairs(
+        self, new: Record, accept: Callable[[str], bool] = lambda number: True
+    ) -> list[tuple[IndexedOrder, list[float]]]:
+        """The shortlisted orders, each with its pair features."""
+        weight = _memo(self.weight())
+        return [
+            (self._orders[number], pair_vector(new, self._orders[number].features, weight))
+            for number in self._shortlist(new, weight, accept)
+        ]
 
     def query(
         self,
@@ -225,39 +314,55 @@ class DuplicateIndex:
     ) -> list[Duplicate]:
         """Open orders the actor may see that are likely the same incident, best first."""
         self.expire(now)
-        new = features(content, address, district)
+
+        def accept(number: str) -> bool:
+            return number != exclude and visible(self._orders[number], actor)
+
         found = []
-        for number in self._candidates(new.place.keys):
-            order = self._orders[number]
-            if number == exclude or not visible(order, actor):
-                continue
-            match = compare(new, order.features, self.thresholds)
-            if match is not None:
-                found.append((match, order))
+        for order, vector in self.pairs(self.record(content, address, district), accept):
+            probability = self.model.probability(vector)
+            if probability >= self.suggest:
+                found.append((probability, vector, order))
         # best first; between equals the older order, the natural parent of a merge
-        found.sort(key=lambda pair: (-pair[0].similarity, pair[1].created_at))
+        found.sort(key=lambda hit: (-hit[0], hit[2].created_at))
         return [
             Duplicate(
                 order.number,
-                match.similarity,
-                match.same_place,
-                match.certain,
+                round(probability, 3),
+                vector[PLACE_COVER] >= SAME_PLACE,
+                # merged without asking only where both name their place in an address
+                probability >= self.certain and bool(address) and bool(order.address),
                 order.content,
                 order.address,
                 order.state,
                 order.created_at,
             )
-            for match, order in found[:limit]
+            for probability, vector, order in found[:limit]
         ]
+
+
+def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
+    """`weight`, each bigram computed once per query."""
+    seen: dict[str, float] = {}
+
+    def memo(gram: str) -> float:
+        value = seen.get(gram)
+        if value is None:
+            value = seen[gram] = weight(gram)
+        return value
+
+    return memo
 
 
 # ---------------------------------------------------------------- start-up build
 
 
-def _indexed(rows: list[tuple], paths: dict[int, list[str]]) -> list[IndexedOrder]:
+def _indexed(
+    index: DuplicateIndex, rows: list[tuple], paths: dict[int, list[str]]
+) -> list[IndexedOrder]:
     orders = []
     for order_id, number, content, address, district, state, created_at, hotline, by in rows:
-        found = features(content, address, district)
+        found = index.record(content, address, district)
         unit_paths = tuple(paths.get(order_id, ()))
         orders.append(
             IndexedOrder(
@@ -300,11 +405,13 @@ async def _rows(
     return rows, paths
 
 
-async def _read(sessions: async_sessionmaker[AsyncSession], conditions: list) -> list[IndexedOrder]:
+async def _read(
+    index: DuplicateIndex, sessions: async_sessionmaker[AsyncSession], conditions: list
+) -> list[IndexedOrder]:
     """The open orders matching `conditions` (a few), as the index holds them."""
     async with sessions() as session:
         rows, paths = await _rows(session, [Order.state.in_(OPEN_STATES), *conditions], 100)
-    return _indexed(rows, paths)
+    return _indexed(index, rows, paths)
 
 
 async def load_duplicate_index(
@@ -329,7 +436,7 @@ async def load_duplicate_index(
             if not rows:
                 break
             last_id = rows[-1][0]
-            for order in await loop.run_in_executor(None, _indexed, rows, paths):
+            for order in await loop.run_in_executor(None, _indexed, index, rows, paths):
                 index.put(order)
             if total and total > LOAD_BATCH:
                 log.info("duplicate index: %d of %d open orders", len(index), total)
@@ -363,7 +470,7 @@ def index_subscriber(index: DuplicateIndex):
                 order.hotline_number,
                 order.created_by,
                 tuple(paths),
-                features(order.content, order.address, order.district),
+                index.record(order.content, order.address, order.district),
             )
             message = {"put": _entry_json(entry, order.district)}
 
@@ -433,7 +540,7 @@ def follow(
                 unit_paths=entry["unit_paths"],
             )
         else:
-            for order in await _read(sessions, [Order.number == data["put"]["number"]]):
+            for order in await _read(index, sessions, [Order.number == data["put"]["number"]]):
                 index.put(order)
 
     bus.subscribe(TOPIC, on_message)

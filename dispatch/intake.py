@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import Actor
+from app.db import insert_rows
 from classifiers import extract_district
 from dispatch import learning
 from dispatch.services import DispatchService, OrderDetail
@@ -61,7 +62,7 @@ async def register_request(
             row = learning.suggestion_row(
                 order, suggester.model_version, suggestions, applied == "dispatch"
             )
-            session.add(row)
+            await insert_rows(session, [row])
         if also is not None:
             await also(session, order, applied)
 

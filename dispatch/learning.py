@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bus import announce
 from app.errors import Conflict
-from classifiers import ClassifierError, Record, read_records, train
+from classifiers import ClassifierError, Record, load_phone_corpus, read_records, train
 from config import ClassifierSettings
 from dispatch.exceptions import ActionRejected
 from dispatch.lifecycle import State
@@ -121,7 +121,11 @@ async def retrain(
         for i, e in enumerate(examples, start=1)
     ]
     loop = asyncio.get_running_loop()
-    model = await loop.run_in_executor(None, partial(train, records, cv_folds=0))
+    # the short-request corpus joins only when the labels are its taxonomy's
+    supplement = await loop.run_in_executor(None, load_phone_corpus)
+    model = await loop.run_in_executor(
+        None, partial(train, records, cv_folds=0, supplement=supplement)
+    )
     await loop.run_in_executor(None, model.save, out)
     log.info(
         "retrained category model %s on %d records (%d from orders)",

@@ -23,14 +23,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement
 
 from accounts import audit
 from accounts.domain import SYSTEM_ACTOR, UNIT_ROLES, Actor, Role
 from app.bus import announce
-from app.db import unit_of_work
+from app.db import insert_rows, unit_of_work
 from classifiers import extract_district
 from config import Settings
 from dispatch import search
@@ -484,7 +484,6 @@ class DispatchService:
                 units=[],
                 flag_rows=[],
             )
-            session.add(order)  # inserted with its first event and projection: one flush
             event = Event(
                 action="register",
                 at=now,
@@ -501,19 +500,61 @@ class DispatchService:
                     **({"proposed_unit": proposed} if proposed else {}),
                 },
             )
-            detail = await self._append(session, order, [], event, units, actor)
+            view = replay([event], self.policy)
+            steps = [(event, actor, view)]
             applied = None
             for action, payload in automatic:
-                event = await self._automatic(session, detail, action, payload)
-                if event is not None:
-                    detail = await self._append(
-                        session, order, detail.events, event, units, SYSTEM_ACTOR, detail.view
-                    )
+                draft = OrderDetail(order, [], units, view)
+                if (follow := await self._automatic(session, draft, action, payload)) is not None:
+                    view = apply(view, follow, self.policy)
+                    steps.append((follow, SYSTEM_ACTOR, view))
                     applied = action
                     break
+            detail = await self._insert_new(session, order, steps, units)
             if also is not None:
                 await also(session, order, applied)
             return detail
+
+    async def _insert_new(
+        self,
+        session: AsyncSession,
+        order: Order,
+        steps: Sequence[tuple[Event, Actor, OrderView]],
+        units: UnitDirectory,
+    ) -> OrderDetail:
+        """Write a new order with its first events (each with the view after it) by a
+        few plain INSERTs, then give it to `session` as if it had been loaded.
+
+        Registration is the hot path (issue 11): the ORM's unit of work spent more CPU
+        on the new order, its events and its projection rows than everything else of
+        the request. The subscribers then hear each event in turn, as `_append` tells
+        them of later ones.
+        """
+        view = steps[-1][2]
+        if view.parent:
+            stmt = select(Order.id).where(Order.number == view.parent)
+            order.parent_id = await session.scalar(stmt)
+        self._project(order, view, units)
+        order.version = 1
+        await insert_rows(session, [order])
+        rows = [
+            self._event_row(order.id, seq, event, actor)
+            for seq, (event, actor, _view) in enumerate(steps, start=1)
+        ]
+        await insert_rows(session, rows)
+        for links in (order.units, order.flag_rows):
+            for link in links:
+                link.order_id = order.id
+            await insert_rows(session, links)
+        order.events = rows
+        for instance in (*rows, *order.units, *order.flag_rows, order):
+            make_transient_to_detached(instance)
+        session.add(order)  # persistent now, with nothing to flush
+        for event, _actor, after in steps:
+            appended = Appended(order.id, order.number, order.hotline_number, event, after)
+            for subscriber in self.subscribers:
+                await subscriber(session, appended, units)
+        return OrderDetail(order, rows, units, view)
 
     async def _automatic(
         self, session: AsyncSession, detail: OrderDetail, action: str, payload: Mapping[str, Any]
@@ -617,23 +658,8 @@ class DispatchService:
         view: OrderView | None = None,
     ) -> OrderDetail:
         new_view = replay([event], self.policy) if view is None else apply(view, event, self.policy)
-        row = OrderEvent(
-            order_id=order.id,
-            seq=len(rows) + 1,
-            at=event.at,
-            actor=event.by,
-            actor_role=event.role.value,
-            actor_unit=actor.unit.code if actor.unit else None,
-            action=event.action,
-            from_state=event.from_state,
-            to_state=event.to_state,
-            note=event.note,
-            data=dict(event.data),
-        )
-        if order.id is None:  # a new order: inserted with this, its first event
-            order.events.append(row)
-        else:
-            session.add(row)
+        row = self._event_row(order.id, len(rows) + 1, event, actor)
+        session.add(row)
         events = [*rows, row]
         if new_view.parent and order.parent_id is None:
             order.parent_id = await session.scalar(
@@ -672,6 +698,22 @@ class DispatchService:
                 data={"parent": parent.number},
             )
             await self._append(session, child, list(child.events), event, units, SYSTEM_ACTOR, view)
+
+    @staticmethod
+    def _event_row(order_id: int, seq: int, event: Event, actor: Actor) -> OrderEvent:
+        return OrderEvent(
+            order_id=order_id,
+            seq=seq,
+            at=event.at,
+            actor=event.by,
+            actor_role=event.role.value,
+            actor_unit=actor.unit.code if actor.unit else None,
+            action=event.action,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            note=event.note,
+            data=dict(event.data),
+        )
 
     def _project(self, order: Order, view: OrderView, units: UnitDirectory) -> None:
         """Rewrite the order's projection columns from its view."""

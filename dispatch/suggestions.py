@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.domain import Actor
 from app.bus import announce
 from app.db import on_commit_of
-from classifiers import TextClassifier, classify_request_type, detect_urgency
+from classifiers import TextClassifier
 from config import ClassifierSettings
 from dispatch.duplicate_index import DuplicateIndex
+from dispatch.reading_pool import ReadingPool, read_text
 from dispatch.services import forget_reference
 from dispatch.storage import Category, Hotline, Order, Unit
 from knowledge_base.live_index import KnowledgeBase
@@ -69,6 +70,8 @@ class Suggester:
     readings: dict[tuple, dict[str, Any]] = field(default_factory=dict)
     readings_of: tuple = ()
     forgotten: int = 0  # counts `forget_catalogues` calls
+    # Worker processes for the text-only reading of unseen texts (None: in-process).
+    pool: ReadingPool | None = None
 
     def __post_init__(self) -> None:
         _SUGGESTERS.add(self)
@@ -104,21 +107,20 @@ class Suggester:
         key = (content, title, hotline)
         if (reading := self.readings.get(key)) is not None:
             return reading
-        query = f"{title} {content}" if title else content
-        kb = self.kb.search(query, TOP, hotline=hotline)
-        urgency = detect_urgency(content)
-        categories, units = await self._categories(session, content, title)
+        model, index = self.category_model, self.kb.index
+        reading = None
+        if self.pool is not None:
+            reading = await self.pool.read(model, index, content, title, hotline, TOP)
+        if reading is None:
+            reading = read_text(model, index, content, title, hotline, TOP)
+        kb, urgency, labels, request_type = reading
+        categories, units = await self._categories(session, labels)
         reading = {
             "category": categories,
             "unit": units,
-            "kb": [{**hit.as_json(), "answer": hit.answer} for hit in kb],
-            "type": classify_request_type(content),
-            "urgency": {
-                "urgent": urgency.urgent,
-                "type": urgency.type,
-                "linkage": urgency.linkage,
-                "matched": list(urgency.matched),
-            },
+            "kb": kb,
+            "type": request_type,
+            "urgency": urgency,
         }
         if stamp == (self.category_model, self.kb.index, self.forgotten):  # none changed since
             if len(self.readings) >= TEXT_CACHE:
@@ -127,12 +129,9 @@ class Suggester:
         return reading
 
     async def _categories(
-        self, session: AsyncSession, content: str, title: str | None
+        self, session: AsyncSession, top: list[tuple[str, float]]
     ) -> tuple[list[dict], list[dict]]:
         """Model labels matched to catalogue entries by name; units from their defaults."""
-        if self.category_model is None:
-            return [], []
-        top = self.category_model.predict(content, title=title, k=TOP)
         if not top:
             return [], []
         catalogue = await self._catalogue(session)

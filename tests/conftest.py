@@ -50,6 +50,8 @@ def make_settings(db_url: str) -> Settings:
     settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib = 1, 64
     # Tests never pick up a model trained in var/ by a developer; they train their own.
     settings.classifiers.category_model = "/dev/null/no-model"
+    # No worker processes per test app (tests/dispatch/test_reading_pool.py starts them).
+    settings.classifiers.reading_workers = 0
     # One pjsua endpoint per process: only tests/callcenter start the SIP intake.
     settings.sip.enabled = False
     # The test clients and browsers talk plain HTTP, like the local demo.

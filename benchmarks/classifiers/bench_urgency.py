@@ -3,6 +3,16 @@
     .venv/bin/python benchmarks/classifiers/bench_urgency.py [--errors]
     .venv/bin/python benchmarks/classifiers/bench_urgency.py \
         --file classifiers/data/urgency_holdout.jsonl --errors
+    .venv/bin/python benchmarks/classifiers/bench_urgency.py --loso [--thresholds 0.3,0.4]
+
+``--loso``: leave one writer of ``data/urgency_corpus.jsonl`` out (the project's dev
+sets, blind, blind2, blind3): the learned part is fitted on the round-one training files
+plus the corpus rows of the other writers and ``detect_urgency`` (rules + learned part)
+is scored on the held-out writer's rows; "before" = the learned part without the corpus.
+The learned part's other examples (round-one files, the ordinary short requests of
+phone_corpus.jsonl as negatives) are always in; the held-out writer's phone_corpus rows
+are left out too. The rules were written with the project's dev sets in view (their
+figures are fitted).
 """
 
 from __future__ import annotations
@@ -47,6 +57,101 @@ def learned_part_cv() -> None:
             )
 
 
+def _scores(rows: list[dict]) -> dict:
+    flags = [(bool(r["urgent"]), detect_urgency(r["text"]).urgent) for r in rows]
+    tp = sum(w and g for w, g in flags)
+    fn = sum(w and not g for w, g in flags)
+    fp = sum(g and not w for w, g in flags)
+    return {
+        "n": len(rows),
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+        "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+    }
+
+
+def _line(name: str, s: dict) -> str:
+    return (
+        f"{name:22s} recall {s['recall']} precision {s['precision']}"
+        f" ({s['fn']} missed, {s['fp']} false alarms, n={s['n']})"
+    )
+
+
+def leave_one_writer_out(thresholds: list[float], strong: list[float]) -> None:
+    """Held-out figures of the urgency detector with the corpus in the learned part."""
+    from classifiers import urgency
+    from classifiers.text import normalize
+
+    def rows_of(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    base = [r for name in urgency.BASE_TRAINING_FILES for r in rows_of(OWN_DATA / name)]
+    corpus = rows_of(OWN_DATA / urgency.CORPUS_FILE)
+    ordinary = [
+        {**r, "urgent": False} for name in urgency.ORDINARY_FILES for r in rows_of(OWN_DATA / name)
+    ]
+    writers = sorted({r["writer"] for r in corpus})
+    held = {
+        name: rows_of(OWN_DATA / name)
+        for name in ("urgency_fresh.jsonl", "urgency_nearmiss_test.jsonl")
+    }
+    original = urgency._learned_model, urgency.LEARNED_THRESHOLD, urgency.LEARNED_STRONG_THRESHOLD
+
+    def fitted(rows):
+        model = urgency._LearnedUrgency(
+            [normalize(r["text"]) for r in rows], [bool(r["urgent"]) for r in rows]
+        )
+        return lambda: model
+
+    try:
+        for threshold, strong_threshold in ((t, s) for t in thresholds for s in strong):
+            urgency.LEARNED_THRESHOLD = threshold
+            urgency.LEARNED_STRONG_THRESHOLD = strong_threshold
+            print(f"-- learned threshold {threshold}, without a danger cue {strong_threshold}")
+            urgency._learned_model = fitted(base)
+            before = {w: _scores([r for r in corpus if r["writer"] == w]) for w in writers}
+            for w in writers:
+                print(_line(f"before {w}", before[w]))
+            print(_line("before pooled", _scores(corpus)))
+            outs = []
+            for w in writers:
+                others = [r for r in corpus + ordinary if r["writer"] != w]
+                urgency._learned_model = fitted(base + others)
+                out = [r for r in corpus if r["writer"] == w]
+                print(_line(f"LOWO {w}", _scores(out)))
+                outs.append((out, _scores(out)))
+            tp = sum(s["tp"] for _, s in outs)
+            fn = sum(s["fn"] for _, s in outs)
+            fp = sum(s["fp"] for _, s in outs)
+            print(
+                f"{'LOWO pooled':22s} recall {tp / (tp + fn):.3f} precision"
+                f" {tp / (tp + fp):.3f} ({fn} missed, {fp} false alarms)"
+            )
+            urgency._learned_model = fitted(base + corpus + ordinary)
+            for name, rows in held.items():
+                print(_line(f"all {name.split('.')[0]}", _scores(rows)))
+            flagged = other = 0
+            for w in sorted({r["writer"] for r in ordinary}):  # false alarms, writer held out
+                urgency._learned_model = fitted(
+                    base + [r for r in corpus + ordinary if r["writer"] != w]
+                )
+                results = [detect_urgency(r["text"]) for r in ordinary if r["writer"] == w]
+                flagged += sum(u.urgent for u in results)
+                other += sum(u.urgent and u.type == "other" for u in results)
+            print(
+                f"ordinary short requests flagged (phone corpus, writer held out): {flagged}"
+                f" of {len(ordinary)}, {other} of them by the learned part without a cue"
+            )
+    finally:
+        (
+            urgency._learned_model,
+            urgency.LEARNED_THRESHOLD,
+            urgency.LEARNED_STRONG_THRESHOLD,
+        ) = original
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--errors", action="store_true", help="list misclassified lines")
@@ -57,7 +162,16 @@ def main() -> None:
         "urgency_holdout.jsonl: written after the rules were frozen)",
     )
     parser.add_argument("--cv", action="store_true", help="5-fold CV of the learned part")
+    parser.add_argument("--loso", action="store_true", help="leave one corpus writer out")
+    parser.add_argument("--thresholds", default="0.4", help="learned thresholds for --loso")
+    parser.add_argument("--strong", default="0.8", help="thresholds without a danger cue")
     args = parser.parse_args()
+    if args.loso:
+        leave_one_writer_out(
+            [float(t) for t in args.thresholds.split(",")],
+            [float(t) for t in args.strong.split(",")],
+        )
+        return
     if args.cv:
         learned_part_cv()
         return

@@ -38,8 +38,9 @@ from pathlib import Path
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
-from dispatch.duplicate_index import DuplicateIndex, IndexedOrder, thresholds_from
-from dispatch.duplicates import compare, features
+from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
+from dispatch.duplicate_pairs import apart, pair_vector, weight_of
+from dispatch.duplicate_vectors import ProblemVectors
 
 DATA = Path(__file__).with_name("data")
 DEV_ORDERS, DEV_NEW = DATA / "dup_dev_orders.jsonl", DATA / "dup_dev_new.jsonl"
@@ -106,19 +107,26 @@ def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
     """Every pair inside a group, scored on its own: a pair of repeats is one incident
     (a positive), a pair with a near miss is not. Recall over the positives and the
     share of negatives matched, at the suggest and certain levels."""
-    thresholds = thresholds_from(settings)
+    index = DuplicateIndex.from_settings(settings)
     groups: dict[str, list[dict]] = {}
-    for record in pairs:
-        groups.setdefault(str(record["group"]), []).append(record)
+    for item in pairs:
+        groups.setdefault(str(item["group"]), []).append(item)
     counts: Counter[str] = Counter()
     for records in groups.values():
-        found = [features(r["text"], r.get("address") or None) for r in records]
+        found = [index.record(r["text"], r.get("address") or None, None) for r in records]
         for i, j in combinations(range(len(records)), 2):
             same = records[i]["role"] == records[j]["role"] == "repeat"
             counts["positive" if same else "negative"] += 1
-            # either may be the new one: the later request is compared with the older order
-            match = compare(found[j], found[i], thresholds)
-            for level, hit in (("suggest", match), ("certain", match and match.certain)):
+            # either may be the new one: the later request is compared with the older order;
+            # bigram weights as in an index of a thousand orders that holds only these two
+            held = Counter(found[i].whole) + Counter(found[j].whole)
+            if apart(found[j], found[i]):
+                continue
+            vector = pair_vector(found[j], found[i], lambda g, held=held: weight_of(held[g], 0))
+            probability = index.model.probability(vector)
+            suggest = probability >= index.suggest
+            certain = probability >= index.certain
+            for level, hit in (("suggest", suggest), ("certain", certain)):
                 if hit:
                     counts[f"{level}_{'true' if same else 'false'}"] += 1
     positive, negative = counts["positive"] or 1, counts["negative"] or 1
@@ -147,10 +155,10 @@ def default_settings() -> ClassifierSettings:
     return load_settings(environ={}).classifiers
 
 
-def indexed(record: dict) -> IndexedOrder:
-    content, address = record["content"], record.get("address") or None
+def indexed(index: DuplicateIndex, item: dict) -> IndexedOrder:
+    content, address = item["content"], item.get("address") or None
     return IndexedOrder(
-        str(record["id"]),
+        str(item["id"]),
         content,
         address,
         "registered",
@@ -158,14 +166,16 @@ def indexed(record: dict) -> IndexedOrder:
         "12345",
         "agent",
         (),
-        features(content, address, record.get("district") or None),
+        index.record(content, address, item.get("district") or None),
     )
 
 
-def build(settings: ClassifierSettings, orders: Iterable[dict]) -> DuplicateIndex:
-    index = DuplicateIndex.from_settings(settings)
-    for record in orders:
-        index.put(indexed(record))
+def build(
+    settings: ClassifierSettings, orders: Iterable[dict], vectors: ProblemVectors | None = None
+) -> DuplicateIndex:
+    index = DuplicateIndex.from_settings(settings, vectors)
+    for item in orders:
+        index.put(indexed(index, item))
     return index
 
 
@@ -244,19 +254,16 @@ def scale_run(settings: ClassifierSettings, size: int, queries: list[dict]) -> d
     """Build time and query latency with `size` synthetic open orders."""
     world = World(seed=size)
     records = list(world.orders(size))
-    features.cache_clear()
     started = time.perf_counter()
     index = build(settings, records)
     build_seconds = time.perf_counter() - started
     # requests about open orders (repeats) and fresh ones, as a hotline gets them
     asked = queries + [world.repeat(r, f"Q{i}") for i, r in enumerate(records[:1000])]
     asked += list(world.orders(1000, prefix="Q"))
-    features.cache_clear()
     latencies, best, cpu, suggested = [], [], [], 0
     for request in asked:
         walls, cpus = [], []
         for _ in range(REPEATS):  # each time from the text, as a new request would be
-            features.cache_clear()
             started, started_cpu = time.perf_counter(), time.thread_time()
             found = ask(index, request)
             walls.append((time.perf_counter() - started) * 1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from accounts.domain import Actor, Role, UnitRef
@@ -9,6 +11,7 @@ from app.db import unit_of_work
 from app.factory import create_app
 from app.keys import DUPLICATES, SESSIONS, SUGGESTER
 from classifiers import Record, train
+from dispatch.reading_pool import read_text
 from dispatch.storage import Category, Unit
 from tests.api.conftest import Api, make_api, seed
 from tests.conftest import FakeClock, make_settings
@@ -178,8 +181,10 @@ async def test_a_certain_repeat_is_merged_and_settled_orders_are_not_offered(api
         content="文化路与新华街交叉口的红绿灯坏了,车辆乱成一团",
         address="东湖区文化路与新华街交叉口",
     )
+    # certain: the same crossing and problem, nearly the same words (a paraphrase such as
+    # 文化路新华街路口信号灯不亮 is shown to the agent, not merged without asking)
     repeat = await api.register(
-        content="文化路新华街路口信号灯不亮,交通很乱", address="文化路新华街路口"
+        content="文化路与新华街交叉口的红绿灯坏了,车都乱了", address="文化路与新华街交叉口"
     )
     [duplicate] = repeat["suggestions"]["duplicates"]
     assert duplicate["number"] == first["number"] and duplicate["certain"] is True
@@ -289,3 +294,64 @@ async def test_a_new_category_is_known_to_the_next_registration(api):
     await api.call("POST", "/api/v1/categories", "admin", new, expect=201)
     order = await api.call("POST", "/api/v1/orders", "agent", body, expect=201)
     assert order["category"] == "LD"
+
+
+async def test_unseen_texts_are_read_by_worker_processes_with_the_same_answers(
+    aiohttp_client, sqlite_url, tmp_path
+):
+    """dispatch/reading_pool.py: the reading of a new text moves to a worker process (off
+    the event loop) and answers exactly what the process itself would; a KB edit reaches
+    the workers with the next reading."""
+    settings = make_settings(sqlite_url)
+    settings.classifiers.category_model = str(_model_dir(tmp_path))
+    settings.classifiers.reading_workers = 1
+    api = Api(await aiohttp_client(create_app(settings, now=FakeClock(), scanner=False)))
+    await seed(api)
+    suggester = api.client.app[SUGGESTER]
+    pool = suggester.pool
+    assert pool is not None and pool.workers == 1
+
+    async def ask(text: str) -> dict:
+        return await api.call("POST", "/api/v1/suggestions", "agent", {"content": text})
+
+    await ask("小区物业不管楼道垃圾")  # starts the workers; answered in-process meanwhile
+    for i in range(300):
+        if pool.ready:
+            break
+        await ask(f"公交车不按站停车 {i}")  # a new text each time: read, not remembered
+        await asyncio.sleep(0.1)
+    assert pool.ready
+    texts = ["物业费乱收费,电梯也坏了", "出租车拒载还绕路", "楼下着火了有人被困", "公积金怎么提取"]
+    before = pool.answered
+    for text in texts:
+        answer = await ask(text)
+        kb, urgency, labels, request_type = read_text(
+            suggester.category_model, suggester.kb.index, text, None, "12345", 3
+        )
+        assert answer["kb"] == kb and answer["urgency"] == urgency
+        assert answer["type"] == request_type
+        assert [(c["label"], c["score"]) for c in answer["category"]] == [
+            (label, round(score, 4)) for label, score in labels
+        ]
+    assert pool.answered == before + len(texts)
+    assert (await ask("楼下着火了"))["urgency"]["linkage"] == "119"
+
+    # a new KB entry: the next unseen text is searched in the new index by the workers
+    entry = {
+        "id": "kb-dog-001",
+        "title": "犬只登记办理指南",
+        "questions": ["养狗怎么办理犬只登记"],
+        "answer": "携带犬只免疫证明到辖区派出所办理犬只登记。",
+        "category": "GA",
+        "unit": "ZJJ",
+    }
+    await api.call("POST", "/api/v1/kb/entries", "supervisor", entry, expect=201)
+    await api.call("POST", "/api/v1/kb/entries/kb-dog-001/review", "supervisor", {})
+    await api.call("POST", "/api/v1/kb/entries/kb-dog-001/publish", "supervisor", {})
+    for i in range(100):
+        found = await ask(f"我家养了条狗要去哪里登记 {i}")
+        if pool.ready and found["kb"]:
+            break
+        await asyncio.sleep(0.1)
+    assert found["kb"][0]["id"] == "kb-dog-001"
+    assert pool.answered > before + len(texts)

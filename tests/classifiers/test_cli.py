@@ -126,3 +126,15 @@ def test_missing_and_corrupt_model_dir(tmp_path):
 
 def test_empty_text_is_a_clear_error(small_model):
     _assert_clean_error(run_cli("predict", "--model", str(small_model), "   "))
+
+
+def test_no_phone_corpus_trains_without_the_short_pipeline(tmp_path):
+    out = tmp_path / "plain"
+    data = OWN_DATA / "phone_holdout.jsonl"
+    result = run_cli(
+        "train", "--data", str(data), "--out", str(out), "--cv-folds", "0", "--no-phone-corpus"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.joblib").is_file() and not (out / "short_model.joblib").exists()
+    metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    assert metadata["supplement"]["used"] == 0

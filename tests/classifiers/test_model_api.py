@@ -14,6 +14,7 @@ from classifiers.char_features import CharTfidf
 from classifiers.exceptions import ModelNotFound, TrainingError
 from classifiers.model import TextClassifier
 from classifiers.text import MAX_CHARS, build_document, normalize
+from classifiers.training import load_phone_corpus
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +75,11 @@ def test_unit_field_trains_a_unit_recommender(tmp_path):
     ]
     path = tmp_path / "units.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    clf = train(read_records(path), field="unit", cv_folds=0)
+    clf = train(read_records(path), field="unit", cv_folds=0, supplement=load_phone_corpus())
     assert clf.metadata["field"] == "unit"
     assert clf.predict("家里没有自来水", k=1)[0][0] == "水务局"
+    # the short-request corpus has other labels: never learned by this model
+    assert clf.short_pipeline is None and clf.metadata["supplement"]["used"] == 0
 
 
 def test_single_label_is_rejected(tmp_path):
@@ -115,23 +118,26 @@ def test_self_training_adds_confident_unlabelled_messages():
     assert plain.metadata["self_training"] == {"unlabelled": 0, "pseudo_labelled": 0}
 
 
-def test_short_requests_have_the_training_prior_divided_out(model):
-    """The stored prior is the training weight per label; a short request's
-    probabilities are p * prior^-power (renormalised), a long letter's are the
-    calibrator's own."""
-    prior = np.asarray(model.metadata["class_prior"])
+def test_short_requests_go_to_the_short_pipeline_with_its_prior_divided_out(model):
+    """A model trained with the short-request corpus answers short documents with its
+    short pipeline, p * prior^-power (renormalised) with that pipeline's training prior;
+    a long letter gets the main pipeline's calibrated probabilities unchanged."""
+    assert model.short_pipeline is not None  # saved and loaded with the model (CLI)
+    assert model.metadata["supplement"]["used"] > 0
+    prior = np.asarray(model.metadata["short_class_prior"])
     assert len(prior) == len(model.labels) and abs(prior.sum() - 1) < 1e-4
     power = model.metadata["settings"]["short_prior_power"]
     assert power > 0
     short = build_document("小区门口的路灯坏了好几天")
     long = build_document("小区门口的路灯坏了好几天，" * 20)
     assert len(short) <= model.metadata["settings"]["short_chars"] < len(long)
-    raw = TextClassifier(pipeline=model.pipeline).predict_proba_docs([short, long])
+    raw_short = TextClassifier(pipeline=model.short_pipeline).predict_proba_docs([short])[0]
+    raw_long = TextClassifier(pipeline=model.pipeline).predict_proba_docs([long])[0]
     got = model.predict_proba_docs([short, long])
-    expected = raw[0] * prior**-power
+    expected = raw_short * prior**-power
     np.testing.assert_allclose(got[0], expected / expected.sum(), rtol=1e-5)
-    np.testing.assert_allclose(got[1], raw[1])
-    assert not np.allclose(got[0], raw[0])
+    np.testing.assert_allclose(got[1], raw_long, rtol=1e-6)
+    np.testing.assert_allclose(model.predict_proba_docs([short])[0], got[0], rtol=1e-6)
 
 
 def test_calibrator_is_fitted_on_the_masked_rows_only():

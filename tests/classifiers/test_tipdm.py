@@ -1,9 +1,12 @@
 """Accuracy floors on the TipDM 2020 data (skipped when ../shared/data is absent).
 
-Measured (benchmarks/classifiers/RESULTS.md): test accuracy 0.909, macro-F1 0.908,
-phone_holdout accuracy 0.914 (model trained on labelled.jsonl). Floors only on data no
-choice was tuned on: the test split and ``phone_holdout.jsonl`` (phone_style.jsonl and
-phone_dev.jsonl informed the keyword list); the floors sit a little below.
+Floors only on data the model under test was not trained on, a little below the
+measured figures (benchmarks/classifiers/RESULTS.md): the TipDM test split (model on
+train.jsonl plus the short-request corpus, as the CLI trains), and two writers of the
+corpus held out — the project's round-one sets (phone_holdout among them) and blind3 —
+from a model trained on labelled.jsonl plus the corpus rows of the other writers.
+Measured: test 0.909 / macro-F1 0.914; round-one sets 0.955, blind3 0.864,
+phone_holdout 0.957 (no self-training here).
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ import pytest
 from clf_helpers import OWN_DATA
 
 from classifiers import evaluate, load_model, read_records, train
+from classifiers.training import load_phone_corpus
+
+HELD_OUT_WRITERS = {"project_round1", "blind3"}
 
 
 @pytest.fixture(scope="module")
 def tipdm_model(tipdm_dir, tmp_path_factory):
     model = train(
-        read_records(tipdm_dir / "train.jsonl"), taxonomy=tipdm_dir / "taxonomy.jsonl", cv_folds=0
+        read_records(tipdm_dir / "train.jsonl"),
+        taxonomy=tipdm_dir / "taxonomy.jsonl",
+        cv_folds=0,
+        supplement=load_phone_corpus(),
     )
     out = tmp_path_factory.mktemp("tipdm") / "category"
     model.save(out)
@@ -33,17 +42,34 @@ def test_fixed_split_accuracy_floor(tipdm_model, tipdm_dir):
 
 @pytest.fixture(scope="module")
 def labelled_model(tipdm_dir):
-    return train(
+    corpus = load_phone_corpus()
+    model = train(
         read_records(tipdm_dir / "labelled.jsonl"),
         taxonomy=tipdm_dir / "taxonomy.jsonl",
         cv_folds=0,
+        supplement=[r for r in corpus if r.raw["writer"] not in HELD_OUT_WRITERS],
     )
+    assert model.short_pipeline is not None
+    return model
+
+
+def _held_out(writer):
+    return [r for r in load_phone_corpus() if r.raw["writer"] == writer]
+
+
+@pytest.mark.parametrize(
+    ("writer", "n", "floor"), [("project_round1", 355, 0.93), ("blind3", 280, 0.83)]
+)
+def test_held_out_writer_accuracy_floor(labelled_model, writer, n, floor):
+    report = evaluate(labelled_model, _held_out(writer), "label")
+    assert report["n"] == n
+    assert report["accuracy"] >= floor
 
 
 def test_phone_holdout_accuracy_floor(labelled_model):
     report = evaluate(labelled_model, read_records(OWN_DATA / "phone_holdout.jsonl"), "label")
     assert report["n"] == 70
-    assert report["accuracy"] >= 0.87
+    assert report["accuracy"] >= 0.9
 
 
 def test_short_requests_are_not_pulled_to_urban_construction(labelled_model):

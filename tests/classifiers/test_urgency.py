@@ -68,17 +68,41 @@ def _rates(name):
     return recall, precision
 
 
-# Floors only on sets never used for fitting or tuning (urgency.jsonl, urgency_holdout
-# and urgency_negatives train the learned part). Measured: fresh 0.925 / 0.949,
-# near-miss 1.000 / 0.909 (RESULTS.md); fresh recall is below the 0.95 target.
+# Floors only on sets never used for fitting or tuning (the learned part's training
+# files and the retired evaluation sets of urgency_corpus.jsonl are fitted). Measured:
+# fresh 0.975 / 0.951, near-miss 1.000 / 0.909 (RESULTS.md, issue 13 fourth round).
 @pytest.mark.parametrize(
     ("name", "min_recall", "min_precision"),
-    [("urgency_fresh.jsonl", 0.9, 0.88), ("urgency_nearmiss_test.jsonl", 0.95, 0.9)],
+    [("urgency_fresh.jsonl", 0.95, 0.9), ("urgency_nearmiss_test.jsonl", 0.95, 0.9)],
 )
 def test_held_out_urgency_sets_meet_floors(name, min_recall, min_precision):
     recall, precision = _rates(name)
     assert recall >= min_recall
     assert precision >= min_precision
+
+
+def test_held_out_sets_are_not_training_rows():
+    from classifiers.text import normalize
+    from classifiers.urgency import training_rows
+
+    trained = {normalize(row["text"]) for row in training_rows()}
+    for name in ("urgency_fresh.jsonl", "urgency_nearmiss_test.jsonl"):
+        rows = [json.loads(line) for line in (OWN_DATA / name).read_text().splitlines()]
+        assert not trained & {normalize(row["text"]) for row in rows}
+
+
+def test_an_alarm_without_a_danger_word_shows_what_weighed():
+    """No rule or type cue names this danger; the learned part, very sure, raises the
+    alarm and the banner shows the character pairs that weighed most."""
+    result = detect_urgency("隔壁楼的阳台整个往下掉水泥块，下面还有人在走")
+    assert result.urgent and result.type == "other" and result.linkage == "110"
+    assert 1 <= len(result.matched) <= 3
+    assert all(
+        len(m) == 2 and m in "隔壁楼的阳台整个往下掉水泥块下面还有人在走" for m in result.matched
+    )
+    # the same learned evidence never overrides a hazard report or a past event
+    assert not detect_urgency("隔壁楼的阳台老是往下掉水泥块，担心砸到人").urgent
+    assert not detect_urgency("上个星期隔壁楼的阳台往下掉水泥块").urgent
 
 
 def test_long_ordinary_web_message_is_not_urgent():
@@ -118,6 +142,7 @@ def test_a_figure_of_speech_is_no_cry_for_help():
     assert not detect_urgency("救命啊,公积金提取的材料到底要交几次").urgent
     assert not detect_urgency("停电一整天了,快来人修一下").urgent
     assert not detect_urgency("前天楼道里着过火,赶紧把烧坏的东西清走吧").urgent
+    assert not detect_urgency("救救我吧,楼上天天装修吵到半夜").urgent
     assert detect_urgency("救命,楼道里着火了,我们下不去").urgent
 
 

@@ -744,8 +744,8 @@ THRESHOLDS = [
     ("scanner.interval_seconds", "超期扫描间隔(秒)"),
     ("classifiers.auto_dispatch_confidence", "智能派单置信度阈值"),
     ("classifiers.duplicate_days", "疑似重复:比对天数"),
-    ("classifiers.duplicate_threshold", "疑似重复:相似度阈值"),
-    ("classifiers.duplicate_certain", "确定重复:相似度阈值"),
+    ("classifiers.duplicate_threshold", "疑似重复:概率阈值"),
+    ("classifiers.duplicate_certain", "确定重复:概率阈值"),
     ("classifiers.duplicate_auto_merge", "确定重复时自动并单"),
     ("kpi.three_rate_weights", "三率权重"),
 ]
@@ -764,6 +764,8 @@ SUB_KEYS = {
 
 
 def _shown(key: str, value: Any) -> str:
+    if value is None:  # the duplicate thresholds: chosen with the pair model unless set
+        return "随模型(未设置)"
     if key == "calendar.working_hours":
         return "、".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in value)
     if key == "deadlines.warning_ratio":

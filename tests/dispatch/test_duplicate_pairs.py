@@ -1,0 +1,87 @@
+"""The pair similarity of duplicates (并单) without an index: one way to write numbers,
+the rules that keep two places apart, the problem kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from dispatch.duplicate_pairs import FEATURES, apart, canonical, load_model, record, weight_of
+from dispatch.problem_kinds import kinds_of
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("梅溪苑五栋", "梅溪苑5号楼"),
+        ("梅溪苑5幢", "梅溪苑5栋"),
+        ("星桥花园12-1", "星桥花园12号楼一单元"),
+        ("二十三号楼", "23栋"),
+    ],
+)
+def test_one_building_written_two_ways(a, b):
+    assert canonical(a) == canonical(b)
+
+
+def test_numbers_and_widths():
+    assert canonical("阳光花园 三号楼") == "阳光花园3栋"
+    assert canonical("一百零五号") == "105号"
+    assert canonical("ABC小区３栋") == "abc小区3栋"
+    assert canonical("往北五十米") == "往北50米"
+    assert canonical("一直没人管,十分难受") == "一直没人管,十分难受"  # words stay words
+
+
+def test_the_numbers_a_record_keeps():
+    found = record("12-1的电梯老出故障", "云埠区星桥花园")
+    assert (found.buildings, found.units, found.district) == ({"12"}, {"1"}, "云埠")
+    assert record("x", "兰汀大道188号3栋").houses == {"188"}
+    assert record("x", "菖蒲湾小区北门").district is None  # 小区 is no district
+    assert record("x", "锦华大厦B座").buildings == record("x", "锦华大厦b栋").buildings == {"b"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("桑梓苑2栋", "桑梓苑6栋"),  # other building
+        ("竹溪路1号", "竹溪路200号"),  # other house
+        ("星桥花园12-1", "星桥花园12-3"),  # other unit
+        ("青岚区荷风苑", "松陂区荷风苑"),  # other district
+        ("鼎盛物流园A区", "鼎盛物流园C区"),  # other zone
+    ],
+)
+def test_places_told_apart_by_what_both_say(a, b):
+    assert apart(record("电梯坏了", a), record("电梯坏了", b))
+
+
+def test_a_side_that_says_less_is_not_apart():
+    assert not apart(record("电梯坏了", "桑梓苑2栋"), record("电梯坏了", "桑梓苑"))
+    assert not apart(record("电梯坏了", "云埠区桑梓苑"), record("电梯坏了", "桑梓苑"))
+
+
+def test_rare_bigrams_weigh_more_alike_at_any_size():
+    assert weight_of(0, 10) == 1.0
+    assert weight_of(1, 100_000) == 1.0  # one order in 100,000: a name
+    assert weight_of(5_000, 100_000) == pytest.approx(weight_of(50, 1_000), abs=0.01)
+    assert weight_of(50_000, 100_000) < 0.15  # half of all orders: an everyday word
+
+
+def test_the_shipped_models_fit_the_features():
+    for with_vectors in (True, False):
+        model = load_model(with_vectors)
+        assert len(model.coefficients) == len(FEATURES)
+        assert 0 < model.suggest < model.certain <= 1
+
+
+def test_problem_kinds():
+    assert "garbage" in kinds_of("楼道垃圾堆积没人清理")
+    assert "noise" in kinds_of("晚上吵得睡不着")
+    assert "streetlight" in kinds_of("路灯不亮")
+    assert kinds_of("公积金怎么提取") == frozenset()
+
+
+def test_a_word_may_name_several_kinds():
+    assert {"garbage", "fire_safety"} <= kinds_of("楼梯间被杂物堵满了,万一着火跑不出去")
+
+
+def test_a_smell_alone_is_a_qualifier():
+    assert kinds_of("楼道里一股臭味") == {"~odor"}
+    assert "~odor" not in kinds_of("垃圾堆着没人收,一股臭味")

@@ -1,0 +1,68 @@
+"""Floors for duplicate detection (并单) on held-out data only: each labelled set is
+scored by a pair model fitted (and its thresholds chosen) on the other sets, as
+benchmarks/duplicates/bench_loso.py reports it (RESULTS.md). The dev sets share one
+writing style; blind1-3 were written by three other evaluators."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks.duplicates.bench_loso import (
+    Scored,
+    figures,
+    fitted,
+    load_sets,
+    problem_vectors,
+)
+
+ARGS = argparse.Namespace(C=1.0, max_false=0.10, certain_precision=0.97)
+
+
+@pytest.fixture(scope="module")
+def held_out() -> tuple[bool, dict[str, tuple[dict, dict]]]:
+    """set -> (suggest figures, certain figures), each from a model not fitted on it."""
+    vectors = problem_vectors()
+    scored = {name: Scored(*pair, vectors) for name, pair in load_sets().items()}
+    found = {}
+    for name, s in scored.items():
+        others = {k: v for k, v in scored.items() if k != name}
+        model = fitted(others, ARGS, vectors is not None)
+        tops = s.tops(model)
+        found[name] = (figures(tops, model.suggest), figures(tops, model.certain))
+    return vectors is not None, found
+
+
+def _pooled(rows: list[dict]) -> tuple[float, float, float]:
+    hit, false = sum(r["_hit"] for r in rows), sum(r["_false"] for r in rows)
+    repeats, n = sum(r["repeats"] for r in rows), sum(r["n"] for r in rows)
+    return hit / repeats, false / n, hit / max(hit + false, 1)
+
+
+def test_pooled_over_all_held_out_sets(held_out):
+    with_vectors, found = held_out
+    recall, false, _ = _pooled([s for s, _ in found.values()])
+    # measured 0.774 / 0.042 with the problem vectors, 0.717 / 0.037 without
+    assert recall >= (0.74 if with_vectors else 0.68)
+    assert false <= 0.06
+
+
+def test_each_held_out_set_keeps_false_pairs_near_the_limit(held_out):
+    _, found = held_out
+    for name, (suggest, _) in found.items():
+        assert suggest["false_pairs"] <= 0.12, name
+
+
+def test_outside_writers(held_out):
+    """blind2 and blind3: the wordings the lexicon scorer failed on (0.37 and 0.40)."""
+    with_vectors, found = held_out
+    recall, false, _ = _pooled([found[name][0] for name in ("blind2", "blind3")])
+    assert recall >= (0.48 if with_vectors else 0.40)
+    assert false <= 0.10
+
+
+def test_certain_merges_are_precise(held_out):
+    _, found = held_out
+    recall, false, precision = _pooled([c for _, c in found.values()])
+    assert precision >= 0.95 and false <= 0.01 and recall >= 0.25
