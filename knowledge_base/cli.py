@@ -1,4 +1,4 @@
-"""`python -m knowledge_base`: import a KB JSONL file, search from the shell.
+"""`python -m knowledge_base`: import a KB JSONL file, search or evaluate from the shell.
 
 Entrypoint only: parses arguments, calls services, prints results. Every expected
 failure is one line on stderr and exit status 1 (2 for usage errors, from argparse).
@@ -18,7 +18,7 @@ from app.db import create_engine, session_factory
 from knowledge_base import services
 from knowledge_base.exceptions import KnowledgeBaseError, StorageUnavailable
 from knowledge_base.live_index import KnowledgeBase
-from knowledge_base.records import read_queries, read_records
+from knowledge_base.records import read_labelled_queries, read_queries, read_records
 from knowledge_base.storage import ensure_schema
 
 DB_HELP = (
@@ -76,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     searching.add_argument("--json", action="store_true", help='print [{"id","title","score"}]')
     searching.add_argument("--category", help="only entries of this category code")
     searching.add_argument("--hotline", help="only entries answering for this hotline")
+    evaluating = commands.add_parser(
+        "evaluate",
+        help="top-1 / top-5 of the search on labelled queries",
+        description=(
+            'Search each {"q", "id"} line of a JSONL file (id: the entry that answers it) '
+            "among published entries valid today, exactly as `search` and the agent "
+            "console do, and print the share found first and among the first five."
+        ),
+    )
+    evaluating.add_argument("--data", type=Path, required=True, help='JSONL of {"q", "id"}')
+    evaluating.add_argument("--db", required=True, help=DB_HELP)
+    evaluating.add_argument("--json", action="store_true", help='print {"n","top1","top5"}')
     return parser
 
 
@@ -110,18 +122,40 @@ async def _import(args: argparse.Namespace, url: str) -> None:
     )
 
 
+async def _load(url: str) -> KnowledgeBase:
+    engine = create_engine(url)
+    try:
+        await ensure_schema(engine)
+        return await KnowledgeBase.load(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _evaluate(args: argparse.Namespace, url: str) -> None:
+    pairs = read_labelled_queries(args.data)
+    if not pairs:
+        raise KnowledgeBaseError(f"no queries in {args.data}")
+    kb = await _load(url)
+    top1 = top5 = 0
+    for query, expected in pairs:
+        ids = [hit.external_id for hit in kb.search(query, 5)]
+        top1 += ids[:1] == [expected]
+        top5 += expected in ids
+    n = len(pairs)
+    result = {"n": n, "top1": round(top1 / n, 4), "top5": round(top5 / n, 4)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"n={n} top1={result['top1']:.3f} top5={result['top5']:.3f}")
+
+
 async def _search(args: argparse.Namespace, url: str) -> None:
     if (args.query is None) == (args.queries is None):
         raise KnowledgeBaseError("give either a query or --queries FILE, not both or neither")
     if args.top <= 0:
         raise KnowledgeBaseError("--top must be at least 1")
     queries = read_queries(args.queries) if args.queries else [args.query]
-    engine = create_engine(url)
-    try:
-        await ensure_schema(engine)
-        kb = await KnowledgeBase.load(session_factory(engine))
-    finally:
-        await engine.dispose()
+    kb = await _load(url)
     for query in queries:
         hits = kb.search(query, args.top, category=args.category, hotline=args.hotline)
         if args.json:
@@ -135,7 +169,7 @@ async def _search(args: argparse.Namespace, url: str) -> None:
 
 def _check_sqlite_file(url: str, command: str) -> None:
     """Searching never creates an empty database by accident."""
-    if url.startswith("sqlite") and command == "search":
+    if url.startswith("sqlite") and command in ("search", "evaluate"):
         path = url.split(":///", 1)[-1]
         if path and ":memory:" not in path and not Path(path).is_file():
             raise StorageUnavailable(f"database file not found: {path}")
@@ -146,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = database_url(args.db)
         _check_sqlite_file(url, args.command)
-        runner = _import if args.command == "import" else _search
+        runner = {"import": _import, "search": _search, "evaluate": _evaluate}[args.command]
         asyncio.run(runner(args, url))
     except KnowledgeBaseError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Paraphrase evaluation: top-k accuracy of an index on `{"q", "expected"}` queries.
 
-The paraphrase set is split in two halves by line parity: `dev` (even lines) and
-`held_out` (odd lines); weights are chosen on one half and reported on the other
-(2-fold cross-validation, `benchmarks/knowledge_base/bench_accuracy.py --cv`).
+Held-out figures come from `benchmarks/knowledge_base/bench_loso.py`: what search
+learned (`learned.py`) is learned from all paraphrase sets but one and scored on that
+one. `load_paraphrases` still offers the old halves of our own set by line parity
+(`dev` = even lines, `held_out` = odd lines), but the shipped files learned from both.
 
 A second check needs no hand-written queries at all: leave one variant out. Each
 title / question variant of an entry in turn is removed from the index and used as

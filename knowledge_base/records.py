@@ -120,3 +120,20 @@ def read_queries(path: Path) -> list[str]:
             raise InvalidRecord(f'{path}:{number}: expected an object with a string "q"')
         queries.append(record["q"])
     return queries
+
+
+def read_labelled_queries(path: Path) -> list[tuple[str, str]]:
+    """Evaluation file: `{"q", "id"}` per line (`expected` is accepted for `id`)."""
+    pairs = []
+    for number, line in _lines(path):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            record = {}
+        query, expected = record.get("q"), record.get("id", record.get("expected"))
+        if not isinstance(query, str) or not isinstance(expected, str):
+            raise InvalidRecord(f'{path}:{number}: expected an object with strings "q" and "id"')
+        pairs.append((query, expected))
+    return pairs

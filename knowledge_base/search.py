@@ -1,21 +1,22 @@
 """In-memory knowledge-base search index. Pure: documents in, ranked hits out.
 
-Ranking, in three steps:
-1. the backbone is BM25 over character unigrams + bigrams of title + question variants;
-   BM25 of the whole answer (same tokens, own length statistics) is added with a
-   smaller weight, because callers often ask about a detail only the answer states,
-   and BM25 of pinyin syllables with a small weight catches homophone typos. The raw
-   scores are summed: they share one scale (the same query tokens against similar
-   fields), so no channel is inflated by dividing it by a weak best score;
-2. the best `candidates` of that sum get a small bonus, relative to the best score,
-   for rapidfuzz similarity between the query and an entry's title / question
-   variants (a tie-breaker for word order, not a second opinion);
-3. category / hotline filters mask documents before anything is ranked.
+Ranking (issue 13, fourth round):
+1. the backbone is plain BM25 over character unigrams + bigrams of title + question
+   variants + answer, no synonyms, no fillers: on paraphrases written elsewhere it beat
+   every hand-tuned fusion we had;
+2. eight features, the BM25 ones each divided by their best value over the index:
+   that backbone score, BM25 of title + questions alone and of the answer alone, BM25
+   of pinyin syllables (homophone typos), BM25 after the synonym / filler table, BM25
+   of the query's mined aliases (出国 → 护照), BM25 of the query's terms at their
+   learned weights (fillers near 0) and a rapidfuzz similarity to the closest title /
+   question variant (`learned.py` says what was learned and how); the best
+   `candidates` entries by the sum of the BM25 features form the pool;
+3. a logistic regression over those features (data/ranker.json) orders the pool; its
+   probability is the hit's score. Everything learned was learned from paraphrase
+   sets and measured leave-one-set-out (`benchmarks/knowledge_base/bench_loso`);
+4. category / hotline filters mask documents before anything is ranked.
 
-Why so plain: outside evaluators found a weighted fusion of five signals, tuned on our
-own paraphrases, below plain character BM25 on paraphrases written elsewhere
-(issue 13). Every weight here was chosen by cross-validation on our paraphrase set and
-on leave-one-variant-out queries from the KB itself (benchmarks/knowledge_base/).
+Nothing here names a KB entry, so the learned parts carry over to another centre's KB.
 
 BM25 is a scipy CSC matrix of precomputed term weights (docs × vocabulary): a query
 only touches the posting columns of its own terms, which keeps search in the low
@@ -25,7 +26,7 @@ milliseconds at 50k entries.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,26 +34,22 @@ from rapidfuzz import fuzz
 from scipy import sparse
 
 from knowledge_base.domain import SearchDocument, SearchHit
-from knowledge_base.text import char_tokens, normalize, pinyin_tokens
-
-Tokenizer = Callable[[str], list[str]]
+from knowledge_base.learned import Learned, shipped
+from knowledge_base.text import (
+    char_bigrams,
+    char_tokens,
+    normalize,
+    pinyin_tokens,
+    plain_normalize,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
-    """Ranking weights, relative to the title + questions character channel (1.0).
+    """BM25 parameters and the pool size; the feature weights are learned (ranker.json)."""
 
-    Chosen by cross-validation on the paraphrase set and leave-one-variant-out queries
-    (`benchmarks/knowledge_base/bench_accuracy.py`); the results were flat around
-    these values, so they are round numbers, not a fitted optimum.
-    """
-
-    k1: float = 1.2
+    k1: float = 1.5
     b: float = 0.75
-    answer_weight: float = 0.4
-    pinyin_weight: float = 0.1
-    # Bonus for fuzzy similarity, as a share of the query's best fused score.
-    fuzzy_weight: float = 0.1
     candidates: int = 30
     # Answers are indexed whole up to this length, which bounds the cost per entry.
     answer_chars: int = 2000
@@ -62,40 +59,79 @@ class SearchSettings:
     prune_from: int = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class TermCounts:
+    """Raw term frequencies of a field: docs × vocabulary, and each document's length."""
+
+    vocabulary: dict[str, int]
+    counts: sparse.csr_matrix
+    lengths: np.ndarray
+
+    @classmethod
+    def of(
+        cls, token_lists: Sequence[list[str]], vocabulary: dict[str, int] | None = None
+    ) -> TermCounts:
+        """`vocabulary` (when fields share one) must hold every token of `token_lists`."""
+        flat = list(itertools.chain.from_iterable(token_lists))
+        if vocabulary is None:
+            vocabulary = {token: i for i, token in enumerate(dict.fromkeys(flat))}
+        cols = np.fromiter(map(vocabulary.__getitem__, flat), np.int32, len(flat))
+        lengths = np.fromiter(map(len, token_lists), np.int32, len(token_lists))
+        indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        counts = sparse.csr_matrix(
+            (np.ones(len(cols), dtype=np.float32), cols, indptr),
+            shape=(len(token_lists), max(len(vocabulary), 1)),
+        )
+        counts.sum_duplicates()  # repeated tokens of a document become their frequency
+        return cls(vocabulary, counts, lengths)
+
+    def __add__(self, other: TermCounts) -> TermCounts:
+        """Two fields of the same documents over one vocabulary, as one field."""
+        if other.vocabulary is not self.vocabulary:
+            raise ValueError("only counts over the same vocabulary add up")
+        return TermCounts(self.vocabulary, self.counts + other.counts, self.lengths + other.lengths)
+
+
+def shared_counts(*fields: Sequence[list[str]]) -> list[TermCounts]:
+    """Term counts of several fields of the same documents over one vocabulary, so
+    they can be added (title + questions + answer from the two parts) without
+    another pass over the tokens."""
+    vocabulary: dict[str, int] = {}
+    for token_lists in fields:
+        for tokens in token_lists:
+            for token in tokens:
+                vocabulary.setdefault(token, len(vocabulary))
+    return [TermCounts.of(token_lists, vocabulary) for token_lists in fields]
+
+
 class Bm25Channel:
     """One BM25 field: term weights of every document, in a docs × terms CSC matrix."""
 
     def __init__(
         self,
-        token_lists: Sequence[list[str]],
+        field: Sequence[list[str]] | TermCounts,
         k1: float,
         b: float,
         *,
         max_df_share: float = 1.0,
         prune_from: int = 0,
     ) -> None:
-        """Terms found in more than `max_df_share` of the documents are dropped when
-        there are at least `prune_from` documents: their idf is small, their postings
-        are the longest, and in long fields they dominate the cost of a query."""
-        flat = list(itertools.chain.from_iterable(token_lists))
-        self.vocabulary = {token: i for i, token in enumerate(dict.fromkeys(flat))}
-        cols = np.fromiter(map(self.vocabulary.__getitem__, flat), np.int32, len(flat))
-        lengths = np.fromiter(map(len, token_lists), np.int32, len(token_lists))
-        n_docs = len(token_lists)
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        tf = sparse.csr_matrix(
-            (np.ones(len(cols), dtype=np.float32), cols, indptr),
-            shape=(n_docs, max(len(self.vocabulary), 1)),
-        )
-        tf.sum_duplicates()  # repeated tokens of a document become their term frequency
-        lengths = lengths.astype(np.float32)
+        """`field`: each document's tokens, or their `TermCounts`. Terms found in more
+        than `max_df_share` of the documents are dropped when there are at least
+        `prune_from` documents: their idf is small, their postings are the longest, and
+        in long fields they dominate the cost of a query."""
+        counted = field if isinstance(field, TermCounts) else TermCounts.of(field)
+        tf = counted.counts.copy()
+        n_docs = tf.shape[0]
+        lengths = counted.lengths.astype(np.float32)
         average = float(lengths.mean()) if n_docs and lengths.mean() > 0 else 1.0
         df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         norm = np.repeat(k1 * (1 - b + b * lengths / average), np.diff(tf.indptr))
         tf.data = idf[tf.indices] * tf.data * (k1 + 1) / (tf.data + norm)
         self.weights = tf.tocsc()
+        self.vocabulary = counted.vocabulary
         if n_docs >= prune_from and max_df_share < 1.0:
             common = df > max_df_share * n_docs
             self.vocabulary = {t: i for t, i in self.vocabulary.items() if not common[i]}
@@ -103,13 +139,17 @@ class Bm25Channel:
 
     def scores(self, tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every document for the query tokens (each counted once)."""
-        term_ids = {self.vocabulary[t] for t in tokens if t in self.vocabulary}
-        if not term_ids:
-            return np.zeros(self.n_docs, dtype=np.float32)
+        return self.weighted_scores(dict.fromkeys(tokens, 1.0))
+
+    def weighted_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+        """Sum over the terms of weight × the term's BM25 weight in each document."""
+        found = [(self.vocabulary[t], w) for t, w in terms.items() if t in self.vocabulary]
+        if not found:
+            return np.zeros(self.n_docs, dtype=np.float64)
         indptr, indices, data = self.weights.indptr, self.weights.indices, self.weights.data
-        slices = [slice(indptr[t], indptr[t + 1]) for t in term_ids]
+        slices = [slice(indptr[t], indptr[t + 1]) for t, _ in found]
         rows = np.concatenate([indices[s] for s in slices])
-        weights = np.concatenate([data[s] for s in slices])
+        weights = np.concatenate([data[s] * w for s, (_, w) in zip(slices, found, strict=True)])
         return np.bincount(rows, weights=weights, minlength=self.n_docs)
 
 
@@ -119,20 +159,23 @@ class DocumentTokens:
     cached by callers per (external id, version) so a refresh re-tokenizes only what
     changed."""
 
-    chars: list[str]
-    pinyin: list[str]
-    answer: list[str]
-    variants: list[str]  # normalised title and questions, for fuzzy re-ranking
+    questions: list[str]  # char 1-2-grams of title + questions, plain normalisation
+    answer: list[str]  # the same of the answer
+    pinyin: list[str]  # pinyin syllables of title + questions
+    synonyms: list[str]  # char 1-2-grams of everything after the synonym / filler table
+    variants: list[str]  # title and questions, plain normalisation, for rapidfuzz
 
 
 def tokenize(document: SearchDocument, settings: SearchSettings) -> DocumentTokens:
     content = document.content
-    questions = normalize(" ".join((content.title, *content.questions)))
+    questions = plain_normalize(" ".join((content.title, *content.questions)))
+    answer = content.answer[: settings.answer_chars]
     return DocumentTokens(
-        chars=char_tokens(questions),
+        questions=char_tokens(questions),
+        answer=char_tokens(plain_normalize(answer)),
         pinyin=pinyin_tokens(questions),
-        answer=char_tokens(normalize(content.answer[: settings.answer_chars])),
-        variants=[normalize(v).replace(" ", "") for v in (content.title, *content.questions)],
+        synonyms=char_tokens(normalize(f"{content.title} {' '.join(content.questions)} {answer}")),
+        variants=[plain_normalize(v).replace(" ", "") for v in (content.title, *content.questions)],
     )
 
 
@@ -145,27 +188,30 @@ class SearchIndex:
         settings: SearchSettings | None = None,
         *,
         tokens: Sequence[DocumentTokens] | None = None,
+        learned: Learned | None = None,
     ) -> None:
-        """`tokens`, when given, are `tokenize(d, settings)` of each document, in order."""
+        """`tokens`, when given, are `tokenize(d, settings)` of each document, in order;
+        `learned` defaults to the shipped files (benchmarks and training pass others)."""
         self.settings = s = settings or SearchSettings()
         self.documents = tuple(documents)
+        self.learned = learned or shipped()
         if tokens is None:
             tokens = [tokenize(d, s) for d in self.documents]
         if len(tokens) != len(self.documents):
             raise ValueError("one DocumentTokens per document is needed")
 
-        def channel(field: str, max_df_share: float = 1.0) -> Bm25Channel:
-            token_lists = [getattr(t, field) for t in tokens]
-            return Bm25Channel(
-                token_lists, s.k1, s.b, max_df_share=max_df_share, prune_from=s.prune_from
-            )
+        def channel(field: list[list[str]] | TermCounts, max_df_share: float = 1.0) -> Bm25Channel:
+            return Bm25Channel(field, s.k1, s.b, max_df_share=max_df_share, prune_from=s.prune_from)
 
-        # (channel, tokenizer applied to the normalised query, weight)
-        self._channels: list[tuple[Bm25Channel, Tokenizer, float]] = [
-            (channel("chars"), char_tokens, 1.0),
-            (channel("answer", s.answer_max_df_share), char_tokens, s.answer_weight),
-            (channel("pinyin"), pinyin_tokens, s.pinyin_weight),
-        ]
+        share = s.answer_max_df_share
+        questions, answers = shared_counts(
+            [t.questions for t in tokens], [t.answer for t in tokens]
+        )
+        self._all = channel(questions + answers, share)
+        self._questions = channel(questions)
+        self._answer = channel(answers, share)
+        self._pinyin = channel([t.pinyin for t in tokens])
+        self._synonyms = channel([t.synonyms for t in tokens], share)
         self._variants = [t.variants for t in tokens]
         self._masks: dict[tuple[str, str], np.ndarray] = {}
 
@@ -180,42 +226,76 @@ class SearchIndex:
         category: str | None = None,
         hotline: str | None = None,
     ) -> list[SearchHit]:
-        """The `top` best entries for `query`, best first; [] when nothing matches."""
-        normalized = normalize(query)
-        if not normalized or not self.documents or top <= 0:
+        """The `top` best entries for `query`, best first; [] when nothing matches
+        (also when the query is only question words: 怎么办, 的了吗)."""
+        if not normalize(query) or not self.documents or top <= 0:
             return []
-        allowed = self._allowed(category, hotline)
-        fused = np.zeros(len(self.documents), dtype=np.float64)
-        for channel, tokenize, weight in self._channels:
-            if weight:
-                fused += weight * channel.scores(tokenize(normalized))
-        if allowed is not None:
-            fused = np.where(allowed, fused, 0.0)
-        return self._rerank(normalized.replace(" ", ""), fused, top)
+        pool, features = self.features(query, category=category, hotline=hotline)
+        if not len(pool):
+            return []
+        ranker = self.learned.ranker
+        logits = features @ np.asarray(ranker.coefficients) + ranker.intercept
+        order = np.argsort(-logits, kind="stable")[:top]
+        probabilities = 1 / (1 + np.exp(-logits[order]))
+        return [
+            self._hit(int(pool[j]), float(p)) for j, p in zip(order, probabilities, strict=True)
+        ]
 
-    def _rerank(self, query: str, fused: np.ndarray, top: int) -> list[SearchHit]:
-        best = float(fused.max())
-        if best <= 0:
-            return []
-        wanted = max(self.settings.candidates, top)
-        # Partitioning only the documents within half of the best score gives the same
-        # candidates whenever there are enough of them, at a fraction of the cost.
-        pool = np.flatnonzero(fused >= 0.5 * best)
-        if len(pool) < wanted:
-            pool = np.flatnonzero(fused)
-        if len(pool) > wanted:
-            pool = pool[np.argpartition(fused[pool], -wanted)[-wanted:]]
-        candidates = pool
-        bonus = self.settings.fuzzy_weight * best
-        ranked = []
-        for i in candidates:
-            similarity = max(
-                (fuzz.ratio(query, v) + fuzz.partial_ratio(query, v)) / 200
-                for v in self._variants[i]
-            )
-            ranked.append((float(fused[i]) + bonus * similarity, int(i)))
-        ranked.sort(reverse=True)
-        return [self._hit(i, score) for score, i in ranked[:top]]
+    def features(
+        self, query: str, *, category: str | None = None, hotline: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(pool of document positions, pool × FEATURES matrix) for `query`: each BM25
+        feature divided by its best value over the allowed documents, the pool the
+        best `candidates` entries by their sum. Also what the re-ranker is fitted on."""
+        text = plain_normalize(query)
+        tokens = char_tokens(text)
+        allowed = self._allowed(category, hotline)
+        channels = [
+            self._all.scores(tokens),
+            self._questions.scores(tokens),
+            self._answer.scores(tokens),
+            self._pinyin.scores(pinyin_tokens(text)),
+            self._synonyms.scores(char_tokens(normalize(query))),
+            self._all.weighted_scores(self._alias_terms(text)),
+            self._all.weighted_scores(self._weighted_terms(tokens)),
+        ]
+        if allowed is not None:
+            channels = [np.where(allowed, c, 0.0) for c in channels]
+        normalised = []
+        for scores in channels:
+            best = float(scores.max())
+            normalised.append(scores / best if best > 0 else scores)
+        # The pool: the best entries by the sum of all channels. By the backbone alone,
+        # some right answers found only through synonyms or aliases fell out of it.
+        combined = sum(normalised)
+        matched = np.flatnonzero(combined > 0)
+        wanted = self.settings.candidates
+        if len(matched) > wanted:
+            matched = matched[np.argpartition(-combined[matched], wanted - 1)[:wanted]]
+        # Ties and order inside the pool do not matter: the re-ranker orders it.
+        pool = matched[np.argsort(-combined[matched], kind="stable")]
+        columns = [scores[pool] for scores in normalised]
+        squeezed = text.replace(" ", "")
+        columns.append(np.array([self._similarity(squeezed, int(i)) for i in pool]))
+        return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
+
+    def _alias_terms(self, text: str) -> dict[str, float]:
+        """Entry bigrams the query's bigrams stand for, with the strongest weight each."""
+        terms: dict[str, float] = {}
+        for bigram in set(char_bigrams(text)):
+            for target, weight in self.learned.aliases.get(bigram, {}).items():
+                terms[target] = max(terms.get(target, 0.0), weight)
+        return terms
+
+    def _weighted_terms(self, tokens: list[str]) -> dict[str, float]:
+        """The query's own terms, each at its learned weight (fillers near 0)."""
+        weights = self.learned.term_weights
+        return {t: weights.get(t, 1.0) for t in tokens}
+
+    def _similarity(self, query: str, i: int) -> float:
+        return max(
+            (fuzz.ratio(query, v) + fuzz.partial_ratio(query, v)) / 200 for v in self._variants[i]
+        )
 
     def _hit(self, i: int, score: float) -> SearchHit:
         document = self.documents[i]

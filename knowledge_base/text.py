@@ -56,6 +56,11 @@ def _filler_pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, fillers)))
 
 
+def plain_normalize(text: str) -> str:
+    """NFKC, lower case, punctuation out; no synonyms, no fillers (the BM25 backbone)."""
+    return _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
 def normalize(text: str) -> str:
     """NFKC, lower case, synonyms to their canonical form, fillers and punctuation out."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -78,6 +83,11 @@ def char_tokens(normalized: str) -> list[str]:
         tokens.extend(units)
         tokens.extend(a + b for a, b in itertools.pairwise(units))
     return tokens
+
+
+def char_bigrams(normalized: str) -> list[str]:
+    """Character bigrams inside each separator-free run (the alias table's terms)."""
+    return [a + b for run in normalized.split() for a, b in itertools.pairwise(_units(run))]
 
 
 @lru_cache(maxsize=65536)

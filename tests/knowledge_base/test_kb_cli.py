@@ -59,6 +59,19 @@ def test_batch_queries_keep_input_order(db, tmp_path):
     assert answers[2][0]["id"] == "KB-0031"
 
 
+def test_evaluate_scores_labelled_queries_like_search(db, tmp_path):
+    data = tmp_path / "eval.jsonl"
+    lines = [{"q": "护照怎么办", "id": "KB-0025"}, {"q": "路灯坏了", "id": "KB-0001"}]
+    data.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in lines) + "\n")
+    result = run("evaluate", "--db", str(db), "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"n": 2, "top1": 0.5, "top5": 0.5}
+    data.write_text('{"q": "护照怎么办"}\n')
+    result = run("evaluate", "--db", str(db), "--data", str(data))
+    assert result.returncode == 1
+    assert "eval.jsonl:1" in result.stderr
+
+
 def test_reimport_updates_instead_of_duplicating(db, tmp_path):
     changed = tmp_path / "one.jsonl"
     record = json.loads(DEMO.read_text(encoding="utf-8").splitlines()[0])

@@ -3,15 +3,12 @@ import time
 import pytest
 from conftest import content
 
+from benchmarks.knowledge_base.bench_loso import SETS, read_pairs
 from knowledge_base.domain import SearchDocument
-from knowledge_base.evaluation import (
-    evaluate,
-    evaluate_variants,
-    load_documents,
-    load_paraphrases,
-)
+from knowledge_base.evaluation import Paraphrase, evaluate, evaluate_variants, load_documents
 from knowledge_base.search import SearchIndex
 from knowledge_base.text import normalize
+from knowledge_base.training import learn
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +16,28 @@ def demo_index() -> SearchIndex:
     return SearchIndex(load_documents())
 
 
-def test_paraphrase_floors_on_held_out_half(demo_index):
-    """Issue 13's blind target, checked on the half whose figures are reported: the odd
-    lines (`held_out`). Weights are chosen by 2-fold CV, never on this half alone; the
-    tuning half has no floor here, since passing it would prove nothing."""
-    accuracy = evaluate(demo_index, load_paraphrases(split="held_out"))
-    assert accuracy.n >= 150
-    assert accuracy.top1 >= 0.93, accuracy.misses
-    assert accuracy.top5 >= 0.99, accuracy.misses
+@pytest.fixture(scope="module")
+def paraphrase_sets() -> dict:
+    return {name: read_pairs(path) for name, path in SETS.items()}
+
+
+@pytest.mark.parametrize(
+    ("held_out", "top1", "top5"),
+    # measured (bench_loso): own 0.966 / 1.000, blind3 0.850 / 0.967; plain BM25 over
+    # title + questions + answer: own 0.941 / 0.994, blind3 0.808 / 0.930
+    [("own", 0.95, 0.99), ("blind3", 0.83, 0.955)],
+)
+def test_floors_on_a_set_held_out_from_the_learning(paraphrase_sets, held_out, top1, top5):
+    """The aliases and the re-ranker learned from every paraphrase set but one, scored
+    on that one: the shipped files learned from all sets, so no set they saw can carry
+    a floor. blind3 is the hardest set (issue 13's target 0.93 / 0.99 is not met)."""
+    documents = load_documents()
+    training = {name: pairs for name, pairs in paraphrase_sets.items() if name != held_out}
+    index = SearchIndex(documents, learned=learn(training, documents))
+    queries = [Paraphrase(q, e) for q, e in paraphrase_sets[held_out]]
+    accuracy = evaluate(index, queries)
+    assert accuracy.top1 >= top1, accuracy.misses
+    assert accuracy.top5 >= top5, accuracy.misses
 
 
 def test_leave_one_variant_out_floor():
