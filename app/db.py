@@ -143,7 +143,6 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
 
 
 _AFTER_COMMIT = "after_commit_hooks"
-_LISTENING = "after_commit_listening"
 
 
 def after_commit(session: AsyncSession | Session, hook: Callable[[], None]) -> None:
@@ -151,20 +150,20 @@ def after_commit(session: AsyncSession | Session, hook: Callable[[], None]) -> N
     in-memory index); forget it when the transaction, or the writer block it was added
     in, rolls back."""
     sync = session.sync_session if isinstance(session, AsyncSession) else session
-    if not sync.info.get(_LISTENING):
-        # SAVEPOINTs fire these events too: only the outermost transaction's end counts.
-        event.listen(sync, "after_commit", _run_hooks)
-        event.listen(sync, "after_rollback", _drop_hooks)
-        sync.info[_LISTENING] = True
     sync.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
+# Listened to on every session once (listening per session cost more than a
+# registration's INSERTs). SAVEPOINTs fire these events too: only the outermost
+# transaction's end counts.
+@event.listens_for(Session, "after_commit")
 def _run_hooks(session) -> None:
     if not session.in_nested_transaction():
         for hook in session.info.pop(_AFTER_COMMIT, []):
             hook()
 
 
+@event.listens_for(Session, "after_rollback")
 def _drop_hooks(session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(_AFTER_COMMIT, None)

@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -169,7 +170,7 @@ class DuplicateIndex:
 
     def record(self, content: str, address: str | None, district: str | None) -> Record:
         """What the pair model needs of a text, with this index's problem vectors."""
-        return record(content, address, district, self.vectors)
+        return _record(content, address, district, self.vectors)
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -341,17 +342,30 @@ class DuplicateIndex:
         ]
 
 
-def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
-    """`weight`, each bigram computed once per query."""
-    seen: dict[str, float] = {}
+@lru_cache(maxsize=4096)
+def _record(
+    content: str, address: str | None, district: str | None, vectors: ProblemVectors | None
+) -> Record:
+    """`record`, kept: a registration asks for its duplicates and is then filed."""
+    return record(content, address, district, vectors)
 
-    def memo(gram: str) -> float:
-        value = seen.get(gram)
-        if value is None:
-            value = seen[gram] = weight(gram)
+
+class _Memo(dict):
+    """A bigram's weight, computed once per query: a lookup is `dict.__getitem__` (no
+    Python frame), the pair features ask it ~100 times per candidate."""
+
+    def __init__(self, weight: Callable[[str], float]) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def __missing__(self, gram: str) -> float:
+        value = self[gram] = self.weight(gram)
         return value
 
-    return memo
+
+def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
+    """`weight`, each bigram computed once per query."""
+    return _Memo(weight).__getitem__
 
 
 # ---------------------------------------------------------------- start-up build

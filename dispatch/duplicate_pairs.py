@@ -181,7 +181,7 @@ PLACE_COVER = FEATURES.index("place_cover")
 
 def _mass(grams: frozenset[str], weight: Weight) -> float:
     # fsum: exact, so the same whatever order a set's hash seed iterates it in
-    return math.fsum(weight(g) for g in grams)
+    return math.fsum(map(weight, grams))
 
 
 def _dice(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
@@ -212,7 +212,7 @@ def apart(new: Record, old: Record) -> bool:
 
 def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
     """The features of FEATURES for one (request, open order) pair."""
-    shared = sorted((weight(g) for g in new.whole & old.whole), reverse=True)
+    shared = sorted(map(weight, new.whole & old.whole), reverse=True)
     covers = (_cover(new.place, old.whole, weight), _cover(old.place, new.whole, weight))
     problem_new = new.problem - old.place
     problem_old = old.problem - new.place
@@ -283,7 +283,7 @@ def _shared_start(a: str, b: str) -> int:
 
 def _unmatched(part: frozenset[str], whole: frozenset[str], weight: Weight) -> float:
     """The IDF of the rarest bigram of `part` that `whole` does not have."""
-    return max((weight(g) for g in part - whole), default=0.0)
+    return max(map(weight, part - whole), default=0.0)
 
 
 RARE = 1000  # a bigram in one order of this many (or fewer) weighs 1: it names something
