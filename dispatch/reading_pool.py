@@ -6,12 +6,14 @@ the process and use one core; here a pool of warm worker processes (spawned, nev
 forked: the service runs threads, pjsua2 among them) computes them while the loop goes
 on, on the other cores.
 
-Each call names what it must be computed with: the category model's version (a worker
-loads it from `category_model` when its own is another) and the KB index as a pickle
-file written once per index the process builds (a worker reads it when its own is
-another). A call the pool cannot answer — not started yet, broken, the model on disk
-newer or older than the one the process holds — returns None and the caller computes
-in-process: the pool only ever moves work, never changes an answer.
+The workers are started holding the category model the process holds (loaded from
+`category_model` before their first call); when the process's model changes (a
+retrain), new workers are started with it and replace the old ones once ready. The KB
+index reaches them as a pickle file written once per index the process builds (a
+worker reads it at its next call). A call the pool cannot answer — not started yet,
+starting anew, broken, the model on disk other than the process's — returns None and
+the caller computes in-process: the pool only ever moves work, never changes an
+answer.
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ class ReadingPool:
         self.workers = workers
         self.model_path = model_path
         self._executor: ProcessPoolExecutor | None = None
+        self._version: str | None = None  # the model version the workers hold
         self._starting: asyncio.Task | None = None
+        self._starting_version: str | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="hotline-kb-index-"))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._file: tuple[Any, Path] | None = None  # the last index written, and where
+        self._old_file: Path | None = None
         self._writing: Any = None
         self._serial = itertools.count(1)
         self.answered = 0  # readings computed by the workers
@@ -86,23 +91,26 @@ class ReadingPool:
         top: int,
     ) -> Reading | None:
         """The reading computed by a worker, or None (compute it in-process)."""
+        version = model.version if model is not None else None
         executor = self._executor
-        if executor is None:
-            self._start()
+        if executor is None or self._version != version:
+            self._start(version)
             return None
         if self._file is None or self._file[0] is not index:
             self._write_index(index)
             return None
-        index_file = self._file[1]
-        version = model.version if model is not None else None
         loop = asyncio.get_running_loop()
-        call = (str(self.model_path), version, str(index_file), content, title, hotline, top)
+        call = (version, str(self._file[1]), content, title, hotline, top)
         try:
             reading = await loop.run_in_executor(executor, _work, *call)
         except BrokenProcessPool:
             log.error("reading pool broken; starting a new one")
-            self._executor = None
+            if self._executor is executor:
+                self._executor = None
             executor.shutdown(wait=False, cancel_futures=True)
+            return None
+        except Exception:
+            log.exception("reading pool call failed; read in-process")
             return None
         if reading is not None:
             self.answered += 1
@@ -113,25 +121,39 @@ class ReadingPool:
         """The workers are up and hold the KB index searched now? (tests wait for it)"""
         return self._executor is not None and self._file is not None
 
-    def _start(self) -> None:
-        if self._starting is not None or self.workers <= 0:
+    def _start(self, version: str | None) -> None:
+        """Start workers that hold model `version` (loaded and warmed before the first
+        call, so no request waits for it); they replace the ones there are when ready."""
+        if self.workers <= 0 or (self._starting is not None and self._starting_version == version):
             return
+        if self._starting is not None:
+            self._starting.cancel()
+        self._starting_version = version
 
         async def start() -> None:
             context = multiprocessing.get_context("spawn")
-            executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            initargs = (str(self.model_path), version)
+            executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_init, initargs=initargs
+            )
             loop = asyncio.get_running_loop()
-            try:  # spawn and warm every worker (imports, jieba) before the first call
+            try:  # spawn every worker (imports, model, jieba) before the first call
                 warm = [loop.run_in_executor(executor, _warm) for _ in range(self.workers)]
                 await asyncio.gather(*warm)
+            except asyncio.CancelledError:  # replaced by a start for another model
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
             except Exception:
                 log.exception("reading pool did not start; suggestions stay in-process")
                 executor.shutdown(wait=False, cancel_futures=True)
                 return
             finally:
-                self._starting = None
-            self._executor = executor
-            log.info("reading pool: %d worker process(es)", self.workers)
+                if self._starting is asyncio.current_task():
+                    self._starting = None
+            old, self._executor, self._version = self._executor, executor, version
+            if old is not None:
+                old.shutdown(wait=False)
+            log.info("reading pool: %d worker process(es), model %s", self.workers, version)
 
         self._starting = asyncio.get_running_loop().create_task(start(), name="reading-pool")
 
@@ -150,8 +172,9 @@ class ReadingPool:
         async def run() -> None:
             try:
                 await asyncio.get_running_loop().run_in_executor(None, write)
-                if self._file is not None:
-                    self._file[1].unlink(missing_ok=True)
+                if self._old_file is not None:  # a call may still read the last one
+                    self._old_file.unlink(missing_ok=True)
+                self._old_file = self._file[1] if self._file is not None else None
                 self._file = (index, path)
             except Exception:
                 log.exception("KB index not handed to the reading pool")
@@ -179,13 +202,24 @@ _index: Any = None
 _index_file: str | None = None
 
 
-def _warm() -> None:
+def _init(model_path: str, version: str | None) -> None:
+    """A new worker: load the model the pool serves (None: none) and warm the rest."""
+    global _model
+    if version is not None:
+        try:
+            model = load_model(Path(model_path))
+        except ClassifierError:
+            model = None
+        _model = model if model is not None and model.version == version else None
     detect_urgency("预热")
     classify_request_type("预热")
 
 
+def _warm() -> None:
+    """Nothing: submitted once per worker so that each is spawned and initialised."""
+
+
 def _work(
-    model_path: str,
     version: str | None,
     index_file: str,
     content: str,
@@ -193,20 +227,11 @@ def _work(
     hotline: str,
     top: int,
 ) -> Reading | None:
-    global _model, _index, _index_file
-    if version is None:
-        model = None
-    else:
-        if _model is None or _model.version != version:
-            try:
-                _model = load_model(Path(model_path))
-            except ClassifierError:
-                return None
-        if _model.version != version:  # the file on disk is another model: not ours
-            return None
-        model = _model
+    global _index, _index_file
+    if version is not None and (_model is None or _model.version != version):
+        return None  # the model on disk was another one: the caller reads in-process
     if _index_file != index_file:
         with open(index_file, "rb") as source:
             _index = pickle.load(source)
         _index_file = index_file
-    return read_text(model, _index, content, title, hotline, top)
+    return read_text(_model if version else None, _index, content, title, hotline, top)
