@@ -58,6 +58,7 @@ from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
 from dispatch.duplicate_index import follow, index_subscriber, load_duplicate_index
 from dispatch.reading_pool import ReadingPool, default_workers
+from dispatch.reading_pool import reader as reading_pool_reader
 from dispatch.scanner import run_scanner
 from dispatch.services import DispatchService
 from dispatch.suggestions import Suggester, forget_catalogues
@@ -245,6 +246,7 @@ async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:
         dispatch_metrics.reader(sessions),
         outbox_metrics.reader(sessions),
         callcenter_metrics.reader(sessions, app.get(CALLCENTER)),
+        reading_pool_reader(app[SUGGESTER]),
     ]
     yield
 

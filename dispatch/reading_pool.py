@@ -33,6 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from app.metrics import Sample
 from classifiers import ClassifierError, classify_request_type, detect_urgency, load_model
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,25 @@ class ReadingPool:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         self._finalizer()
+
+
+def reader(suggester: Any):
+    """/metrics: the worker processes configured and answering (0 until they are)."""
+
+    async def read() -> list[Sample]:
+        pool = suggester.pool
+        workers = pool.workers if pool is not None else 0
+        help_ = "Worker processes reading unseen texts for the suggestions"
+        return [
+            Sample("reading_pool_workers", help_ + " (configured; 0: in-process)", workers),
+            Sample(
+                "reading_pool_ready",
+                help_ + " (1: up and answering)",
+                int(bool(pool and pool.ready)),
+            ),
+        ]
+
+    return read
 
 
 # ------------------------------------------------------------------ in the workers

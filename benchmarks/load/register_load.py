@@ -211,6 +211,14 @@ async def order_count(base: str, token: str) -> int:
     return json.loads(await get(base, "/api/v1/orders?page_size=1", token))["total"]
 
 
+def reading_pool_up(metrics: str) -> bool:
+    """The reading pool answers, or there is none ([classifiers] reading_workers 0)."""
+    values = dict(re.findall(r"^hotline_(reading_pool_\w+) (\S+)$", metrics, re.M))
+    return float(values.get("reading_pool_workers", 0)) == 0 or (
+        float(values.get("reading_pool_ready", 0)) == 1
+    )
+
+
 def train_model(work: Path) -> Path:
     out = work / "model"
     subprocess.run(
@@ -233,12 +241,16 @@ def run(args: argparse.Namespace, db_url: str, work: Path, model: Path) -> list[
             script = work / f"{endpoint}.lua"
             wrk_script(script, endpoint, request_texts(), token, args.unique)
             script.write_text(script.read_text(encoding="utf-8") + DONE_HOOK, encoding="utf-8")
-            # warm-up: models, KB index, connection pools
-            subprocess.run(
-                ["wrk", "-t1", "-c4", "-d2s", "-s", str(script), base],
-                check=True,
-                capture_output=True,
-            )
+            # warm-up: models, KB index, connection pools, and the reading pool's worker
+            # processes (their start is not part of the figure; /metrics tells when up)
+            for _ in range(30):
+                subprocess.run(
+                    ["wrk", "-t1", "-c4", "-d2s", "-s", str(script), base],
+                    check=True,
+                    capture_output=True,
+                )
+                if reading_pool_up(asyncio.run(get(base, "/metrics"))):
+                    break
             before_orders = asyncio.run(order_count(base, token))
             before = lag_buckets(asyncio.run(get(base, "/metrics")))
             cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
