@@ -49,6 +49,7 @@ from dispatch.duplicate_pairs import (
     PairModel,
     Record,
     apart,
+    idf_mass,
     load_model,
     pair_vector,
     record,
@@ -297,10 +298,9 @@ class DuplicateIndex:
     ) -> list[tuple[IndexedOrder, list[float]]]:
         """The shortlisted orders, each with its pair features."""
         weight = _memo(self.weight())
-        return [
-            (self._orders[number], pair_vector(new, self._orders[number].features, weight))
-            for number in self._shortlist(new, weight, accept)
-        ]
+        new_mass = (idf_mass(new.whole, weight), idf_mass(new.place, weight))
+        orders = [self._orders[number] for number in self._shortlist(new, weight, accept)]
+        return [(order, pair_vector(new, order.features, weight, new_mass)) for order in orders]
 
     def query(
         self,

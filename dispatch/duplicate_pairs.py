@@ -179,19 +179,15 @@ WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need t
 PLACE_COVER = FEATURES.index("place_cover")
 
 
-def _mass(grams: frozenset[str], weight: Weight) -> float:
+def idf_mass(grams: frozenset[str], weight: Weight) -> float:
+    """The summed weights of `grams`."""
     # fsum: exact, so the same whatever order a set's hash seed iterates it in
     return math.fsum(map(weight, grams))
 
 
 def _dice(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
-    total = _mass(a, weight) + _mass(b, weight)
-    return 2 * _mass(a & b, weight) / total if total else 0.0
-
-
-def _cover(part: frozenset[str], whole: frozenset[str], weight: Weight) -> float:
-    mass = _mass(part, weight)
-    return _mass(part & whole, weight) / mass if mass else 0.0
+    total = idf_mass(a, weight) + idf_mass(b, weight)
+    return 2 * idf_mass(a & b, weight) / total if total else 0.0
 
 
 def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
@@ -210,10 +206,21 @@ def apart(new: Record, old: Record) -> bool:
     )
 
 
-def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
-    """The features of FEATURES for one (request, open order) pair."""
+def pair_vector(
+    new: Record, old: Record, weight: Weight, new_mass: tuple[float, float] | None = None
+) -> list[float]:
+    """The features of FEATURES for one (request, open order) pair. `new_mass`: the
+    IDF masses of `new.whole` and `new.place` under `weight`, when the caller scores
+    several orders against one request (the same values, computed once)."""
+    whole_new, place_new = new_mass or (idf_mass(new.whole, weight), idf_mass(new.place, weight))
     shared = sorted(map(weight, new.whole & old.whole), reverse=True)
-    covers = (_cover(new.place, old.whole, weight), _cover(old.place, new.whole, weight))
+    shared_mass = math.fsum(shared)  # exact: the same as idf_mass(new.whole & old.whole)
+    whole_total = whole_new + idf_mass(old.whole, weight)
+    place_old = idf_mass(old.place, weight)
+    covers = (
+        idf_mass(new.place & old.whole, weight) / place_new if place_new else 0.0,
+        idf_mass(old.place & new.whole, weight) / place_old if place_old else 0.0,
+    )
     problem_new = new.problem - old.place
     problem_old = old.problem - new.place
     problem = _dice(problem_new, problem_old, weight)
@@ -236,7 +243,7 @@ def pair_vector(new: Record, old: Record, weight: Weight) -> list[float]:
         else 0.0
     )
     return [
-        _dice(new.whole, old.whole, weight),
+        2 * shared_mass / whole_total if whole_total else 0.0,
         max(covers),
         min(covers),
         shared[0] if shared else 0.0,
