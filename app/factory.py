@@ -213,7 +213,7 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
     settings = app[SETTINGS].classifiers
-    suggester = Suggester(app[KB], model, settings, app[DUPLICATES])
+    suggester = Suggester(app[KB], model, settings, app[DUPLICATES], app[SESSIONS])
     workers = settings.reading_workers
     if workers is None:
         workers = default_workers()

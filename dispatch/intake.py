@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Actor
 from app.db import insert_rows
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 async def register_request(
     service: DispatchService,
     suggester: Suggester,
-    sessions: async_sessionmaker[AsyncSession],
     actor: Actor,
     fields: Mapping[str, Any],
     automatic: bool = True,
@@ -41,9 +40,8 @@ async def register_request(
     record: the SMS, the mail and its files), in the same transaction.
     """
     draft = _draft(service, fields)
-    async with sessions() as session:
-        suggestions = await suggester.suggest(session, actor, draft)
-        reference = await service.read_reference(session)
+    suggestions = await suggester.suggest(actor, draft)
+    reference = await service.current_reference()
     hotline = reference.hotlines.get(draft.hotline_number)
     handoff = reference.handoff_unit(hotline)
     candidates: list[tuple[str, Mapping[str, Any]]] = []
@@ -91,11 +89,9 @@ def _draft(service: DispatchService, fields: Mapping[str, Any]) -> Order:
 async def suggest_request(
     service: DispatchService,
     suggester: Suggester,
-    sessions: async_sessionmaker[AsyncSession],
     actor: Actor,
     fields: Mapping[str, Any],
 ) -> dict[str, Any]:
     """智能辅助 while the agent types: what registering `fields` now would suggest, with
     nothing registered (DESIGN §9 `POST /api/v1/suggestions`)."""
-    async with sessions() as session:
-        return await suggester.suggest(session, actor, _draft(service, fields))
+    return await suggester.suggest(actor, _draft(service, fields))

@@ -196,7 +196,7 @@ def _tz(request: web.Request) -> ZoneInfo:
 async def create_order(request: web.Request, call: Call):
     app = request.app
     detail, suggestions = await register_request(
-        app[DISPATCH], app[SUGGESTER], app[SESSIONS], call.actor, call.body.model_dump()
+        app[DISPATCH], app[SUGGESTER], call.actor, call.body.model_dump()
     )
     answer = order_detail(detail, call.actor, _tz(request))
     answer["suggestions"] = suggestions
@@ -206,7 +206,7 @@ async def create_order(request: web.Request, call: Call):
 async def suggest(request: web.Request, call: Call):
     app = request.app
     fields = call.body.model_dump()
-    return await suggest_request(app[DISPATCH], app[SUGGESTER], app[SESSIONS], call.actor, fields)
+    return await suggest_request(app[DISPATCH], app[SUGGESTER], call.actor, fields)
 
 
 async def list_orders(request: web.Request, call: Call):

@@ -332,6 +332,13 @@ class DispatchService:
                 self.reference = reference
         return reference
 
+    async def current_reference(self) -> Reference:
+        """`read_reference` in a session of its own, opened only when not held."""
+        if (reference := self.reference) is not None:
+            return reference
+        async with self.sessions() as session:
+            return await self.read_reference(session)
+
     async def units(self, session: AsyncSession) -> UnitDirectory:
         return (await self.read_reference(session)).units
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import Actor
 from app.bus import announce
@@ -61,6 +61,9 @@ class Suggester:
     settings: ClassifierSettings
     # The open orders a new request may repeat (并单), kept in step by the dispatch service.
     duplicates: DuplicateIndex
+    # Where the catalogue is read from (only when it is not held: a suggestion whose
+    # text was read before opens no session).
+    sessions: async_sessionmaker[AsyncSession]
     # One retrain at a time per process.
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The catalogue by name (see `_catalogue`); None until read, and after any change.
@@ -80,8 +83,8 @@ class Suggester:
     def model_version(self) -> str | None:
         return self.category_model.version if self.category_model else None
 
-    async def suggest(self, session: AsyncSession, actor: Actor, order: Order) -> dict[str, Any]:
-        reading = await self._reading(session, order.content, order.title, order.hotline_number)
+    async def suggest(self, actor: Actor, order: Order) -> dict[str, Any]:
+        reading = await self._reading(order.content, order.title, order.hotline_number)
         duplicates = self.duplicates.query(
             order.content,
             order.address,
@@ -93,9 +96,7 @@ class Suggester:
         )
         return {**reading, "duplicates": [d.as_json() for d in duplicates]}
 
-    async def _reading(
-        self, session: AsyncSession, content: str, title: str | None, hotline: str
-    ) -> dict[str, Any]:
+    async def _reading(self, content: str, title: str | None, hotline: str) -> dict[str, Any]:
         """The suggestions that depend on the request's text alone, computed once per
         text: the console asks them on every pause in typing and the registration of the
         same text asks them again. Kept until the model, the KB index or the catalogue
@@ -114,7 +115,7 @@ class Suggester:
         if reading is None:
             reading = read_text(model, index, content, title, hotline, TOP)
         kb, urgency, labels, request_type = reading
-        categories, units = await self._categories(session, labels)
+        categories, units = await self._categories(labels)
         reading = {
             "category": categories,
             "unit": units,
@@ -128,13 +129,11 @@ class Suggester:
             self.readings[key] = reading
         return reading
 
-    async def _categories(
-        self, session: AsyncSession, top: list[tuple[str, float]]
-    ) -> tuple[list[dict], list[dict]]:
+    async def _categories(self, top: list[tuple[str, float]]) -> tuple[list[dict], list[dict]]:
         """Model labels matched to catalogue entries by name; units from their defaults."""
         if not top:
             return [], []
-        catalogue = await self._catalogue(session)
+        catalogue = await self._catalogue()
         categories, units = [], []
         for label, score in top:
             code, unit, unit_name = catalogue.get(label, (None, None, None))
@@ -143,15 +142,18 @@ class Suggester:
                 units.append({"unit": unit, "name": unit_name, "score": round(score, 4)})
         return categories, units
 
-    async def _catalogue(self, session: AsyncSession) -> dict[str, tuple]:
+    async def _catalogue(self) -> dict[str, tuple]:
         """Category name -> (code, default unit code, unit name), the shallowest entry of
         a name first; read once and kept until a category or unit changes."""
         if self.catalogue is None:
-            rows = await session.execute(
-                select(Category.name, Category.code, Unit.code, Unit.name)
-                .outerjoin(Unit, Unit.id == Category.default_unit_id)
-                .order_by(Category.level, Category.code)
-            )
+            async with self.sessions() as session:
+                rows = (
+                    await session.execute(
+                        select(Category.name, Category.code, Unit.code, Unit.name)
+                        .outerjoin(Unit, Unit.id == Category.default_unit_id)
+                        .order_by(Category.level, Category.code)
+                    )
+                ).all()
             catalogue: dict[str, tuple] = {}
             for name, code, unit, unit_name in rows:
                 catalogue.setdefault(name, (code, unit, unit_name))

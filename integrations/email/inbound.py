@@ -241,7 +241,7 @@ class Mailbox:
 
         try:
             detail, _ = await register_request(
-                self.service, self.suggester, self.sessions, ACTOR, fields, also=record
+                self.service, self.suggester, ACTOR, fields, also=record
             )
         except BaseException:
             uploads.remove_files(path for _, path in written)

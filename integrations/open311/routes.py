@@ -219,7 +219,7 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
         "urgency": "normal",
         "category": posted.service_code,
     }
-    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], app[SESSIONS], actor, fields)
+    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], actor, fields)
     number = detail.order.number
     log.info("open311: request %s registered by %s", number, actor.username)
     answer = {"service_request_id": number, "service_notice": mapping.service_notice(number)}

@@ -240,9 +240,7 @@ async def receive(
             )
         )
 
-    detail, _ = await register_request(
-        service, suggester, sessions, SYSTEM_ACTOR, fields, also=record
-    )
+    detail, _ = await register_request(service, suggester, SYSTEM_ACTOR, fields, also=record)
     log.info("sms: order %s registered from an SMS to %s", detail.order.number, hotline)
     return {"kind": "order", "order": detail.order.number}
 

@@ -79,9 +79,7 @@ async def console(request: web.Request) -> web.StreamResponse:
 
 async def register_order(request: web.Request, actor: Actor, fields: dict, auto: bool):
     app = request.app
-    detail, _ = await register_request(
-        app[DISPATCH], app[SUGGESTER], app[SESSIONS], actor, fields, automatic=auto
-    )
+    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], actor, fields, automatic=auto)
     return detail
 
 
@@ -219,9 +217,7 @@ async def suggest(request: web.Request) -> web.StreamResponse:
             "address": q.get("address", "").strip()[:300] or None,
             "hotline": q.get("hotline", "12345")[:20],
         }
-        answer = await suggest_request(
-            service, request.app[SUGGESTER], request.app[SESSIONS], actor, fields
-        )
+        answer = await suggest_request(service, request.app[SUGGESTER], actor, fields)
         answer["duplicates"] = [_duplicate(d, service.tz) for d in answer["duplicates"]]
         answer["type_label"] = labels.REQUEST_TYPES.get(answer["type"], "")
         urgency = answer["urgency"]

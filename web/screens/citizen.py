@@ -233,9 +233,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await _form_page(request, exc.status, error=exc.message, form=text_form)
     await limits.hit(*_counted(request))
     app = request.app
-    detail, _ = await register_request(
-        app[DISPATCH], app[SUGGESTER], app[SESSIONS], CITIZEN_ACTOR, fields
-    )
+    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], CITIZEN_ACTOR, fields)
     order = detail.order
     if photos:
         register_event = detail.events[0]

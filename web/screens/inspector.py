@@ -138,7 +138,7 @@ async def report(request: web.Request) -> web.StreamResponse:
         text_form = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _page(request, actor, exc.status, error=exc.message, form=text_form)
     app = request.app
-    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], app[SESSIONS], actor, fields)
+    detail, _ = await register_request(app[DISPATCH], app[SUGGESTER], actor, fields)
     order = detail.order
     if files:
         register_event = detail.events[0]

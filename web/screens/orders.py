@@ -116,8 +116,8 @@ async def _suggestions(request: web.Request, actor: Actor, detail: OrderDetail) 
         State.DISPATCHED,
     ):
         return None
+    found = await request.app[SUGGESTER].suggest(actor, detail.order)
     async with request.app[SESSIONS]() as session:
-        found = await request.app[SUGGESTER].suggest(session, actor, detail.order)
         returned = await queries.returned_by(session, detail.order.id)
     return demote_returning_units(found, returned)
 
