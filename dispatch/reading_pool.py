@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import logging
 import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import tempfile
 import weakref
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +36,9 @@ from typing import Any
 from classifiers import ClassifierError, classify_request_type, detect_urgency, load_model
 
 log = logging.getLogger(__name__)
+
+# prctl(2): the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 Reading = tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, float]], str]
 
@@ -119,7 +124,12 @@ class ReadingPool:
 
         async def start() -> None:
             context = multiprocessing.get_context("spawn")
-            executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
             loop = asyncio.get_running_loop()
             try:  # spawn and warm every worker (imports, jieba) before the first call
                 warm = [loop.run_in_executor(executor, _warm) for _ in range(self.workers)]
@@ -177,6 +187,19 @@ class ReadingPool:
 _model: Any = None
 _index: Any = None
 _index_file: str | None = None
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the service process dies (SIGKILL, a crash): it would
+    otherwise stay, an orphan holding the service's stdout and stderr open.
+
+    Linux's parent-death signal; the workers are started from the event loop's thread,
+    which lives as long as the process."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(0)
 
 
 def _warm() -> None:
