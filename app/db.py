@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -203,9 +204,26 @@ class _InlineConnection(aiosqlite.Connection):
         connection._thread.daemon = True
         return connection
 
+    # Calls handed to the thread and not finished there yet. While one runs (a COMMIT
+    # whose awaiting task was cancelled, say), everything else goes to the thread too,
+    # after it: an inline call would use the sqlite3 connection from two threads at
+    # once (a close or rollback then crashed the process).
+    _on_thread = 0
+    _counting = threading.Lock()  # the count changes on both threads
+
     async def _execute(self, fn, *args, **kwargs):
-        if self._connection is None or _may_wait(self._connection, fn, args):
-            return await super()._execute(fn, *args, **kwargs)
+        if self._connection is None or self._on_thread or _may_wait(self._connection, fn, args):
+            with self._counting:
+                self._on_thread += 1
+
+            def run():
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    with self._counting:
+                        self._on_thread -= 1
+
+            return await super()._execute(run)
         return fn(*args, **kwargs)
 
 

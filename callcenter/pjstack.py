@@ -20,6 +20,10 @@ on this project's machines (issue 7):
   with 500 conversations on a loaded node).
 - `sndAutoCloseTime = -1`: the null sound device closing while port removals are queued
   leaks conference slots.
+- pjsua2 objects caught in a reference cycle (an exception's traceback holding a Call,
+  say) are freed by a full garbage collection before they are counted or the library
+  is destroyed; but only when one is left over (`_collect_leftovers`): a full pass walks
+  the whole process heap, seconds per pass in a large process on a busy machine.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ _PJ_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logg
 CLOCK_RATE = 8000
 # How long a stopped prompt player is kept before it is freed (see the module doc).
 RETIRE_SECONDS = 2.0
+# How long shut-down waits at least for the conference bridge to drop freed ports.
+PORT_REMOVAL_SECONDS = 1.0
 
 
 def error_text(exc: pj.Error) -> str:
@@ -154,6 +160,7 @@ class PjStack:
         # Python-side Call objects still alive (dropped from `calls` but not yet freed
         # would be the leak that cuts other calls).
         self._live: weakref.WeakSet[_Call] = weakref.WeakSet()
+        self._players: weakref.WeakSet[_Prompt] = weakref.WeakSet()  # prompt players alive
         self.endpoint: pj.Endpoint | None = None
         self.account: _IntakeAccount | None = None
         self._log_writer = _LogWriter()
@@ -216,8 +223,7 @@ class PjStack:
 
     def destroy(self) -> None:
         """Undo a start that failed half-way (a port in use, say)."""
-        self.account = None
-        gc.collect()
+        self._drop_account()
         if self.endpoint is not None:
             self.endpoint.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
             self.endpoint = None
@@ -248,7 +254,12 @@ class PjStack:
                 self._drop(call)
         self.run_deferred()
         self._retired.clear()
-        gc.collect()
+        self._collect_leftovers()
+        # The conference bridge removes the freed players', recorders' and calls' ports
+        # on its clock tick, not at once: give it until the deadline (or a moment).
+        settle = max(deadline, time.monotonic() + PORT_REMOVAL_SECONDS)
+        while ep.mediaActivePorts() > self.idle_ports and time.monotonic() < settle:
+            self.poll(10)
         report = ev.ShutdownReport(
             hung_up=hung_up,
             unfinished=unfinished,
@@ -259,12 +270,30 @@ class PjStack:
         )
         if self.account is not None:
             self.account.shutdown()
-            self.account = None
-        gc.collect()
+        self._drop_account()
         ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
         self.endpoint = None
         report.seconds = round(time.monotonic() - started, 3)
         return report
+
+    def _collect_leftovers(self) -> None:
+        """Free Call objects and players that only a reference cycle keeps alive.
+
+        Every live Call is in `calls` and every kept player in a call or `_retired`,
+        unless a cycle holds one: then, and only then, a full collection frees it."""
+        calls = len(self.calls)
+        players = sum(c.player is not None for c in self.calls.values()) + len(self._retired)
+        if len(self._live) > calls or len(self._players) > players:
+            gc.collect()
+
+    def _drop_account(self) -> None:
+        """Free the account on this thread before the library goes (a full collection
+        only if a reference cycle still holds it)."""
+        if self.account is None:
+            return
+        account, self.account = weakref.ref(self.account), None
+        if account() is not None:
+            gc.collect()
 
     # ------------------------------------------------------------------ deferral
 
@@ -380,6 +409,7 @@ class PjStack:
     def _start_player(self, call: _Call, audio: pj.AudioMedia, path: Path, loop: bool) -> None:
         self._retire(call)
         player = _Prompt(self, call.leg, call.token)
+        self._players.add(player)
         player.createPlayer(str(path), 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
         call.player = player
         player.startTransmit(audio)
@@ -535,7 +565,7 @@ class PjStack:
         return None
 
     def stats(self) -> ev.EndpointStats:
-        gc.collect()
+        self._collect_leftovers()
         return ev.EndpointStats(
             calls=len(self.calls),
             live_call_objects=len(self._live),

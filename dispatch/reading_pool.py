@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import logging
 import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import tempfile
 import weakref
 from concurrent.futures import ProcessPoolExecutor
@@ -37,6 +39,9 @@ from app.metrics import Sample
 from classifiers import ClassifierError, classify_request_type, detect_urgency, load_model
 
 log = logging.getLogger(__name__)
+
+# prctl(2): the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 Reading = tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, float]], str]
 
@@ -133,7 +138,7 @@ class ReadingPool:
 
         async def start() -> None:
             context = multiprocessing.get_context("spawn")
-            initargs = (str(self.model_path), version)
+            initargs = (os.getpid(), str(self.model_path), version)
             executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_init, initargs=initargs
             )
@@ -222,9 +227,11 @@ _index: Any = None
 _index_file: str | None = None
 
 
-def _init(model_path: str, version: str | None) -> None:
-    """A new worker: load the model the pool serves (None: none) and warm the rest."""
+def _init(parent: int, model_path: str, version: str | None) -> None:
+    """A new worker: bound to the service process's life, then the model the pool
+    serves loaded (None: none) and the rest warmed."""
     global _model
+    _die_with_parent(parent)
     if version is not None:
         try:
             model = load_model(Path(model_path))
@@ -233,6 +240,19 @@ def _init(model_path: str, version: str | None) -> None:
         _model = model if model is not None and model.version == version else None
     detect_urgency("预热")
     classify_request_type("预热")
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the service process dies (SIGKILL, a crash): it would
+    otherwise stay, an orphan holding the service's stdout and stderr open.
+
+    Linux's parent-death signal; the workers are started from the event loop's thread,
+    which lives as long as the process."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(0)
 
 
 def _warm() -> None:

@@ -284,10 +284,15 @@ async def start_node(url: str, name: str, port: int, config: Path) -> subprocess
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    for _ in range(300):
-        if await health(port) is not None:
-            return proc
-        await asyncio.sleep(0.1)
+    try:
+        for _ in range(300):
+            if await health(port) is not None:
+                return proc
+            await asyncio.sleep(0.1)
+    except BaseException:  # (a cancelled test, say) the process is not left running
+        proc.kill()
+        proc.communicate()
+        raise
     proc.kill()
     raise AssertionError(proc.communicate()[0].decode())
 

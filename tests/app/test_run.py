@@ -40,14 +40,19 @@ async def _start(db: Path | str, port: int, tries: int = 150, **more: str) -> su
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    async with aiohttp.ClientSession() as http:
-        for _ in range(tries):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    if resp.status == 200:
-                        return proc
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(tries):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status == 200:
+                            return proc
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+    except BaseException:  # (a cancelled test, say) the process is not left running
+        proc.kill()
+        proc.communicate()
+        raise
     proc.kill()
     raise AssertionError(proc.communicate()[0].decode())
 

@@ -346,5 +346,9 @@ async def run_sipp(
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
+    except BaseException:  # cancelled (a failed test's call still going): SIPp ends too
+        proc.kill()
+        await proc.wait()
+        raise
     text = errors.read_text(errors="replace") if errors.exists() else ""
     return SippResult(proc.returncode, out.decode(errors="replace")[-4000:], text[-4000:])

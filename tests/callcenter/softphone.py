@@ -171,7 +171,9 @@ def main() -> None:
         ep.libHandleEvents(10)
     PHONES.clear()
     account.shutdown()
-    ep.libDestroy()
+    # The calls ended above and nothing is registered: without NO_NETWORK pjsua sleeps
+    # about a second for unregistrations and transports that are not there.
+    ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
 
 
 if __name__ == "__main__":

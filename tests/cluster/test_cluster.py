@@ -114,6 +114,7 @@ class Phone:
             await asyncio.wait_for(self.proc.wait(), 5)
         except TimeoutError:
             self.proc.kill()
+            await self.proc.wait()
         await self.reader
 
 

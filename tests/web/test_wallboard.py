@@ -71,6 +71,7 @@ async def test_wallboard_with_the_intake_off(chromium, base, api, web_client, cl
 
     sup = Session(chromium, base)
     page = await sup.login("supervisor", "/web/supervise")
+    await page.clock.install()  # the page's timers: the poll below comes when told
     await sup.open("/web/wallboard")
     assert await page.inner_text("#wb-overdue") == "1"
     assert await page.inner_text("#wb-intake-total") == "2"
@@ -94,6 +95,8 @@ async def test_wallboard_with_the_intake_off(chromium, base, api, web_client, cl
     await api.register(caller_phone=CALLER_PHONE)
     from playwright.async_api import expect
 
+    await expect(page.locator("#wb-intake-total")).to_have_text("2")  # no poll yet
+    await page.clock.run_for(wallboard.REFRESH_SECONDS * 1000)  # one refresh period
     await expect(page.locator("#wb-intake-total")).to_have_text("3", timeout=20_000)
     await sup.shot("wallboard-01.png")
     shutil.copyfile(SHOTS / "wallboard-01.png", DOCS / "web-wallboard.png")
