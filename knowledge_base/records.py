@@ -24,6 +24,15 @@ class ImportRecord:
     content: EntryContent
 
 
+def _values(path: Path) -> Iterator[tuple[int, object]]:
+    """Each non-empty line of a JSONL file, decoded, with its line number."""
+    for number, line in _lines(path):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
         with path.open(encoding="utf-8") as file:
@@ -91,11 +100,9 @@ def read_records(path: Path) -> list[ImportRecord]:
     """All records of a KB JSONL file; the first bad line stops the whole import."""
     records: list[ImportRecord] = []
     seen: dict[str, int] = {}
-    for number, line in _lines(path):
+    for number, value in _values(path):
         try:
-            record = parse_record(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InvalidRecord(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            record = parse_record(value)
         except InvalidEntry as exc:
             raise InvalidRecord(f"{path}:{number}: {exc}") from None
         if record.external_id in seen:
@@ -111,11 +118,7 @@ def read_records(path: Path) -> list[ImportRecord]:
 def read_queries(path: Path) -> list[str]:
     """Query file for batch search: one `{"q": ...}` per line, in order."""
     queries = []
-    for number, line in _lines(path):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRecord(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    for number, record in _values(path):
         if not isinstance(record, dict) or not isinstance(record.get("q"), str):
             raise InvalidRecord(f'{path}:{number}: expected an object with a string "q"')
         queries.append(record["q"])
@@ -125,11 +128,7 @@ def read_queries(path: Path) -> list[str]:
 def read_labelled_queries(path: Path) -> list[tuple[str, str]]:
     """Evaluation file: `{"q", "id"}` per line (`expected` is accepted for `id`)."""
     pairs = []
-    for number, line in _lines(path):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRecord(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    for number, record in _values(path):
         if not isinstance(record, dict):
             record = {}
         query, expected = record.get("q"), record.get("id", record.get("expected"))
