@@ -203,7 +203,8 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the category model once (off the loop); without one, run without it. The
     urgency model is fitted off the loop too (once per process, ~1 s), not by the first
     request."""
-    path = app[SETTINGS].classifiers.category_model_path
+    settings = app[SETTINGS].classifiers
+    path = settings.category_model_path
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, detect_urgency, "预热")
     try:
@@ -212,7 +213,6 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     except ClassifierError as exc:
         model = None
         log.warning("no category suggestions: %s (train with `python -m classifiers train`)", exc)
-    settings = app[SETTINGS].classifiers
     suggester = Suggester(app[KB], model, settings, app[DUPLICATES], app[SESSIONS])
     workers = settings.reading_workers
     if workers is None:
