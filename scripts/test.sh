@@ -12,4 +12,9 @@ export HOTLINE_REQUIRE_KANNEL=1
 export HOTLINE_REQUIRE_CLUSTER=1
 # The evaluation data beside the project (../shared/data): missing is a failure here.
 export HOTLINE_REQUIRE_DATA=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two pytest workers (pytest-xdist), a test file each at a time: many tests wait on
+# subprocesses (SIPp, PostgreSQL, Chromium), so two keep both cores busy. Every port a
+# test takes is a free one, every file is its own (tmp_path); HOTLINE_TEST_WORKERS=0 runs
+# in one process (for a debugger or -x).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider \
+    -n "${HOTLINE_TEST_WORKERS:-2}" --dist loadfile "$@"
