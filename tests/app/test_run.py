@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +24,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _start(db: Path | str, port: int, tries: int = 150, **more: str) -> subprocess.Popen:
+async def _start(db: Path | str, port: int, wait: float = 60, **more: str) -> subprocess.Popen:
+    """The service on `port`, once /healthz answers (within `wait` seconds: the test
+    runs beside others on a 2-core machine, a start may take a while)."""
     url = db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
     env = {
         **os.environ,
@@ -42,13 +45,17 @@ async def _start(db: Path | str, port: int, tries: int = 150, **more: str) -> su
     )
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(tries):
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                         if resp.status == 200:
                             return proc
                 except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
+                    pass
+                if proc.poll() is not None:
+                    break  # it stopped: its output says why
+                await asyncio.sleep(0.1)
     except BaseException:  # (a cancelled test, say) the process is not left running
         proc.kill()
         proc.communicate()
@@ -223,7 +230,7 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     # two processes start at once: give them longer on a busy machine
-    proc = await _start(db, port, 600, HOTLINE_WORKERS="2", HOTLINE_NODE="main")
+    proc = await _start(db, port, 120, HOTLINE_WORKERS="2", HOTLINE_NODE="main")
     try:
         nodes = set()
         for _ in range(600):
@@ -259,7 +266,8 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request):
             assert len({first, *numbers}) == 21
     finally:
         proc.kill()  # no clean stop: the worker must notice by itself
-        output = proc.communicate(timeout=20)[0].decode()  # (both processes wrote to it)
+        # (both processes wrote to it; the worker checks its parent each second, then stops)
+        output = proc.communicate(timeout=60)[0].decode()
     assert "Traceback" not in output
     for _ in range(100):
         if await _node(base) is None:
