@@ -29,71 +29,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
 
-from app.db import session_factory  # noqa: E402
-from callcenter import agents, storage  # noqa: E402
+from callcenter import storage  # noqa: E402
 from callcenter.agents import AgentState  # noqa: E402
-from callcenter.service import CallCenter  # noqa: E402
-from config import SipSettings  # noqa: E402
-from tests.callcenter.conftest import free_port, ivr_scenario  # noqa: E402
+from tests.callcenter.conftest import ivr_scenario  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from intake_load import intake_workspace, sipp_counts  # noqa: E402
+from intake_load import AgentsBench, sipp_counts, start_callers  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> dict:
-    hotlines, work, engine = await intake_workspace("agents-load-")
-    from accounts.storage import User
-
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(User),
-            [
-                {"id": i, "username": f"agent{i}", "password_hash": "x", "role": "agent"}
-                for i in range(1, args.agents + 1)
-            ],
-        )
-    sessions = session_factory(engine)
-    settings = SipSettings(
-        port=free_port(),
-        rtp_port=30000,
-        rtp_port_range=4000,
-        prompts_dir=str(work / "prompts"),
-        recordings_dir=str(work / "recordings"),
-        max_calls=512,
-        log_level=1,
-        wrap_up_seconds=0,
-        ring_timeout_seconds=10,
-        queue_long_wait_seconds=600,
-        queue_max_wait_seconds=900,
+    bench = await AgentsBench.start(
+        "agents-load-", args.agents, queue_long_wait_seconds=600, queue_max_wait_seconds=900
     )
-    center = CallCenter(settings, [n for n, _ in hotlines], sessions)
-    await center.start()
-    uas_port = free_port()
-    uas = await asyncio.create_subprocess_exec(
-        "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-mi", "127.0.0.1",
-        "-mp", str(free_port(span=4)), "-rtp_echo", "-nostdin", "-max_socket", "2000",
-        cwd=work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await asyncio.sleep(0.5)  # SIPp binds its port
-    now = center._now()
-    for i in range(1, args.agents + 1):
-        uri = f"sip:agent{i}@127.0.0.1:{uas_port}"
-        await center.change_agent(i, f"agent{i}", lambda a, uri=uri: agents.login(a, uri, (), now))
-    inject = work / "calls.csv"
-    inject.write_text("SEQUENTIAL\n" + "".join(f"12345;1380013{i:04d};\n" for i in range(100)))
+    work, sessions, center = bench.work, bench.sessions, bench.center
     steps = [("pause", 300), ("rfc2833", "1"), ("pause", args.hold_ms)]
     scenario = ivr_scenario(work, "ivr", steps, "bye")
     cpu0, wall0 = time.process_time(), time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{settings.port}", "-sf", str(scenario),
-        "-inf", str(inject), "-m", str(args.calls), "-r", str(args.rate), "-l", "500",
-        "-t", "u1", "-i", "127.0.0.1",
-        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(span=4)),
-        "-nostdin", "-timeout", "600s", "-timeout_error", "-max_socket", "2000",
-        cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    port = bench.settings.port
+    proc = await start_callers(work, port, scenario, bench.callers_csv(), args, 500, "-t", "u1")
     peak_calls = peak_talking = 0
     reader = asyncio.create_task(proc.communicate())
     while not reader.done():
@@ -108,11 +62,10 @@ async def main(args: argparse.Namespace) -> dict:
     stats = await center.endpoint.stats()
     states = sorted({a.state.value for a in center.acd.agents.values()})
     report = await center.stop()
-    uas.terminate()  # the agents' phones (our own child)
-    await uas.wait()
+    await bench.stop_phones()
     async with sessions() as session:
         rows = await storage.list_calls(session)
-    await engine.dispose()
+    await bench.engine.dispose()
     shutil.rmtree(work)
     waits = sorted((r.answered_at - r.queued_at).total_seconds() for r in rows if r.answered_at)
     counts = sipp_counts(out)

@@ -24,13 +24,18 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker  # noqa: E402
+
 from app.db import Base, create_engine, session_factory  # noqa: E402
-from callcenter import storage  # noqa: E402
+from callcenter import agents, storage  # noqa: E402
 from callcenter.prompts import ensure_greetings, ensure_ivr_prompts  # noqa: E402
 from callcenter.service import CallCenter  # noqa: E402
 from config import SipSettings, load_settings  # noqa: E402
@@ -67,10 +72,9 @@ async def intake_workspace(prefix: str):
     return hotlines, work, engine
 
 
-async def main(args: argparse.Namespace) -> dict:
-    hotlines, work, engine = await intake_workspace("intake-load-")
-    sessions = session_factory(engine)
-    settings = SipSettings(
+def bench_settings(work: Path, **more: Any) -> SipSettings:
+    """The intake of a benchmark: a free SIP port, 4,000 RTP ports, 512 calls."""
+    return SipSettings(
         port=free_port(),
         rtp_port=30000,
         rtp_port_range=4000,
@@ -78,7 +82,89 @@ async def main(args: argparse.Namespace) -> dict:
         recordings_dir=str(work / "recordings"),
         max_calls=512,
         log_level=1,
+        **more,
     )
+
+
+async def start_callers(
+    work: Path,
+    port: int,
+    scenario: Path,
+    inject: Path,
+    args: argparse.Namespace,
+    limit: int,
+    *more: str,
+) -> asyncio.subprocess.Process:
+    """SIPp calling the intake on `port`: `args.calls` calls at `args.rate` per second,
+    at most `limit` at once, caller and dialled number from the `inject` CSV."""
+    return await asyncio.create_subprocess_exec(
+        "sipp", f"127.0.0.1:{port}", "-sf", str(scenario),
+        "-inf", str(inject), "-m", str(args.calls), "-r", str(args.rate), "-l", str(limit),
+        *more, "-i", "127.0.0.1",
+        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(span=4)),
+        "-nostdin", "-timeout", "600s", "-timeout_error", "-max_socket", "2000",
+        cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+@dataclass
+class AgentsBench:
+    """A started call centre on a throw-away database, with agents logged in whose
+    phones are one SIPp UAS (answers at once and echoes the audio)."""
+
+    work: Path
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    settings: SipSettings
+    center: CallCenter
+    uas: asyncio.subprocess.Process
+
+    @classmethod
+    async def start(cls, prefix: str, agents_count: int, **sip: Any) -> AgentsBench:
+        hotlines, work, engine = await intake_workspace(prefix)
+        from accounts.storage import User
+
+        async with engine.begin() as conn:
+            users = [
+                {"id": i, "username": f"agent{i}", "password_hash": "x", "role": "agent"}
+                for i in range(1, agents_count + 1)
+            ]
+            await conn.execute(insert(User), users)
+        sessions = session_factory(engine)
+        settings = bench_settings(work, wrap_up_seconds=0, ring_timeout_seconds=10, **sip)
+        center = CallCenter(settings, [n for n, _ in hotlines], sessions)
+        await center.start()
+        uas_port = free_port()
+        uas = await asyncio.create_subprocess_exec(
+            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-mi", "127.0.0.1",
+            "-mp", str(free_port(span=4)), "-rtp_echo", "-nostdin", "-max_socket", "2000",
+            cwd=work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)  # SIPp binds its port
+        now = center._now()
+        for i in range(1, agents_count + 1):
+            uri = f"sip:agent{i}@127.0.0.1:{uas_port}"
+            await center.change_agent(
+                i, f"agent{i}", lambda a, uri=uri: agents.login(a, uri, (), now)
+            )
+        return cls(work, engine, sessions, settings, center, uas)
+
+    def callers_csv(self) -> Path:
+        """100 callers, all dialling 12345."""
+        inject = self.work / "calls.csv"
+        calls = "".join(f"12345;1380013{i:04d};\n" for i in range(100))
+        inject.write_text("SEQUENTIAL\n" + calls)
+        return inject
+
+    async def stop_phones(self) -> None:
+        self.uas.terminate()  # our own child
+        await self.uas.wait()
+
+
+async def main(args: argparse.Namespace) -> dict:
+    hotlines, work, engine = await intake_workspace("intake-load-")
+    sessions = session_factory(engine)
+    settings = bench_settings(work)
     center = CallCenter(settings, [n for n, _ in hotlines], sessions)
     await center.start()
     inject = work / "calls.csv"
@@ -91,14 +177,8 @@ async def main(args: argparse.Namespace) -> dict:
     else:
         scenario = SCENARIOS / "answered.xml"
     cpu0, wall0 = time.process_time(), time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{settings.port}", "-sf", str(scenario),
-        "-inf", str(inject), "-m", str(args.calls), "-r", str(args.rate), "-l", "500",
-        "-d", str(args.hold_ms), "-t", args.transport, "-i", "127.0.0.1",
-        "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port(span=4)),
-        "-nostdin", "-timeout", "300s", "-timeout_error", "-max_socket", "2000",
-        cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    more = ("-d", str(args.hold_ms), "-t", args.transport)
+    proc = await start_callers(work, settings.port, scenario, inject, args, 500, *more)
     peak = 0
     reader = asyncio.create_task(proc.communicate())
     while not reader.done():
