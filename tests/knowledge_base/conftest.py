@@ -11,7 +11,6 @@ if str(ROOT) not in sys.path:  # `pytest` run from anywhere, not only `python -m
     sys.path.insert(0, str(ROOT))
 
 from app.db import create_engine, session_factory  # noqa: E402
-from knowledge_base.domain import EntryContent  # noqa: E402
 from knowledge_base.storage import ensure_schema  # noqa: E402
 
 
@@ -21,15 +20,3 @@ async def sessions(tmp_path: Path) -> AsyncIterator:
     await ensure_schema(engine)
     yield session_factory(engine)
     await engine.dispose()
-
-
-def content(**changes: object) -> EntryContent:
-    fields: dict[str, object] = {
-        "title": "住房公积金提取租房",
-        "questions": ("租房可以提取住房公积金吗？",),
-        "answer": "无房职工在本市租房自住的，可每年提取公积金支付房租。",
-        "category": "住房公积金",
-        "unit": "市住房公积金管理中心",
-    }
-    fields.update(changes)
-    return EntryContent(**fields)  # type: ignore[arg-type]

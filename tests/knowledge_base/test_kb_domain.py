@@ -1,7 +1,7 @@
 from datetime import date
 
 import pytest
-from conftest import content
+from kb_helpers import content
 
 from knowledge_base.domain import Action, Status, is_searchable, next_status
 from knowledge_base.exceptions import IllegalTransition, InvalidEntry

@@ -1,7 +1,7 @@
 import time
 
 import pytest
-from conftest import content
+from kb_helpers import content
 
 from benchmarks.knowledge_base.bench_loso import SETS, read_pairs
 from knowledge_base.domain import SearchDocument

@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 
 import pytest
-from conftest import content
+from kb_helpers import content
 
 from knowledge_base import services
 from knowledge_base.domain import Status
