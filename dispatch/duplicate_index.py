@@ -29,13 +29,15 @@ import asyncio
 import heapq
 import logging
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,12 +50,12 @@ from dispatch.duplicate_pairs import (
     PLACE_COVER,
     PairModel,
     Record,
+    Weight,
     apart,
-    idf_mass,
     load_model,
-    pair_vector,
+    pair_matrix,
     record,
-    weight_of,
+    weights_of,
 )
 from dispatch.duplicate_vectors import ProblemVectors, load_vectors
 from dispatch.lifecycle import State
@@ -152,8 +154,21 @@ class DuplicateIndex:
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
         self.shortlist = shortlist
-        self._orders: dict[str, IndexedOrder] = {}
-        self._postings: dict[str, set[str]] = defaultdict(set)
+        # False while the start-up build runs (`build_in_background`): queries find nothing
+        self.ready = True
+        self._clear()
+
+    def _clear(self) -> None:
+        # Each held order has a slot; postings (per bigram id, an array of slot and
+        # generation as one int64) are not cleaned when an order goes: an entry whose
+        # generation is no longer its slot's is stale, and a posting is compacted once
+        # it holds more stale entries than live ones.
+        self._slot_of: dict[str, int] = {}
+        self._orders: list[IndexedOrder | None] = []
+        self._generation = np.zeros(1024, np.int64)
+        self._free: list[int] = []
+        self._postings: dict[int, array] = {}
+        self._counts = np.zeros(1024, np.int32)  # open orders holding each bigram id
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
 
     @classmethod
@@ -174,14 +189,18 @@ class DuplicateIndex:
         return _record(content, address, district, self.vectors)
 
     def __len__(self) -> int:
-        return len(self._orders)
+        return len(self._slot_of)
 
     def __contains__(self, number: str) -> bool:
-        return number in self._orders
+        return number in self._slot_of
+
+    def _order(self, number: str) -> IndexedOrder | None:
+        slot = self._slot_of.get(number)
+        return None if slot is None else self._orders[slot]
 
     def held(self, number: str) -> Record:
         """The record of a held order."""
-        return self._orders[number].features
+        return self._orders[self._slot_of[number]].features
 
     # ------------------------------------------------------------ changes
 
@@ -215,92 +234,141 @@ class DuplicateIndex:
 
     def put(self, order: IndexedOrder) -> None:
         self.remove(order.number)
-        self._orders[order.number] = order
-        for gram in order.features.whole:
-            self._postings[gram].add(order.number)
+        if self._free:
+            slot = self._free.pop()
+            self._orders[slot] = order
+        else:
+            slot = len(self._orders)
+            self._orders.append(order)
+            if slot >= len(self._generation):
+                self._generation = np.concatenate(
+                    [self._generation, np.zeros_like(self._generation)]
+                )
+        self._slot_of[order.number] = slot
+        entry = slot | int(self._generation[slot]) << 32
+        grams = order.features.whole
+        if len(grams) and int(grams[-1]) >= len(self._counts):
+            grown = np.zeros(max(2 * len(self._counts), int(grams[-1]) + 1), np.int32)
+            grown[: len(self._counts)] = self._counts
+            self._counts = grown
+        self._counts[grams] += 1
+        postings = self._postings
+        for gram in grams.tolist():
+            posting = postings.get(gram)
+            if posting is None:
+                posting = postings[gram] = array("q")
+            posting.append(entry)
         heapq.heappush(self._ages, (order.created_at, order.number))
 
     def remove(self, number: str) -> None:
         """Forget an order (answered, closed, merged, invalid, aged out); unknown is fine."""
-        order = self._orders.pop(number, None)
-        if order is None:
+        slot = self._slot_of.pop(number, None)
+        if slot is None:
             return
-        for gram in order.features.whole:
-            numbers = self._postings[gram]
-            numbers.discard(number)
-            if not numbers:
+        grams = self._orders[slot].features.whole
+        self._orders[slot] = None
+        self._generation[slot] += 1  # its posting entries are stale from now on
+        self._free.append(slot)
+        self._counts[grams] -= 1
+        for gram, count in zip(grams.tolist(), self._counts[grams].tolist(), strict=True):
+            posting = self._postings[gram]
+            if not count:
                 del self._postings[gram]
+            elif len(posting) > 2 * count + STALE:
+                self._postings[gram] = array("q", self._live(posting).tobytes())
+
+    def _live(self, posting: array) -> np.ndarray:
+        """The entries of `posting` whose order is still held."""
+        entries = np.frombuffer(posting, np.int64)
+        return entries[self._generation[entries & SLOT] == entries >> 32]
 
     def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
         """A held order changed state or units: re-filed while open, dropped otherwise."""
         if state not in OPEN_STATES:
             self.remove(number)
-        elif (order := self._orders.get(number)) is not None:
-            self._orders[number] = replace(order, state=state, unit_paths=tuple(unit_paths))
+        elif (slot := self._slot_of.get(number)) is not None:
+            order = self._orders[slot]
+            self._orders[slot] = replace(order, state=state, unit_paths=tuple(unit_paths))
 
     def take(self, other: DuplicateIndex) -> None:
         """Hold what `other` holds (a rebuilt index replaces this one's contents)."""
-        self._orders, self._postings, self._ages = other._orders, other._postings, other._ages
+        for name in _HELD:
+            setattr(self, name, getattr(other, name))
 
     def expire(self, now: datetime) -> int:
         """Drop the orders older than the window; returns how many."""
         cutoff, dropped = now - self.window, 0
         while self._ages and self._ages[0][0] < cutoff:
             created_at, number = heapq.heappop(self._ages)
-            order = self._orders.get(number)
+            order = self._order(number)
             if order is not None and order.created_at == created_at:
                 self.remove(number)
                 dropped += 1
         return dropped
 
+    def memory(self) -> int:
+        """Bytes held by the postings and counts (not the records)."""
+        postings = sum(p.buffer_info()[1] * p.itemsize for p in self._postings.values())
+        return postings + self._counts.nbytes + self._generation.nbytes
+
     # ------------------------------------------------------------ queries
 
-    def weight(self) -> Callable[[str], float]:
-        """A bigram's weight (`duplicate_pairs.weight_of`) over the orders held now."""
-        held, postings = len(self._orders), self._postings
+    def weight(self) -> Weight:
+        """Bigrams' weights (`duplicate_pairs.weight_of`) over the orders held now."""
+        held, counts = len(self), self._counts
 
-        def weight(gram: str) -> float:
-            numbers = postings.get(gram)
-            return weight_of(len(numbers) if numbers else 0, held)
+        def weight(grams: np.ndarray) -> np.ndarray:
+            inside = grams < len(counts)
+            found = np.zeros(len(grams), np.int32)
+            found[inside] = counts[grams[inside]]
+            return weights_of(found, held)
 
         return weight
 
-    def _shortlist(
-        self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
-    ) -> list[str]:
+    def _shortlist(self, new: Record, weight: Weight, accept: Callable[[str], bool]) -> list[str]:
         """The orders `accept` lets through (the caller's scope) that share most IDF mass
         with `new`, read from its rarest bigrams on, and are not `apart` from it."""
-        common = COMMON_SHARE * max(len(self._orders), FLOOR)
-        grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
-        grams.sort()
-        mass: dict[str, float] = defaultdict(float)
-        read = 0
-        for count, gram in grams:
+        common = COMMON_SHARE * max(len(self), FLOOR)
+        grams = new.whole[new.whole < len(self._counts)]
+        counts = self._counts[grams]
+        rarest_first = np.argsort(counts, kind="stable")
+        read, parts, sizes, taken = 0, [], [], []
+        for gram, count in zip(
+            grams[rarest_first].tolist(), counts[rarest_first].tolist(), strict=True
+        ):
+            if not count:
+                continue
             if count > common or (read and read + count > self.max_candidates):
                 break  # the rarest bigram is always read, the others within the budget
-            w = weight(gram)
-            for number in self._postings[gram]:
-                mass[number] += w
+            parts.append(self._live(self._postings[gram]))
+            sizes.append(len(parts[-1]))
+            taken.append(gram)
             read += count
+        if not parts:
+            return []
+        entries = np.concatenate(parts)
+        gram_weights = weight(np.asarray(taken, np.int32))
+        slots, where = np.unique(entries & SLOT, return_inverse=True)
+        mass = np.bincount(where, np.repeat(gram_weights, sizes), minlength=len(slots))
         found: list[str] = []
         examined = 0  # in scope; on a busy estate most are other buildings (apart)
-        for number in sorted(mass, key=lambda number: (-mass[number], number)):
+        for slot in _best_first(slots, mass, self._orders):
             if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
                 break
-            if accept(number):
+            order = self._orders[slot]
+            if accept(order.number):
                 examined += 1
-                if not apart(new, self._orders[number].features):
-                    found.append(number)
+                if not apart(new, order.features):
+                    found.append(order.number)
         return found
 
     def pairs(
         self, new: Record, accept: Callable[[str], bool] = lambda number: True
-    ) -> list[tuple[IndexedOrder, list[float]]]:
-        """The shortlisted orders, each with its pair features."""
-        weight = _memo(self.weight())
-        new_mass = (idf_mass(new.whole, weight), idf_mass(new.place, weight))
-        orders = [self._orders[number] for number in self._shortlist(new, weight, accept)]
-        return [(order, pair_vector(new, order.features, weight, new_mass)) for order in orders]
+    ) -> tuple[list[IndexedOrder], np.ndarray]:
+        """The shortlisted orders, and their pair features (a row each)."""
+        weight = self.weight()
+        orders = [self._order(number) for number in self._shortlist(new, weight, accept)]
+        return orders, pair_matrix(new, [order.features for order in orders], weight)
 
     def query(
         self,
@@ -314,23 +382,27 @@ class DuplicateIndex:
         limit: int = 3,
     ) -> list[Duplicate]:
         """Open orders the actor may see that are likely the same incident, best first."""
+        if not self.ready:
+            return []
         self.expire(now)
 
         def accept(number: str) -> bool:
-            return number != exclude and visible(self._orders[number], actor)
+            return number != exclude and visible(self._order(number), actor)
 
-        found = []
-        for order, vector in self.pairs(self.record(content, address, district), accept):
-            probability = self.model.probability(vector)
-            if probability >= self.suggest:
-                found.append((probability, vector, order))
+        orders, rows = self.pairs(self.record(content, address, district), accept)
+        probabilities = self.model.probabilities(rows).tolist()
+        found = [
+            (p, rows[i, PLACE_COVER], orders[i])
+            for i, p in enumerate(probabilities)
+            if p >= self.suggest
+        ]
         # best first; between equals the older order, the natural parent of a merge
         found.sort(key=lambda hit: (-hit[0], hit[2].created_at))
         return [
             Duplicate(
                 order.number,
                 round(probability, 3),
-                vector[PLACE_COVER] >= SAME_PLACE,
+                bool(cover >= SAME_PLACE),
                 # merged without asking only where both name their place in an address
                 probability >= self.certain and bool(address) and bool(order.address),
                 order.content,
@@ -338,8 +410,31 @@ class DuplicateIndex:
                 order.state,
                 order.created_at,
             )
-            for probability, vector, order in found[:limit]
+            for probability, cover, order in found[:limit]
         ]
+
+
+SLOT = (1 << 32) - 1  # a posting entry: slot in the low 32 bits, generation above
+STALE = 16  # stale entries a posting may hold beyond as many as its live ones
+_HELD = ("_slot_of", "_orders", "_generation", "_free", "_postings", "_counts", "_ages")
+
+
+def _best_first(slots: np.ndarray, mass: np.ndarray, orders: list) -> Iterator[int]:
+    """The slots by shared mass, most first; between equals by order number (so that the
+    figures do not depend on the order the orders were filed in)."""
+    by_mass = np.argsort(-mass, kind="stable")
+    ranked_mass = mass[by_mass].tolist()
+    ranked = slots[by_mass].tolist()
+    start = 0
+    while start < len(ranked):
+        end = start + 1
+        while end < len(ranked) and ranked_mass[end] == ranked_mass[start]:
+            end += 1
+        tied = ranked[start:end]
+        if len(tied) > 1:
+            tied.sort(key=lambda slot: orders[slot].number)
+        yield from tied
+        start = end
 
 
 @lru_cache(maxsize=4096)
@@ -348,24 +443,6 @@ def _record(
 ) -> Record:
     """`record`, kept: a registration asks for its duplicates and is then filed."""
     return record(content, address, district, vectors)
-
-
-class _Memo(dict):
-    """A bigram's weight, computed once per query: a lookup is `dict.__getitem__` (no
-    Python frame), the pair features ask it ~100 times per candidate."""
-
-    def __init__(self, weight: Callable[[str], float]) -> None:
-        super().__init__()
-        self.weight = weight
-
-    def __missing__(self, gram: str) -> float:
-        value = self[gram] = self.weight(gram)
-        return value
-
-
-def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
-    """`weight`, each bigram computed once per query."""
-    return _Memo(weight).__getitem__
 
 
 # ---------------------------------------------------------------- start-up build

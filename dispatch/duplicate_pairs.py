@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from sys import intern
 
 import numpy as np
 
@@ -84,27 +84,51 @@ def canonical(text: str | None) -> str:
 
 
 def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams inside each run of letters and digits (no punctuation).
-
-    Interned: 100,000 open orders hold a few million bigrams but only some ten thousand
-    different ones (this halves the index's memory)."""
+    """Character bigrams inside each run of letters and digits (no punctuation)."""
     return frozenset(
-        intern(run[i : i + 2])
-        for run in _SPLIT.split(text)
-        if len(run) >= 2
-        for i in range(len(run) - 1)
+        run[i : i + 2] for run in _SPLIT.split(text) if len(run) >= 2 for i in range(len(run) - 1)
     )
+
+
+_GRAM_IDS: dict[str, int] = {}
+_GRAM_LOCK = threading.Lock()  # records are also computed in the start-up build's threads
+
+
+def gram_id(gram: str) -> int:
+    """A bigram's number in this process, the same in every index. Records hold numbers,
+    not strings: the pair features of all candidates are then array operations, and
+    100,000 open orders take a fraction of the memory sets of strings took."""
+    found = _GRAM_IDS.get(gram)
+    if found is None:
+        with _GRAM_LOCK:
+            found = _GRAM_IDS.setdefault(gram, len(_GRAM_IDS))
+    return found
+
+
+def known_grams() -> int:
+    """How many different bigrams have a number (an index sizes its counts by it)."""
+    return len(_GRAM_IDS)
+
+
+def _ids(grams: Iterable[str]) -> np.ndarray:
+    return np.asarray(sorted(map(gram_id, grams)), dtype=np.int32)
+
+
+def _codes(chars: Iterable[str]) -> np.ndarray:
+    return np.asarray(sorted(map(ord, chars)), dtype=np.int32)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Record:
-    """What the pair similarity needs of one order or request."""
+    """What the pair similarity needs of one order or request. Bigrams as sorted arrays
+    of their `gram_id`s, characters as sorted arrays of their code points, two arrays in
+    all (`grams`: whole, place, problem; `chars`: problem's, place's)."""
 
-    whole: frozenset[str]  # bigrams of address and content
-    place: frozenset[str]  # of the address field, else of the content
-    problem: frozenset[str]  # of the content, without the address's and without digits
-    problem_chars: frozenset[str]  # the content's characters, without the address's
-    place_chars: frozenset[str]  # the address's characters
+    grams: np.ndarray
+    cuts: tuple[
+        int, int, int
+    ]  # where place and problem start in `grams`, problem's chars in `chars`
+    chars: np.ndarray
     buildings: frozenset[str]
     units: frozenset[str]
     houses: frozenset[str]
@@ -114,6 +138,31 @@ class Record:
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
     address: str = ""  # canonical, without the district
 
+    @property
+    def whole(self) -> np.ndarray:
+        """Bigrams of address and content."""
+        return self.grams[: self.cuts[0]]
+
+    @property
+    def place(self) -> np.ndarray:
+        """Bigrams of the address field, else of the content."""
+        return self.grams[self.cuts[0] : self.cuts[1]]
+
+    @property
+    def problem(self) -> np.ndarray:
+        """Bigrams of the content without the address's, without digits."""
+        return self.grams[self.cuts[1] :]
+
+    @property
+    def problem_chars(self) -> np.ndarray:
+        """The content's characters without the address's and without everyday ones."""
+        return self.chars[: self.cuts[2]]
+
+    @property
+    def place_chars(self) -> np.ndarray:
+        """The address's characters."""
+        return self.chars[self.cuts[2] :]
+
 
 def record(
     content: str,
@@ -122,17 +171,18 @@ def record(
     vectors: ProblemVectors | None = None,
 ) -> Record:
     text, where = canonical(content), canonical(address)
-    place = bigrams(where) if where else bigrams(text)
-    problem = frozenset(g for g in bigrams(text) - bigrams(where) if not _has_digit(g))
+    of_text, of_where = bigrams(text), bigrams(where)
+    place = of_where if where else of_text
+    problem = frozenset(g for g in of_text - of_where if not _has_digit(g))
+    whole, place_ids, problem_ids = _ids(of_where | of_text), _ids(place), _ids(problem)
+    problem_chars = _codes(set(text) - set(where) - _COMMON_CHARS)
     both = where + " " + text
     if not district and (found := _DISTRICT.match(where)):
         district = found.group(1)
     return Record(
-        whole=bigrams(where) | bigrams(text),
-        place=place,
-        problem=problem,
-        problem_chars=frozenset(map(intern, text)) - frozenset(where) - _COMMON_CHARS,
-        place_chars=frozenset(map(intern, where)),
+        grams=np.concatenate([whole, place_ids, problem_ids]),
+        cuts=(len(whole), len(whole) + len(place_ids), len(problem_chars)),
+        chars=np.concatenate([problem_chars, _codes(set(where))]),
         buildings=frozenset(a or b for a, b in _BUILDING.findall(both)),
         units=frozenset(_UNIT.findall(both)),
         houses=frozenset(_HOUSE.findall(both)),
@@ -150,7 +200,8 @@ def _has_digit(gram: str) -> bool:
 
 # ------------------------------------------------------------------ pair features
 
-Weight = Callable[[str], float]  # a bigram's IDF over the open orders, scaled to 0..1
+# The weights of bigrams (by id): their IDF over the open orders, scaled to 0..1
+Weight = Callable[[np.ndarray], np.ndarray]
 
 FEATURES = (
     "whole_dice",  # IDF-weighted Dice of all bigrams
@@ -179,15 +230,9 @@ WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need t
 PLACE_COVER = FEATURES.index("place_cover")
 
 
-def idf_mass(grams: frozenset[str], weight: Weight) -> float:
+def idf_mass(grams: np.ndarray, weight: Weight) -> float:
     """The summed weights of `grams`."""
-    # fsum: exact, so the same whatever order a set's hash seed iterates it in
-    return math.fsum(map(weight, grams))
-
-
-def _dice(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
-    total = idf_mass(a, weight) + idf_mass(b, weight)
-    return 2 * idf_mass(a & b, weight) / total if total else 0.0
+    return float(weight(grams).sum())
 
 
 def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
@@ -206,63 +251,144 @@ def apart(new: Record, old: Record) -> bool:
     )
 
 
-def pair_vector(
-    new: Record, old: Record, weight: Weight, new_mass: tuple[float, float] | None = None
-) -> list[float]:
-    """The features of FEATURES for one (request, open order) pair. `new_mass`: the
-    IDF masses of `new.whole` and `new.place` under `weight`, when the caller scores
-    several orders against one request (the same values, computed once)."""
-    whole_new, place_new = new_mass or (idf_mass(new.whole, weight), idf_mass(new.place, weight))
-    shared = sorted(map(weight, new.whole & old.whole), reverse=True)
-    shared_mass = math.fsum(shared)  # exact: the same as idf_mass(new.whole & old.whole)
-    whole_total = whole_new + idf_mass(old.whole, weight)
-    place_old = idf_mass(old.place, weight)
-    covers = (
-        idf_mass(new.place & old.whole, weight) / place_new if place_new else 0.0,
-        idf_mass(old.place & new.whole, weight) / place_old if place_old else 0.0,
+def pair_vector(new: Record, old: Record, weight: Weight) -> np.ndarray:
+    """The features of FEATURES for one (request, open order) pair."""
+    return pair_matrix(new, [old], weight)[0]
+
+
+class _Parts:
+    """One part (e.g. the place) of each of K records, end to end: `ids`, the record
+    each belongs to (`of`), and `keys` that tell the same id of two records apart."""
+
+    def __init__(self, parts: list[np.ndarray]) -> None:
+        self.ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        self.of = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        self.keys = (self.of.astype(np.int64) << 32) | self.ids
+        self.k = len(parts)
+
+    def per(self, values: np.ndarray) -> np.ndarray:
+        """`values` (one per id) summed per record."""
+        return np.bincount(self.of, values, minlength=self.k)
+
+    def most(self, values: np.ndarray) -> np.ndarray:
+        """The largest of `values` (>= 0) per record, 0 for none."""
+        out = np.zeros(self.k)
+        np.maximum.at(out, self.of, values)
+        return out
+
+
+def _tiled(ids: np.ndarray, k: int) -> _Parts:
+    """The request's `ids` once for each of the k candidates."""
+    return _Parts([ids] * k)
+
+
+def _dice(shared: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = a + b
+    return np.divide(2 * shared, total, out=np.zeros_like(total, dtype=float), where=total > 0)
+
+
+def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
+    """The features of FEATURES for `new` against each of `olds` (one row each), computed
+    over all of them at once."""
+    k = len(olds)
+    if not k:
+        return np.zeros((0, len(FEATURES)))
+    whole, place, problem = (
+        _Parts([o.whole for o in olds]),
+        _Parts([o.place for o in olds]),
+        _Parts([o.problem for o in olds]),
     )
-    problem_new = new.problem - old.place
-    problem_old = old.problem - new.place
-    problem = _dice(problem_new, problem_old, weight)
-    plain = (
-        2 * len(problem_new & problem_old) / (len(problem_new) + len(problem_old))
-        if problem_new or problem_old
-        else 0.0
+    w_whole, w_place, w_problem = weight(whole.ids), weight(place.ids), weight(problem.ids)
+    w_new_place = weight(new.place)
+    new_whole_mass, new_place_mass = float(weight(new.whole).sum()), float(w_new_place.sum())
+
+    # all bigrams
+    shared = w_whole * np.isin(whole.ids, new.whole)
+    shared_mass = whole.per(shared)
+    dice = _dice(shared_mass, np.full(k, new_whole_mass), whole.per(w_whole))
+    by_weight = np.lexsort((-shared, whole.of))  # each record's shared weights, largest first
+    starts = np.searchsorted(whole.of[by_weight], np.arange(k))
+    ranked = np.append(shared[by_weight], [0.0, 0.0])
+    sizes = np.bincount(whole.of, minlength=k)
+    rarest = np.where(sizes > 0, ranked[starts], 0.0)
+    second = np.where(sizes > 1, ranked[np.minimum(starts + 1, len(ranked) - 1)], 0.0)
+
+    # places: how much of one side's place the other names anywhere
+    place_old_mass = place.per(w_place)
+    cover_new = whole.per(w_whole * np.isin(whole.ids, new.place))
+    cover_new = cover_new / new_place_mass if new_place_mass else np.zeros(k)
+    cover_old = place.per(w_place * np.isin(place.ids, new.whole))
+    cover_old = np.divide(cover_old, place_old_mass, out=np.zeros(k), where=place_old_mass > 0)
+    cover = np.maximum(cover_new, cover_old)
+
+    # problems, each without the other's place
+    mine = _tiled(new.problem, k)
+    kept_new = ~np.isin(mine.keys, place.keys)  # new.problem - old.place
+    w_mine = np.tile(weight(new.problem), k)
+    kept_old = ~np.isin(problem.ids, new.place)  # old.problem - new.place
+    both = kept_old & np.isin(problem.ids, new.problem) & ~np.isin(problem.keys, place.keys)
+    problem_dice = _dice(
+        problem.per(w_problem * both),
+        mine.per(w_mine * kept_new),
+        problem.per(w_problem * kept_old),
     )
-    both_kinds = bool(new.kinds and old.kinds)
-    meaning = (
-        float(new.meaning @ old.meaning)
-        if new.meaning is not None and old.meaning is not None
-        else 0.0
+    plain = _dice(problem.per(both), mine.per(kept_new), problem.per(kept_old))
+
+    # characters of the problems, each without the other's address's
+    chars_old, places_old = (
+        _Parts([o.problem_chars for o in olds]),
+        _Parts([o.place_chars for o in olds]),
     )
-    chars_new = new.problem_chars - old.place_chars
-    chars_old = old.problem_chars - new.place_chars
-    chars = (
-        2 * len(chars_new & chars_old) / (len(chars_new) + len(chars_old))
-        if chars_new or chars_old
-        else 0.0
+    chars_new = _tiled(new.problem_chars, k)
+    left_new = ~np.isin(chars_new.keys, places_old.keys)
+    left_old = ~np.isin(chars_old.ids, new.place_chars)
+    common = (
+        left_old
+        & np.isin(chars_old.ids, new.problem_chars)
+        & ~np.isin(chars_old.keys, places_old.keys)
     )
-    return [
-        2 * shared_mass / whole_total if whole_total else 0.0,
-        max(covers),
-        min(covers),
-        shared[0] if shared else 0.0,
-        shared[1] if len(shared) > 1 else 0.0,
-        problem,
-        plain,
-        float(both_kinds and bool(new.kinds & old.kinds)),
-        float(both_kinds and not new.kinds & old.kinds),
-        float(bool(new.buildings & old.buildings)),
-        min(max(covers), problem),
-        chars,
-        max(covers) * chars,
-        max(covers) * float(both_kinds and not new.kinds & old.kinds),
-        min(_unmatched(new.place, old.whole, weight), _unmatched(old.place, new.whole, weight)),
-        _conflict(new.sides, old.sides),
-        _other_name(new.address, old.address),
-        meaning,
-        max(covers) * meaning,
-    ]
+    chars = _dice(chars_old.per(common), chars_new.per(left_new), chars_old.per(left_old))
+
+    # something rare that one side names and the other lacks
+    new_places = _tiled(new.place, k)
+    lacking_old = new_places.most(np.tile(w_new_place, k) * ~np.isin(new_places.keys, whole.keys))
+    lacking_new = place.most(w_place * ~np.isin(place.ids, new.whole))
+
+    kinds_same = np.asarray([bool(new.kinds and o.kinds and new.kinds & o.kinds) for o in olds])
+    kinds_other = np.asarray(
+        [bool(new.kinds and o.kinds and not new.kinds & o.kinds) for o in olds], dtype=float
+    )
+    meaning = np.asarray(
+        [
+            float(new.meaning @ o.meaning)
+            if new.meaning is not None and o.meaning is not None
+            else 0.0
+            for o in olds
+        ]
+    )
+    return np.column_stack(
+        [
+            dice,
+            cover,
+            np.minimum(cover_new, cover_old),
+            rarest,
+            second,
+            problem_dice,
+            plain,
+            kinds_same,
+            kinds_other,
+            [float(bool(new.buildings & o.buildings)) for o in olds],
+            np.minimum(cover, problem_dice),
+            chars,
+            cover * chars,
+            cover * kinds_other,
+            np.minimum(lacking_old, lacking_new),
+            [_conflict(new.sides, o.sides) for o in olds],
+            [_other_name(new.address, o.address) for o in olds],
+            meaning,
+            cover * meaning,
+        ]
+    ).astype(float)
 
 
 _NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
@@ -288,11 +414,6 @@ def _shared_start(a: str, b: str) -> int:
     return min(len(a), len(b))
 
 
-def _unmatched(part: frozenset[str], whole: frozenset[str], weight: Weight) -> float:
-    """The IDF of the rarest bigram of `part` that `whole` does not have."""
-    return max(map(weight, part - whole), default=0.0)
-
-
 RARE = 1000  # a bigram in one order of this many (or fewer) weighs 1: it names something
 FLOOR = 1000  # an index holding fewer orders counts as holding this many
 
@@ -307,6 +428,12 @@ def weight_of(held_by: int, orders: int) -> float:
         return 1.0
     share = (held_by + 1) / (max(orders, FLOOR) + 1)
     return min(1.0, math.log(1 / share) / math.log(RARE))
+
+
+def weights_of(held_by: np.ndarray, orders: int) -> np.ndarray:
+    """`weight_of` for an array of counts."""
+    share = (held_by + 1.0) / (max(orders, FLOOR) + 1)
+    return np.where(held_by == 0, 1.0, np.minimum(1.0, -np.log(share) / math.log(RARE)))
 
 
 # ------------------------------------------------------------------ the model
@@ -330,6 +457,13 @@ class PairModel:
         for x, c, m, s in zip(vector, self.coefficients, self.means, self.scales, strict=True):
             z += c * (x - m) / s
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """`probability` of each row of a `pair_matrix`."""
+        z = (rows - np.asarray(self.means)) / np.asarray(self.scales) @ np.asarray(
+            self.coefficients
+        ) + self.intercept
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
     def as_json(self) -> dict:
         return {

@@ -35,11 +35,13 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
 from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
-from dispatch.duplicate_pairs import apart, pair_vector, weight_of
+from dispatch.duplicate_pairs import apart, pair_vector, weights_of
 from dispatch.duplicate_vectors import ProblemVectors
 
 DATA = Path(__file__).with_name("data")
@@ -119,10 +121,14 @@ def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
             counts["positive" if same else "negative"] += 1
             # either may be the new one: the later request is compared with the older order;
             # bigram weights as in an index of a thousand orders that holds only these two
-            held = Counter(found[i].whole) + Counter(found[j].whole)
+            held = Counter(found[i].whole.tolist()) + Counter(found[j].whole.tolist())
             if apart(found[j], found[i]):
                 continue
-            vector = pair_vector(found[j], found[i], lambda g, held=held: weight_of(held[g], 0))
+
+            def weight(grams, held=held):
+                return weights_of(np.asarray([held[g] for g in grams.tolist()]), 0)
+
+            vector = pair_vector(found[j], found[i], weight)
             probability = index.model.probability(vector)
             suggest = probability >= index.suggest
             certain = probability >= index.certain

@@ -88,14 +88,13 @@ class Scored:
         weight = index.weight()
         for q in requests:
             new = index.record(q["content"], q.get("address"), q.get("district"))
-            pairs = index.pairs(new)
+            orders, rows = index.pairs(new)
             expected = q.get("duplicate_of")
             expected = str(expected) if expected is not None else None
-            ids = [order.number for order, _ in pairs]
-            rows = [vector for _, vector in pairs]
+            ids = [order.number for order in orders]
             self.expected.append(expected)
             self.ids.append(ids)
-            self.X.append(np.asarray(rows).reshape(len(rows), len(FEATURES)))
+            self.X.append(rows.reshape(len(ids), len(FEATURES)))
             self.missed += expected is not None and expected not in ids
             if expected is not None and expected not in ids and expected in index:
                 self.extra.append(pair_vector(new, index.held(expected), weight))
