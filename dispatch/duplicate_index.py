@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from accounts.domain import UNIT_ROLES, Actor, Role
 from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
+from app.metrics import Sample
 from config import ClassifierSettings
 from dispatch.duplicate_pairs import (
     FLOOR,
@@ -154,8 +155,10 @@ class DuplicateIndex:
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
         self.shortlist = shortlist
-        # False while the start-up build runs (`build_in_background`): queries find nothing
+        # False until the start-up build (`fill`) is done: queries find nothing till then
         self.ready = True
+        # while a build runs: the numbers changed meanwhile, read again when it is done
+        self._touched: set[str] | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -233,7 +236,12 @@ class DuplicateIndex:
         )
 
     def put(self, order: IndexedOrder) -> None:
-        self.remove(order.number)
+        if self._touched is not None:
+            self._touched.add(order.number)
+        self._file(order)
+
+    def _file(self, order: IndexedOrder) -> None:
+        self._forget(order.number)
         if self._free:
             slot = self._free.pop()
             self._orders[slot] = order
@@ -262,6 +270,11 @@ class DuplicateIndex:
 
     def remove(self, number: str) -> None:
         """Forget an order (answered, closed, merged, invalid, aged out); unknown is fine."""
+        if self._touched is not None:
+            self._touched.add(number)
+        self._forget(number)
+
+    def _forget(self, number: str) -> None:
         slot = self._slot_of.pop(number, None)
         if slot is None:
             return
@@ -284,6 +297,8 @@ class DuplicateIndex:
 
     def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
         """A held order changed state or units: re-filed while open, dropped otherwise."""
+        if self._touched is not None:
+            self._touched.add(number)
         if state not in OPEN_STATES:
             self.remove(number)
         elif (slot := self._slot_of.get(number)) is not None:
@@ -302,7 +317,7 @@ class DuplicateIndex:
             created_at, number = heapq.heappop(self._ages)
             order = self._order(number)
             if order is not None and order.created_at == created_at:
-                self.remove(number)
+                self._forget(number)
                 dropped += 1
         return dropped
 
@@ -510,34 +525,113 @@ async def load_duplicate_index(
     settings: ClassifierSettings,
     now: datetime,
 ) -> DuplicateIndex:
-    """The index of the open orders of the window, built from the database.
+    """The index of the open orders of the window, built from the database (awaited:
+    a service starts with an empty index and `fill`s it in the background instead)."""
+    index = DuplicateIndex.from_settings(settings)
+    await fill(index, sessions, settings, now)
+    return index
+
+
+async def fill(
+    index: DuplicateIndex,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: datetime,
+) -> None:
+    """Hold the open orders of the window, read from the database, and mark `index`
+    ready. While it reads, `index` keeps taking the changes it is told of (its
+    previous contents, or nothing yet, keep answering); the orders they touched are read
+    again once the build is done, so a change during the build is never lost.
 
     Features are computed in a worker thread, a batch at a time, so a large build
     (100,000 open orders take tens of seconds) logs its progress and leaves the loop free.
     """
-    index = DuplicateIndex.from_settings(settings)
-    since = now - index.window
-    loop = asyncio.get_running_loop()
-    started, last_id = time.monotonic(), 0
-    async with sessions() as session:
-        window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
-        total = await session.scalar(select(func.count(Order.id)).where(*window))
-        while True:
-            rows, paths = await _rows(session, [*window, Order.id > last_id], LOAD_BATCH)
-            if not rows:
-                break
-            last_id = rows[-1][0]
-            for order in await loop.run_in_executor(None, _indexed, index, rows, paths):
-                index.put(order)
-            if total and total > LOAD_BATCH:
-                log.info("duplicate index: %d of %d open orders", len(index), total)
+    fresh = DuplicateIndex(
+        Thresholds(index.suggest, index.certain),
+        settings.duplicate_days,
+        index.max_candidates,
+        index.shortlist,
+        index.vectors,
+        index.model,
+    )
+    index._touched = set()
+    try:
+        since = now - fresh.window
+        loop = asyncio.get_running_loop()
+        started, last_id = time.monotonic(), 0
+        async with sessions() as session:
+            window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
+            total = await session.scalar(select(func.count(Order.id)).where(*window))
+            while True:
+                rows, paths = await _rows(session, [*window, Order.id > last_id], LOAD_BATCH)
+                if not rows:
+                    break
+                last_id = rows[-1][0]
+                for order in await loop.run_in_executor(None, _indexed, fresh, rows, paths):
+                    fresh._file(order)
+                if total and total > LOAD_BATCH:
+                    log.info("duplicate index: %d of %d open orders", len(fresh), total)
+        index.take(fresh)
+        while index._touched:  # changed while read: read them again
+            touched, index._touched = sorted(index._touched), set()
+            for start in range(0, len(touched), REREAD_BATCH):
+                numbers = touched[start : start + REREAD_BATCH]
+                found = {
+                    order.number: order
+                    for order in await _read(index, sessions, [Order.number.in_(numbers)])
+                }
+                for number in numbers:
+                    if number in found:
+                        index._file(found[number])
+                    else:
+                        index._forget(number)
+    finally:
+        index._touched = None
+    index.ready = True
     log.info(
         "duplicate index: %d open orders of the last %g days in %.1f s",
         len(index),
         settings.duplicate_days,
         time.monotonic() - started,
     )
-    return index
+
+
+REREAD_BATCH = 100  # orders read again per query after a build
+
+
+def fill_in_background(
+    index: DuplicateIndex,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: datetime,
+) -> asyncio.Task:
+    """Start `fill` as a task (the service answers meanwhile, without duplicates); a
+    failed build is logged, and the index stays not ready."""
+    index.ready = False
+    task = asyncio.create_task(fill(index, sessions, settings, now), name="duplicate-index")
+
+    def done(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("duplicate index: the build failed", exc_info=task.exception())
+
+    task.add_done_callback(done)
+    return task
+
+
+def reader(index: DuplicateIndex):
+    """/metrics: whether the index is built, and how many open orders it holds."""
+
+    async def read() -> list[Sample]:
+        return [
+            Sample(
+                "duplicate_index_ready",
+                "1: the duplicate index (并单) is built and suggests; 0: building",
+                int(index.ready),
+            ),
+            Sample("duplicate_index_orders", "Open orders the duplicate index holds", len(index)),
+        ]
+
+    return read
 
 
 # ---------------------------------------------------------------- keeping in step
@@ -613,7 +707,7 @@ def follow(
 
     async def on_message(data: dict[str, Any]) -> None:
         if data == RESYNC:  # messages were lost while the bus was down: start afresh
-            index.take(await load_duplicate_index(sessions, settings, now()))
+            await fill(index, sessions, settings, now())
         elif "update" in data:
             number, state, paths = data["update"]
             index.update(number, state, paths)

@@ -256,139 +256,171 @@ def pair_vector(new: Record, old: Record, weight: Weight) -> np.ndarray:
     return pair_matrix(new, [old], weight)[0]
 
 
-class _Parts:
-    """One part (e.g. the place) of each of K records, end to end: `ids`, the record
-    each belongs to (`of`), and `keys` that tell the same id of two records apart."""
+PART = 32  # keys: (record * parts + part) << 32 | id
 
-    def __init__(self, parts: list[np.ndarray]) -> None:
-        self.ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-        self.of = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        self.keys = (self.of.astype(np.int64) << 32) | self.ids
-        self.k = len(parts)
 
-    def per(self, values: np.ndarray) -> np.ndarray:
-        """`values` (one per id) summed per record."""
-        return np.bincount(self.of, values, minlength=self.k)
+class _Joined:
+    """The arrays of K records end to end (`Record.grams` or `Record.chars`), each id
+    with its record (`of`), its part (`part`) and a key that is ascending over all of
+    them (the parts' arrays are sorted), so that membership in one record's part is a
+    binary search."""
+
+    def __init__(self, arrays: list[np.ndarray], cuts: list[tuple[int, ...]]) -> None:
+        self.k = len(arrays)
+        self.parts = len(cuts[0]) + 1
+        self.ids = np.concatenate(arrays)
+        lengths = [len(a) for a in arrays]
+        bounds = np.asarray([(0, *c, n) for c, n in zip(cuts, lengths, strict=True)])
+        self.bin = np.repeat(np.arange(self.k * self.parts), np.diff(bounds).ravel())
+        self.of, self.part = np.divmod(self.bin, self.parts)
+        self.keys = (self.bin << PART) | self.ids  # record * parts + part, as bits above
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """`values` summed per record (rows) and part (columns)."""
+        return np.bincount(self.bin, values, minlength=self.k * self.parts).reshape(
+            self.k, self.parts
+        )
 
     def most(self, values: np.ndarray) -> np.ndarray:
-        """The largest of `values` (>= 0) per record, 0 for none."""
-        out = np.zeros(self.k)
-        np.maximum.at(out, self.of, values)
-        return out
+        """The largest of `values` (>= 0) per record and part, 0 for none."""
+        out = np.zeros(self.k * self.parts)
+        np.maximum.at(out, self.bin, values)
+        return out.reshape(self.k, self.parts)
+
+    def key(self, of: np.ndarray, part: int, ids: np.ndarray) -> np.ndarray:
+        """The keys of `ids` in record `of[i]`'s `part`, for `holds`."""
+        return ((of * self.parts + part) << PART) | ids
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each of `keys` is held."""
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.keys[at] == keys
 
 
-def _tiled(ids: np.ndarray, k: int) -> _Parts:
-    """The request's `ids` once for each of the k candidates."""
-    return _Parts([ids] * k)
+IN_WHOLE, IN_PLACE, IN_PROBLEM = 1, 2, 4  # the bits of `_marks` for a request's bigrams
+
+
+def _marks(ids: np.ndarray, *sets: np.ndarray) -> np.ndarray:
+    """For each of `ids`, a bit per set of `sets` (sorted ids) it is in."""
+    top = max((int(s[-1]) for s in sets if len(s)), default=0) + 1
+    table = getattr(_SCRATCH, "table", None)
+    if table is None or len(table) <= top:  # table[top] stays 0: every larger id lands there
+        table = _SCRATCH.table = np.zeros(max(2 * top, 1 << 16), np.uint8)
+    for bit, members in enumerate(sets):
+        table[members] |= 1 << bit
+    found = table[np.minimum(ids, top)]
+    for members in sets:
+        table[members] = 0
+    return found
+
+
+# a lookup table per thread, zero between calls: a fresh one as large as the bigram ids
+# (100,000s) costs more than the rest of the features
+_SCRATCH = threading.local()
 
 
 def _dice(shared: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     total = a + b
-    return np.divide(2 * shared, total, out=np.zeros_like(total, dtype=float), where=total > 0)
+    return 2 * shared / np.where(total > 0, total, 1.0)
+
+
+def _tiled(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` once for each of k records, and the record of each."""
+    return np.tile(ids, k), np.repeat(np.arange(k), len(ids))
 
 
 def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
     """The features of FEATURES for `new` against each of `olds` (one row each), computed
     over all of them at once."""
     k = len(olds)
+    out = np.zeros((k, len(FEATURES)))
     if not k:
-        return np.zeros((0, len(FEATURES)))
-    whole, place, problem = (
-        _Parts([o.whole for o in olds]),
-        _Parts([o.place for o in olds]),
-        _Parts([o.problem for o in olds]),
+        return out
+    grams = _Joined([o.grams for o in olds], [o.cuts[:2] for o in olds])
+    weights = weight(np.concatenate([new.grams, grams.ids]))  # one call for all
+    w_new, w = weights[: len(new.grams)], weights[len(new.grams) :]
+    c0, c1 = new.cuts[0], new.cuts[1]
+    new_whole_mass, new_place_mass = float(w_new[:c0].sum()), float(w_new[c0:c1].sum())
+    marks = _marks(grams.ids, new.whole, new.place, new.problem)
+    in_whole, in_place = (marks & IN_WHOLE) > 0, (marks & IN_PLACE) > 0
+    # the request's problem and place against each record's place and whole
+    mine, mine_of = _tiled(new.problem, k)
+    places, places_of = _tiled(new.place, k)
+    held = grams.holds(
+        np.concatenate(
+            [
+                grams.key(mine_of, 1, mine),
+                grams.key(grams.of, 1, grams.ids),
+                grams.key(places_of, 0, places),
+            ]
+        )
     )
-    w_whole, w_place, w_problem = weight(whole.ids), weight(place.ids), weight(problem.ids)
-    w_new_place = weight(new.place)
-    new_whole_mass, new_place_mass = float(weight(new.whole).sum()), float(w_new_place.sum())
+    in_their_place, in_own_place, in_their_whole = np.split(
+        held, np.cumsum([len(mine), len(grams.ids)])
+    )
+    mass, mass_shared = grams.sums(w), grams.sums(w * in_whole)
 
-    # all bigrams
-    shared = w_whole * np.isin(whole.ids, new.whole)
-    shared_mass = whole.per(shared)
-    dice = _dice(shared_mass, np.full(k, new_whole_mass), whole.per(w_whole))
-    by_weight = np.lexsort((-shared, whole.of))  # each record's shared weights, largest first
-    starts = np.searchsorted(whole.of[by_weight], np.arange(k))
-    ranked = np.append(shared[by_weight], [0.0, 0.0])
-    sizes = np.bincount(whole.of, minlength=k)
-    rarest = np.where(sizes > 0, ranked[starts], 0.0)
-    second = np.where(sizes > 1, ranked[np.minimum(starts + 1, len(ranked) - 1)], 0.0)
+    # all bigrams: Dice, the rarest two shared
+    out[:, 0] = _dice(mass_shared[:, 0], new_whole_mass, mass[:, 0])
+    shared = w * (in_whole & (grams.part == 0))
+    ranked = np.append(shared[np.argsort(grams.of * 2 - shared, kind="stable")], [0.0, 0.0])
+    lengths = np.asarray([(o.cuts[0], len(o.grams)) for o in olds])
+    starts = np.cumsum(lengths[:, 1]) - lengths[:, 1]
+    out[:, 3] = np.where(lengths[:, 0] > 0, ranked[starts], 0.0)
+    out[:, 4] = np.where(lengths[:, 0] > 1, ranked[starts + 1], 0.0)
 
     # places: how much of one side's place the other names anywhere
-    place_old_mass = place.per(w_place)
-    cover_new = whole.per(w_whole * np.isin(whole.ids, new.place))
-    cover_new = cover_new / new_place_mass if new_place_mass else np.zeros(k)
-    cover_old = place.per(w_place * np.isin(place.ids, new.whole))
-    cover_old = np.divide(cover_old, place_old_mass, out=np.zeros(k), where=place_old_mass > 0)
-    cover = np.maximum(cover_new, cover_old)
+    cover_new = grams.sums(w * in_place)[:, 0] / (new_place_mass or 1.0)
+    cover_old = mass_shared[:, 1] / np.where(mass[:, 1] > 0, mass[:, 1], 1.0)
+    cover = out[:, 1] = np.maximum(cover_new, cover_old)
+    out[:, 2] = np.minimum(cover_new, cover_old)
 
     # problems, each without the other's place
-    mine = _tiled(new.problem, k)
-    kept_new = ~np.isin(mine.keys, place.keys)  # new.problem - old.place
-    w_mine = np.tile(weight(new.problem), k)
-    kept_old = ~np.isin(problem.ids, new.place)  # old.problem - new.place
-    both = kept_old & np.isin(problem.ids, new.problem) & ~np.isin(problem.keys, place.keys)
-    problem_dice = _dice(
-        problem.per(w_problem * both),
-        mine.per(w_mine * kept_new),
-        problem.per(w_problem * kept_old),
+    kept_new = ~in_their_place  # new.problem - old.place
+    kept_old = ~in_place  # old.problem - new.place
+    both = kept_old & ((marks & IN_PROBLEM) > 0) & ~in_own_place
+    new_mass = np.bincount(mine_of, np.tile(w_new[c1:], k) * kept_new, minlength=k)
+    problem = out[:, 5] = _dice(
+        grams.sums(w * both)[:, 2], new_mass, grams.sums(w * kept_old)[:, 2]
     )
-    plain = _dice(problem.per(both), mine.per(kept_new), problem.per(kept_old))
+    out[:, 6] = _dice(
+        grams.sums(both)[:, 2],
+        np.bincount(mine_of, kept_new, minlength=k),
+        grams.sums(kept_old)[:, 2],
+    )
+    out[:, 10] = np.minimum(cover, problem)
 
     # characters of the problems, each without the other's address's
-    chars_old, places_old = (
-        _Parts([o.problem_chars for o in olds]),
-        _Parts([o.place_chars for o in olds]),
+    chars = _Joined([o.chars for o in olds], [o.cuts[2:] for o in olds])
+    char_marks = _marks(chars.ids, new.problem_chars, new.place_chars)
+    theirs, theirs_of = _tiled(new.problem_chars, k)
+    held = chars.holds(
+        np.concatenate([chars.key(theirs_of, 1, theirs), chars.key(chars.of, 1, chars.ids)])
     )
-    chars_new = _tiled(new.problem_chars, k)
-    left_new = ~np.isin(chars_new.keys, places_old.keys)
-    left_old = ~np.isin(chars_old.ids, new.place_chars)
-    common = (
-        left_old
-        & np.isin(chars_old.ids, new.problem_chars)
-        & ~np.isin(chars_old.keys, places_old.keys)
-    )
-    chars = _dice(chars_old.per(common), chars_new.per(left_new), chars_old.per(left_old))
+    in_their_address, in_own_address = held[: len(theirs)], held[len(theirs) :]
+    left_new = np.bincount(theirs_of, ~in_their_address, minlength=k)
+    left_old = (char_marks & 2) == 0
+    common = left_old & ((char_marks & 1) > 0) & ~in_own_address
+    char_dice = out[:, 11] = _dice(chars.sums(common)[:, 0], left_new, chars.sums(left_old)[:, 0])
+    out[:, 12] = cover * char_dice
 
     # something rare that one side names and the other lacks
-    new_places = _tiled(new.place, k)
-    lacking_old = new_places.most(np.tile(w_new_place, k) * ~np.isin(new_places.keys, whole.keys))
-    lacking_new = place.most(w_place * ~np.isin(place.ids, new.whole))
+    lacking_old = np.zeros(k)
+    np.maximum.at(lacking_old, places_of, np.tile(w_new[c0:c1], k) * ~in_their_whole)
+    out[:, 14] = np.minimum(lacking_old, grams.most(w * ~in_whole)[:, 1])
 
-    kinds_same = np.asarray([bool(new.kinds and o.kinds and new.kinds & o.kinds) for o in olds])
-    kinds_other = np.asarray(
-        [bool(new.kinds and o.kinds and not new.kinds & o.kinds) for o in olds], dtype=float
-    )
-    meaning = np.asarray(
-        [
-            float(new.meaning @ o.meaning)
-            if new.meaning is not None and o.meaning is not None
-            else 0.0
-            for o in olds
-        ]
-    )
-    return np.column_stack(
-        [
-            dice,
-            cover,
-            np.minimum(cover_new, cover_old),
-            rarest,
-            second,
-            problem_dice,
-            plain,
-            kinds_same,
-            kinds_other,
-            [float(bool(new.buildings & o.buildings)) for o in olds],
-            np.minimum(cover, problem_dice),
-            chars,
-            cover * chars,
-            cover * kinds_other,
-            np.minimum(lacking_old, lacking_new),
-            [_conflict(new.sides, o.sides) for o in olds],
-            [_other_name(new.address, o.address) for o in olds],
-            meaning,
-            cover * meaning,
-        ]
-    ).astype(float)
+    # what the lexicon, the numbers and the vectors say
+    for i, o in enumerate(olds):
+        if new.kinds and o.kinds:
+            out[i, 7 if new.kinds & o.kinds else 8] = 1.0
+        out[i, 9] = float(bool(new.buildings & o.buildings))
+        out[i, 15] = _conflict(new.sides, o.sides)
+        out[i, 16] = _other_name(new.address, o.address)
+        if new.meaning is not None and o.meaning is not None:
+            out[i, 17] = float(new.meaning @ o.meaning)
+    out[:, 13] = cover * out[:, 8]
+    out[:, 18] = cover * out[:, 17]
+    return out
 
 
 _NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
