@@ -50,6 +50,10 @@ _DASHED = re.compile(r"(?<![\d.])(\d{1,3})[-—–_](\d{1,2})(?![\d.])")
 _BUILDING = re.compile(r"(\d+|(?<![a-z])[a-z])(?:栋|座)|(?<![a-z])([a-z])区")
 # a side of a place: 北门 and 南门, 东侧 and 西侧, 西段 and 北段 are other spots
 _SIDE = re.compile(r"[东西南北](?:门|侧|段|头|口|边|面|岸|区)")
+# the direction of a side, as a rule: 北门 and 北侧 are one side, 北门 and 南门 two
+_DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)")
+_FLOOR = re.compile(r"(?<![\d栋号])(\d+)(?:楼|层)(?!道|梯|房)")  # 9楼 / 8楼 of one building
+_PHASE = re.compile(r"(\d+)期")  # 一期 / 二期 of one estate
 _UNIT = re.compile(r"(\d+)单元")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
@@ -133,6 +137,9 @@ class Record:
     units: frozenset[str]
     houses: frozenset[str]
     sides: frozenset[str]
+    directions: frozenset[str]
+    floors: frozenset[str]
+    phases: frozenset[str]
     district: str | None
     kinds: frozenset[str]
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
@@ -187,6 +194,9 @@ def record(
         units=frozenset(_UNIT.findall(both)),
         houses=frozenset(_HOUSE.findall(both)),
         sides=frozenset(_SIDE.findall(both)),
+        directions=frozenset(_DIRECTION.findall(both)),
+        floors=frozenset(_FLOOR.findall(both)),
+        phases=frozenset(_PHASE.findall(both)),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
@@ -241,13 +251,18 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 
 def apart(new: Record, old: Record) -> bool:
     """Two places told apart by what both say: other districts, other buildings, house
-    numbers or units (12栋 and 15栋 of one estate are two incidents). Not one repeat in
-    the seven labelled sets (226 repeats) breaks this, so it is a rule, not a weight."""
+    numbers, units, floors or phases (12栋 and 15栋 of one estate, 8楼 and 9楼 of one
+    tower are two incidents), or only other sides (北门 / 南门, 东段 / 西头). Not one
+    repeat in the eight labelled sets (266 repeats) breaks this, so it is a rule, not a
+    weight."""
     return bool(
         (new.district and old.district and new.district != old.district)
         or _conflict(new.buildings, old.buildings)
         or _conflict(new.houses, old.houses)
         or _conflict(new.units, old.units)
+        or _conflict(new.floors, old.floors)
+        or _conflict(new.phases, old.phases)
+        or _conflict(new.directions, old.directions)
     )
 
 
