@@ -238,6 +238,7 @@ WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need t
 
 
 PLACE_COVER = FEATURES.index("place_cover")
+NAME_OTHER = FEATURES.index("name_other")
 
 
 def idf_mass(grams: np.ndarray, weight: Weight) -> float:
