@@ -309,6 +309,8 @@ class _Joined:
 
     def holds(self, keys: np.ndarray) -> np.ndarray:
         """Whether each of `keys` is held."""
+        if not len(self.keys):
+            return np.zeros(len(keys), bool)
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return self.keys[at] == keys
 
