@@ -1,20 +1,28 @@
 """The per-process index of open orders that new requests are compared with (并单).
 
-    index = await load_duplicate_index(sessions, settings.classifiers, now)  # start-up
+    index = DuplicateIndex.from_settings(settings.classifiers)                 # start-up
     service.subscribers.append(index_subscriber(index))                      # kept in step
+    task = fill_in_background(index, sessions, settings.classifiers, now)    # built meanwhile
     index.query(content, address, district, actor, now)                      # per request
 
 Every open order (registered, dispatched, accepted, returned) of the last
-`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py), filed under
-each character bigram of its address and content, with the count of orders holding
-each bigram (the IDF that tells a place's name from everyday words). A query reads the
-postings of its rarest bigrams first and stops at `duplicate_max_candidates` postings,
-ranks the orders it met by the IDF mass they share with it and scores the best
-`duplicate_shortlist` with the pair model, so its cost depends on how busy the request's
-place is, not on how many orders are open. Bigrams held by more than COMMON_SHARE of
-the orders are not read at all: they name no place. Visibility is checked on the held
-hotline, creator and unit paths before scoring, with the rules of
-`dispatch.services.visible_to`.
+`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py: bigram ids in
+arrays), in a slot; each bigram id has a posting (an int64 array of slot and slot
+generation) and the count of orders holding it (the IDF that tells a place's name from
+everyday words). A removed order's posting entries go stale with its slot's generation
+and are compacted once a posting holds more stale entries than live ones. A query reads
+the postings of its rarest bigrams first and stops at `duplicate_max_candidates`
+postings, ranks the orders it met by the IDF mass they share with it (numpy) and scores
+the best `duplicate_shortlist` with the pair model, all of them at once
+(`pair_matrix`), so its cost depends on how busy the request's place is, not on how
+many orders are open. Bigrams held by more than COMMON_SHARE of the orders are not read
+at all: they name no place. Visibility is checked on the held hotline, creator and unit
+paths before scoring, with the rules of `dispatch.services.visible_to`.
+
+At start-up the index is built in the background (`fill`): the node serves at once and
+suggests no duplicates until it is ready (/metrics `hotline_duplicate_index_ready`,
+/healthz `duplicate_index`); the changes made meanwhile are filed as they come and the
+orders they touched are read again once the build is done.
 
 Changes reach the index after their transaction commits (never for a rolled-back one).
 One index per process: on a cluster (or several worker processes, `[server] workers`)

@@ -5,15 +5,17 @@ or road suffixes: an invented name (雁栖大道, 星桥) is a few character big
 any other open order contains, so their inverse document frequency (over the orders the
 index holds) makes them weigh; 垃圾, 反映, 小区 are everywhere and weigh little. Numbers
 are written one way first (五栋 = 5号楼 = 5栋 = 5幢, 12-1 = 12栋1单元), and two records
-that name different districts, buildings, house numbers or units are `apart`: never
-one incident.
+that name different districts, buildings, house numbers, units, floors, phases or
+only other sides (北门 / 南门) are `apart`: never one incident.
 
 Per record (`Record`, computed once): the bigrams of the whole text (address and
 content), of the place (the address field, else the content) and of the problem (the
-content without the address's bigrams), the building / unit / house numbers, the
-district, the problem kinds of the lexicon and, with `ProblemVectors`, the problem's
-LSA vector. Per pair (`pair_vector`): IDF-weighted overlaps of these, the rarest shared
-bigrams, a differing side or short name, the problems' cosine. A logistic regression
+content without the address's bigrams), as sorted arrays of bigram ids (`gram_id`), the
+building / unit / house / floor / phase numbers, the sides, the district, the problem
+kinds of the lexicon and, with `ProblemVectors`, the problem's LSA vector. Per pair
+(`pair_matrix`, every candidate of a request at once with array operations): IDF-weighted
+overlaps of these, the rarest shared bigrams, a differing side or short name, the
+problems' cosine. A logistic regression
 (`PairModel`, coefficients and thresholds in `data/duplicate_model.json`, fitted by
 `benchmarks/duplicates/bench_loso.py` on sets written by several people) turns them
 into a probability; from which one a pair is suggested or certain is the model's
