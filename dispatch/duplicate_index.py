@@ -62,6 +62,7 @@ from dispatch.duplicate_pairs import (
     Record,
     Weight,
     apart,
+    known_grams,
     load_model,
     pair_matrix,
     record,
@@ -268,9 +269,7 @@ class DuplicateIndex:
         entry = slot | int(self._generation[slot]) << 32
         grams = order.features.whole
         if len(grams) and int(grams[-1]) >= len(self._counts):
-            grown = np.zeros(max(2 * len(self._counts), int(grams[-1]) + 1), np.int32)
-            grown[: len(self._counts)] = self._counts
-            self._counts = grown
+            self._grow(int(grams[-1]) + 1)
         self._counts[grams] += 1
         postings = self._postings
         for gram in grams.tolist():
@@ -342,15 +341,15 @@ class DuplicateIndex:
 
     def weight(self) -> Weight:
         """Bigrams' weights (`duplicate_pairs.weight_of`) over the orders held now."""
+        if len(self._counts) < known_grams():  # every id a record may hold has a count
+            self._grow(known_grams())
         held, counts = len(self), self._counts
+        return lambda grams: weights_of(counts[grams], held)
 
-        def weight(grams: np.ndarray) -> np.ndarray:
-            inside = grams < len(counts)
-            found = np.zeros(len(grams), np.int32)
-            found[inside] = counts[grams[inside]]
-            return weights_of(found, held)
-
-        return weight
+    def _grow(self, size: int) -> None:
+        grown = np.zeros(max(2 * len(self._counts), size), np.int32)
+        grown[: len(self._counts)] = self._counts
+        self._counts = grown
 
     def _shortlist(self, new: Record, weight: Weight, accept: Callable[[str], bool]) -> list[str]:
         """The orders `accept` lets through (the caller's scope) that share most IDF mass

@@ -430,14 +430,20 @@ def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
     out[:, 14] = np.minimum(lacking_old, grams.most(w * ~in_whole)[:, 1])
 
     # what the lexicon, the numbers and the vectors say
+    meant = []
     for i, o in enumerate(olds):
         if new.kinds and o.kinds:
             out[i, 7 if new.kinds & o.kinds else 8] = 1.0
-        out[i, 9] = float(bool(new.buildings & o.buildings))
-        out[i, 15] = _conflict(new.sides, o.sides)
-        out[i, 16] = _other_name(new.address, o.address)
-        if new.meaning is not None and o.meaning is not None:
-            out[i, 17] = float(new.meaning @ o.meaning)
+        if new.buildings and o.buildings:
+            out[i, 9] = float(bool(new.buildings & o.buildings))
+        if new.sides and o.sides:
+            out[i, 15] = _conflict(new.sides, o.sides)
+        if new.address and o.address:
+            out[i, 16] = _other_name(new.address, o.address)
+        if o.meaning is not None:
+            meant.append(i)
+    if new.meaning is not None and meant:
+        out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
     out[:, 13] = cover * out[:, 8]
     out[:, 18] = cover * out[:, 17]
     return out
@@ -483,9 +489,10 @@ def weight_of(held_by: int, orders: int) -> float:
 
 
 def weights_of(held_by: np.ndarray, orders: int) -> np.ndarray:
-    """`weight_of` for an array of counts."""
-    share = (held_by + 1.0) / (max(orders, FLOOR) + 1)
-    return np.where(held_by == 0, 1.0, np.minimum(1.0, -np.log(share) / math.log(RARE)))
+    """`weight_of` for an array of counts (an unseen bigram's share is below 1/RARE:
+    it weighs 1 too)."""
+    top = math.log(max(orders, FLOOR) + 1)
+    return np.minimum(1.0, (top - np.log1p(held_by)) / math.log(RARE))
 
 
 # ------------------------------------------------------------------ the model
