@@ -181,6 +181,7 @@ class DuplicateIndex:
         # it holds more stale entries than live ones.
         self._slot_of: dict[str, int] = {}
         self._orders: list[IndexedOrder | None] = []
+        self._numbers: list[str | None] = []  # of the orders in the slots (ties go by them)
         self._generation = np.zeros(1024, np.int64)
         self._free: list[int] = []
         self._postings: dict[int, array] = {}
@@ -258,9 +259,11 @@ class DuplicateIndex:
         if self._free:
             slot = self._free.pop()
             self._orders[slot] = order
+            self._numbers[slot] = order.number
         else:
             slot = len(self._orders)
             self._orders.append(order)
+            self._numbers.append(order.number)
             if slot >= len(self._generation):
                 self._generation = np.concatenate(
                     [self._generation, np.zeros_like(self._generation)]
@@ -290,7 +293,7 @@ class DuplicateIndex:
         if slot is None:
             return
         grams = self._orders[slot].features.whole
-        self._orders[slot] = None
+        self._orders[slot] = self._numbers[slot] = None
         self._generation[slot] += 1  # its posting entries are stale from now on
         self._free.append(slot)
         self._counts[grams] -= 1
@@ -351,7 +354,9 @@ class DuplicateIndex:
         grown[: len(self._counts)] = self._counts
         self._counts = grown
 
-    def _shortlist(self, new: Record, weight: Weight, accept: Callable[[str], bool]) -> list[str]:
+    def _shortlist(
+        self, new: Record, weight: Weight, accept: Callable[[IndexedOrder], bool]
+    ) -> list[IndexedOrder]:
         """The orders `accept` lets through (the caller's scope) that share most IDF mass
         with `new`, read from its rarest bigrams on, and are not `apart` from it."""
         common = COMMON_SHARE * max(len(self), FLOOR)
@@ -376,24 +381,24 @@ class DuplicateIndex:
         gram_weights = weight(np.asarray(taken, np.int32))
         slots, where = np.unique(entries & SLOT, return_inverse=True)
         mass = np.bincount(where, np.repeat(gram_weights, sizes), minlength=len(slots))
-        found: list[str] = []
+        found: list[IndexedOrder] = []
         examined = 0  # in scope; on a busy estate most are other buildings (apart)
-        for slot in _best_first(slots, mass, self._orders):
+        for slot in _best_first(slots, mass, self._numbers):
             if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
                 break
             order = self._orders[slot]
-            if accept(order.number):
+            if accept(order):
                 examined += 1
                 if not apart(new, order.features):
-                    found.append(order.number)
+                    found.append(order)
         return found
 
     def pairs(
-        self, new: Record, accept: Callable[[str], bool] = lambda number: True
+        self, new: Record, accept: Callable[[IndexedOrder], bool] = lambda order: True
     ) -> tuple[list[IndexedOrder], np.ndarray]:
         """The shortlisted orders, and their pair features (a row each)."""
         weight = self.weight()
-        orders = [self._order(number) for number in self._shortlist(new, weight, accept)]
+        orders = self._shortlist(new, weight, accept)
         return orders, pair_matrix(new, [order.features for order in orders], weight)
 
     def query(
@@ -412,8 +417,8 @@ class DuplicateIndex:
             return []
         self.expire(now)
 
-        def accept(number: str) -> bool:
-            return number != exclude and visible(self._order(number), actor)
+        def accept(order: IndexedOrder) -> bool:
+            return order.number != exclude and visible(order, actor)
 
         orders, rows = self.pairs(self.record(content, address, district), accept)
         probabilities = self.model.probabilities(rows).tolist()
@@ -443,10 +448,10 @@ class DuplicateIndex:
 
 SLOT = (1 << 32) - 1  # a posting entry: slot in the low 32 bits, generation above
 STALE = 16  # stale entries a posting may hold beyond as many as its live ones
-_HELD = ("_slot_of", "_orders", "_generation", "_free", "_postings", "_counts", "_ages")
+_HELD = ("_slot_of", "_orders", "_numbers", "_generation", "_free", "_postings", "_counts", "_ages")
 
 
-def _best_first(slots: np.ndarray, mass: np.ndarray, orders: list) -> Iterator[int]:
+def _best_first(slots: np.ndarray, mass: np.ndarray, numbers: list) -> Iterator[int]:
     """The slots by shared mass, most first; between equals by order number (so that the
     figures do not depend on the order the orders were filed in)."""
     by_mass = np.argsort(-mass, kind="stable")
@@ -459,7 +464,7 @@ def _best_first(slots: np.ndarray, mass: np.ndarray, orders: list) -> Iterator[i
             end += 1
         tied = ranked[start:end]
         if len(tied) > 1:
-            tied.sort(key=lambda slot: orders[slot].number)
+            tied.sort(key=numbers.__getitem__)
         yield from tied
         start = end
 
