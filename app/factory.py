@@ -56,7 +56,8 @@ from dispatch import geo as geo_routes
 from dispatch import metrics as dispatch_metrics
 from dispatch import notifications, org, privacy
 from dispatch import routes as dispatch_routes
-from dispatch.duplicate_index import follow, index_subscriber, load_duplicate_index
+from dispatch.duplicate_index import DuplicateIndex, fill_in_background, follow, index_subscriber
+from dispatch.duplicate_index import reader as duplicate_index_reader
 from dispatch.reading_pool import ReadingPool, default_workers
 from dispatch.reading_pool import reader as reading_pool_reader
 from dispatch.scanner import run_scanner
@@ -107,6 +108,8 @@ async def healthz(request: web.Request, call: Call):
             "sip": "off" if center is None else ("up" if center.endpoint.running else "down"),
             "category_model": suggester.model_version or "none",
             "knowledge_base": len(app[KB]),
+            # "building" until the start-up build is done (no duplicates suggested till then)
+            "duplicate_index": len(app[DUPLICATES]) if app[DUPLICATES].ready else "building",
             "bus": "up" if app[BUS].up else "down",
             "leader": leader.is_leader,
             # each background job: "running" here, or "standby" (it runs on the leader)
@@ -189,14 +192,21 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def duplicates_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The open orders a new request may repeat, built once and kept in step by dispatch."""
+    """The open orders a new request may repeat, kept in step by dispatch. Built in the
+    background (100,000 open orders take tens of seconds): the node serves meanwhile and
+    suggests duplicates once it is ready (/metrics `hotline_duplicate_index_ready`,
+    /healthz `duplicate_index`)."""
     service = app[DISPATCH]
     settings = app[SETTINGS].classifiers
-    index = await load_duplicate_index(app[SESSIONS], settings, service.now())
+    index = DuplicateIndex.from_settings(settings)
     service.subscribers.append(index_subscriber(index))
     follow(index, app[BUS], app[SESSIONS], settings, service.now)  # the other nodes' changes
     app[DUPLICATES] = index
+    build = fill_in_background(index, app[SESSIONS], settings, service.now())
     yield
+    build.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await build
 
 
 async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -247,6 +257,7 @@ async def metric_readers_ctx(app: web.Application) -> AsyncIterator[None]:
         outbox_metrics.reader(sessions),
         callcenter_metrics.reader(sessions, app.get(CALLCENTER)),
         reading_pool_reader(app[SUGGESTER]),
+        duplicate_index_reader(app[DUPLICATES]),
     ]
     yield
 

@@ -1,20 +1,28 @@
 """The per-process index of open orders that new requests are compared with (并单).
 
-    index = await load_duplicate_index(sessions, settings.classifiers, now)  # start-up
+    index = DuplicateIndex.from_settings(settings.classifiers)                 # start-up
     service.subscribers.append(index_subscriber(index))                      # kept in step
+    task = fill_in_background(index, sessions, settings.classifiers, now)    # built meanwhile
     index.query(content, address, district, actor, now)                      # per request
 
 Every open order (registered, dispatched, accepted, returned) of the last
-`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py), filed under
-each character bigram of its address and content, with the count of orders holding
-each bigram (the IDF that tells a place's name from everyday words). A query reads the
-postings of its rarest bigrams first and stops at `duplicate_max_candidates` postings,
-ranks the orders it met by the IDF mass they share with it and scores the best
-`duplicate_shortlist` with the pair model, so its cost depends on how busy the request's
-place is, not on how many orders are open. Bigrams held by more than COMMON_SHARE of
-the orders are not read at all: they name no place. Visibility is checked on the held
-hotline, creator and unit paths before scoring, with the rules of
-`dispatch.services.visible_to`.
+`duplicate_days` is held with its `Record` (dispatch/duplicate_pairs.py: bigram ids in
+arrays), in a slot; each bigram id has a posting (an int64 array of slot and slot
+generation) and the count of orders holding it (the IDF that tells a place's name from
+everyday words). A removed order's posting entries go stale with its slot's generation
+and are compacted once a posting holds more stale entries than live ones. A query reads
+the postings of its rarest bigrams first and stops at `duplicate_max_candidates`
+postings, ranks the orders it met by the IDF mass they share with it (numpy) and scores
+the best `duplicate_shortlist` with the pair model, all of them at once
+(`pair_matrix`), so its cost depends on how busy the request's place is, not on how
+many orders are open. Bigrams held by more than COMMON_SHARE of the orders are not read
+at all: they name no place. Visibility is checked on the held hotline, creator and unit
+paths before scoring, with the rules of `dispatch.services.visible_to`.
+
+At start-up the index is built in the background (`fill`): the node serves at once and
+suggests no duplicates until it is ready (/metrics `hotline_duplicate_index_ready`,
+/healthz `duplicate_index`); the changes made meanwhile are filed as they come and the
+orders they touched are read again once the build is done.
 
 Changes reach the index after their transaction commits (never for a rolled-back one).
 One index per process: on a cluster (or several worker processes, `[server] workers`)
@@ -29,31 +37,36 @@ import asyncio
 import heapq
 import logging
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts.domain import UNIT_ROLES, Actor, Role
 from app.bus import RESYNC, Bus, announce
 from app.db import after_commit
+from app.metrics import Sample
 from config import ClassifierSettings
 from dispatch.duplicate_pairs import (
     FLOOR,
+    NAME_OTHER,
     PLACE_COVER,
     PairModel,
     Record,
+    Weight,
     apart,
-    idf_mass,
+    known_grams,
     load_model,
-    pair_vector,
+    pair_matrix,
     record,
-    weight_of,
+    weights_of,
 )
 from dispatch.duplicate_vectors import ProblemVectors, load_vectors
 from dispatch.lifecycle import State
@@ -133,6 +146,9 @@ def visible(order: IndexedOrder, actor: Actor) -> bool:
 COMMON_SHARE = 0.05  # a bigram in more than this share of the open orders names no place
 EXAMINED = 5  # at most this many times the shortlist's length are checked for `apart`
 SAME_PLACE = 0.8  # the share of a side's place (IDF) the other names: shown as 同一地点
+# merged without asking only from this share on (阳光花园3栋 / 锦绣花园小区3栋: 0.46); on
+# the labelled sets it costs no certain match
+CERTAIN_PLACE = 0.5
 
 
 class DuplicateIndex:
@@ -152,8 +168,24 @@ class DuplicateIndex:
         self.window = timedelta(days=days)
         self.max_candidates = max_candidates
         self.shortlist = shortlist
-        self._orders: dict[str, IndexedOrder] = {}
-        self._postings: dict[str, set[str]] = defaultdict(set)
+        # False until the start-up build (`fill`) is done: queries find nothing till then
+        self.ready = True
+        # while a build runs: the numbers changed meanwhile, read again when it is done
+        self._touched: set[str] | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        # Each held order has a slot; postings (per bigram id, an array of slot and
+        # generation as one int64) are not cleaned when an order goes: an entry whose
+        # generation is no longer its slot's is stale, and a posting is compacted once
+        # it holds more stale entries than live ones.
+        self._slot_of: dict[str, int] = {}
+        self._orders: list[IndexedOrder | None] = []
+        self._numbers: list[str | None] = []  # of the orders in the slots (ties go by them)
+        self._generation = np.zeros(1024, np.int64)
+        self._free: list[int] = []
+        self._postings: dict[int, array] = {}
+        self._counts = np.zeros(1024, np.int32)  # open orders holding each bigram id
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest order first
 
     @classmethod
@@ -174,14 +206,18 @@ class DuplicateIndex:
         return _record(content, address, district, self.vectors)
 
     def __len__(self) -> int:
-        return len(self._orders)
+        return len(self._slot_of)
 
     def __contains__(self, number: str) -> bool:
-        return number in self._orders
+        return number in self._slot_of
+
+    def _order(self, number: str) -> IndexedOrder | None:
+        slot = self._slot_of.get(number)
+        return None if slot is None else self._orders[slot]
 
     def held(self, number: str) -> Record:
         """The record of a held order."""
-        return self._orders[number].features
+        return self._orders[self._slot_of[number]].features
 
     # ------------------------------------------------------------ changes
 
@@ -214,93 +250,156 @@ class DuplicateIndex:
         )
 
     def put(self, order: IndexedOrder) -> None:
-        self.remove(order.number)
-        self._orders[order.number] = order
-        for gram in order.features.whole:
-            self._postings[gram].add(order.number)
+        if self._touched is not None:
+            self._touched.add(order.number)
+        self._file(order)
+
+    def _file(self, order: IndexedOrder) -> None:
+        self._forget(order.number)
+        if self._free:
+            slot = self._free.pop()
+            self._orders[slot] = order
+            self._numbers[slot] = order.number
+        else:
+            slot = len(self._orders)
+            self._orders.append(order)
+            self._numbers.append(order.number)
+            if slot >= len(self._generation):
+                self._generation = np.concatenate(
+                    [self._generation, np.zeros_like(self._generation)]
+                )
+        self._slot_of[order.number] = slot
+        entry = slot | int(self._generation[slot]) << 32
+        grams = order.features.whole
+        if len(grams) and int(grams[-1]) >= len(self._counts):
+            self._grow(int(grams[-1]) + 1)
+        self._counts[grams] += 1
+        postings = self._postings
+        for gram in grams.tolist():
+            posting = postings.get(gram)
+            if posting is None:
+                posting = postings[gram] = array("q")
+            posting.append(entry)
         heapq.heappush(self._ages, (order.created_at, order.number))
 
     def remove(self, number: str) -> None:
         """Forget an order (answered, closed, merged, invalid, aged out); unknown is fine."""
-        order = self._orders.pop(number, None)
-        if order is None:
+        if self._touched is not None:
+            self._touched.add(number)
+        self._forget(number)
+
+    def _forget(self, number: str) -> None:
+        slot = self._slot_of.pop(number, None)
+        if slot is None:
             return
-        for gram in order.features.whole:
-            numbers = self._postings[gram]
-            numbers.discard(number)
-            if not numbers:
+        grams = self._orders[slot].features.whole
+        self._orders[slot] = self._numbers[slot] = None
+        self._generation[slot] += 1  # its posting entries are stale from now on
+        self._free.append(slot)
+        self._counts[grams] -= 1
+        for gram, count in zip(grams.tolist(), self._counts[grams].tolist(), strict=True):
+            posting = self._postings[gram]
+            if not count:
                 del self._postings[gram]
+            elif len(posting) > 2 * count + STALE:
+                self._postings[gram] = array("q", self._live(posting).tobytes())
+
+    def _live(self, posting: array) -> np.ndarray:
+        """The entries of `posting` whose order is still held."""
+        entries = np.frombuffer(posting, np.int64)
+        return entries[self._generation[entries & SLOT] == entries >> 32]
 
     def update(self, number: str, state: str, unit_paths: Iterable[str]) -> None:
         """A held order changed state or units: re-filed while open, dropped otherwise."""
+        if self._touched is not None:
+            self._touched.add(number)
         if state not in OPEN_STATES:
             self.remove(number)
-        elif (order := self._orders.get(number)) is not None:
-            self._orders[number] = replace(order, state=state, unit_paths=tuple(unit_paths))
+        elif (slot := self._slot_of.get(number)) is not None:
+            order = self._orders[slot]
+            self._orders[slot] = replace(order, state=state, unit_paths=tuple(unit_paths))
 
     def take(self, other: DuplicateIndex) -> None:
         """Hold what `other` holds (a rebuilt index replaces this one's contents)."""
-        self._orders, self._postings, self._ages = other._orders, other._postings, other._ages
+        for name in _HELD:
+            setattr(self, name, getattr(other, name))
 
     def expire(self, now: datetime) -> int:
         """Drop the orders older than the window; returns how many."""
         cutoff, dropped = now - self.window, 0
         while self._ages and self._ages[0][0] < cutoff:
             created_at, number = heapq.heappop(self._ages)
-            order = self._orders.get(number)
+            order = self._order(number)
             if order is not None and order.created_at == created_at:
-                self.remove(number)
+                self._forget(number)
                 dropped += 1
         return dropped
 
+    def memory(self) -> int:
+        """Bytes held by the postings and counts (not the records)."""
+        postings = sum(p.buffer_info()[1] * p.itemsize for p in self._postings.values())
+        return postings + self._counts.nbytes + self._generation.nbytes
+
     # ------------------------------------------------------------ queries
 
-    def weight(self) -> Callable[[str], float]:
-        """A bigram's weight (`duplicate_pairs.weight_of`) over the orders held now."""
-        held, postings = len(self._orders), self._postings
+    def weight(self) -> Weight:
+        """Bigrams' weights (`duplicate_pairs.weight_of`) over the orders held now."""
+        if len(self._counts) < known_grams():  # every id a record may hold has a count
+            self._grow(known_grams())
+        held, counts = len(self), self._counts
+        return lambda grams: weights_of(counts[grams], held)
 
-        def weight(gram: str) -> float:
-            numbers = postings.get(gram)
-            return weight_of(len(numbers) if numbers else 0, held)
-
-        return weight
+    def _grow(self, size: int) -> None:
+        grown = np.zeros(max(2 * len(self._counts), size), np.int32)
+        grown[: len(self._counts)] = self._counts
+        self._counts = grown
 
     def _shortlist(
-        self, new: Record, weight: Callable[[str], float], accept: Callable[[str], bool]
-    ) -> list[str]:
+        self, new: Record, weight: Weight, accept: Callable[[IndexedOrder], bool]
+    ) -> list[IndexedOrder]:
         """The orders `accept` lets through (the caller's scope) that share most IDF mass
         with `new`, read from its rarest bigrams on, and are not `apart` from it."""
-        common = COMMON_SHARE * max(len(self._orders), FLOOR)
-        grams = [(len(self._postings[g]), g) for g in new.whole if g in self._postings]
-        grams.sort()
-        mass: dict[str, float] = defaultdict(float)
-        read = 0
-        for count, gram in grams:
+        common = COMMON_SHARE * max(len(self), FLOOR)
+        grams = new.whole[new.whole < len(self._counts)]
+        counts = self._counts[grams]
+        rarest_first = np.argsort(counts, kind="stable")
+        read, parts, sizes, taken = 0, [], [], []
+        for gram, count in zip(
+            grams[rarest_first].tolist(), counts[rarest_first].tolist(), strict=True
+        ):
+            if not count:
+                continue
             if count > common or (read and read + count > self.max_candidates):
                 break  # the rarest bigram is always read, the others within the budget
-            w = weight(gram)
-            for number in self._postings[gram]:
-                mass[number] += w
+            parts.append(self._live(self._postings[gram]))
+            sizes.append(len(parts[-1]))
+            taken.append(gram)
             read += count
-        found: list[str] = []
+        if not parts:
+            return []
+        entries = np.concatenate(parts)
+        gram_weights = weight(np.asarray(taken, np.int32))
+        slots, where = np.unique(entries & SLOT, return_inverse=True)
+        mass = np.bincount(where, np.repeat(gram_weights, sizes), minlength=len(slots))
+        found: list[IndexedOrder] = []
         examined = 0  # in scope; on a busy estate most are other buildings (apart)
-        for number in sorted(mass, key=lambda number: (-mass[number], number)):
+        for slot in _best_first(slots, mass, self._numbers):
             if len(found) == self.shortlist or examined == EXAMINED * self.shortlist:
                 break
-            if accept(number):
+            order = self._orders[slot]
+            if accept(order):
                 examined += 1
-                if not apart(new, self._orders[number].features):
-                    found.append(number)
+                if not apart(new, order.features):
+                    found.append(order)
         return found
 
     def pairs(
-        self, new: Record, accept: Callable[[str], bool] = lambda number: True
-    ) -> list[tuple[IndexedOrder, list[float]]]:
-        """The shortlisted orders, each with its pair features."""
-        weight = _memo(self.weight())
-        new_mass = (idf_mass(new.whole, weight), idf_mass(new.place, weight))
-        orders = [self._orders[number] for number in self._shortlist(new, weight, accept)]
-        return [(order, pair_vector(new, order.features, weight, new_mass)) for order in orders]
+        self, new: Record, accept: Callable[[IndexedOrder], bool] = lambda order: True
+    ) -> tuple[list[IndexedOrder], np.ndarray]:
+        """The shortlisted orders, and their pair features (a row each)."""
+        weight = self.weight()
+        orders = self._shortlist(new, weight, accept)
+        return orders, pair_matrix(new, [order.features for order in orders], weight)
 
     def query(
         self,
@@ -314,32 +413,60 @@ class DuplicateIndex:
         limit: int = 3,
     ) -> list[Duplicate]:
         """Open orders the actor may see that are likely the same incident, best first."""
+        if not self.ready:
+            return []
         self.expire(now)
 
-        def accept(number: str) -> bool:
-            return number != exclude and visible(self._orders[number], actor)
+        def accept(order: IndexedOrder) -> bool:
+            return order.number != exclude and visible(order, actor)
 
-        found = []
-        for order, vector in self.pairs(self.record(content, address, district), accept):
-            probability = self.model.probability(vector)
-            if probability >= self.suggest:
-                found.append((probability, vector, order))
+        orders, rows = self.pairs(self.record(content, address, district), accept)
+        probabilities = self.model.probabilities(rows).tolist()
+        found = [(p, rows[i], orders[i]) for i, p in enumerate(probabilities) if p >= self.suggest]
         # best first; between equals the older order, the natural parent of a merge
         found.sort(key=lambda hit: (-hit[0], hit[2].created_at))
         return [
             Duplicate(
                 order.number,
                 round(probability, 3),
-                vector[PLACE_COVER] >= SAME_PLACE,
+                bool(row[PLACE_COVER] >= SAME_PLACE),
                 # merged without asking only where both name their place in an address
-                probability >= self.certain and bool(address) and bool(order.address),
+                # and it is the same place (not 阳光花园 / 锦绣花园)
+                probability >= self.certain
+                and bool(address)
+                and bool(order.address)
+                and row[PLACE_COVER] >= CERTAIN_PLACE
+                and not row[NAME_OTHER],
                 order.content,
                 order.address,
                 order.state,
                 order.created_at,
             )
-            for probability, vector, order in found[:limit]
+            for probability, row, order in found[:limit]
         ]
+
+
+SLOT = (1 << 32) - 1  # a posting entry: slot in the low 32 bits, generation above
+STALE = 16  # stale entries a posting may hold beyond as many as its live ones
+_HELD = ("_slot_of", "_orders", "_numbers", "_generation", "_free", "_postings", "_counts", "_ages")
+
+
+def _best_first(slots: np.ndarray, mass: np.ndarray, numbers: list) -> Iterator[int]:
+    """The slots by shared mass, most first; between equals by order number (so that the
+    figures do not depend on the order the orders were filed in)."""
+    by_mass = np.argsort(-mass, kind="stable")
+    ranked_mass = mass[by_mass].tolist()
+    ranked = slots[by_mass].tolist()
+    start = 0
+    while start < len(ranked):
+        end = start + 1
+        while end < len(ranked) and ranked_mass[end] == ranked_mass[start]:
+            end += 1
+        tied = ranked[start:end]
+        if len(tied) > 1:
+            tied.sort(key=numbers.__getitem__)
+        yield from tied
+        start = end
 
 
 @lru_cache(maxsize=4096)
@@ -348,24 +475,6 @@ def _record(
 ) -> Record:
     """`record`, kept: a registration asks for its duplicates and is then filed."""
     return record(content, address, district, vectors)
-
-
-class _Memo(dict):
-    """A bigram's weight, computed once per query: a lookup is `dict.__getitem__` (no
-    Python frame), the pair features ask it ~100 times per candidate."""
-
-    def __init__(self, weight: Callable[[str], float]) -> None:
-        super().__init__()
-        self.weight = weight
-
-    def __missing__(self, gram: str) -> float:
-        value = self[gram] = self.weight(gram)
-        return value
-
-
-def _memo(weight: Callable[[str], float]) -> Callable[[str], float]:
-    """`weight`, each bigram computed once per query."""
-    return _Memo(weight).__getitem__
 
 
 # ---------------------------------------------------------------- start-up build
@@ -433,34 +542,113 @@ async def load_duplicate_index(
     settings: ClassifierSettings,
     now: datetime,
 ) -> DuplicateIndex:
-    """The index of the open orders of the window, built from the database.
+    """The index of the open orders of the window, built from the database (awaited:
+    a service starts with an empty index and `fill`s it in the background instead)."""
+    index = DuplicateIndex.from_settings(settings)
+    await fill(index, sessions, settings, now)
+    return index
+
+
+async def fill(
+    index: DuplicateIndex,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: datetime,
+) -> None:
+    """Hold the open orders of the window, read from the database, and mark `index`
+    ready. While it reads, `index` keeps taking the changes it is told of (its
+    previous contents, or nothing yet, keep answering); the orders they touched are read
+    again once the build is done, so a change during the build is never lost.
 
     Features are computed in a worker thread, a batch at a time, so a large build
     (100,000 open orders take tens of seconds) logs its progress and leaves the loop free.
     """
-    index = DuplicateIndex.from_settings(settings)
-    since = now - index.window
-    loop = asyncio.get_running_loop()
-    started, last_id = time.monotonic(), 0
-    async with sessions() as session:
-        window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
-        total = await session.scalar(select(func.count(Order.id)).where(*window))
-        while True:
-            rows, paths = await _rows(session, [*window, Order.id > last_id], LOAD_BATCH)
-            if not rows:
-                break
-            last_id = rows[-1][0]
-            for order in await loop.run_in_executor(None, _indexed, index, rows, paths):
-                index.put(order)
-            if total and total > LOAD_BATCH:
-                log.info("duplicate index: %d of %d open orders", len(index), total)
+    fresh = DuplicateIndex(
+        Thresholds(index.suggest, index.certain),
+        settings.duplicate_days,
+        index.max_candidates,
+        index.shortlist,
+        index.vectors,
+        index.model,
+    )
+    index._touched = set()
+    try:
+        since = now - fresh.window
+        loop = asyncio.get_running_loop()
+        started, last_id = time.monotonic(), 0
+        async with sessions() as session:
+            window = (Order.state.in_(OPEN_STATES), Order.created_at >= since)
+            total = await session.scalar(select(func.count(Order.id)).where(*window))
+            while True:
+                rows, paths = await _rows(session, [*window, Order.id > last_id], LOAD_BATCH)
+                if not rows:
+                    break
+                last_id = rows[-1][0]
+                for order in await loop.run_in_executor(None, _indexed, fresh, rows, paths):
+                    fresh._file(order)
+                if total and total > LOAD_BATCH:
+                    log.info("duplicate index: %d of %d open orders", len(fresh), total)
+        index.take(fresh)
+        while index._touched:  # changed while read: read them again
+            touched, index._touched = sorted(index._touched), set()
+            for start in range(0, len(touched), REREAD_BATCH):
+                numbers = touched[start : start + REREAD_BATCH]
+                found = {
+                    order.number: order
+                    for order in await _read(index, sessions, [Order.number.in_(numbers)])
+                }
+                for number in numbers:
+                    if number in found:
+                        index._file(found[number])
+                    else:
+                        index._forget(number)
+    finally:
+        index._touched = None
+    index.ready = True
     log.info(
         "duplicate index: %d open orders of the last %g days in %.1f s",
         len(index),
         settings.duplicate_days,
         time.monotonic() - started,
     )
-    return index
+
+
+REREAD_BATCH = 100  # orders read again per query after a build
+
+
+def fill_in_background(
+    index: DuplicateIndex,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ClassifierSettings,
+    now: datetime,
+) -> asyncio.Task:
+    """Start `fill` as a task (the service answers meanwhile, without duplicates); a
+    failed build is logged, and the index stays not ready."""
+    index.ready = False
+    task = asyncio.create_task(fill(index, sessions, settings, now), name="duplicate-index")
+
+    def done(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("duplicate index: the build failed", exc_info=task.exception())
+
+    task.add_done_callback(done)
+    return task
+
+
+def reader(index: DuplicateIndex):
+    """/metrics: whether the index is built, and how many open orders it holds."""
+
+    async def read() -> list[Sample]:
+        return [
+            Sample(
+                "duplicate_index_ready",
+                "1: the duplicate index (并单) is built and suggests; 0: building",
+                int(index.ready),
+            ),
+            Sample("duplicate_index_orders", "Open orders the duplicate index holds", len(index)),
+        ]
+
+    return read
 
 
 # ---------------------------------------------------------------- keeping in step
@@ -536,7 +724,7 @@ def follow(
 
     async def on_message(data: dict[str, Any]) -> None:
         if data == RESYNC:  # messages were lost while the bus was down: start afresh
-            index.take(await load_duplicate_index(sessions, settings, now()))
+            await fill(index, sessions, settings, now())
         elif "update" in data:
             number, state, paths = data["update"]
             index.update(number, state, paths)

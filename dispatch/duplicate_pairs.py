@@ -5,15 +5,17 @@ or road suffixes: an invented name (雁栖大道, 星桥) is a few character big
 any other open order contains, so their inverse document frequency (over the orders the
 index holds) makes them weigh; 垃圾, 反映, 小区 are everywhere and weigh little. Numbers
 are written one way first (五栋 = 5号楼 = 5栋 = 5幢, 12-1 = 12栋1单元), and two records
-that name different districts, buildings, house numbers or units are `apart`: never
-one incident.
+that name different districts, buildings, house numbers, units, floors, phases or
+only other sides (北门 / 南门) are `apart`: never one incident.
 
 Per record (`Record`, computed once): the bigrams of the whole text (address and
 content), of the place (the address field, else the content) and of the problem (the
-content without the address's bigrams), the building / unit / house numbers, the
-district, the problem kinds of the lexicon and, with `ProblemVectors`, the problem's
-LSA vector. Per pair (`pair_vector`): IDF-weighted overlaps of these, the rarest shared
-bigrams, a differing side or short name, the problems' cosine. A logistic regression
+content without the address's bigrams), as sorted arrays of bigram ids (`gram_id`), the
+building / unit / house / floor / phase numbers, the sides, the district, the problem
+kinds of the lexicon and, with `ProblemVectors`, the problem's LSA vector. Per pair
+(`pair_matrix`, every candidate of a request at once with array operations): IDF-weighted
+overlaps of these, the rarest shared bigrams, a differing side or short name, the
+problems' cosine. A logistic regression
 (`PairModel`, coefficients and thresholds in `data/duplicate_model.json`, fitted by
 `benchmarks/duplicates/bench_loso.py` on sets written by several people) turns them
 into a probability; from which one a pair is suggested or certain is the model's
@@ -25,11 +27,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from sys import intern
 
 import numpy as np
 
@@ -50,6 +52,10 @@ _DASHED = re.compile(r"(?<![\d.])(\d{1,3})[-—–_](\d{1,2})(?![\d.])")
 _BUILDING = re.compile(r"(\d+|(?<![a-z])[a-z])(?:栋|座)|(?<![a-z])([a-z])区")
 # a side of a place: 北门 and 南门, 东侧 and 西侧, 西段 and 北段 are other spots
 _SIDE = re.compile(r"[东西南北](?:门|侧|段|头|口|边|面|岸|区)")
+# the direction of a side, as a rule: 北门 and 北侧 are one side, 北门 and 南门 two
+_DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)")
+_FLOOR = re.compile(r"(?<![\d栋号])(\d+)(?:楼|层)(?!道|梯|房)")  # 9楼 / 8楼 of one building
+_PHASE = re.compile(r"(\d+)期")  # 一期 / 二期 of one estate
 _UNIT = re.compile(r"(\d+)单元")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
@@ -84,35 +90,87 @@ def canonical(text: str | None) -> str:
 
 
 def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams inside each run of letters and digits (no punctuation).
-
-    Interned: 100,000 open orders hold a few million bigrams but only some ten thousand
-    different ones (this halves the index's memory)."""
+    """Character bigrams inside each run of letters and digits (no punctuation)."""
     return frozenset(
-        intern(run[i : i + 2])
-        for run in _SPLIT.split(text)
-        if len(run) >= 2
-        for i in range(len(run) - 1)
+        run[i : i + 2] for run in _SPLIT.split(text) if len(run) >= 2 for i in range(len(run) - 1)
     )
+
+
+_GRAM_IDS: dict[str, int] = {}
+_GRAM_LOCK = threading.Lock()  # records are also computed in the start-up build's threads
+
+
+def gram_id(gram: str) -> int:
+    """A bigram's number in this process, the same in every index. Records hold numbers,
+    not strings: the pair features of all candidates are then array operations, and
+    100,000 open orders take a fraction of the memory sets of strings took."""
+    found = _GRAM_IDS.get(gram)
+    if found is None:
+        with _GRAM_LOCK:
+            found = _GRAM_IDS.setdefault(gram, len(_GRAM_IDS))
+    return found
+
+
+def known_grams() -> int:
+    """How many different bigrams have a number (an index sizes its counts by it)."""
+    return len(_GRAM_IDS)
+
+
+def _ids(grams: Iterable[str]) -> np.ndarray:
+    return np.asarray(sorted(map(gram_id, grams)), dtype=np.int32)
+
+
+def _codes(chars: Iterable[str]) -> np.ndarray:
+    return np.asarray(sorted(map(ord, chars)), dtype=np.int32)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Record:
-    """What the pair similarity needs of one order or request."""
+    """What the pair similarity needs of one order or request. Bigrams as sorted arrays
+    of their `gram_id`s, characters as sorted arrays of their code points, two arrays in
+    all (`grams`: whole, place, problem; `chars`: problem's, place's)."""
 
-    whole: frozenset[str]  # bigrams of address and content
-    place: frozenset[str]  # of the address field, else of the content
-    problem: frozenset[str]  # of the content, without the address's and without digits
-    problem_chars: frozenset[str]  # the content's characters, without the address's
-    place_chars: frozenset[str]  # the address's characters
+    grams: np.ndarray
+    cuts: tuple[
+        int, int, int
+    ]  # where place and problem start in `grams`, problem's chars in `chars`
+    chars: np.ndarray
     buildings: frozenset[str]
     units: frozenset[str]
     houses: frozenset[str]
     sides: frozenset[str]
+    directions: frozenset[str]
+    floors: frozenset[str]
+    phases: frozenset[str]
     district: str | None
     kinds: frozenset[str]
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
     address: str = ""  # canonical, without the district
+
+    @property
+    def whole(self) -> np.ndarray:
+        """Bigrams of address and content."""
+        return self.grams[: self.cuts[0]]
+
+    @property
+    def place(self) -> np.ndarray:
+        """Bigrams of the address field, else of the content."""
+        return self.grams[self.cuts[0] : self.cuts[1]]
+
+    @property
+    def problem(self) -> np.ndarray:
+        """Bigrams of the content without the address's, without digits."""
+        return self.grams[self.cuts[1] :]
+
+    @property
+    def problem_chars(self) -> np.ndarray:
+        """The content's characters without the address's and without everyday ones."""
+        return self.chars[: self.cuts[2]]
+
+    @property
+    def place_chars(self) -> np.ndarray:
+        """The address's characters."""
+        return self.chars[self.cuts[2] :]
 
 
 def record(
@@ -122,21 +180,25 @@ def record(
     vectors: ProblemVectors | None = None,
 ) -> Record:
     text, where = canonical(content), canonical(address)
-    place = bigrams(where) if where else bigrams(text)
-    problem = frozenset(g for g in bigrams(text) - bigrams(where) if not _has_digit(g))
+    of_text, of_where = bigrams(text), bigrams(where)
+    place = of_where if where else of_text
+    problem = frozenset(g for g in of_text - of_where if not _has_digit(g))
+    whole, place_ids, problem_ids = _ids(of_where | of_text), _ids(place), _ids(problem)
+    problem_chars = _codes(set(text) - set(where) - _COMMON_CHARS)
     both = where + " " + text
     if not district and (found := _DISTRICT.match(where)):
         district = found.group(1)
     return Record(
-        whole=bigrams(where) | bigrams(text),
-        place=place,
-        problem=problem,
-        problem_chars=frozenset(map(intern, text)) - frozenset(where) - _COMMON_CHARS,
-        place_chars=frozenset(map(intern, where)),
+        grams=np.concatenate([whole, place_ids, problem_ids]),
+        cuts=(len(whole), len(whole) + len(place_ids), len(problem_chars)),
+        chars=np.concatenate([problem_chars, _codes(set(where))]),
         buildings=frozenset(a or b for a, b in _BUILDING.findall(both)),
         units=frozenset(_UNIT.findall(both)),
         houses=frozenset(_HOUSE.findall(both)),
         sides=frozenset(_SIDE.findall(both)),
+        directions=frozenset(_DIRECTION.findall(both)),
+        floors=frozenset(_FLOOR.findall(both)),
+        phases=frozenset(_PHASE.findall(both)),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
@@ -150,7 +212,8 @@ def _has_digit(gram: str) -> bool:
 
 # ------------------------------------------------------------------ pair features
 
-Weight = Callable[[str], float]  # a bigram's IDF over the open orders, scaled to 0..1
+# The weights of bigrams (by id): their IDF over the open orders, scaled to 0..1
+Weight = Callable[[np.ndarray], np.ndarray]
 
 FEATURES = (
     "whole_dice",  # IDF-weighted Dice of all bigrams
@@ -177,17 +240,12 @@ WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need t
 
 
 PLACE_COVER = FEATURES.index("place_cover")
+NAME_OTHER = FEATURES.index("name_other")
 
 
-def idf_mass(grams: frozenset[str], weight: Weight) -> float:
+def idf_mass(grams: np.ndarray, weight: Weight) -> float:
     """The summed weights of `grams`."""
-    # fsum: exact, so the same whatever order a set's hash seed iterates it in
-    return math.fsum(map(weight, grams))
-
-
-def _dice(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
-    total = idf_mass(a, weight) + idf_mass(b, weight)
-    return 2 * idf_mass(a & b, weight) / total if total else 0.0
+    return float(weight(grams).sum())
 
 
 def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
@@ -196,73 +254,199 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 
 def apart(new: Record, old: Record) -> bool:
     """Two places told apart by what both say: other districts, other buildings, house
-    numbers or units (12栋 and 15栋 of one estate are two incidents). Not one repeat in
-    the seven labelled sets (226 repeats) breaks this, so it is a rule, not a weight."""
+    numbers, units, floors or phases (12栋 and 15栋 of one estate, 8楼 and 9楼 of one
+    tower are two incidents), or only other sides (北门 / 南门, 东段 / 西头). Not one
+    repeat in the eight labelled sets (266 repeats) breaks this, so it is a rule, not a
+    weight."""
     return bool(
         (new.district and old.district and new.district != old.district)
         or _conflict(new.buildings, old.buildings)
         or _conflict(new.houses, old.houses)
         or _conflict(new.units, old.units)
+        or _conflict(new.floors, old.floors)
+        or _conflict(new.phases, old.phases)
+        or _conflict(new.directions, old.directions)
     )
 
 
-def pair_vector(
-    new: Record, old: Record, weight: Weight, new_mass: tuple[float, float] | None = None
-) -> list[float]:
-    """The features of FEATURES for one (request, open order) pair. `new_mass`: the
-    IDF masses of `new.whole` and `new.place` under `weight`, when the caller scores
-    several orders against one request (the same values, computed once)."""
-    whole_new, place_new = new_mass or (idf_mass(new.whole, weight), idf_mass(new.place, weight))
-    shared = sorted(map(weight, new.whole & old.whole), reverse=True)
-    shared_mass = math.fsum(shared)  # exact: the same as idf_mass(new.whole & old.whole)
-    whole_total = whole_new + idf_mass(old.whole, weight)
-    place_old = idf_mass(old.place, weight)
-    covers = (
-        idf_mass(new.place & old.whole, weight) / place_new if place_new else 0.0,
-        idf_mass(old.place & new.whole, weight) / place_old if place_old else 0.0,
+def pair_vector(new: Record, old: Record, weight: Weight) -> np.ndarray:
+    """The features of FEATURES for one (request, open order) pair."""
+    return pair_matrix(new, [old], weight)[0]
+
+
+PART = 32  # keys: (record * parts + part) << 32 | id
+
+
+class _Joined:
+    """The arrays of K records end to end (`Record.grams` or `Record.chars`), each id
+    with its record (`of`), its part (`part`) and a key that is ascending over all of
+    them (the parts' arrays are sorted), so that membership in one record's part is a
+    binary search."""
+
+    def __init__(self, arrays: list[np.ndarray], cuts: list[tuple[int, ...]]) -> None:
+        self.k = len(arrays)
+        self.parts = len(cuts[0]) + 1
+        self.ids = np.concatenate(arrays)
+        lengths = [len(a) for a in arrays]
+        bounds = np.asarray([(0, *c, n) for c, n in zip(cuts, lengths, strict=True)])
+        self.bin = np.repeat(np.arange(self.k * self.parts), np.diff(bounds).ravel())
+        self.of, self.part = np.divmod(self.bin, self.parts)
+        self.keys = (self.bin << PART) | self.ids  # record * parts + part, as bits above
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """`values` summed per record (rows) and part (columns)."""
+        return np.bincount(self.bin, values, minlength=self.k * self.parts).reshape(
+            self.k, self.parts
+        )
+
+    def most(self, values: np.ndarray) -> np.ndarray:
+        """The largest of `values` (>= 0) per record and part, 0 for none."""
+        out = np.zeros(self.k * self.parts)
+        np.maximum.at(out, self.bin, values)
+        return out.reshape(self.k, self.parts)
+
+    def key(self, of: np.ndarray, part: int, ids: np.ndarray) -> np.ndarray:
+        """The keys of `ids` in record `of[i]`'s `part`, for `holds`."""
+        return ((of * self.parts + part) << PART) | ids
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each of `keys` is held."""
+        if not len(self.keys):
+            return np.zeros(len(keys), bool)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.keys[at] == keys
+
+
+IN_WHOLE, IN_PLACE, IN_PROBLEM = 1, 2, 4  # the bits of `_marks` for a request's bigrams
+
+
+def _marks(ids: np.ndarray, *sets: np.ndarray) -> np.ndarray:
+    """For each of `ids`, a bit per set of `sets` (sorted ids) it is in."""
+    top = max((int(s[-1]) for s in sets if len(s)), default=0) + 1
+    table = getattr(_SCRATCH, "table", None)
+    if table is None or len(table) <= top:  # table[top] stays 0: every larger id lands there
+        table = _SCRATCH.table = np.zeros(max(2 * top, 1 << 16), np.uint8)
+    for bit, members in enumerate(sets):
+        table[members] |= 1 << bit
+    found = table[np.minimum(ids, top)]
+    for members in sets:
+        table[members] = 0
+    return found
+
+
+# a lookup table per thread, zero between calls: a fresh one as large as the bigram ids
+# (100,000s) costs more than the rest of the features
+_SCRATCH = threading.local()
+
+
+def _dice(shared: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = a + b
+    return 2 * shared / np.where(total > 0, total, 1.0)
+
+
+def _tiled(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` once for each of k records, and the record of each."""
+    return np.tile(ids, k), np.repeat(np.arange(k), len(ids))
+
+
+def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
+    """The features of FEATURES for `new` against each of `olds` (one row each), computed
+    over all of them at once."""
+    k = len(olds)
+    out = np.zeros((k, len(FEATURES)))
+    if not k:
+        return out
+    grams = _Joined([o.grams for o in olds], [o.cuts[:2] for o in olds])
+    weights = weight(np.concatenate([new.grams, grams.ids]))  # one call for all
+    w_new, w = weights[: len(new.grams)], weights[len(new.grams) :]
+    c0, c1 = new.cuts[0], new.cuts[1]
+    new_whole_mass, new_place_mass = float(w_new[:c0].sum()), float(w_new[c0:c1].sum())
+    marks = _marks(grams.ids, new.whole, new.place, new.problem)
+    in_whole, in_place = (marks & IN_WHOLE) > 0, (marks & IN_PLACE) > 0
+    # the request's problem and place against each record's place and whole
+    mine, mine_of = _tiled(new.problem, k)
+    places, places_of = _tiled(new.place, k)
+    held = grams.holds(
+        np.concatenate(
+            [
+                grams.key(mine_of, 1, mine),
+                grams.key(grams.of, 1, grams.ids),
+                grams.key(places_of, 0, places),
+            ]
+        )
     )
-    problem_new = new.problem - old.place
-    problem_old = old.problem - new.place
-    problem = _dice(problem_new, problem_old, weight)
-    plain = (
-        2 * len(problem_new & problem_old) / (len(problem_new) + len(problem_old))
-        if problem_new or problem_old
-        else 0.0
+    in_their_place, in_own_place, in_their_whole = np.split(
+        held, np.cumsum([len(mine), len(grams.ids)])
     )
-    both_kinds = bool(new.kinds and old.kinds)
-    meaning = (
-        float(new.meaning @ old.meaning)
-        if new.meaning is not None and old.meaning is not None
-        else 0.0
+    mass, mass_shared = grams.sums(w), grams.sums(w * in_whole)
+
+    # all bigrams: Dice, the rarest two shared
+    out[:, 0] = _dice(mass_shared[:, 0], new_whole_mass, mass[:, 0])
+    shared = w * (in_whole & (grams.part == 0))
+    ranked = np.append(shared[np.argsort(grams.of * 2 - shared, kind="stable")], [0.0, 0.0])
+    lengths = np.asarray([(o.cuts[0], len(o.grams)) for o in olds])
+    starts = np.cumsum(lengths[:, 1]) - lengths[:, 1]
+    out[:, 3] = np.where(lengths[:, 0] > 0, ranked[starts], 0.0)
+    out[:, 4] = np.where(lengths[:, 0] > 1, ranked[starts + 1], 0.0)
+
+    # places: how much of one side's place the other names anywhere
+    cover_new = grams.sums(w * in_place)[:, 0] / (new_place_mass or 1.0)
+    cover_old = mass_shared[:, 1] / np.where(mass[:, 1] > 0, mass[:, 1], 1.0)
+    cover = out[:, 1] = np.maximum(cover_new, cover_old)
+    out[:, 2] = np.minimum(cover_new, cover_old)
+
+    # problems, each without the other's place
+    kept_new = ~in_their_place  # new.problem - old.place
+    kept_old = ~in_place  # old.problem - new.place
+    both = kept_old & ((marks & IN_PROBLEM) > 0) & ~in_own_place
+    new_mass = np.bincount(mine_of, np.tile(w_new[c1:], k) * kept_new, minlength=k)
+    problem = out[:, 5] = _dice(
+        grams.sums(w * both)[:, 2], new_mass, grams.sums(w * kept_old)[:, 2]
     )
-    chars_new = new.problem_chars - old.place_chars
-    chars_old = old.problem_chars - new.place_chars
-    chars = (
-        2 * len(chars_new & chars_old) / (len(chars_new) + len(chars_old))
-        if chars_new or chars_old
-        else 0.0
+    out[:, 6] = _dice(
+        grams.sums(both)[:, 2],
+        np.bincount(mine_of, kept_new, minlength=k),
+        grams.sums(kept_old)[:, 2],
     )
-    return [
-        2 * shared_mass / whole_total if whole_total else 0.0,
-        max(covers),
-        min(covers),
-        shared[0] if shared else 0.0,
-        shared[1] if len(shared) > 1 else 0.0,
-        problem,
-        plain,
-        float(both_kinds and bool(new.kinds & old.kinds)),
-        float(both_kinds and not new.kinds & old.kinds),
-        float(bool(new.buildings & old.buildings)),
-        min(max(covers), problem),
-        chars,
-        max(covers) * chars,
-        max(covers) * float(both_kinds and not new.kinds & old.kinds),
-        min(_unmatched(new.place, old.whole, weight), _unmatched(old.place, new.whole, weight)),
-        _conflict(new.sides, old.sides),
-        _other_name(new.address, old.address),
-        meaning,
-        max(covers) * meaning,
-    ]
+    out[:, 10] = np.minimum(cover, problem)
+
+    # characters of the problems, each without the other's address's
+    chars = _Joined([o.chars for o in olds], [o.cuts[2:] for o in olds])
+    char_marks = _marks(chars.ids, new.problem_chars, new.place_chars)
+    theirs, theirs_of = _tiled(new.problem_chars, k)
+    held = chars.holds(
+        np.concatenate([chars.key(theirs_of, 1, theirs), chars.key(chars.of, 1, chars.ids)])
+    )
+    in_their_address, in_own_address = held[: len(theirs)], held[len(theirs) :]
+    left_new = np.bincount(theirs_of, ~in_their_address, minlength=k)
+    left_old = (char_marks & 2) == 0
+    common = left_old & ((char_marks & 1) > 0) & ~in_own_address
+    char_dice = out[:, 11] = _dice(chars.sums(common)[:, 0], left_new, chars.sums(left_old)[:, 0])
+    out[:, 12] = cover * char_dice
+
+    # something rare that one side names and the other lacks
+    lacking_old = np.zeros(k)
+    np.maximum.at(lacking_old, places_of, np.tile(w_new[c0:c1], k) * ~in_their_whole)
+    out[:, 14] = np.minimum(lacking_old, grams.most(w * ~in_whole)[:, 1])
+
+    # what the lexicon, the numbers and the vectors say
+    meant = []
+    for i, o in enumerate(olds):
+        if new.kinds and o.kinds:
+            out[i, 7 if new.kinds & o.kinds else 8] = 1.0
+        if new.buildings and o.buildings:
+            out[i, 9] = float(bool(new.buildings & o.buildings))
+        if new.sides and o.sides:
+            out[i, 15] = _conflict(new.sides, o.sides)
+        if new.address and o.address:
+            out[i, 16] = _other_name(new.address, o.address)
+        if o.meaning is not None:
+            meant.append(i)
+    if new.meaning is not None and meant:
+        out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
+    out[:, 13] = cover * out[:, 8]
+    out[:, 18] = cover * out[:, 17]
+    return out
 
 
 _NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
@@ -288,11 +472,6 @@ def _shared_start(a: str, b: str) -> int:
     return min(len(a), len(b))
 
 
-def _unmatched(part: frozenset[str], whole: frozenset[str], weight: Weight) -> float:
-    """The IDF of the rarest bigram of `part` that `whole` does not have."""
-    return max(map(weight, part - whole), default=0.0)
-
-
 RARE = 1000  # a bigram in one order of this many (or fewer) weighs 1: it names something
 FLOOR = 1000  # an index holding fewer orders counts as holding this many
 
@@ -307,6 +486,13 @@ def weight_of(held_by: int, orders: int) -> float:
         return 1.0
     share = (held_by + 1) / (max(orders, FLOOR) + 1)
     return min(1.0, math.log(1 / share) / math.log(RARE))
+
+
+def weights_of(held_by: np.ndarray, orders: int) -> np.ndarray:
+    """`weight_of` for an array of counts (an unseen bigram's share is below 1/RARE:
+    it weighs 1 too)."""
+    top = math.log(max(orders, FLOOR) + 1)
+    return np.minimum(1.0, (top - np.log1p(held_by)) / math.log(RARE))
 
 
 # ------------------------------------------------------------------ the model
@@ -330,6 +516,13 @@ class PairModel:
         for x, c, m, s in zip(vector, self.coefficients, self.means, self.scales, strict=True):
             z += c * (x - m) / s
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """`probability` of each row of a `pair_matrix`."""
+        z = (rows - np.asarray(self.means)) / np.asarray(self.scales) @ np.asarray(
+            self.coefficients
+        ) + self.intercept
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
     def as_json(self) -> dict:
         return {

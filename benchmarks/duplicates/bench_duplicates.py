@@ -17,14 +17,15 @@ as a dispatcher would see them.
   automatically; a top suggestion that is not certain counts as none), plus the
   precision of certain;
 - for grouped pairs also `pairwise`: every pair inside a group scored on its own;
-- query latency p50/p95 (wall clock, and CPU time of the thread) and the build time of
-  the index (features of every order, as the start-up load computes them) at each
-  `--scale` size of synthetic open orders.
+- query latency p50/p95 (wall clock, and CPU time of the thread), the build time of
+  the index (features of every order, as the start-up load computes them) and the
+  resident memory it added at each `--scale` size of synthetic open orders.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import statistics
@@ -35,11 +36,13 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 from accounts.domain import Actor, Role
 from benchmarks.duplicates.synthetic import World, labelled_set
 from config import ClassifierSettings, load_settings
 from dispatch.duplicate_index import DuplicateIndex, IndexedOrder
-from dispatch.duplicate_pairs import apart, pair_vector, weight_of
+from dispatch.duplicate_pairs import apart, pair_vector, weights_of
 from dispatch.duplicate_vectors import ProblemVectors
 
 DATA = Path(__file__).with_name("data")
@@ -119,10 +122,14 @@ def pairwise(settings: ClassifierSettings, pairs: list[dict]) -> dict:
             counts["positive" if same else "negative"] += 1
             # either may be the new one: the later request is compared with the older order;
             # bigram weights as in an index of a thousand orders that holds only these two
-            held = Counter(found[i].whole) + Counter(found[j].whole)
+            held = Counter(found[i].whole.tolist()) + Counter(found[j].whole.tolist())
             if apart(found[j], found[i]):
                 continue
-            vector = pair_vector(found[j], found[i], lambda g, held=held: weight_of(held[g], 0))
+
+            def weight(grams, held=held):
+                return weights_of(np.asarray([held[g] for g in grams.tolist()]), 0)
+
+            vector = pair_vector(found[j], found[i], weight)
             probability = index.model.probability(vector)
             suggest = probability >= index.suggest
             certain = probability >= index.certain
@@ -246,6 +253,14 @@ def evaluate(
     }
 
 
+def resident_mb() -> float:
+    """This process's resident memory (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -254,9 +269,14 @@ def scale_run(settings: ClassifierSettings, size: int, queries: list[dict]) -> d
     """Build time and query latency with `size` synthetic open orders."""
     world = World(seed=size)
     records = list(world.orders(size))
-    started = time.perf_counter()
+    gc.collect()
+    resident, started = resident_mb(), time.perf_counter()
     index = build(settings, records)
     build_seconds = time.perf_counter() - started
+    gc.collect()
+    # what the index holds (a previous size's freed memory may be reused: run one size
+    # per process for this figure)
+    grown = resident_mb() - resident
     # requests about open orders (repeats) and fresh ones, as a hotline gets them
     asked = queries + [world.repeat(r, f"Q{i}") for i, r in enumerate(records[:1000])]
     asked += list(world.orders(1000, prefix="Q"))
@@ -275,6 +295,7 @@ def scale_run(settings: ClassifierSettings, size: int, queries: list[dict]) -> d
     return {
         "open_orders": len(index),
         "build_seconds": round(build_seconds, 2),
+        "index_rss_mb": round(grown),
         "queries": len(asked),
         "with_suggestion": suggested,
         "p50_ms": round(percentile(latencies, 50), 3),

@@ -4,7 +4,7 @@ every labelled duplicate set we have, written by several people.
     .venv/bin/python -m benchmarks.duplicates.bench_loso [--write-model] [--max-false 0.08]
 
 Sets: the dev sets in `data/` (dev, dev2, dev3, dev4: one writing style), the retired
-blind sets (benchmarks/blind, blind2, blind3: three other writers). For each held-out
+blind sets (benchmarks/blind, blind2, blind3, blind4: other writers). For each held-out
 set the logistic regression is fitted on the pairs of the others; its thresholds come
 from the others too (each of them scored by a model fitted without it, so the choice is
 made on out-of-set scores), the lowest `suggest` threshold whose pooled false pairs stay
@@ -64,7 +64,7 @@ def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
         read_jsonl(BENCH / "blind/dup_blind_orders.jsonl"),
         read_jsonl(BENCH / "blind/dup_blind_new.jsonl"),
     )
-    for name in ("blind2", "blind3"):
+    for name in ("blind2", "blind3", "blind4"):
         sets[name] = pairs_set(
             read_jsonl(BENCH / name / "dup_pairs.jsonl"),
             read_jsonl(BENCH / name / "dup_background.jsonl"),
@@ -88,14 +88,13 @@ class Scored:
         weight = index.weight()
         for q in requests:
             new = index.record(q["content"], q.get("address"), q.get("district"))
-            pairs = index.pairs(new)
+            orders, rows = index.pairs(new)
             expected = q.get("duplicate_of")
             expected = str(expected) if expected is not None else None
-            ids = [order.number for order, _ in pairs]
-            rows = [vector for _, vector in pairs]
+            ids = [order.number for order in orders]
             self.expected.append(expected)
             self.ids.append(ids)
-            self.X.append(np.asarray(rows).reshape(len(rows), len(FEATURES)))
+            self.X.append(rows.reshape(len(ids), len(FEATURES)))
             self.missed += expected is not None and expected not in ids
             if expected is not None and expected not in ids and expected in index:
                 self.extra.append(pair_vector(new, index.held(expected), weight))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from sqlalchemy import select
 
@@ -10,7 +11,9 @@ from accounts.domain import Actor, Role, UnitRef
 from app.db import unit_of_work
 from app.factory import create_app
 from app.keys import DUPLICATES, SESSIONS, SUGGESTER
+from app.metrics import METRICS, read_all
 from classifiers import Record, train
+from dispatch import duplicate_index
 from dispatch.reading_pool import read_text
 from dispatch.storage import Category, Unit
 from tests.api.conftest import Api, make_api, seed
@@ -233,6 +236,7 @@ async def test_the_index_is_rebuilt_from_the_database_at_start(aiohttp_client, s
     app = create_app(make_settings(sqlite_url), now=clock, scanner=False)
     restarted = await aiohttp_client(app)
     index = restarted.server.app[DUPLICATES]
+    await _ready(Api(restarted))
     assert len(index) == 1 and kept["number"] in index
     assert old["number"] not in index and gone["number"] not in index
     # the unit it was dispatched to was loaded with it: its staff see it, others do not
@@ -241,6 +245,61 @@ async def test_the_index_is_rebuilt_from_the_database_at_start(aiohttp_client, s
     ask = ("阳光花园五号楼的电梯坏了没人管", "阳光花园小区5号楼", None)
     assert [d.number for d in index.query(*ask, zjj, clock())] == [kept["number"]]
     assert index.query(*ask, cgj, clock()) == []
+
+
+async def _ready(api: Api) -> dict:
+    """/healthz once the duplicate index is built (in the background since start-up)."""
+    for _ in range(200):
+        health = await api.call("GET", "/healthz")
+        if health["parts"]["duplicate_index"] != "building":
+            return health
+        await asyncio.sleep(0.02)
+    raise AssertionError("the duplicate index was not built")
+
+
+async def test_the_node_serves_while_the_index_is_built_and_keeps_the_changes_meanwhile(
+    aiohttp_client, sqlite_url, clock, monkeypatch
+):
+    """A node answers before its duplicate index is built (without duplicates, /healthz
+    and /metrics say it builds); what changes during the build is in the index after it."""
+    api = await make_api(aiohttp_client, sqlite_url, clock)
+    closed = await api.register(content="阳光花园5栋电梯坏了三天没人修", address="阳光花园5栋")
+    await api.register(content="锦绣花园门口路灯不亮", address="锦绣花园")
+
+    release = threading.Event()
+    indexed = duplicate_index._indexed
+
+    def held_back(*args):  # the build's feature step (a worker thread) waits for the test
+        release.wait(10)
+        return indexed(*args)
+
+    monkeypatch.setattr(duplicate_index, "_indexed", held_back)
+    app = create_app(make_settings(sqlite_url), now=clock, scanner=False)
+    restarted = Api(await aiohttp_client(app))
+    index = app[DUPLICATES]
+    assert (await restarted.call("GET", "/healthz"))["parts"]["duplicate_index"] == "building"
+    await read_all(app[METRICS])  # as the background refresh does
+    metrics = await (await restarted.client.get("/metrics")).text()
+    assert "hotline_duplicate_index_ready 0.0" in metrics
+    repeat = {"content": "阳光花园五号楼电梯坏了没人修", "address": "阳光花园5号楼"}
+    # served meanwhile, without duplicates
+    added = await restarted.register(content="幸福小区垃圾没人清运", address="幸福小区2栋")
+    assert added["suggestions"]["duplicates"] == []
+    await restarted.act("dispatcher", closed["number"], "invalidate", reason="重复来电")
+    release.set()
+
+    health = await _ready(restarted)
+    assert health["parts"]["duplicate_index"] == 2 == len(index)
+    assert added["number"] in index and closed["number"] not in index
+    found = await restarted.call("POST", "/api/v1/suggestions", "agent", repeat)
+    assert found["duplicates"] == []  # the invalidated order is not suggested
+    again = await restarted.call(
+        "POST",
+        "/api/v1/suggestions",
+        "agent",
+        {"content": "幸福小区2栋的垃圾一直没人清运", "address": "幸福小区2栋"},
+    )
+    assert [d["number"] for d in again["duplicates"]] == [added["number"]]
 
 
 async def test_the_catalogue_is_read_once_and_forgotten_when_it_changes(

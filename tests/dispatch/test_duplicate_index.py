@@ -168,3 +168,21 @@ def test_same_problem_other_building_or_district_is_not_a_duplicate(index):
 def test_without_an_address_it_is_at_most_a_suggestion(index):
     _add(index, "A", content="楼道垃圾没人清理", address="")
     assert not any(d.certain for d in _found(index, "楼道垃圾没人清理", "", None))
+
+
+def test_slots_are_reused_without_stale_postings(index):
+    """A removed order's postings are left behind and compacted later: an order filed in
+    its slot afterwards is not found by the removed one's words."""
+    for i in range(200):
+        _add(index, f"S{i}", content=f"翠竹苑{i}栋楼道灯坏了", address=f"翠竹苑{i}栋")
+    for i in range(195):
+        index.remove(f"S{i}")
+    _add(index, "A")  # takes a freed slot
+    assert len(index) == len(BACKGROUND) + 6
+    assert _numbers(index)[:1] == ["A"]
+    # the estate's name is held by 5 orders now: its posting was compacted on the way
+    grams = index.held("S199").whole.tolist()
+    assert all(len(index._postings[g]) <= 2 * index._counts[g] + 16 for g in grams)
+    lamp = index.query("翠竹苑楼道灯坏了", "翠竹苑", None, DISPATCHER, NOW, limit=10)
+    assert {d.number for d in lamp} <= {f"S{i}" for i in range(195, 200)}
+    assert index.memory() > 0

@@ -3,9 +3,20 @@ the rules that keep two places apart, the problem kinds."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from dispatch.duplicate_pairs import FEATURES, apart, canonical, load_model, record, weight_of
+from dispatch.duplicate_pairs import (
+    FEATURES,
+    apart,
+    canonical,
+    load_model,
+    pair_matrix,
+    pair_vector,
+    record,
+    weight_of,
+    weights_of,
+)
 from dispatch.problem_kinds import kinds_of
 
 
@@ -46,6 +57,10 @@ def test_the_numbers_a_record_keeps():
         ("星桥花园12-1", "星桥花园12-3"),  # other unit
         ("青岚区荷风苑", "松陂区荷风苑"),  # other district
         ("鼎盛物流园A区", "鼎盛物流园C区"),  # other zone
+        ("金鼎大厦9楼", "金鼎大厦8楼"),  # other floor
+        ("水杉小区一期3号楼", "水杉小区二期3号楼"),  # other phase
+        ("樱桃园小区北门", "樱桃园小区南门"),  # other side
+        ("松涛路西头", "松涛路东段"),
     ],
 )
 def test_places_told_apart_by_what_both_say(a, b):
@@ -55,6 +70,53 @@ def test_places_told_apart_by_what_both_say(a, b):
 def test_a_side_that_says_less_is_not_apart():
     assert not apart(record("电梯坏了", "桑梓苑2栋"), record("电梯坏了", "桑梓苑"))
     assert not apart(record("电梯坏了", "云埠区桑梓苑"), record("电梯坏了", "桑梓苑"))
+    # one side told in other words (西边 / 西侧), or a side next to its gate
+    assert not apart(record("变压器响", "渔村小区西边"), record("变压器响", "渔村小区西侧"))
+    assert not apart(record("垃圾没拉", "锦绣花园北侧"), record("垃圾没拉", "锦绣花园北门南边"))
+    assert not apart(record("漏水", "锦华大厦3楼"), record("漏水", "锦华大厦三楼"))
+
+
+TEXTS = [
+    ("锦绣花园小区楼道垃圾堆积一周无人清理,物业不管", "锦绣花园3栋"),
+    ("我们锦绣花园楼道里垃圾一直没人清理,物业也不管", "东湖区锦绣花园小区三号楼"),
+    ("锦绣花园门口路灯不亮", "锦绣花园北门"),
+    ("阳光花园3栋电梯坏了三天没人修", None),
+    ("", ""),
+    ("星桥花园中心广场晚上广场舞太吵", "星桥花园中心广场"),
+]
+
+
+def _weights(records):
+    """IDF over the records themselves, as an index of them would weigh bigrams."""
+    held = {}
+    for found in records:
+        for gram in found.whole.tolist():
+            held[gram] = held.get(gram, 0) + 1
+    return lambda grams: weights_of(np.asarray([held.get(g, 0) for g in grams.tolist()]), 0)
+
+
+def test_all_candidates_at_once_equal_each_alone():
+    records = [record(text, address) for text, address in TEXTS]
+    weight = _weights(records)
+    for new in records:
+        together = pair_matrix(new, records, weight)
+        assert together.shape == (len(records), len(FEATURES))
+        for row, old in zip(together, records, strict=True):
+            assert row == pytest.approx(pair_vector(new, old, weight))
+    assert pair_matrix(records[0], [], weight).shape == (0, len(FEATURES))
+
+
+def test_the_features_of_a_text_against_itself_and_a_stranger():
+    first, stranger = record(*TEXTS[0]), record(*TEXTS[3])
+    weight = _weights([first, stranger])
+    same = dict(zip(FEATURES, pair_vector(first, first, weight), strict=True))
+    assert same["whole_dice"] == pytest.approx(1.0)
+    assert same["place_cover"] == same["place_cover_min"] == pytest.approx(1.0)
+    assert same["problem_chars"] == same["problem_dice"] == pytest.approx(1.0)
+    assert same["unmatched"] == 0.0 and same["building_same"] == 1.0
+    other = dict(zip(FEATURES, pair_vector(first, stranger, weight), strict=True))
+    assert other["place_cover"] < 0.6 and other["rarest"] < same["rarest"]
+    assert other["whole_dice"] < 0.5 and other["unmatched"] > 0
 
 
 def test_rare_bigrams_weigh_more_alike_at_any_size():

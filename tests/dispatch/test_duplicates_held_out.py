@@ -1,7 +1,7 @@
 """Floors for duplicate detection (并单) on held-out data only: each labelled set is
 scored by a pair model fitted (and its thresholds chosen) on the other sets, as
 benchmarks/duplicates/bench_loso.py reports it (RESULTS.md). The dev sets share one
-writing style; blind1-3 were written by three other evaluators."""
+writing style; blind1-4 were written by other evaluators."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _pooled(rows: list[dict]) -> tuple[float, float, float]:
 def test_pooled_over_all_held_out_sets(held_out):
     with_vectors, found = held_out
     recall, false, _ = _pooled([s for s, _ in found.values()])
-    # measured 0.774 / 0.042 with the problem vectors, 0.717 / 0.037 without
+    # eight sets: measured 0.767 / 0.040 with the problem vectors, 0.782 / 0.055 without
     assert recall >= (0.74 if with_vectors else 0.68)
     assert false <= 0.06
 
@@ -55,10 +55,11 @@ def test_each_held_out_set_keeps_false_pairs_near_the_limit(held_out):
 
 
 def test_outside_writers(held_out):
-    """blind2 and blind3: the wordings the lexicon scorer failed on (0.37 and 0.40)."""
+    """blind2-4: the wordings the lexicon scorer failed on (0.37, 0.40 and 0.48)."""
     with_vectors, found = held_out
-    recall, false, _ = _pooled([found[name][0] for name in ("blind2", "blind3")])
-    assert recall >= (0.48 if with_vectors else 0.40)
+    recall, false, _ = _pooled([found[name][0] for name in ("blind2", "blind3", "blind4")])
+    # measured 0.576 / 0.043 with the problem vectors, 0.602 / 0.087 without
+    assert recall >= (0.53 if with_vectors else 0.55)
     assert false <= 0.10
 
 
