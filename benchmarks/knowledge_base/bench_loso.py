@@ -35,6 +35,8 @@ SETS = {
     "blind3": ROOT / "benchmarks/blind3/kb.jsonl",
     "kb_dev": ROOT / "benchmarks/knowledge_base/dev/kb_dev.jsonl",
     "kb_dev2": ROOT / "benchmarks/knowledge_base/dev/kb_dev2.jsonl",
+    "blind4": ROOT / "benchmarks/blind4/kb.jsonl",
+    "kb_dev3": ROOT / "benchmarks/knowledge_base/dev/kb_dev3.jsonl",
 }
 TOP = 5
 
