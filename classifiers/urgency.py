@@ -48,7 +48,8 @@ BASE_TRAINING_FILES = (
     "urgency_negatives.jsonl",
     "urgency_extra.jsonl",
 )
-# The retired evaluation sets (the project's dev sets, blind, blind2, blind3), built by
+# The retired evaluation sets (the project's dev sets, blind, blind2, blind3, blind4) and
+# the hand-written training set of another writer (train_cu), built by
 # benchmarks/classifiers/build_corpora.py; measured leave-one-writer-out there
 # (bench_urgency.py --loso).
 CORPUS_FILE = "urgency_corpus.jsonl"
@@ -60,8 +61,12 @@ ORDINARY_FILES = ("phone_corpus.jsonl",)
 # With the evidence gate (_learned_alarm), chosen by 5-fold CV on the training files
 # (bench_urgency.py --cv): the highest threshold with recall >= 0.95 (CV recall 0.957,
 # precision 0.989 for the gated learned part alone; ungated, 0.4 had precision 0.78 and
-# flagged 66 of 259 ordinary requests in an outside evaluation).
-LEARNED_THRESHOLD = 0.4
+# flagged 66 of 259 ordinary requests in an outside evaluation). Lowered to 0.3 when a
+# writer's 700 ordinary requests and 160 urgency rows joined the training rows (2,378
+# ordinary requests as negatives push the probabilities down): leave one writer out
+# 0.3 / 0.35 / 0.4 all recall 1.000 over 1,315 rows, 3 / 2 / 2 false alarms; recall is
+# the binding target, precision has slack (bench_urgency.py --loso, RESULTS.md).
+LEARNED_THRESHOLD = 0.3
 # A request that names no danger cue the rules or _TYPE_HINTS know (墙在往下掉砖头, 水从
 # 天花板往下灌, 拽着小孩往车里塞) may still be urgent: the learned part alone raises the
 # alarm when it is at least this sure and no hazard, administrative or not-now context
@@ -145,7 +150,7 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|电梯[^，。！？]{0,6}(?:往下掉|下坠|冲顶|蹲底)|(?:电梯|车)[^。！？]{0,12}门打不开"
         r"|(?:门|电梯|机器)[^，。！？]{0,8}夹(?:住|到|着)"
         r"|(?:走丢|走失)了[^。！？]{0,20}(?:痴呆|糊涂|还没找到|找不到|没电|天黑)"
-        r"|(?:痴呆|糊涂)[^。！？]{0,16}(?:走丢|走失|不见了|没回来)"
+        r"|(?:痴呆|糊涂)[^。！？]{0,40}(?:走丢|走失|不见了|没回来|找遍了|找不到|找不着)"
         r"|(?:孩子|小孩|老人|人)[^。！？]{0,16}挂在[^，。！？]{0,6}(?:外面|外边|半空|窗外)",
     ),
     (
@@ -163,7 +168,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|被(?:毒)?蛇咬|(?:马蜂|毒蜂|蜂群)[^，。！？]{0,3}(?:蛰|蜇)"
         # a heart attack or a stroke as a relative describes it
         r"|(?:胸口|心口)[^，。！？]{0,4}(?:疼|痛|闷得)|一身冷汗|直冒冷汗|(?:胳膊|手臂)[^，。！？]{0,3}发麻"
-        r"|心梗|心肌梗|中风|脑梗|脑出血|嘴(?:巴)?歪|半边(?:身子)?(?:不能动|动不了|没知觉)",
+        r"|心梗|心肌梗|中风|脑梗|脑出血|嘴(?:巴)?歪|半边(?:身子)?(?:不能动|动不了|没知觉)"
+        r"|眼前[^，。！？]{0,4}发黑|(?:腿软|浑身无力|没力气)[^，。！？]{0,4}站不(?:住|起来)",
     ),
     (
         "traffic",
@@ -245,7 +251,10 @@ _TYPE_HINTS = tuple(
         ("flood", r"淹|洪|河堤|泥水|水漫|进水|掉水里|水涨"),
         ("violence", r"刀|殴|砍|抢|打人|打我|打起来|动手|砸|抱走|拉扯|棍|行凶|追着"),
         ("collapse", r"塌|倒了|倾斜|砸到|压住|压着"),
-        ("medical", r"昏|晕|抽筋|抽搐|撞倒|不动|动不了|说不出话|没反应|流血|血(?!压|糖|脂|常规|型|检)"),
+        (
+            "medical",
+            r"昏|晕|抽筋|抽搐|撞倒|不动|动不了|说不出话|没反应|流血|血(?!压|糖|脂|常规|型|检)",
+        ),
         ("trapped", r"困|锁在|卡住|卡在|掉进|掉下|卷进|走丢|出不来"),
     )
 )
@@ -261,7 +270,8 @@ _BENIGN = re.compile(
     r"|[灰尘沙土风][^，。！？]{0,4}睁不开眼|烟囱[^，。！？]{0,8}冒出?(?:黑|浓|白)?烟"
     r"|(?:杆|井盖|护栏|栏杆|路面|路|墙|树)[^，。！？]{0,2}被[^，。！？]{0,3}车[^，。！？]{0,2}"
     r"(?:撞|轧|碾|压)(?:弯|碎|坏|断|得|裂|歪)"
-    r"|(?:水|滴|气)[^，。！？]{0,4}出不来|火苗[^，。！？]{0,3}(?:就?一点|很小|太小|小)"
+    r"|(?:水|滴|气)[^，。！？]{0,4}出不来|火苗[^，。！？]{0,3}(?:就?一点|很小|太小|小|发黄|发红|不稳)"
+    r"|(?:消防栓|井盖|管道|电缆|水管|管子)被埋"
     r"|真(?:要)?(?:着火|起火|失火)"
 )
 

@@ -44,6 +44,8 @@ PHONE_SOURCES: tuple[tuple[str, str], ...] = (
     ("blind2", "benchmarks/blind2/category.jsonl"),
     ("blind3", "benchmarks/blind3/category.jsonl"),
     ("blind4", "benchmarks/blind4/category.jsonl"),
+    # a separate writer's hand-written training set (train_out_cu, 2026-12-07)
+    ("train_cu", "benchmarks/classifiers/dev/category_dev3.jsonl"),
 )
 # urgency.jsonl, urgency_holdout, urgency_negatives and urgency_extra (classifiers/data)
 # train the learned part already; urgency_fresh and urgency_nearmiss_test stay held out.
@@ -53,6 +55,7 @@ URGENCY_SOURCES: tuple[tuple[str, str], ...] = (
     ("blind2", "benchmarks/blind2/urgency.jsonl"),
     ("blind3", "benchmarks/blind3/urgency.jsonl"),
     ("blind4", "benchmarks/blind4/urgency.jsonl"),
+    ("train_cu", "benchmarks/classifiers/dev/urgency_dev8.jsonl"),
 )
 
 
