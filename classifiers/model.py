@@ -76,7 +76,7 @@ class ModelSettings:
     # jieba word n-grams (1: words, 2: + word pairs; 0 = off) beside the character
     # n-grams in the short-request pipeline only, their block weighed by short_word_scale
     # (word_features.py; bench_corpus.py, RESULTS.md).
-    short_word_ngrams: int = 0
+    short_word_ngrams: int = 2
     short_word_scale: float = 1.0
 
 
