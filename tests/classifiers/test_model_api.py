@@ -181,3 +181,13 @@ def test_short_pipeline_has_word_features_and_survives_a_round_trip(model, small
     assert words.shape[0] == 2 and words.nnz > 0
     again = load_model(small_model)
     np.testing.assert_allclose(again.predict_proba_docs(docs), model.predict_proba_docs(docs))
+
+
+def test_fast_word_transform_equals_sklearn():
+    from classifiers.word_features import WordTfidf
+
+    docs = ["快递放驿站不送上门", "水龙头一滴水都没有", "没活干了去哪里登记失业", "", "，。"]
+    fast = WordTfidf(max_n=2, scale=0.5).fit(docs)
+    slow = TfidfVectorizer.transform(fast, docs) * 0.5  # scikit-learn's own transform
+    np.testing.assert_allclose(fast.transform(docs).toarray(), slow.toarray(), rtol=1e-6)
+    np.testing.assert_allclose(fast.fit_transform(docs).toarray(), slow.toarray(), rtol=1e-6)
