@@ -4,7 +4,7 @@ measured leave-one-writer-out (issue 13).
     .venv/bin/python benchmarks/classifiers/bench_corpus.py [--powers 0,0.5] none w:1 w:0.5 ...
 
 For every writer of the corpus (``writer`` field: the project's round-one sets, the
-project's dev sets, blind, blind2, blind3) a model is trained as the CLI trains it
+project's dev sets, blind, blind2, blind3, blind4, train_cu) a model is trained as the CLI trains it
 (labelled.jsonl + catalogue keywords + self-training on unlabelled.jsonl) plus the
 corpus rows of all *other* writers, and scored on the held-out writer's rows (per
 source file, per writer and pooled). The TipDM fixed split is trained on train.jsonl
