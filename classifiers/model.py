@@ -29,6 +29,7 @@ from .char_features import CharTfidf
 from .exceptions import ModelLoadError, ModelNotFound
 from .keywords import KeywordFeatures, Lexicon
 from .text import build_document, has_content
+from .word_features import WordTfidf, warm_up
 
 MODEL_FILE = "model.joblib"
 SHORT_MODEL_FILE = "short_model.joblib"
@@ -72,11 +73,22 @@ class ModelSettings:
     # fragments). bench_corpus.py, leave one writer out, pooled accuracy: weight 0.5
     # 0.921, 1 0.926, 2 0.931 (no corpus: 0.868).
     supplement_weight: float = 2.0
+    # jieba word n-grams (1: words, 2: + word pairs; 0 = off) beside the character
+    # n-grams in the short-request pipeline only, their block weighed by short_word_scale
+    # (word_features.py; bench_corpus.py, RESULTS.md).
+    short_word_ngrams: int = 2
+    short_word_scale: float = 1.0
 
 
-def build_pipeline(labels: list[str], lexicon: Lexicon | None, settings: ModelSettings):
-    """Char n-gram TF-IDF + keyword evidence -> LinearSVC with stacked calibration."""
+def build_pipeline(
+    labels: list[str], lexicon: Lexicon | None, settings: ModelSettings, short: bool = False
+):
+    """Char n-gram TF-IDF (+ jieba word n-grams in the ``short`` request pipeline, per
+    settings) + keyword evidence -> LinearSVC with stacked calibration."""
     features = [("chars", CharTfidf(ngram_range=settings.ngram_range))]
+    if short and settings.short_word_ngrams > 0:
+        words = WordTfidf(max_n=settings.short_word_ngrams, scale=settings.short_word_scale)
+        features.append(("words", words))
     if lexicon and (settings.keyword_scale > 0 or settings.keyword_l2_scale > 0):
         keywords = KeywordFeatures(
             lexicon,
@@ -209,6 +221,10 @@ def new_version(now: datetime | None = None) -> tuple[str, str]:
     return now.strftime("%Y%m%dT%H%M%S%fZ"), now.isoformat(timespec="seconds")
 
 
+def _has_words(pipeline) -> bool:
+    return "words" in pipeline.named_steps["features"].named_transformers
+
+
 def load_model(directory: str | os.PathLike) -> TextClassifier:
     """Load a model directory written by ``python -m classifiers train``."""
     import joblib
@@ -233,4 +249,6 @@ def load_model(directory: str | os.PathLike) -> TextClassifier:
         pipeline.classes_
     ):
         raise ModelLoadError(f"模型格式不兼容 (短诉求模型的类别不同): {directory}")
+    if short_pipeline is not None and _has_words(short_pipeline):
+        warm_up()  # jieba's dictionary now, not in the first short request's prediction
     return TextClassifier(pipeline=pipeline, metadata=metadata, short_pipeline=short_pipeline)

@@ -171,12 +171,12 @@ def class_prior(data: TrainingSet, labels: Sequence[str]) -> list[float]:
     return [round(totals[label] / total, 6) for label in labels]
 
 
-def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings):
-    """Fit the pipeline on a :class:`TrainingSet`."""
+def fit_pipeline(data: TrainingSet, lexicon: Lexicon, settings: ModelSettings, short: bool = False):
+    """Fit the pipeline (the short-request one when ``short``) on a :class:`TrainingSet`."""
     labels = sorted(set(data.labels))
     if len(labels) < 2:
         raise TrainingError("训练数据至少需要两个不同的类别")
-    pipeline = build_pipeline(labels, lexicon, settings)
+    pipeline = build_pipeline(labels, lexicon, settings, short=short)
     pipeline.fit(
         data.docs,
         data.labels,
@@ -307,7 +307,7 @@ def train(
         if unlabelled:
             short_data = self_trained_set(short_data, pseudo, field, settings)
         short_data = add_supplement(short_data, extra, settings)
-        short_pipeline = fit_pipeline(short_data, lexicon, settings)
+        short_pipeline = fit_pipeline(short_data, lexicon, settings, short=True)
         short_prior = class_prior(short_data, labels)
     version, created_at = new_version()
     metadata = {

@@ -48,7 +48,8 @@ BASE_TRAINING_FILES = (
     "urgency_negatives.jsonl",
     "urgency_extra.jsonl",
 )
-# The retired evaluation sets (the project's dev sets, blind, blind2, blind3), built by
+# The retired evaluation sets (the project's dev sets, blind, blind2, blind3, blind4) and
+# the hand-written training set of another writer (train_cu), built by
 # benchmarks/classifiers/build_corpora.py; measured leave-one-writer-out there
 # (bench_urgency.py --loso).
 CORPUS_FILE = "urgency_corpus.jsonl"
@@ -60,8 +61,12 @@ ORDINARY_FILES = ("phone_corpus.jsonl",)
 # With the evidence gate (_learned_alarm), chosen by 5-fold CV on the training files
 # (bench_urgency.py --cv): the highest threshold with recall >= 0.95 (CV recall 0.957,
 # precision 0.989 for the gated learned part alone; ungated, 0.4 had precision 0.78 and
-# flagged 66 of 259 ordinary requests in an outside evaluation).
-LEARNED_THRESHOLD = 0.4
+# flagged 66 of 259 ordinary requests in an outside evaluation). Lowered to 0.3 when a
+# writer's 700 ordinary requests and 160 urgency rows joined the training rows (2,378
+# ordinary requests as negatives push the probabilities down): leave one writer out
+# 0.3 / 0.35 / 0.4 all recall 1.000 over 1,315 rows, 3 / 2 / 2 false alarms; recall is
+# the binding target, precision has slack (bench_urgency.py --loso, RESULTS.md).
+LEARNED_THRESHOLD = 0.3
 # A request that names no danger cue the rules or _TYPE_HINTS know (墙在往下掉砖头, 水从
 # 天花板往下灌, 拽着小孩往车里塞) may still be urgent: the learned part alone raises the
 # alarm when it is at least this sure and no hazard, administrative or not-now context
@@ -86,7 +91,9 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|(?:喝|吃|吞|舔)[^，。！？]{0,4}(?:洗衣液|消毒液|清洁剂|洗洁精|漂白|老鼠药|灭鼠药|敌敌畏"
         r"|百草枯|农药|汽油|柴油|干燥剂|纽扣电池|水银)"
         r"|(?:洗衣液|消毒液|清洁剂|洗洁精|漂白水|老鼠药|灭鼠药|敌敌畏|百草枯|农药|汽油|干燥剂"
-        r"|纽扣电池|水银)[^，。！？]{0,4}(?:喝|吃|吞)(?:下去|进去|了)",
+        r"|纽扣电池|水银)[^，。！？]{0,4}(?:喝|吃|吞)(?:下去|进去|了)"
+        r"|(?:好多|很多|好几个|一群|几个)人[^，。！？]{0,3}(?:在)?(?:咳嗽|咳个不停|喘不上气)"
+        r"|(?:黄|绿)烟[^，。！？]{0,6}(?:飘|冒|往)",
     ),
     (
         "gas",
@@ -111,7 +118,8 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         "collapse",
         r"倒塌|坍塌|塌方|塌陷|塌了|快塌|垮了|冲垮|滑坡|泥石流|爆炸(?!头)|炸了|震碎|砸到人|砸伤"
         r"|压到了|压在|被埋|埋在|滑下来|砸下来|把[^，。！？]{0,6}埋了"
-        r"|(?:墙|楼|房子|塔吊|广告牌|脚手架)[^，。！？]{0,3}倒(?:下来|了)",
+        r"|(?:墙|楼|房子|塔吊|广告牌|脚手架)[^，。！？]{0,3}倒(?:下来|了)"
+        r"|轰的一声|一声巨响|塔吊[^，。！？]{0,3}(?:在晃|晃得|要倒|歪了)",
     ),
     (
         "electric",
@@ -140,7 +148,10 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?<!车)被困(?!扰)|困在|没上来|上不来|出不来|下不去|出不去|卡在|卡住|反锁在|锁在屋|关在|掉进|掉入|掉到|掉下去"
         r"|掉下来|坠落|起不来|迷路|困人|下不来"
         r"|电梯[^，。！？]{0,6}(?:往下掉|下坠|冲顶|蹲底)|(?:电梯|车)[^。！？]{0,12}门打不开"
-        r"|(?:门|电梯|机器)[^，。！？]{0,8}夹(?:住|到|着)",
+        r"|(?:门|电梯|机器)[^，。！？]{0,8}夹(?:住|到|着)"
+        r"|(?:走丢|走失)了[^。！？]{0,20}(?:痴呆|糊涂|还没找到|找不到|没电|天黑)"
+        r"|(?:痴呆|糊涂)[^。！？]{0,40}(?:走丢|走失|不见了|没回来|找遍了|找不到|找不着)"
+        r"|(?:孩子|小孩|老人|人)[^。！？]{0,16}挂在[^，。！？]{0,6}(?:外面|外边|半空|窗外)",
     ),
     (
         "medical",
@@ -154,13 +165,18 @@ URGENT_PATTERNS: tuple[tuple[str, str], ...] = (
         # a fall, a birth, someone who does not move
         r"|羊水[^，。！？]{0,3}破|(?:摔|掉|坠)下来[^。！？]{0,6}(?:不会动|动不了|起不来|流血|昏)"
         r"|(?:躺|倒|趴)[^，。！？]{0,6}(?:不会动|动不了|一动不动)|不会动了|坠楼"
-        r"|被(?:毒)?蛇咬|(?:马蜂|毒蜂|蜂群)[^，。！？]{0,3}(?:蛰|蜇)",
+        r"|被(?:毒)?蛇咬|(?:马蜂|毒蜂|蜂群)[^，。！？]{0,3}(?:蛰|蜇)"
+        # a heart attack or a stroke as a relative describes it
+        r"|(?:胸口|心口)[^，。！？]{0,4}(?:疼|痛|闷得)|一身冷汗|直冒冷汗|(?:胳膊|手臂)[^，。！？]{0,3}发麻"
+        r"|心梗|心肌梗|中风|脑梗|脑出血|嘴(?:巴)?歪|半边(?:身子)?(?:不能动|动不了|没知觉)"
+        r"|眼前[^，。！？]{0,4}发黑|(?:腿软|浑身无力|没力气)[^，。！？]{0,4}站不(?:住|起来)",
     ),
     (
         "traffic",
         r"车祸|(?:被|让)[^，。！？]{0,3}车[^，。！？]{0,2}(?:撞|轧|碾|压)|撞(?:倒|飞)了?人|翻车|侧翻"
         r"|车[^，。！？]{0,10}撞(?:了|在一起)[^。！？]{0,12}(?:人|血|伤|卡|困|起火|哭)"
-        r"|冲(?:进|上)了?[^，。！？]{0,2}(?:人行道|人群|店里)|撞了[^，。！？]{0,4}人",
+        r"|冲(?:进|上)了?[^，。！？]{0,2}(?:人行道|人群|店里)|撞了[^，。！？]{0,4}人"
+        r"|连环(?:追尾|相撞|撞车)|(?:追尾|相撞|撞车|车祸)[^。！？]{0,16}(?:有人受伤|受伤了|流血|出血|昏迷)",
     ),
     # A bare cry for help names no danger, but nobody shouts it about a form.
     (
@@ -187,6 +203,7 @@ _NOT_NOW = re.compile(
     r"|以往|以前|之前|曾经|上次|上回|有一次|上个月|去年|前年|前几年|前些年"
     r"|经常|常常|老是|老出|老有|总是|时常|时不时|(?<!一)动不动|每次|每回|每年|每月|每天|每晚|天天|平时"
     r"|真要|要是|如果|假如|一旦|的话|将来"
+    r"|这几天|这些天|这段时间|一天到晚|一到(?:晚上|半夜|夜里|周末|下雨)|一下雨"
 )
 # Signs that something is happening now; they keep a match whatever the rest says.
 _NOW = re.compile(r"现在|正在|还在|一直在|刚才|刚刚|此刻|这会儿|眼下|救命")
@@ -207,12 +224,15 @@ _AFTER_SUPPRESS = re.compile(
 _ADMIN_CONTEXT = re.compile(
     r"处分|记过|处理结果|怎么处理|如何处理|规定|政策|报销|补贴|申请|理赔|赔偿|医药费|医疗费"
     r"|合理吗|正常吗|要找谁|找谁|投诉|举报|取证|官司|讨薪|工资|欠薪|建议|监控|加强|整改|说法"
-    r"|哪里有|在哪里|怎么办理|多少钱|收费|价格"
+    r"|哪里有|在哪里|怎么办理|多少钱|收费|价格|注册|网站|登录|登不上|小程序"
 )
 # Hazard reports: a danger that may happen, not one happening.
 _HAZARD_CONTEXT = re.compile(r"隐患|危险|不安全|担心|害怕|万一|怕(?!是)|差点|险些|容易|松动|有点歪")
 _NEGATION = re.compile(r"(?:没有|没|不是|并未|未|并非|无|不)$")
-_ALL_CLEAR = re.compile(r"现在没事|已经没事|已经扑灭|已被扑灭|已经灭了|已经恢复|已处理好|已经修好")
+_ALL_CLEAR = re.compile(
+    r"现在没事|已经没事|已经扑灭|已被扑灭|已经灭了|已经恢复|已处理好|已经修好"
+    r"|人都送走了|已经送医|送医院了|没人受伤|没有人受伤|人没事"
+)
 # A cry for help overrides suppression; 赶紧, 快点, 紧急 do not (赶紧派人来修, 紧急求助
 # about a deadline), and 快来人修一下 is a repair request.
 _CRY_FOR_HELP = re.compile(
@@ -231,11 +251,34 @@ _TYPE_HINTS = tuple(
         ("flood", r"淹|洪|河堤|泥水|水漫|进水|掉水里|水涨"),
         ("violence", r"刀|殴|砍|抢|打人|打我|打起来|动手|砸|抱走|拉扯|棍|行凶|追着"),
         ("collapse", r"塌|倒了|倾斜|砸到|压住|压着"),
-        ("medical", r"昏|晕|抽筋|抽搐|撞倒|不动|动不了|说不出话|没反应|流血|血"),
+        (
+            "medical",
+            r"昏|晕|抽筋|抽搐|撞倒|不动|动不了|说不出话|没反应|流血|血(?!压|糖|脂|常规|型|检)",
+        ),
         ("trapped", r"困|锁在|卡住|卡在|掉进|掉下|卷进|走丢|出不来"),
     )
 )
 _CLAUSE_BREAK = re.compile(r"[，。！？,.!?；;]")
+# Danger words in a reading that is no danger: a process stuck (卡在哪一步, 预付卡在),
+# figures of speech (头都要炸了, 我的天塌了), dust, chimney smoke, objects hit by a car,
+# a tap that gives no water, a small flame on the stove, "if it really burns". Masked
+# (same length) before the rules and the cue search look at a request.
+_BENIGN = re.compile(
+    r"卡在(?:哪|这一步|网签|流程|手续|审批|系统)"
+    r"|(?:预付|会员|免费|银行|社保|医保|公交|购物|储值|健身|学籍)卡在"
+    r"|(?:头|脑袋|脑子|肺|心)[^，。！？]{0,3}炸了|天塌了"
+    r"|[灰尘沙土风][^，。！？]{0,4}睁不开眼|烟囱[^，。！？]{0,8}冒出?(?:黑|浓|白)?烟"
+    r"|(?:杆|井盖|护栏|栏杆|路面|路|墙|树)[^，。！？]{0,2}被[^，。！？]{0,3}车[^，。！？]{0,2}"
+    r"(?:撞|轧|碾|压)(?:弯|碎|坏|断|得|裂|歪)"
+    r"|(?:水|滴|气)[^，。！？]{0,4}出不来|火苗[^，。！？]{0,3}(?:就?一点|很小|太小|小|发黄|发红|不稳)"
+    r"|(?:消防栓|井盖|管道|电缆|水管|管子)被埋"
+    r"|真(?:要)?(?:着火|起火|失火)"
+)
+
+
+def _masked(norm: str) -> str:
+    """``norm`` with its benign readings (_BENIGN) blanked, character positions kept."""
+    return _BENIGN.sub(lambda m: "·" * len(m.group(0)), norm)
 
 
 # Which emergency service a type is linked to (110 police, 119 fire and rescue,
@@ -420,13 +463,15 @@ def _evidence_gate(norm: str) -> tuple[str, str] | None:
     return None if _context_speaks_against(norm) else _danger_cue(norm)
 
 
-def _learned_alarm(norm: str) -> UrgencyResult | None:
+def _learned_alarm(norm: str, masked: str) -> UrgencyResult | None:
     """The learned part, short texts only, never against the context: with a danger cue
     at LEARNED_THRESHOLD (evidence: the cue), without any cue at
-    LEARNED_STRONG_THRESHOLD (evidence: the n-grams that weighed most)."""
-    if len(norm) > LEARNED_MAX_CHARS or _context_speaks_against(norm):
+    LEARNED_STRONG_THRESHOLD (evidence: the n-grams that weighed most). Cues and
+    context are read in ``masked`` (benign readings blanked), the probability in
+    ``norm``."""
+    if len(norm) > LEARNED_MAX_CHARS or _context_speaks_against(masked):
         return None
-    cue = _first_cue(norm)
+    cue = _first_cue(masked)
     if cue is not None and not cue[2]:
         return None
     model = _learned_model()
@@ -443,7 +488,8 @@ def detect_urgency(text: str | None) -> UrgencyResult:
     norm = normalize(text)
     if not norm:
         return UrgencyResult(False)
-    by_rule = _rule_match(norm)
+    masked = _masked(norm)
+    by_rule = _rule_match(masked)
     if by_rule is not None and by_rule.urgent:
         return by_rule
-    return _learned_alarm(norm) or UrgencyResult(False)
+    return _learned_alarm(norm, masked) or UrgencyResult(False)

@@ -4,7 +4,7 @@ measured leave-one-writer-out (issue 13).
     .venv/bin/python benchmarks/classifiers/bench_corpus.py [--powers 0,0.5] none w:1 w:0.5 ...
 
 For every writer of the corpus (``writer`` field: the project's round-one sets, the
-project's dev sets, blind, blind2, blind3) a model is trained as the CLI trains it
+project's dev sets, blind, blind2, blind3, blind4, train_cu) a model is trained as the CLI trains it
 (labelled.jsonl + catalogue keywords + self-training on unlabelled.jsonl) plus the
 corpus rows of all *other* writers, and scored on the held-out writer's rows (per
 source file, per writer and pooled). The TipDM fixed split is trained on train.jsonl
@@ -13,8 +13,14 @@ top-1 at or above each confidence on the held-out rows.
 
 Variants: ``none`` (no corpus: the model before this change, scored on every writer at
 once); ``w:W`` corpus rows at weight W; ``w:W:cw=none`` the same with the SVM's class
-weights off; ``w:W:c=C`` with SVM C. Each model is also scored at every short-request
-prior power of ``--powers``. ``--json FILE`` writes everything.
+weights off; ``w:W:c=C`` with SVM C; ``w:W:words=N`` jieba word n-grams up to N in the
+short-request pipeline, ``ws=S`` their block's weight. Each model is also scored at
+every short-request prior power of ``--powers``. ``--json FILE`` writes everything;
+``--errors FILE`` the held-out rows a variant got wrong.
+
+The long-letter pipeline and its self-training pseudo-labels do not depend on the
+corpus: they are fitted once per variant and only the short-request pipeline is
+refitted per held-out writer (the same steps as ``classifiers.train``).
 """
 
 from __future__ import annotations
@@ -23,13 +29,22 @@ import argparse
 import json
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from common import DATA_DIR, require_data
 
 from classifiers import read_records, train
 from classifiers.model import ModelSettings, TextClassifier
-from classifiers.training import load_phone_corpus
+from classifiers.training import (
+    add_supplement,
+    build_lexicon,
+    class_prior,
+    fit_pipeline,
+    load_phone_corpus,
+    pseudo_labelled,
+    self_trained_set,
+    training_set,
+)
 
 GRID = (0.8, 0.9, 0.93, 0.95, 0.97)
 
@@ -54,18 +69,29 @@ def parse_variant(spec: str) -> tuple[ModelSettings, bool]:
             settings = replace(settings, class_weight=None if value == "none" else value)
         elif key == "c":
             settings = replace(settings, svm_c=float(value))
+        elif key == "words":
+            settings = replace(settings, short_word_ngrams=int(value))
+        elif key == "ws":
+            settings = replace(settings, short_word_scale=float(value))
         else:
             raise SystemExit(f"unknown option {part}")
     return settings, True
 
 
-def scored(model: TextClassifier, rows) -> list[tuple[str, str, float, bool]]:
-    """(writer, source, top-1 probability, hit) per row."""
+def scored(model: TextClassifier, rows, errors: list | None = None):
+    """(writer, source, top-1 probability, hit) per row; wrong rows appended to
+    ``errors`` as {writer, id, label, predicted, p, text}."""
     tops = model.predict_many([(r.text, None) for r in rows], k=1)
-    return [
-        (r.raw["writer"], r.raw["source"], top[0][1], top[0][0] == r.value("label"))
-        for r, top in zip(rows, tops, strict=True)
-    ]
+    out = []
+    for r, top in zip(rows, tops, strict=True):
+        hit = top[0][0] == r.value("label")
+        out.append((r.raw["writer"], r.raw["source"], top[0][1], hit))
+        if errors is not None and not hit:
+            errors.append(
+                {"writer": r.raw["writer"], "id": r.id, "label": r.value("label"),
+                 "predicted": top[0][0], "p": top[0][1], "text": r.text}
+            )  # fmt: skip
+    return out
 
 
 def summary(rows: list[tuple[str, str, float, bool]]) -> dict:
@@ -100,27 +126,37 @@ def summary(rows: list[tuple[str, str, float, bool]]) -> dict:
 
 
 def held_out_scores(settings, use_corpus, corpus, labelled, unlabelled, label=""):
-    """(writer, source, p, hit) of every corpus row, each scored by a model trained on
-    labelled + unlabelled (self-training) + the corpus rows of the other writers; with
-    ``use_corpus`` False one model without any corpus scores them all."""
+    """(model, held-out rows) per writer: every corpus row is scored by a model trained
+    on labelled + unlabelled (self-training) + the corpus rows of the other writers;
+    with ``use_corpus`` False one model without any corpus scores them all."""
     taxonomy = DATA_DIR / "taxonomy.jsonl"
-
-    def fit(supplement):
-        return train(
-            labelled,
-            taxonomy=taxonomy,
-            cv_folds=0,
-            unlabelled=unlabelled,
-            supplement=supplement,
-            settings=settings,
-        )
-
     if not use_corpus:
-        return [(fit([]), corpus)]
+        model = train(
+            labelled, taxonomy=taxonomy, cv_folds=0, unlabelled=unlabelled, settings=settings
+        )
+        return [(model, corpus)]
+    # what train() does before the corpus comes in: fitted once
+    lexicon = build_lexicon(taxonomy)
+    first = fit_pipeline(training_set(labelled, "label", settings), lexicon, settings)
+    pseudo = pseudo_labelled(
+        TextClassifier(pipeline=first), unlabelled, "label", settings.self_training_threshold
+    )
+
+    def base():
+        data = training_set(labelled, "label", settings)
+        return self_trained_set(data, pseudo, "label", settings)
+
+    long_pipeline = fit_pipeline(base(), lexicon, settings)
+    labels = [str(label) for label in long_pipeline.classes_]
     models = []
     for writer in sorted({r.raw["writer"] for r in corpus}):
         t0 = time.monotonic()
-        model = fit([r for r in corpus if r.raw["writer"] != writer])
+        data = add_supplement(base(), [r for r in corpus if r.raw["writer"] != writer], settings)
+        model = TextClassifier(
+            pipeline=long_pipeline,
+            short_pipeline=fit_pipeline(data, lexicon, settings, short=True),
+            metadata={"settings": asdict(settings), "short_class_prior": class_prior(data, labels)},
+        )
         models.append((model, [r for r in corpus if r.raw["writer"] == writer]))
         print(f"  {label} held out {writer}: {time.monotonic() - t0:.0f}s", flush=True)
     return models
@@ -144,12 +180,33 @@ def run_variant(spec: str, powers: list[float], corpus, labelled, train_rows, te
     split = split_model(settings, use_corpus, corpus, train_rows, unlabelled)
     result = {}
     for p in powers:
-        held = [row for model, rows in models for row in scored(with_power(model, p), rows)]
+        errors: list[dict] = []
+        held = [row for model, rows in models for row in scored(with_power(model, p), rows, errors)]
         m = with_power(split, p)
         tops = m.predict_many([(r.text, r.title) for r in test], k=1)
         hits = sum(t[0][0] == r.value("label") for t, r in zip(tops, test, strict=True))
-        result[str(p)] = {**summary(held), "tipdm_test": round(hits / len(test), 4)}
+        result[str(p)] = {
+            **summary(held),
+            "recall_by_label": label_recall(corpus, errors),
+            "tipdm_test": round(hits / len(test), 4),
+            "errors": errors,
+        }
     return result
+
+
+def label_recall(corpus, errors: list[dict]) -> dict:
+    """Held-out recall per label, pooled and per writer."""
+    wrong = {(e["writer"], e["id"]) for e in errors}
+    tally: dict = defaultdict(lambda: [0, 0])
+    for r in corpus:
+        hit = (r.raw["writer"], r.id) not in wrong
+        for key in ("pooled", r.raw["writer"]):
+            tally[(key, r.value("label"))][0] += hit
+            tally[(key, r.value("label"))][1] += 1
+    out: dict = defaultdict(dict)
+    for (key, label), (hits, n) in sorted(tally.items()):
+        out[key][label] = round(hits / n, 3)
+    return dict(out)
 
 
 def main() -> None:
@@ -177,6 +234,7 @@ def main() -> None:
                 f"dispatch@0.97 {d['coverage']:.2f}/{d['precision']} ({d['wrong']} wrong)",
                 flush=True,
             )
+            print("  recall by label (pooled):", r["recall_by_label"]["pooled"], flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, ensure_ascii=False, indent=1)

@@ -37,8 +37,8 @@ POWERS = (0.0, 0.5, 1.0)
 
 
 def builder(lsa: dict | None):
-    def build(labels, lexicon, settings):
-        pipeline = build_pipeline(labels, lexicon, settings)
+    def build(labels, lexicon, settings, short=False):
+        pipeline = build_pipeline(labels, lexicon, settings, short=short)
         if lsa:
             pipeline.steps[0][1].transformer_list.append(("lsa", LsaFeatures(**lsa)))
         return pipeline

@@ -6,9 +6,10 @@
     .venv/bin/python benchmarks/classifiers/bench_urgency.py --loso [--thresholds 0.3,0.4]
 
 ``--loso``: leave one writer of ``data/urgency_corpus.jsonl`` out (the project's dev
-sets, blind, blind2, blind3): the learned part is fitted on the round-one training files
-plus the corpus rows of the other writers and ``detect_urgency`` (rules + learned part)
-is scored on the held-out writer's rows; "before" = the learned part without the corpus.
+sets, blind, blind2, blind3, blind4, train_cu): the learned part is fitted on the
+round-one training files plus the corpus rows of the other writers and
+``detect_urgency`` (rules + learned part) is scored on the held-out writer's rows;
+"before" = the learned part without the corpus.
 The learned part's other examples (round-one files, the ordinary short requests of
 phone_corpus.jsonl as negatives) are always in; the held-out writer's phone_corpus rows
 are left out too. The rules were written with the project's dev sets in view (their

@@ -43,6 +43,9 @@ PHONE_SOURCES: tuple[tuple[str, str], ...] = (
     ("blind", "benchmarks/blind/category_blind.jsonl"),
     ("blind2", "benchmarks/blind2/category.jsonl"),
     ("blind3", "benchmarks/blind3/category.jsonl"),
+    ("blind4", "benchmarks/blind4/category.jsonl"),
+    # a separate writer's hand-written training set (train_out_cu, 2026-12-07)
+    ("train_cu", "benchmarks/classifiers/dev/category_dev3.jsonl"),
 )
 # urgency.jsonl, urgency_holdout, urgency_negatives and urgency_extra (classifiers/data)
 # train the learned part already; urgency_fresh and urgency_nearmiss_test stay held out.
@@ -51,11 +54,13 @@ URGENCY_SOURCES: tuple[tuple[str, str], ...] = (
     ("blind", "benchmarks/blind/urgency_blind.jsonl"),
     ("blind2", "benchmarks/blind2/urgency.jsonl"),
     ("blind3", "benchmarks/blind3/urgency.jsonl"),
+    ("blind4", "benchmarks/blind4/urgency.jsonl"),
+    ("train_cu", "benchmarks/classifiers/dev/urgency_dev8.jsonl"),
 )
 
 
 def _kinds(path: str) -> dict:
-    """The sibling urgency_kinds.json (blind2, blind3: {id: urgent|near_miss|ordinary})."""
+    """The sibling urgency_kinds.json (blind2, blind3, blind4: {id: urgent|near_miss|ordinary})."""
     kinds = ROOT / path.rsplit("/", 1)[0] / "urgency_kinds.json"
     return json.loads(kinds.read_text(encoding="utf-8")) if kinds.is_file() else {}
 

@@ -158,3 +158,36 @@ def test_calibrator_is_fitted_on_the_masked_rows_only():
     np.testing.assert_allclose(clf.calibrator_.coef_, expected.coef_, rtol=1e-4, atol=1e-6)
     unmasked = CalibratedLinearSVC(folds=3).fit(X, y)
     assert not np.allclose(unmasked.calibrator_.coef_, clf.calibrator_.coef_)
+
+
+def test_word_ngrams_are_jieba_words_and_pairs():
+    from classifiers.word_features import word_ngrams
+
+    grams = word_ngrams("水龙头一滴水都没有，。")
+    assert "水龙头" in grams  # a word the characters alone split up
+    assert any(" " in g and g.startswith("水龙头 ") for g in grams)  # a word pair
+    assert "，" not in grams and "。" not in grams and "，。" not in grams
+    assert word_ngrams("") == []
+
+
+def test_short_pipeline_has_word_features_and_survives_a_round_trip(model, small_model):
+    """The short-request pipeline carries the jieba word block beside the characters;
+    the long-letter pipeline does not; a loaded model predicts what the saved one did."""
+    blocks = dict(model.short_pipeline.named_steps["features"].transformer_list)
+    assert "words" in blocks and "chars" in blocks
+    assert "words" not in dict(model.pipeline.named_steps["features"].transformer_list)
+    docs = ["快递放驿站不送上门", "没活干了去哪里登记失业"]
+    words = blocks["words"].transform(docs)
+    assert words.shape[0] == 2 and words.nnz > 0
+    again = load_model(small_model)
+    np.testing.assert_allclose(again.predict_proba_docs(docs), model.predict_proba_docs(docs))
+
+
+def test_fast_word_transform_equals_sklearn():
+    from classifiers.word_features import WordTfidf
+
+    docs = ["快递放驿站不送上门", "水龙头一滴水都没有", "没活干了去哪里登记失业", "", "，。"]
+    fast = WordTfidf(max_n=2, scale=0.5).fit(docs)
+    slow = TfidfVectorizer.transform(fast, docs) * 0.5  # scikit-learn's own transform
+    np.testing.assert_allclose(fast.transform(docs).toarray(), slow.toarray(), rtol=1e-6)
+    np.testing.assert_allclose(fast.fit_transform(docs).toarray(), slow.toarray(), rtol=1e-6)

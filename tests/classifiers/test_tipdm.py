@@ -5,8 +5,9 @@ measured figures (benchmarks/classifiers/RESULTS.md): the TipDM test split (mode
 train.jsonl plus the short-request corpus, as the CLI trains), and two writers of the
 corpus held out — the project's round-one sets (phone_holdout among them) and blind3 —
 from a model trained on labelled.jsonl plus the corpus rows of the other writers.
-Measured: test 0.909 / macro-F1 0.914; round-one sets 0.955, blind3 0.864,
-phone_holdout 0.957 (no self-training here).
+Measured (issue 13, fifth round: blind4 and the train_cu writer in the corpus, jieba
+words in the short-request pipeline): test 0.909 / macro-F1 0.914; round-one sets 0.969,
+blind3 0.939, phone_holdout 0.957, 1 of its 70 wrongly 城乡建设 (no self-training here).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _held_out(writer):
 
 
 @pytest.mark.parametrize(
-    ("writer", "n", "floor"), [("project_round1", 355, 0.93), ("blind3", 280, 0.83)]
+    ("writer", "n", "floor"), [("project_round1", 355, 0.95), ("blind3", 280, 0.91)]
 )
 def test_held_out_writer_accuracy_floor(labelled_model, writer, n, floor):
     report = evaluate(labelled_model, _held_out(writer), "label")
@@ -69,7 +70,7 @@ def test_held_out_writer_accuracy_floor(labelled_model, writer, n, floor):
 def test_phone_holdout_accuracy_floor(labelled_model):
     report = evaluate(labelled_model, read_records(OWN_DATA / "phone_holdout.jsonl"), "label")
     assert report["n"] == 70
-    assert report["accuracy"] >= 0.9
+    assert report["accuracy"] >= 0.93
 
 
 def test_short_requests_are_not_pulled_to_urban_construction(labelled_model):
@@ -79,4 +80,4 @@ def test_short_requests_are_not_pulled_to_urban_construction(labelled_model):
     wrongly_urban = sum(
         top[0][0] == "城乡建设" != r.value("label") for top, r in zip(tops, records, strict=True)
     )
-    assert wrongly_urban <= 6
+    assert wrongly_urban <= 4
