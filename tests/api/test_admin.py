@@ -122,6 +122,8 @@ async def test_openapi_and_health(api):
     assert "CreateOrder" in doc["components"]["schemas"]
     health = await api.call("GET", "/healthz")
     assert health["status"] == "ok"
+    # the open orders held by the duplicate index ("building" while it is built at start)
+    assert health["parts"].pop("duplicate_index") in (0, "building")
     assert health["parts"] == {
         "database": "up",
         "sip": "off",
