@@ -118,12 +118,16 @@ class PgLeader(Leader):
         self._conn: asyncpg.Connection | None = None
         self._runner: asyncio.Task | None = None
         self._lost_at: float | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self._poll()  # the first node to start leads from the start
         self._runner = asyncio.create_task(self._run(), name="leader-election")
 
     async def stop(self) -> None:
+        # Python 3.11's `wait_for` can swallow a cancellation that arrives as the query it
+        # waits for completes (the test suite hung on it): the loop also checks the flag.
+        self._stopping = True
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -137,7 +141,7 @@ class PgLeader(Leader):
         return None if self._conn is None else self._conn.get_server_pid()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.poll_seconds)
             await self._poll()
 
