@@ -107,6 +107,21 @@ async def start_callers(
     )  # fmt: skip
 
 
+async def start_agent_phones(
+    work: Path, max_socket: int = 2000
+) -> tuple[asyncio.subprocess.Process, int]:
+    """The agents' phones: one SIPp UAS on a free port that answers every call at once
+    and echoes the audio; (its process, its port)."""
+    port = free_port()
+    uas = await asyncio.create_subprocess_exec(
+        "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1",
+        "-mp", str(free_port(span=4)), "-rtp_echo", "-nostdin", "-max_socket", str(max_socket),
+        cwd=work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(0.5)  # SIPp binds its port
+    return uas, port
+
+
 @dataclass
 class AgentsBench:
     """A started call centre on a throw-away database, with agents logged in whose
@@ -134,13 +149,7 @@ class AgentsBench:
         settings = bench_settings(work, wrap_up_seconds=0, ring_timeout_seconds=10, **sip)
         center = CallCenter(settings, [n for n, _ in hotlines], sessions)
         await center.start()
-        uas_port = free_port()
-        uas = await asyncio.create_subprocess_exec(
-            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-mi", "127.0.0.1",
-            "-mp", str(free_port(span=4)), "-rtp_echo", "-nostdin", "-max_socket", "2000",
-            cwd=work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        await asyncio.sleep(0.5)  # SIPp binds its port
+        uas, uas_port = await start_agent_phones(work)
         now = center._now()
         for i in range(1, agents_count + 1):
             uri = f"sip:agent{i}@127.0.0.1:{uas_port}"

@@ -51,7 +51,7 @@ from callcenter.prompts import synthesize  # noqa: E402
 from tests.callcenter.conftest import free_port, ivr_scenario  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "callcenter"))
-from intake_load import sipp_counts  # noqa: E402
+from intake_load import sipp_counts, start_agent_phones  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 # What every caller says, over and over, for the whole conversation.
@@ -190,12 +190,7 @@ async def main(args: argparse.Namespace) -> dict:
     try:
         cluster = json.loads((work / "cluster.json").read_text())
         nodes = cluster["nodes"]
-        uas_port = free_port()
-        uas = await asyncio.create_subprocess_exec(
-            "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-mi", "127.0.0.1",
-            "-mp", str(free_port(span=4)), "-rtp_echo", "-nostdin", "-max_socket", "4000",
-            cwd=work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        uas, uas_port = await start_agent_phones(work, max_socket=4000)
         tokens = await add_agents(cluster["db_url"], args.agents_per_node * len(nodes))
         await login_agents(nodes, tokens, args.agents_per_node, f"127.0.0.1:{uas_port}")
         inject = work / "calls.csv"
