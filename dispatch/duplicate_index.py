@@ -537,18 +537,6 @@ async def _read(
     return _indexed(index, rows, paths)
 
 
-async def load_duplicate_index(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: ClassifierSettings,
-    now: datetime,
-) -> DuplicateIndex:
-    """The index of the open orders of the window, built from the database (awaited:
-    a service starts with an empty index and `fill`s it in the background instead)."""
-    index = DuplicateIndex.from_settings(settings)
-    await fill(index, sessions, settings, now)
-    return index
-
-
 async def fill(
     index: DuplicateIndex,
     sessions: async_sessionmaker[AsyncSession],

@@ -243,11 +243,6 @@ PLACE_COVER = FEATURES.index("place_cover")
 NAME_OTHER = FEATURES.index("name_other")
 
 
-def idf_mass(grams: np.ndarray, weight: Weight) -> float:
-    """The summed weights of `grams`."""
-    return float(weight(grams).sum())
-
-
 def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
     return float(bool(a and b and not a & b))
 
