@@ -18,9 +18,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, event, insert, text
+from sqlalchemy import DateTime, Executable, MetaData, event, insert, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -127,13 +128,28 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
     """INSERT new rows of one model with one plain statement, outside the ORM's unit of
     work, and set their generated ids. For hot paths (registration): the unit of work
-    costs more CPU than the statements. The rows stay out of `session`."""
+    costs more CPU than the statements. The rows stay out of `session`.
+
+    In a block of SQLite's writer the statements go straight to its sqlite3 connection
+    (`_RawStatement`): SQLAlchemy's execution path (greenlet hops, execution context,
+    result objects) cost more than SQLite's own work on these INSERTs (py-spy)."""
     if not rows:
         return
     table = type(rows[0]).__table__
     key = table.autoincrement_column
     names = [c.key for c in table.columns if c is not key]
     values = [{name: getattr(row, name) for name in names} for row in rows]
+    if (raw := _raw_connection(session)) is not None:
+        statement = _RawStatement.insert(table, names, session.bind.dialect)
+        cursor = raw.cursor()
+        try:
+            for row, params in zip(rows, values, strict=True):
+                cursor.execute(statement.sql, statement.bind(params))
+                if key is not None:
+                    setattr(row, key.key, cursor.lastrowid)
+        finally:
+            cursor.close()
+        return
     if key is None:
         await session.execute(insert(table), values)
         return
@@ -141,6 +157,76 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
     ids = (await session.execute(stmt, values)).scalars().all()
     for row, new_id in zip(rows, ids, strict=True):
         setattr(row, key.key, new_id)
+
+
+async def scalar_write(session: AsyncSession, statement: Executable, params: dict) -> Any:
+    """The one value a writing statement returns (an UPSERT ... RETURNING), on the
+    writer's sqlite3 connection when `session` is a block of SQLite's writer."""
+    if (raw := _raw_connection(session)) is not None:
+        compiled = _RawStatement.of(statement, session.bind.dialect)
+        row = raw.execute(compiled.sql, compiled.bind(params)).fetchone()
+        return compiled.result(row[0])
+    return (await session.execute(statement, params)).scalar_one()
+
+
+class _RawStatement:
+    """A Core statement compiled once for a dialect with positional parameters, to run on
+    a DB-API connection directly; values go through the columns' own bind processors
+    (aware datetimes to naive UTC, JSON to text, ...) as SQLAlchemy's execution does."""
+
+    _known: dict[tuple[object, str], _RawStatement] = {}
+
+    def __init__(self, statement: Executable, dialect, column_keys: list[str] | None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        if compiled.positiontup is None:
+            raise TypeError(f"{dialect.name} has no positional parameters")
+        self.sql = compiled.string
+        self._compiled = compiled
+        self._order = list(compiled.positiontup)
+        self._processors = compiled._bind_processors
+        returning = compiled._result_columns
+        self._result = (
+            returning[0][3]._cached_result_processor(dialect, None) if returning else None
+        )
+
+    @classmethod
+    def insert(cls, table, names: list[str], dialect) -> _RawStatement:
+        key = (table, dialect.name)
+        if (known := cls._known.get(key)) is None:
+            known = cls._known[key] = cls(insert(table), dialect, names)
+        return known
+
+    @classmethod
+    def of(cls, statement: Executable, dialect) -> _RawStatement:
+        key = (statement, dialect.name)  # statements kept by their callers (module level)
+        if (known := cls._known.get(key)) is None:
+            known = cls._known[key] = cls(statement, dialect, None)
+        return known
+
+    def bind(self, values: dict) -> list:
+        params = self._compiled.construct_params(values, _check=False)
+        processors = self._processors
+        out = []
+        for name in self._order:
+            value = params[name]
+            processor = processors.get(name)
+            out.append(value if processor is None or value is None else processor(value))
+        return out
+
+    def result(self, value: Any) -> Any:
+        return value if self._result is None else self._result(value)
+
+
+_RAW = "sqlite_writer_connection"
+
+
+def _raw_connection(session: AsyncSession) -> sqlite3.Connection | None:
+    """The writer's sqlite3 connection while `session` runs one of its blocks (the
+    block's SAVEPOINT already on it), unless a call of its thread is still running."""
+    inline = session.sync_session.info.get(_RAW)
+    if inline is None or inline._on_thread or inline._connection is None:
+        return None
+    return inline._connection
 
 
 _AFTER_COMMIT = "after_commit_hooks"
@@ -304,7 +390,14 @@ class Writer:
                 first_hook = len(info.get(_AFTER_COMMIT, ()))
                 try:
                     async with session.begin_nested():
-                        yield session
+                        # the SAVEPOINT is emitted with the first statement: now, so
+                        # that statements on the raw connection are inside it
+                        connection = await session.connection()
+                        info[_RAW] = (await connection.get_raw_connection()).driver_connection
+                        try:
+                            yield session
+                        finally:
+                            info.pop(_RAW, None)
                 except BaseException:
                     # this block is rolled back: so are the hooks it added
                     del info.get(_AFTER_COMMIT, [])[first_hook:]

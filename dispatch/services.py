@@ -30,7 +30,7 @@ from sqlalchemy.sql import ColumnElement
 from accounts import audit
 from accounts.domain import SYSTEM_ACTOR, UNIT_ROLES, Actor, Role
 from app.bus import announce
-from app.db import insert_rows, unit_of_work
+from app.db import insert_rows, scalar_write, unit_of_work
 from classifiers import extract_district
 from config import Settings
 from dispatch import search
@@ -137,6 +137,7 @@ _SERVICES: weakref.WeakSet[DispatchService] = weakref.WeakSet()
 NUMBER_BLOCK = 100  # order numbers a process takes at once on PostgreSQL
 
 
+@functools.cache
 @functools.cache
 def number_statement(dialect: str) -> Insert:
     """Take `count` numbers of `day` (bound parameters): returns the last one taken."""
@@ -400,7 +401,7 @@ class DispatchService:
         writer takes them in turn; a rolled-back registration leaves no gap)."""
         day = now.astimezone(self.tz).strftime("%Y%m%d")
         stmt = number_statement(session.bind.dialect.name)
-        last = (await session.execute(stmt, {"day": day, "count": 1})).scalar_one()
+        last = await scalar_write(session, stmt, {"day": day, "count": 1})
         return f"{day}{last:06d}"
 
     async def _reserved_number(self, now: datetime) -> str | None:
