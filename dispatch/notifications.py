@@ -9,6 +9,8 @@ supervisors of replies to review, extension requests, overdue orders and bad rat
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.domain import Role
 from accounts.storage import User
+from app.db import insert_rows, on_commit_of
 from dispatch.lifecycle import Flag, State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Notification, Order
@@ -77,14 +80,28 @@ EMAIL_SUBJECT = "【12345热线】{message}"
 EMAIL_BODY = "{message}\n\n工单编号:{number}\n时间:{at}\n\n此邮件由系统自动发送,请登录系统处理。"
 
 
-_RECIPIENTS = "notification_recipients"
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    hotlines: tuple[str, ...]
+    email: str | None
 
 
-async def _recipients(session: AsyncSession, key: tuple[str, object]) -> list[User]:
-    """Active users of a unit or of a role, read once per session (one use case): a
-    scanner round tells the same supervisors of many orders in one transaction."""
-    known = session.info.setdefault(_RECIPIENTS, {})
-    if key not in known:
+class _Recipients:
+    """Active users of a unit or of a role, read once and kept: notifying is on every
+    dispatched registration (issue 11), the users change seldom. Forgotten at every
+    commit that changes a user in this process and when another node says so (bus
+    topic `actors`); kept `SECONDS` at most for changes made outside the ORM."""
+
+    SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, object], tuple[float, list[Recipient]]] = {}
+
+    async def of(self, session: AsyncSession, key: tuple[str, object]) -> list[Recipient]:
+        entry = self._known.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
         kind, value = key
         if kind == UNIT:  # the unit's staff; its leaders hear of alarms only (LEADERS)
             condition = (User.unit_id == value) & (User.role != Role.LEADER.value)
@@ -92,14 +109,23 @@ async def _recipients(session: AsyncSession, key: tuple[str, object]) -> list[Us
             condition = (User.role == Role.LEADER.value) & User.unit_id.in_(value)
         else:
             condition = User.role == value
-        active = User.active.is_(True)
-        known[key] = list(await session.scalars(select(User).where(condition, active)))
-    return known[key]
+        stmt = select(User.id, User.hotlines, User.email).where(condition, User.active.is_(True))
+        found = [Recipient(i, tuple(h or ()), e) for i, h, e in await session.execute(stmt)]
+        self._known[key] = (time.monotonic() + self.SECONDS, found)
+        return found
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
+recipients = _Recipients()
+on_commit_of((User,), recipients.forget)
 
 
 async def notify(
     session: AsyncSession, appended: Appended, units: UnitDirectory, email: bool = False
 ) -> None:
+    rows = []
     for who, template in _targets(appended):
         if who in (UNIT, LEADERS):
             unit = units.by_code.get(appended.view.assignee or "")
@@ -110,17 +136,18 @@ async def notify(
                 key = (LEADERS, tuple(int(i) for i in unit.path.strip("/").split("/")))
         else:
             key = ("role", who.value)
-        for user in await _recipients(session, key):
+        for user in await recipients.of(session, key):
             if user.hotlines and appended.hotline not in user.hotlines:
                 continue
             message = template.format(number=appended.number)
-            session.add(
+            rows.append(
                 Notification(
                     user_id=user.id,
                     order_id=appended.order_id,
                     kind=appended.event.action,
                     message=message,
                     created_at=appended.event.at,
+                    read_at=None,
                 )
             )
             if email and user.email:
@@ -136,6 +163,7 @@ async def notify(
                     body,
                     appended.event.at,
                 )
+    await insert_rows(session, rows)
 
 
 async def list_for(
