@@ -210,7 +210,7 @@ class _RawStatement:
         for name in self._order:
             value = params[name]
             processor = processors.get(name)
-            out.append(value if processor is None or value is None else processor(value))
+            out.append(value if processor is None else processor(value))
         return out
 
     def result(self, value: Any) -> Any:

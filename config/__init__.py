@@ -591,6 +591,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_NODE": ("sip", "node"),
     "HOTLINE_DB_URL": ("database", "url"),
     "HOTLINE_DB_ECHO": ("database", "echo"),
+    "HOTLINE_DB_POOL_SIZE": ("database", "pool_size"),
+    "HOTLINE_DB_MAX_OVERFLOW": ("database", "max_overflow"),
     "HOTLINE_ADMIN_PASSWORD": ("auth", "admin_password"),
     "HOTLINE_TOKEN_TTL_HOURS": ("auth", "token_ttl_hours"),
     "HOTLINE_USER_REQUESTS_PER_WINDOW": ("auth", "user_requests_per_window"),

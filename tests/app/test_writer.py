@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from app.db import (
     Writer,
@@ -118,20 +118,26 @@ async def test_insert_rows_in_a_writer_block_bypass_sqlalchemy_and_store_the_sam
     async with unit_of_work(sessions) as session:
         raw = [HotlineChange(number="90001", at=at, by=f"raw{i}", changes=changes) for i in (1, 2)]
         await insert_rows(session, raw)
+    async with unit_of_work(sessions) as session:  # None through the JSON type, both ways
+        core = {"number": "90001", "at": at, "by": "core_none", "changes": None}
+        await session.execute(insert(HotlineChange), [core])
+        none = HotlineChange(number="90001", at=at, by="raw_none", changes=None)
+        await insert_rows(session, [none])
     with pytest.raises(ValueError):
         async with unit_of_work(sessions) as session:
             await insert_rows(
                 session, [HotlineChange(number="90001", at=at, by="lost", changes={})]
             )
             raise ValueError("refused")
-    assert sum("INSERT INTO hotline_changes" in sql for sql in seen) == 1  # the ORM's
+    assert sum("INSERT INTO hotline_changes" in sql for sql in seen) == 2  # ORM, Core
     assert raw[0].id and raw[1].id == raw[0].id + 1
     engine = create_sync_engine(url.replace("+aiosqlite", ""))
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT by, at, changes FROM hotline_changes ORDER BY id")).all()
     engine.dispose()
-    assert [r[0] for r in rows] == ["orm", "raw1", "raw2"]
+    assert [r[0] for r in rows] == ["orm", "raw1", "raw2", "core_none", "raw_none"]
     assert rows[1][1:] == rows[0][1:] == rows[2][1:]
+    assert rows[3][1:] == rows[4][1:]
     assert rows[0][1].startswith("2026-12-07 05:30:05.123456")
     async with sessions() as session:
         back = await session.get(HotlineChange, raw[1].id)
