@@ -16,7 +16,7 @@ from classifiers import extract_district
 from dispatch import learning
 from dispatch.services import DispatchService, OrderDetail
 from dispatch.storage import Order
-from dispatch.suggestions import Suggester
+from dispatch.suggestions import Draft, Suggester
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ async def register_request(
 HANDOFF_NOTE = "转外部系统办理(热线原业务系统)"
 
 
-def _draft(service: DispatchService, fields: Mapping[str, Any]) -> Order:
-    """The request as an unsaved order: what the suggestions are computed from."""
+def _draft(service: DispatchService, fields: Mapping[str, Any]) -> Draft:
+    """The request as the suggestions read it."""
     address = fields.get("address")
-    return Order(
+    return Draft(
         content=fields["content"],
         title=fields.get("title"),
         address=address,

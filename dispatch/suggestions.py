@@ -10,6 +10,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +32,24 @@ TOP = 3
 
 
 TEXT_CACHE = 4096  # requests whose text-only suggestions each process keeps
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A request before it is registered, as the suggestions read it (the fields of an
+    order by the same names; a registered `Order` serves as well). A plain object: an
+    unsaved ORM order cost a registration more to build than its use here."""
+
+    content: str
+    title: str | None
+    address: str | None
+    district: str | None
+    hotline_number: str
+    request_type: str | None
+    urgency: str | None
+    created_at: datetime
+    number: str | None = None
+
 
 _SUGGESTERS: weakref.WeakSet[Suggester] = weakref.WeakSet()
 
@@ -83,7 +102,7 @@ class Suggester:
     def model_version(self) -> str | None:
         return self.category_model.version if self.category_model else None
 
-    async def suggest(self, actor: Actor, order: Order) -> dict[str, Any]:
+    async def suggest(self, actor: Actor, order: Draft | Order) -> dict[str, Any]:
         reading = await self._reading(order.content, order.title, order.hotline_number)
         duplicates = self.duplicates.query(
             order.content,
@@ -160,7 +179,7 @@ class Suggester:
             self.catalogue = catalogue
         return self.catalogue
 
-    def auto_merge(self, order: Order, suggestions: dict[str, Any]) -> dict[str, Any] | None:
+    def auto_merge(self, order: Draft, suggestions: dict[str, Any]) -> dict[str, Any] | None:
         """并单 without asking: the merge payload when the best duplicate is certain.
 
         国办函〔2025〕66号 asks for repeated requests to be merged automatically; a person
@@ -178,7 +197,7 @@ class Suggester:
         return {"parent": top["number"], "note": note}
 
     def auto_dispatch(
-        self, order: Order, hotline_mode: str, suggestions: dict[str, Any]
+        self, order: Draft, hotline_mode: str, suggestions: dict[str, Any]
     ) -> dict[str, Any] | None:
         """智能派单: the dispatch payload when the model is confident enough, else None.
 
