@@ -130,17 +130,19 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
     work, and set their generated ids. For hot paths (registration): the unit of work
     costs more CPU than the statements. The rows stay out of `session`.
 
-    In a block of SQLite's writer the statements go straight to its sqlite3 connection
-    (`_RawStatement`): SQLAlchemy's execution path (greenlet hops, execution context,
-    result objects) cost more than SQLite's own work on these INSERTs (py-spy)."""
+    The statements go straight to the driver's connection (`_RawStatement`) in a block
+    of SQLite's writer and on asyncpg, inside the session's transaction: SQLAlchemy's
+    execution path (greenlet hops, execution context, result objects) cost more than
+    the database's own work on these INSERTs (py-spy, issue 11)."""
     if not rows:
         return
     table = type(rows[0]).__table__
     key = table.autoincrement_column
     names = [c.key for c in table.columns if c is not key]
     values = [{name: getattr(row, name) for name in names} for row in rows]
+    dialect = session.bind.dialect
     if (raw := _raw_connection(session)) is not None:
-        statement = _RawStatement.insert(table, names, session.bind.dialect)
+        statement = _RawStatement.insert(table, names, dialect)
         cursor = raw.cursor()
         try:
             for row, params in zip(rows, values, strict=True):
@@ -149,6 +151,18 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
                     setattr(row, key.key, cursor.lastrowid)
         finally:
             cursor.close()
+        return
+    if dialect.driver == "asyncpg":
+        statement = _RawStatement.insert(table, names, dialect)  # RETURNING the key
+        connection = await session.connection()
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        async with adapted._execute_mutex:  # as SQLAlchemy's own statements on it
+            if adapted._transaction is None:  # BEGIN is sent with the first statement
+                await adapted._start_transaction()
+            for row, params in zip(rows, values, strict=True):
+                new_id = await adapted._connection.fetchval(statement.sql, *statement.bind(params))
+                if key is not None:
+                    setattr(row, key.key, new_id)
         return
     if key is None:
         await session.execute(insert(table), values)
