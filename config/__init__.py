@@ -57,8 +57,8 @@ class ServerSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     url: str
     echo: bool = False
-    pool_size: int = Field(5, ge=1, le=500)
-    max_overflow: int = Field(10, ge=0, le=500)
+    pool_size: int = Field(10, ge=1, le=500)
+    max_overflow: int = Field(0, ge=0, le=500)
 
 
 class AuthSettings(BaseModel):
