@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from knowledge_base.domain import SearchDocument, SearchHit
@@ -42,6 +42,9 @@ from knowledge_base.text import (
     pinyin_tokens,
     plain_normalize,
 )
+
+# Indexes of at least 8 × this many entries pick the pool's floor from a sample of it.
+POOL_SAMPLE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,23 +266,37 @@ class SearchIndex:
         ]
         if allowed is not None:
             channels = [np.where(allowed, c, 0.0) for c in channels]
-        normalised = []
+        # Each channel divided by its best value, in place (the arrays are fresh) and
+        # summed into one: at 50k entries the temporaries cost more than the arithmetic.
         for scores in channels:
             best = float(scores.max())
-            normalised.append(scores / best if best > 0 else scores)
+            if best > 0:
+                np.divide(scores, best, out=scores)
         # The pool: the best entries by the sum of all channels. By the backbone alone,
         # some right answers found only through synonyms or aliases fell out of it.
-        combined = sum(normalised)
-        matched = np.flatnonzero(combined > 0)
+        combined = channels[0].copy()
+        for scores in channels[1:]:
+            combined += scores
+        pool = self._pool(combined)
+        columns = [scores[pool] for scores in channels]
+        columns.append(self._similarities(text.replace(" ", ""), pool))
+        return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
+
+    def _pool(self, combined: np.ndarray) -> np.ndarray:
+        """Positions of the best `candidates` entries by `combined` (> 0), best first."""
         wanted = self.settings.candidates
+        floor = 0.0
+        if len(combined) >= POOL_SAMPLE * 8:
+            # The `wanted`-th best of a strided sample is at most the `wanted`-th best
+            # of all, so nothing below it can be in the pool: at 50k entries this
+            # leaves a few hundred to partition instead of most of the index.
+            sample = combined[:: len(combined) // POOL_SAMPLE]
+            floor = float(np.partition(sample, len(sample) - wanted)[len(sample) - wanted])
+        matched = np.flatnonzero(combined >= floor if floor > 0 else combined > 0)
         if len(matched) > wanted:
             matched = matched[np.argpartition(-combined[matched], wanted - 1)[:wanted]]
         # Ties and order inside the pool do not matter: the re-ranker orders it.
-        pool = matched[np.argsort(-combined[matched], kind="stable")]
-        columns = [scores[pool] for scores in normalised]
-        squeezed = text.replace(" ", "")
-        columns.append(np.array([self._similarity(squeezed, int(i)) for i in pool]))
-        return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
+        return matched[np.argsort(-combined[matched], kind="stable")]
 
     def _alias_terms(self, text: str) -> dict[str, float]:
         """Entry bigrams the query's bigrams stand for, with the strongest weight each."""
@@ -294,10 +311,17 @@ class SearchIndex:
         weights = self.learned.term_weights
         return {t: weights.get(t, 1.0) for t in tokens}
 
-    def _similarity(self, query: str, i: int) -> float:
-        return max(
-            (fuzz.ratio(query, v) + fuzz.partial_ratio(query, v)) / 200 for v in self._variants[i]
-        )
+    def _similarities(self, query: str, pool: np.ndarray) -> np.ndarray:
+        """rapidfuzz similarity of the query to each pool entry's closest title /
+        question variant: (ratio + partial ratio) / 200, all variants in one C call."""
+        if not len(pool):
+            return np.zeros(0)
+        variants = [self._variants[int(i)] for i in pool]
+        flat = list(itertools.chain.from_iterable(variants))
+        ratios = process.cdist([query], flat, scorer=fuzz.ratio, dtype=np.float64)[0]
+        ratios += process.cdist([query], flat, scorer=fuzz.partial_ratio, dtype=np.float64)[0]
+        starts = np.cumsum([0] + [len(v) for v in variants[:-1]])
+        return np.maximum.reduceat(ratios, starts) / 200
 
     def _hit(self, i: int, score: float) -> SearchHit:
         document = self.documents[i]
