@@ -10,13 +10,16 @@ Ranking (issue 13, fourth round):
    of the query's mined aliases (出国 → 护照), BM25 of the query's terms at their
    learned weights (fillers near 0) and a rapidfuzz similarity to the closest title /
    question variant (`learned.py` says what was learned and how); the best
-   `candidates` entries by the sum of the BM25 features form the pool;
+   `candidates` entries by the sum of the BM25 features form the pool; then (sixth
+   round) BM25 of the pool entries' learned callers' terms and whether an entry has
+   any (document expansion from paraphrases, the demo KB's own memory);
 3. a logistic regression over those features (data/ranker.json) orders the pool; its
    probability is the hit's score. Everything learned was learned from paraphrase
    sets and measured leave-one-set-out (`benchmarks/knowledge_base/bench_loso`);
 4. category / hotline filters mask documents before anything is ranked.
 
-Nothing here names a KB entry, so the learned parts carry over to another centre's KB.
+Only the callers' terms name entries (by external id and title); the rest carries over
+to another centre's KB, where those two features are 0 for every entry.
 
 BM25 is a scipy CSC matrix of precomputed term weights (docs × vocabulary): a query
 only touches the posting columns of its own terms, which keeps search in the low
@@ -218,6 +221,10 @@ class SearchIndex:
         self._pinyin = channel([t.pinyin for t in tokens], share)
         self._synonyms = channel([t.synonyms for t in tokens], share)
         self._variants = [t.variants for t in tokens]
+        # Callers' words of the entries learned on (learned.py): a field of their own.
+        learned_terms = [self._paraphrase_tokens(d) for d in self.documents]
+        self._paraphrased = np.fromiter(map(bool, learned_terms), bool, len(learned_terms))
+        self._paraphrases = channel(learned_terms) if self._paraphrased.any() else None
         self._masks: dict[tuple[str, str], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -280,6 +287,8 @@ class SearchIndex:
         pool = self._pool(combined)
         columns = [scores[pool] for scores in channels]
         columns.append(self._similarities(text.replace(" ", ""), pool))
+        columns.append(self._paraphrase_scores(tokens, allowed)[pool])
+        columns.append(self._paraphrased[pool].astype(np.float64))
         return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
 
     def _pool(self, combined: np.ndarray) -> np.ndarray:
@@ -297,6 +306,25 @@ class SearchIndex:
             matched = matched[np.argpartition(-combined[matched], wanted - 1)[:wanted]]
         # Ties and order inside the pool do not matter: the re-ranker orders it.
         return matched[np.argsort(-combined[matched], kind="stable")]
+
+    def _paraphrase_tokens(self, document: SearchDocument) -> list[str]:
+        """The learned callers' terms of `document`, each repeated by its count; none
+        unless both its external id and its title are the ones learned on."""
+        entry = self.learned.paraphrases.get(document.external_id)
+        if entry is None or entry.title != document.content.title:
+            return []
+        return [term for term, n in entry.terms.items() for _ in range(n)]
+
+    def _paraphrase_scores(self, tokens: list[str], allowed: np.ndarray | None) -> np.ndarray:
+        """BM25 over the learned callers' terms, divided by its best allowed value.
+        Kept out of the pool's sum: the pool is chosen the same for every entry."""
+        if self._paraphrases is None:
+            return np.zeros(len(self.documents))
+        scores = self._paraphrases.scores(tokens)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        best = float(scores.max())
+        return scores / best if best > 0 else scores
 
     def _alias_terms(self, text: str) -> dict[str, float]:
         """Entry bigrams the query's bigrams stand for, with the strongest weight each."""

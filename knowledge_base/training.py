@@ -14,10 +14,15 @@ wording memorised), and u is there clearly more often than in a random entry.
 Term weights: of the pairs whose query holds term t, the share whose expected entry
 holds t too, above what a random entry would give (a relevance weight in the manner
 of Robertson / Spärck Jones), shrunk towards 1 for terms seen in few queries.
+
+Paraphrase terms: each entry's callers' character terms (document expansion). The
+re-ranker is fitted with half the entries (alternating by fold) stripped of theirs,
+so that it learns to rank entries without paraphrases too (new entries).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 
@@ -26,7 +31,15 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from knowledge_base.domain import SearchDocument
-from knowledge_base.learned import FEATURES, AliasTable, Learned, Ranker, TermWeights
+from knowledge_base.learned import (
+    FEATURES,
+    AliasTable,
+    EntryParaphrases,
+    Learned,
+    ParaphraseTerms,
+    Ranker,
+    TermWeights,
+)
 from knowledge_base.search import SearchIndex
 from knowledge_base.text import char_bigrams, char_tokens, plain_normalize
 
@@ -131,6 +144,22 @@ def learn_term_weights(
     return weights
 
 
+def learn_paraphrase_terms(
+    pairs: Sequence[Pair], documents: Sequence[SearchDocument]
+) -> ParaphraseTerms:
+    """External id -> the character terms of its pairs' queries, with their counts."""
+    titles = {d.external_id: d.content.title for d in documents}
+    counts: dict[str, Counter[str]] = {}
+    for query, expected in pairs:
+        if expected in titles:
+            counts.setdefault(expected, Counter()).update(char_tokens(plain_normalize(query)))
+    return {e: EntryParaphrases(titles[e], dict(c)) for e, c in counts.items()}
+
+
+def _half(external_id: str) -> int:
+    return zlib.crc32(external_id.encode("utf-8")) & 1
+
+
 def ranker_examples(index: SearchIndex, pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows of every pool entry of every query, labelled 1 for the expected one."""
     positions = {d.external_id: i for i, d in enumerate(index.documents)}
@@ -150,16 +179,25 @@ def fit_ranker(rows: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> Ranke
 
 
 def learn(sets: dict[str, Sequence[Pair]], documents: Sequence[SearchDocument]) -> Learned:
-    """Aliases and term weights from all `sets`; the re-ranker fitted on each set's
-    queries with aliases and weights learned from the other sets only, so that those
+    """Aliases, term weights and paraphrase terms from all `sets`; the re-ranker fitted
+    on each set's queries with those learned from the other sets only, so that the
     features look to it as they will on unseen queries (not inflated by the query's
-    own pair)."""
+    own pair), and with one half of the entries (alternating) stripped of their
+    paraphrase terms, as entries added after the learning will be."""
     untrained = Ranker((0.0,) * len(FEATURES), 0.0)
     rows, labels = [], []
-    for name, pairs in sets.items():
+    for fold, (name, pairs) in enumerate(sets.items()):
         others = [p for other, ps in sets.items() if other != name for p in ps]
+        paraphrases = {
+            e: terms
+            for e, terms in learn_paraphrase_terms(others, documents).items()
+            if _half(e) != fold % 2
+        }
         partial = Learned(
-            untrained, mine_aliases(others, documents), learn_term_weights(others, documents)
+            untrained,
+            mine_aliases(others, documents),
+            learn_term_weights(others, documents),
+            paraphrases,
         )
         x, y = ranker_examples(SearchIndex(documents, learned=partial), pairs)
         rows.append(x)
@@ -169,4 +207,5 @@ def learn(sets: dict[str, Sequence[Pair]], documents: Sequence[SearchDocument]) 
         fit_ranker(np.concatenate(rows), np.concatenate(labels)),
         mine_aliases(all_pairs, documents),
         learn_term_weights(all_pairs, documents),
+        learn_paraphrase_terms(all_pairs, documents),
     )
