@@ -221,10 +221,18 @@ class SearchIndex:
         self._pinyin = channel([t.pinyin for t in tokens], share)
         self._synonyms = channel([t.synonyms for t in tokens], share)
         self._variants = [t.variants for t in tokens]
-        # Callers' words of the entries learned on (learned.py): a field of their own.
+        # Callers' words of the entries learned on (learned.py): a field of their own,
+        # its BM25 statistics over those entries only (not diluted by the others).
         learned_terms = [self._paraphrase_tokens(d) for d in self.documents]
         self._paraphrased = np.fromiter(map(bool, learned_terms), bool, len(learned_terms))
-        self._paraphrases = channel(learned_terms) if self._paraphrased.any() else None
+        self._paraphrase_rows = np.flatnonzero(self._paraphrased)
+        self._paraphrases = None
+        if len(self._paraphrase_rows):
+            self._paraphrases = Bm25Channel(
+                [learned_terms[i] for i in self._paraphrase_rows], s.k1, s.b
+            )
+            # each term's best weight over those entries: the bound of a query's score
+            self._paraphrase_bound = self._paraphrases.weights.max(axis=0).toarray().ravel()
         self._masks: dict[tuple[str, str], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -316,15 +324,22 @@ class SearchIndex:
         return [term for term, n in entry.terms.items() for _ in range(n)]
 
     def _paraphrase_scores(self, tokens: list[str], allowed: np.ndarray | None) -> np.ndarray:
-        """BM25 over the learned callers' terms, divided by its best allowed value.
-        Kept out of the pool's sum: the pool is chosen the same for every entry."""
-        if self._paraphrases is None:
+        """BM25 over the learned callers' terms, divided by the most the query could
+        score there (the sum of its terms' best weights), not by the best entry's
+        score: a weak match stays weak, so entries without learned terms (added later)
+        are not outranked by whichever learned entry happens to match best. Kept out
+        of the pool's sum: the pool is chosen the same for every entry."""
+        channel = self._paraphrases
+        if channel is None:
             return np.zeros(len(self.documents))
-        scores = self._paraphrases.scores(tokens)
+        terms = dict.fromkeys(tokens, 1.0)
+        scores = np.zeros(len(self.documents))
+        scores[self._paraphrase_rows] = channel.weighted_scores(terms)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
-        best = float(scores.max())
-        return scores / best if best > 0 else scores
+        found = [channel.vocabulary[t] for t in terms if t in channel.vocabulary]
+        bound = float(self._paraphrase_bound[found].sum()) if found else 0.0
+        return scores / bound if bound > 0 else scores
 
     def _alias_terms(self, text: str) -> dict[str, float]:
         """Entry bigrams the query's bigrams stand for, with the strongest weight each."""

@@ -30,14 +30,14 @@ def paraphrase_sets() -> dict:
 
 @pytest.mark.parametrize(
     ("held_out", "top1", "top5"),
-    # measured (bench_loso, seven writers): own 0.969 / 1.000, kb_dev3 0.748 / 0.950;
+    # measured (bench_loso, eight writers): own 0.991 / 1.000, kb_dev3 0.869 / 0.984;
     # plain BM25 over title + questions + answer: own 0.941 / 0.994, kb_dev3 0.617 / 0.847
-    [("own", 0.95, 0.99), ("kb_dev3", 0.72, 0.93)],
+    [("own", 0.97, 0.99), ("kb_dev3", 0.84, 0.97)],
 )
 def test_floors_on_a_set_held_out_from_the_learning(paraphrase_sets, held_out, top1, top5):
     """The aliases and the re-ranker learned from every paraphrase set but one, scored
     on that one: the shipped files learned from all sets, so no set they saw can carry
-    a floor. kb_dev3 is the hardest set (issue 13's target 0.93 / 0.99 is not met)."""
+    a floor. kb_dev3 is the hardest set (0.869 held out, below issue 13's 0.93)."""
     documents = load_documents()
     training = {name: pairs for name, pairs in paraphrase_sets.items() if name != held_out}
     index = SearchIndex(documents, learned=learn(training, documents))
