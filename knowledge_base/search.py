@@ -279,8 +279,9 @@ class SearchIndex:
             self._all.weighted_scores(self._alias_terms(text)),
             self._all.weighted_scores(self._weighted_terms(tokens)),
         ]
-        if allowed is not None:
-            channels = [np.where(allowed, c, 0.0) for c in channels]
+        if allowed is not None:  # in place: the arrays are fresh
+            for scores in channels:
+                np.multiply(scores, allowed, out=scores)
         # Each channel divided by its best value, in place (the arrays are fresh) and
         # summed into one: at 50k entries the temporaries cost more than the arithmetic.
         for scores in channels:
@@ -336,7 +337,7 @@ class SearchIndex:
         scores = np.zeros(len(self.documents))
         scores[self._paraphrase_rows] = channel.weighted_scores(terms)
         if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
+            np.multiply(scores, allowed, out=scores)
         found = [channel.vocabulary[t] for t in terms if t in channel.vocabulary]
         bound = float(self._paraphrase_bound[found].sum()) if found else 0.0
         return scores / bound if bound > 0 else scores
