@@ -10,13 +10,16 @@ Ranking (issue 13, fourth round):
    of the query's mined aliases (出国 → 护照), BM25 of the query's terms at their
    learned weights (fillers near 0) and a rapidfuzz similarity to the closest title /
    question variant (`learned.py` says what was learned and how); the best
-   `candidates` entries by the sum of the BM25 features form the pool;
+   `candidates` entries by the sum of the BM25 features form the pool; then (sixth
+   round) BM25 of the pool entries' learned callers' terms and whether an entry has
+   any (document expansion from paraphrases, the demo KB's own memory);
 3. a logistic regression over those features (data/ranker.json) orders the pool; its
    probability is the hit's score. Everything learned was learned from paraphrase
    sets and measured leave-one-set-out (`benchmarks/knowledge_base/bench_loso`);
 4. category / hotline filters mask documents before anything is ranked.
 
-Nothing here names a KB entry, so the learned parts carry over to another centre's KB.
+Only the callers' terms name entries (by external id and title); the rest carries over
+to another centre's KB, where those two features are 0 for every entry.
 
 BM25 is a scipy CSC matrix of precomputed term weights (docs × vocabulary): a query
 only touches the posting columns of its own terms, which keeps search in the low
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from knowledge_base.domain import SearchDocument, SearchHit
@@ -42,6 +45,9 @@ from knowledge_base.text import (
     pinyin_tokens,
     plain_normalize,
 )
+
+# Indexes of at least 8 × this many entries pick the pool's floor from a sample of it.
+POOL_SAMPLE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +221,18 @@ class SearchIndex:
         self._pinyin = channel([t.pinyin for t in tokens], share)
         self._synonyms = channel([t.synonyms for t in tokens], share)
         self._variants = [t.variants for t in tokens]
+        # Callers' words of the entries learned on (learned.py): a field of their own,
+        # its BM25 statistics over those entries only (not diluted by the others).
+        learned_terms = [self._paraphrase_tokens(d) for d in self.documents]
+        self._paraphrased = np.fromiter(map(bool, learned_terms), bool, len(learned_terms))
+        self._paraphrase_rows = np.flatnonzero(self._paraphrased)
+        self._paraphrases = None
+        if len(self._paraphrase_rows):
+            self._paraphrases = Bm25Channel(
+                [learned_terms[i] for i in self._paraphrase_rows], s.k1, s.b
+            )
+            # each term's best weight over those entries: the bound of a query's score
+            self._paraphrase_bound = self._paraphrases.weights.max(axis=0).toarray().ravel()
         self._masks: dict[tuple[str, str], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -261,25 +279,68 @@ class SearchIndex:
             self._all.weighted_scores(self._alias_terms(text)),
             self._all.weighted_scores(self._weighted_terms(tokens)),
         ]
-        if allowed is not None:
-            channels = [np.where(allowed, c, 0.0) for c in channels]
-        normalised = []
+        if allowed is not None:  # in place: the arrays are fresh
+            for scores in channels:
+                np.multiply(scores, allowed, out=scores)
+        # Each channel divided by its best value, in place (the arrays are fresh) and
+        # summed into one: at 50k entries the temporaries cost more than the arithmetic.
         for scores in channels:
             best = float(scores.max())
-            normalised.append(scores / best if best > 0 else scores)
+            if best > 0:
+                np.divide(scores, best, out=scores)
         # The pool: the best entries by the sum of all channels. By the backbone alone,
         # some right answers found only through synonyms or aliases fell out of it.
-        combined = sum(normalised)
-        matched = np.flatnonzero(combined > 0)
+        combined = channels[0].copy()
+        for scores in channels[1:]:
+            combined += scores
+        pool = self._pool(combined)
+        columns = [scores[pool] for scores in channels]
+        columns.append(self._similarities(text.replace(" ", ""), pool))
+        columns.append(self._paraphrase_scores(tokens, allowed)[pool])
+        columns.append(self._paraphrased[pool].astype(np.float64))
+        return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
+
+    def _pool(self, combined: np.ndarray) -> np.ndarray:
+        """Positions of the best `candidates` entries by `combined` (> 0), best first."""
         wanted = self.settings.candidates
+        floor = 0.0
+        if len(combined) >= POOL_SAMPLE * 8:
+            # The `wanted`-th best of a strided sample is at most the `wanted`-th best
+            # of all, so nothing below it can be in the pool: at 50k entries this
+            # leaves a few hundred to partition instead of most of the index.
+            sample = combined[:: len(combined) // POOL_SAMPLE]
+            floor = float(np.partition(sample, len(sample) - wanted)[len(sample) - wanted])
+        matched = np.flatnonzero(combined >= floor if floor > 0 else combined > 0)
         if len(matched) > wanted:
             matched = matched[np.argpartition(-combined[matched], wanted - 1)[:wanted]]
         # Ties and order inside the pool do not matter: the re-ranker orders it.
-        pool = matched[np.argsort(-combined[matched], kind="stable")]
-        columns = [scores[pool] for scores in normalised]
-        squeezed = text.replace(" ", "")
-        columns.append(np.array([self._similarity(squeezed, int(i)) for i in pool]))
-        return pool, np.stack(columns, axis=1) if len(pool) else np.zeros((0, len(columns)))
+        return matched[np.argsort(-combined[matched], kind="stable")]
+
+    def _paraphrase_tokens(self, document: SearchDocument) -> list[str]:
+        """The learned callers' terms of `document`, each repeated by its count; none
+        unless both its external id and its title are the ones learned on."""
+        entry = self.learned.paraphrases.get(document.external_id)
+        if entry is None or entry.title != document.content.title:
+            return []
+        return [term for term, n in entry.terms.items() for _ in range(n)]
+
+    def _paraphrase_scores(self, tokens: list[str], allowed: np.ndarray | None) -> np.ndarray:
+        """BM25 over the learned callers' terms, divided by the most the query could
+        score there (the sum of its terms' best weights), not by the best entry's
+        score: a weak match stays weak, so entries without learned terms (added later)
+        are not outranked by whichever learned entry happens to match best. Kept out
+        of the pool's sum: the pool is chosen the same for every entry."""
+        channel = self._paraphrases
+        if channel is None:
+            return np.zeros(len(self.documents))
+        terms = dict.fromkeys(tokens, 1.0)
+        scores = np.zeros(len(self.documents))
+        scores[self._paraphrase_rows] = channel.weighted_scores(terms)
+        if allowed is not None:
+            np.multiply(scores, allowed, out=scores)
+        found = [channel.vocabulary[t] for t in terms if t in channel.vocabulary]
+        bound = float(self._paraphrase_bound[found].sum()) if found else 0.0
+        return scores / bound if bound > 0 else scores
 
     def _alias_terms(self, text: str) -> dict[str, float]:
         """Entry bigrams the query's bigrams stand for, with the strongest weight each."""
@@ -294,10 +355,17 @@ class SearchIndex:
         weights = self.learned.term_weights
         return {t: weights.get(t, 1.0) for t in tokens}
 
-    def _similarity(self, query: str, i: int) -> float:
-        return max(
-            (fuzz.ratio(query, v) + fuzz.partial_ratio(query, v)) / 200 for v in self._variants[i]
-        )
+    def _similarities(self, query: str, pool: np.ndarray) -> np.ndarray:
+        """rapidfuzz similarity of the query to each pool entry's closest title /
+        question variant: (ratio + partial ratio) / 200, all variants in one C call."""
+        if not len(pool):
+            return np.zeros(0)
+        variants = [self._variants[int(i)] for i in pool]
+        flat = list(itertools.chain.from_iterable(variants))
+        ratios = process.cdist([query], flat, scorer=fuzz.ratio, dtype=np.float64)[0]
+        ratios += process.cdist([query], flat, scorer=fuzz.partial_ratio, dtype=np.float64)[0]
+        starts = np.cumsum([0] + [len(v) for v in variants[:-1]])
+        return np.maximum.reduceat(ratios, starts) / 200
 
     def _hit(self, i: int, score: float) -> SearchHit:
         document = self.documents[i]

@@ -14,18 +14,32 @@ wording memorised), and u is there clearly more often than in a random entry.
 Term weights: of the pairs whose query holds term t, the share whose expected entry
 holds t too, above what a random entry would give (a relevance weight in the manner
 of Robertson / Spärck Jones), shrunk towards 1 for terms seen in few queries.
+
+Paraphrase terms: each entry's callers' character terms (document expansion). The
+re-ranker is fitted with half the entries (alternating by fold) stripped of theirs,
+so that it learns to rank entries without paraphrases too (new entries).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from knowledge_base.domain import SearchDocument
-from knowledge_base.learned import FEATURES, AliasTable, Learned, Ranker, TermWeights
+from knowledge_base.learned import (
+    FEATURES,
+    AliasTable,
+    EntryParaphrases,
+    Learned,
+    ParaphraseTerms,
+    Ranker,
+    TermWeights,
+)
 from knowledge_base.search import SearchIndex
 from knowledge_base.text import char_bigrams, char_tokens, plain_normalize
 
@@ -47,35 +61,60 @@ def mine_aliases(
     per_term: int = 5,
 ) -> AliasTable:
     """Caller bigram → {entry bigram: strength}; strength = share of the caller
-    bigram's pairs whose entry holds the target, minus the target's share of entries."""
+    bigram's pairs whose entry holds the target, minus the target's share of entries.
+
+    Counted with two sparse products instead of a counter per (gap, target): gaps ×
+    entries (pairs per entry holding the gap) times entries × bigrams gives, for each
+    gap and target, the pairs and (with the first matrix made 0/1) the distinct
+    entries behind the link; 10× faster, so leave-one-writer-out runs in minutes."""
+    ids = [d.external_id for d in documents]
     bigrams = {d.external_id: set(char_bigrams(_text(d))) for d in documents}
-    document_frequency = Counter(b for entry in bigrams.values() for b in entry)
-    n_documents = len(documents)
-    gap_pairs: Counter[str] = Counter()
-    linked: dict[str, Counter[str]] = defaultdict(Counter)
-    entries: dict[tuple[str, str], set[str]] = defaultdict(set)
+    row_of = {external_id: i for i, external_id in enumerate(ids)}
+    vocabulary: dict[str, int] = {}
+    entry_rows, entry_cols = [], []
+    for i, external_id in enumerate(ids):
+        for bigram in bigrams[external_id]:
+            entry_rows.append(i)
+            entry_cols.append(vocabulary.setdefault(bigram, len(vocabulary)))
+    holds = _binary(entry_rows, entry_cols, (len(ids), len(vocabulary)))
+    gaps: dict[str, int] = {}
+    gap_rows, gap_cols = [], []
     for query, expected in pairs:
         entry = bigrams.get(expected)
         if entry is None:
             continue
         for gap in set(char_bigrams(plain_normalize(query))) - entry:
-            gap_pairs[gap] += 1
-            linked[gap].update(entry)
-            for target in entry:
-                entries[gap, target].add(expected)
+            gap_rows.append(row_of[expected])
+            gap_cols.append(gaps.setdefault(gap, len(gaps)))
+    if not gaps:
+        return {}
+    per_entry = _binary(gap_rows, gap_cols, (len(ids), len(gaps)))  # pairs per entry, gap
+    gap_pairs = np.asarray(per_entry.sum(axis=0)).ravel()
+    pair_counts = (per_entry.T @ holds).tocsr()
+    per_entry.data[:] = 1.0
+    entry_counts = (per_entry.T @ holds).tocsr()  # same sparsity as pair_counts
+    document_frequency = np.asarray(holds.sum(axis=0)).ravel() / len(ids)
+    targets_of = np.array(list(vocabulary), dtype=object)
     table: AliasTable = {}
-    for gap, targets in linked.items():
-        strengths = {}
-        for target, count in targets.items():
-            if count < min_pairs or len(entries[gap, target]) < min_entries:
-                continue
-            strength = count / gap_pairs[gap] - document_frequency[target] / n_documents
-            if strength > margin:
-                strengths[target] = strength
-        if strengths:
-            best = sorted(strengths.items(), key=lambda item: (-item[1], item[0]))[:per_term]
+    for gap, g in gaps.items():
+        span = slice(pair_counts.indptr[g], pair_counts.indptr[g + 1])
+        targets, counts = pair_counts.indices[span], pair_counts.data[span]
+        n_entries = entry_counts.data[entry_counts.indptr[g] : entry_counts.indptr[g + 1]]
+        kept = (counts >= min_pairs) & (n_entries >= min_entries)
+        strength = counts[kept] / gap_pairs[g] - document_frequency[targets[kept]]
+        linked = strength > margin
+        if linked.any():
+            found = zip(targets_of[targets[kept][linked]], strength[linked].tolist(), strict=True)
+            best = sorted(found, key=lambda item: (-item[1], item[0]))[:per_term]
             table[gap] = dict(best)
     return table
+
+
+def _binary(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Counts of (row, col) occurrences as a float64 CSR matrix (exact for counts)."""
+    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
 
 
 def learn_term_weights(
@@ -105,6 +144,22 @@ def learn_term_weights(
     return weights
 
 
+def learn_paraphrase_terms(
+    pairs: Sequence[Pair], documents: Sequence[SearchDocument]
+) -> ParaphraseTerms:
+    """External id -> the character terms of its pairs' queries, with their counts."""
+    titles = {d.external_id: d.content.title for d in documents}
+    counts: dict[str, Counter[str]] = {}
+    for query, expected in pairs:
+        if expected in titles:
+            counts.setdefault(expected, Counter()).update(char_tokens(plain_normalize(query)))
+    return {e: EntryParaphrases(titles[e], dict(c)) for e, c in counts.items()}
+
+
+def _half(external_id: str) -> int:
+    return zlib.crc32(external_id.encode("utf-8")) & 1
+
+
 def ranker_examples(index: SearchIndex, pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows of every pool entry of every query, labelled 1 for the expected one."""
     positions = {d.external_id: i for i, d in enumerate(index.documents)}
@@ -124,16 +179,25 @@ def fit_ranker(rows: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> Ranke
 
 
 def learn(sets: dict[str, Sequence[Pair]], documents: Sequence[SearchDocument]) -> Learned:
-    """Aliases and term weights from all `sets`; the re-ranker fitted on each set's
-    queries with aliases and weights learned from the other sets only, so that those
+    """Aliases, term weights and paraphrase terms from all `sets`; the re-ranker fitted
+    on each set's queries with those learned from the other sets only, so that the
     features look to it as they will on unseen queries (not inflated by the query's
-    own pair)."""
+    own pair), and with one half of the entries (alternating) stripped of their
+    paraphrase terms, as entries added after the learning will be."""
     untrained = Ranker((0.0,) * len(FEATURES), 0.0)
     rows, labels = [], []
-    for name, pairs in sets.items():
+    for fold, (name, pairs) in enumerate(sets.items()):
         others = [p for other, ps in sets.items() if other != name for p in ps]
+        paraphrases = {
+            e: terms
+            for e, terms in learn_paraphrase_terms(others, documents).items()
+            if _half(e) != fold % 2
+        }
         partial = Learned(
-            untrained, mine_aliases(others, documents), learn_term_weights(others, documents)
+            untrained,
+            mine_aliases(others, documents),
+            learn_term_weights(others, documents),
+            paraphrases,
         )
         x, y = ranker_examples(SearchIndex(documents, learned=partial), pairs)
         rows.append(x)
@@ -143,4 +207,5 @@ def learn(sets: dict[str, Sequence[Pair]], documents: Sequence[SearchDocument]) 
         fit_ranker(np.concatenate(rows), np.concatenate(labels)),
         mine_aliases(all_pairs, documents),
         learn_term_weights(all_pairs, documents),
+        learn_paraphrase_terms(all_pairs, documents),
     )

@@ -1,4 +1,5 @@
 import time
+from dataclasses import replace
 
 import pytest
 from kb_helpers import content
@@ -6,9 +7,15 @@ from kb_helpers import content
 from benchmarks.knowledge_base.bench_loso import SETS, read_pairs
 from knowledge_base.domain import SearchDocument
 from knowledge_base.evaluation import Paraphrase, evaluate, evaluate_variants, load_documents
+from knowledge_base.learned import (
+    FEATURES,
+    read_paraphrase_terms,
+    shipped,
+    write_paraphrase_terms,
+)
 from knowledge_base.search import SearchIndex
 from knowledge_base.text import normalize
-from knowledge_base.training import learn
+from knowledge_base.training import learn, learn_paraphrase_terms
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +30,14 @@ def paraphrase_sets() -> dict:
 
 @pytest.mark.parametrize(
     ("held_out", "top1", "top5"),
-    # measured (bench_loso, seven writers): own 0.969 / 1.000, kb_dev3 0.748 / 0.950;
+    # measured (bench_loso, eight writers): own 0.991 / 1.000, kb_dev3 0.869 / 0.984;
     # plain BM25 over title + questions + answer: own 0.941 / 0.994, kb_dev3 0.617 / 0.847
-    [("own", 0.95, 0.99), ("kb_dev3", 0.72, 0.93)],
+    [("own", 0.97, 0.99), ("kb_dev3", 0.84, 0.97)],
 )
 def test_floors_on_a_set_held_out_from_the_learning(paraphrase_sets, held_out, top1, top5):
     """The aliases and the re-ranker learned from every paraphrase set but one, scored
     on that one: the shipped files learned from all sets, so no set they saw can carry
-    a floor. kb_dev3 is the hardest set (issue 13's target 0.93 / 0.99 is not met)."""
+    a floor. kb_dev3 is the hardest set (0.869 held out, below issue 13's 0.93)."""
     documents = load_documents()
     training = {name: pairs for name, pairs in paraphrase_sets.items() if name != held_out}
     index = SearchIndex(documents, learned=learn(training, documents))
@@ -108,3 +115,47 @@ def test_empty_index():
 
 def test_normalize_maps_synonyms_and_drops_fillers():
     assert normalize("请问驾照咋整？") == normalize("驾驶证怎么办")
+
+
+def test_callers_terms_apply_only_to_the_entry_learned_on(tmp_path):
+    """Document expansion names entries: it must follow the external id *and* the
+    title, so another KB reusing the id (or an edited entry) does not inherit it."""
+    documents = [
+        SearchDocument("KB-A", content(title="失业保险金申领", questions=("失业金怎么领",))),
+        SearchDocument("KB-B", content(title="身份证丢失补办", questions=("身份证丢了",))),
+    ]
+    learned_terms = learn_paraphrase_terms([("丢了饭碗能领补助吗", "KB-A")], documents)
+    assert learned_terms["KB-A"].title == "失业保险金申领"
+    assert learned_terms["KB-A"].terms["饭碗"] == 1
+    path = tmp_path / "terms.tsv"
+    write_paraphrase_terms(learned_terms, path)
+    assert read_paraphrase_terms(path) == learned_terms
+
+    learned = replace(shipped(), paraphrases=learned_terms)
+    index = SearchIndex(documents, learned=learned)
+    pool, features = index.features("丢了饭碗怎么领")
+    row = dict(zip(pool.tolist(), features.tolist(), strict=True))
+    paraphrases, paraphrased = FEATURES.index("paraphrases"), FEATURES.index("paraphrased")
+    assert row[0][paraphrases] == 1.0 and row[0][paraphrased] == 1.0
+    assert row[1][paraphrased] == 0.0
+
+    edited = [SearchDocument("KB-A", content(title="失业金领取", questions=("失业金怎么领",)))]
+    pool, features = SearchIndex(edited, learned=learned).features("丢了饭碗怎么领")
+    assert not features[:, paraphrased].any()
+
+
+def test_an_entry_added_after_the_learning_is_still_found(demo_index):
+    """Entries with learned callers' terms must not crowd out one that has none."""
+    added = SearchDocument(
+        "NEW-1",
+        content(
+            title="犬只登记和狂犬疫苗",
+            questions=("养狗要去哪里登记", "狗打狂犬疫苗在哪里"),
+            answer="养犬人应到居住地派出所办理犬只登记，并按时为犬只接种狂犬病疫苗。",
+            category="公安",
+            unit="市公安局",
+        ),
+    )
+    index = SearchIndex([*demo_index.documents, added])
+    for query in ("家里新养了条狗要登记吗", "小狗打狂犬疫苗去哪"):
+        assert index.search(query, top=1)[0].external_id == "NEW-1"
