@@ -46,6 +46,29 @@ PR_SET_PDEATHSIG = 1
 Reading = tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, float]], str]
 
 
+# The KB index files of a pool live in "<tmp>/hotline-kb-index-<pid>-<random>", removed
+# when the pool goes; a process killed outright leaves its directory behind, so a new
+# pool removes those of processes that are gone.
+INDEX_DIR_PREFIX = "hotline-kb-index-"
+
+
+def _remove_orphans() -> None:
+    for path in Path(tempfile.gettempdir()).glob(f"{INDEX_DIR_PREFIX}*"):
+        pid = path.name.removeprefix(INDEX_DIR_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def default_workers() -> int:
     """One worker per core but the loop's own, at most 4; none on one core."""
     return max(0, min(4, (os.cpu_count() or 1) - 1))
@@ -79,7 +102,8 @@ class ReadingPool:
         self._version: str | None = None  # the model version the workers hold
         self._starting: asyncio.Task | None = None
         self._starting_version: str | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="hotline-kb-index-"))
+        _remove_orphans()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{INDEX_DIR_PREFIX}{os.getpid()}-"))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._file: tuple[Any, Path] | None = None  # the last index written, and where
         self._old_file: Path | None = None
