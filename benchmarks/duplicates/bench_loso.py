@@ -1,14 +1,14 @@
 """The learned pair similarity (dispatch/duplicate_pairs.py), leave-one-set-out over
 every labelled duplicate set we have, written by several people.
 
-    .venv/bin/python -m benchmarks.duplicates.bench_loso [--write-model] [--max-false 0.08]
+    .venv/bin/python -m benchmarks.duplicates.bench_loso [--write-model] [--max-false 0.06]
 
 Sets: the dev sets in `data/` (dev, dev2, dev3, dev4: one writing style), the retired
 blind sets (benchmarks/blind, blind2, blind3, blind4: other writers). For each held-out
 set the logistic regression is fitted on the pairs of the others; its thresholds come
 from the others too (each of them scored by a model fitted without it, so the choice is
-made on out-of-set scores), the lowest `suggest` threshold whose pooled false pairs stay
-<= --max-false and the lowest `certain` one whose precision is >= --certain-precision.
+made on out-of-set scores), the lowest `suggest` threshold whose false pairs over all of
+them stay <= --max-false (MAX_FALSE) and the lowest `certain` one whose precision is >= --certain-precision.
 
 Retrieval is the product's: each set's pool (its open orders, its background file, 600
 synthetic orders) is held in a `DuplicateIndex`, whose shortlist for each request (the
@@ -38,6 +38,12 @@ from dispatch.duplicate_vectors import ProblemVectors, read_texts
 from dispatch.duplicate_vectors import build as build_vectors
 
 DATA = Path(__file__).with_name("data")
+# The budget is 0.10 false pairs on a set nobody fitted on. Until round 5 the threshold
+# kept the false pairs of *every* training set <= 0.10: one set (dev2, near misses in
+# the same building) then decided it alone, and the held-out false pairs came out at
+# 0.04 pooled, recall 0.767. Pooled over the training sets with a margin for a new
+# writer (held-out sets ran 0.00-0.04 above the training pool): 0.06.
+MAX_FALSE = 0.06
 BENCH = Path(__file__).parents[1]
 BACKGROUND = 600
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,21 +203,24 @@ def figures(tops: list[tuple], threshold: float) -> dict:
 
 
 def choose(
-    tops: dict[str, list[tuple]], max_false: float, min_precision: float
+    tops: dict[str, list[tuple]], max_false: float, min_precision: float, every: bool = False
 ) -> tuple[float, float]:
     """(suggest, certain) thresholds chosen on out-of-set scores: the lowest at which the
-    false pairs of every set stay <= max_false, and the lowest from which certain's
-    precision over all sets is >= min_precision."""
+    false pairs over all sets (with `every`: of every set) stay <= max_false, and the
+    lowest from which certain's precision over all sets is >= min_precision."""
     pooled = [t for rows in tops.values() for t in rows]
     grid = sorted({round(p, 4) for _, _, p in pooled} | {0.5})
-    suggest = next(
-        (
-            t
-            for t in grid
-            if all(figures(rows, t)["false_pairs"] <= max_false for rows in tops.values())
-        ),
-        1.0,
-    )
+    if every:
+        suggest = next(
+            (
+                t
+                for t in grid
+                if all(figures(rows, t)["false_pairs"] <= max_false for rows in tops.values())
+            ),
+            1.0,
+        )
+    else:
+        suggest = next((t for t in grid if figures(pooled, t)["false_pairs"] <= max_false), 1.0)
     certain = next(
         (
             t
@@ -235,7 +244,10 @@ def out_of_set_tops(
 def fitted(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bool) -> PairModel:
     """Fitted on `scored`, with the thresholds chosen on its out-of-set scores."""
     suggest, certain = choose(
-        out_of_set_tops(scored, args.C, with_vectors), args.max_false, args.certain_precision
+        out_of_set_tops(scored, args.C, with_vectors),
+        args.max_false,
+        args.certain_precision,
+        args.every_set,
     )
     model = fit(list(scored.values()), args.C, with_vectors)
     return replace(model, suggest=suggest, certain=certain)
@@ -282,7 +294,10 @@ def report(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bo
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-false", type=float, default=0.10)
+    parser.add_argument("--max-false", type=float, default=MAX_FALSE)
+    parser.add_argument(
+        "--every-set", action="store_true", help="--max-false on every set, not pooled"
+    )
     parser.add_argument("--certain-precision", type=float, default=0.97)
     parser.add_argument("-C", type=float, default=1.0)
     parser.add_argument("--write-model", action="store_true")
