@@ -8,7 +8,8 @@ blind sets (benchmarks/blind, blind2, blind3, blind4: other writers). For each h
 set the logistic regression is fitted on the pairs of the others; its thresholds come
 from the others too (each of them scored by a model fitted without it, so the choice is
 made on out-of-set scores), the lowest `suggest` threshold whose false pairs over all of
-them stay <= --max-false (MAX_FALSE) and the lowest `certain` one whose precision is >= --certain-precision.
+them stay <= --max-false (MAX_FALSE) and the lowest `certain` one whose precision is
+>= --certain-precision.
 
 Retrieval is the product's: each set's pool (its open orders, its background file, 600
 synthetic orders) is held in a `DuplicateIndex`, whose shortlist for each request (the

@@ -3,11 +3,16 @@ the rules that keep two places apart, the problem kinds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from dispatch.duplicate_pairs import (
     FEATURES,
+    PLAIN_BELOW,
+    _array_rows,
+    _plain_rows,
     apart,
     canonical,
     load_model,
@@ -104,6 +109,33 @@ def test_all_candidates_at_once_equal_each_alone():
         for row, old in zip(together, records, strict=True):
             assert row == pytest.approx(pair_vector(new, old, weight))
     assert pair_matrix(records[0], [], weight).shape == (0, len(FEATURES))
+
+
+def test_plain_python_and_arrays_give_the_same_features():
+    """A few short candidates are scored in plain Python, many or long ones with
+    arrays: the same figures either way, vectors, empty texts and identical ones too."""
+    rng = np.random.default_rng(7)
+    more = [
+        ("锦绣花园3栋楼道垃圾没人清理,臭气熏天,物业说找环卫,环卫说找物业", "锦绣花园三号楼东侧"),
+        ("和平街88号北侧垃圾收集点一周没拉", "和平街88号锦绣花园小区北边"),
+        ("12-1的电梯老出故障", "星桥花园12-1"),
+    ]
+    records = []
+    for text, address in TEXTS + more:
+        found = record(text, address)
+        meaning = rng.normal(size=8).astype(np.float32)
+        records.append(replace(found, meaning=meaning / np.linalg.norm(meaning)))
+    records.append(record("锦绣花园垃圾", "锦绣花园"))  # no vector
+    weight = _weights(records)
+    for new in records:
+        for olds in (records, records[:1], records[::-1][:3], [new]):
+            plain, arrays = _plain_rows(new, olds, weight), _array_rows(new, olds, weight)
+            assert np.array_equal(plain, arrays)
+            assert np.array_equal(pair_matrix(new, olds, weight), arrays)
+    many = [record(f"第{i}号楼{TEXTS[i % 4][0]}", TEXTS[i % 4][1]) for i in range(40)]
+    assert sum(len(o.grams) + len(o.chars) for o in many) >= PLAIN_BELOW  # arrays
+    weight = _weights(many)
+    assert np.array_equal(_plain_rows(many[0], many, weight), pair_matrix(many[0], many, weight))
 
 
 def test_the_features_of_a_text_against_itself_and_a_stranger():
