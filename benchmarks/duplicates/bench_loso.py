@@ -65,7 +65,7 @@ def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
     sets = {
         "dev": (read_jsonl(DATA / "dup_dev_orders.jsonl"), read_jsonl(DATA / "dup_dev_new.jsonl"))
     }
-    for name in ("dev2", "dev3", "dev4"):
+    for name in ("dev2", "dev3", "dev4", "dev5"):
         sets[name] = pairs_set(read_jsonl(DATA / f"dup_{name}_pairs.jsonl"), [])
     sets["blind1"] = (
         read_jsonl(BENCH / "blind/dup_blind_orders.jsonl"),
