@@ -57,6 +57,12 @@ _DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)")
 _FLOOR = re.compile(r"(?<![\d栋号])(\d+)(?:楼|层)(?!道|梯|房)")  # 9楼 / 8楼 of one building
 _PHASE = re.compile(r"(\d+)期")  # 一期 / 二期 of one estate
 _UNIT = re.compile(r"(\d+)单元")
+# flats of one building (2栋1202 / 2栋1502), vehicles (尾号205 / 尾号739), bus lines
+# (312路公交 / n8路末班车) and zones of an estate (北区 / 南区): other incidents
+_ROOM = re.compile(r"(?:栋|单元)(\d{3,4})(?![\d号栋楼层米])|(\d{3,4})(?:室|户)")
+_PLATE = re.compile(r"尾号(?:是|为)?([0-9a-z]{3,6})")
+_LINE = re.compile(r"(?<![0-9a-z])([0-9a-z]{1,4})路(?=公交|车|末班|夜班|首班|汽车)")
+_ZONE = re.compile(r"(?<=[\u4e00-\u9fff]{2})([东西南北中])区")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
 # characters of any sentence (particles, pronouns, digits): no problem is told by them
@@ -142,6 +148,7 @@ class Record:
     directions: frozenset[str]
     floors: frozenset[str]
     phases: frozenset[str]
+    others: frozenset[str]  # flats, plates, bus lines, zones, each tagged (see `_others`)
     district: str | None
     kinds: frozenset[str]
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
@@ -199,11 +206,33 @@ def record(
         directions=frozenset(_DIRECTION.findall(both)),
         floors=frozenset(_FLOOR.findall(both)),
         phases=frozenset(_PHASE.findall(both)),
+        others=_others(both, _DISTRICT.sub("", where)),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
         address=_DISTRICT.sub("", where),
     )
+
+
+def _others(both: str, address: str) -> frozenset[str]:
+    """Flats, vehicle plates and bus lines the texts name, zones (北区) the address
+    names after its district, each tagged by its kind (r, p, l, z) so that only one kind
+    is compared with the same kind."""
+    found = {"r" + (a or b) for a, b in _ROOM.findall(both)}
+    found.update("p" + plate for plate in _PLATE.findall(both))
+    found.update("l" + line for line in _LINE.findall(both))
+    found.update("z" + zone for zone in _ZONE.findall(address))
+    return frozenset(found)
+
+
+def _other_kinds(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both name a flat (or plate, line, zone) and none of that kind is shared."""
+    if not a or not b:
+        return False
+    for kind in {x[0] for x in a} & {x[0] for x in b}:
+        if not {x for x in a if x[0] == kind} & {x for x in b if x[0] == kind}:
+            return True
+    return False
 
 
 def _has_digit(gram: str) -> bool:
@@ -261,6 +290,7 @@ def apart(new: Record, old: Record) -> bool:
         or _conflict(new.floors, old.floors)
         or _conflict(new.phases, old.phases)
         or _conflict(new.directions, old.directions)
+        or _other_kinds(new.others, old.others)
     )
 
 

@@ -72,6 +72,28 @@ def test_places_told_apart_by_what_both_say(a, b):
     assert apart(record("电梯坏了", a), record("电梯坏了", b))
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("装修太吵", "柚木公馆2栋1202"), ("装修太吵", "柚木公馆2栋1502")),  # other flat
+        (("渣土车掉泥,车牌尾号205", "工地出口"), ("渣土车没冲洗,尾号739", "工地出口")),
+        (("312路公交车没停", "菖蒲桥公交站"), ("n8路末班车提前发车", "菖蒲桥公交站")),
+        (("消防通道被堵", "苎萝园北区"), ("消防通道堆了建材", "浣城区苎萝园南区地库出口")),
+    ],
+)
+def test_other_flats_vehicles_lines_and_zones_are_apart(a, b):
+    assert apart(record(*a), record(*b))
+
+
+def test_flats_vehicles_lines_and_zones_only_against_their_own_kind():
+    flat, plate = record("楼上漏水", "柚木公馆2栋1202"), record("车牌尾号205占道", "柚木公馆")
+    assert not apart(flat, plate) and flat.others == {"r1202"} and plate.others == {"p205"}
+    assert not apart(flat, record("漏水,我家1202室", "柚木公馆2栋"))
+    assert record("x", "城南区锦绣花园").others == frozenset()  # a district is no zone
+    assert record("217路公交车不停", "葵园站").others == {"l217"}
+    assert not apart(record("217路公交车不停", "葵园站"), record("两趟217都没停", "葵园站"))
+
+
 def test_a_side_that_says_less_is_not_apart():
     assert not apart(record("电梯坏了", "桑梓苑2栋"), record("电梯坏了", "桑梓苑"))
     assert not apart(record("电梯坏了", "云埠区桑梓苑"), record("电梯坏了", "桑梓苑"))
