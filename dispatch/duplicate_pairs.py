@@ -5,8 +5,9 @@ or road suffixes: an invented name (雁栖大道, 星桥) is a few character big
 any other open order contains, so their inverse document frequency (over the orders the
 index holds) makes them weigh; 垃圾, 反映, 小区 are everywhere and weigh little. Numbers
 are written one way first (五栋 = 5号楼 = 5栋 = 5幢, 12-1 = 12栋1单元), and two records
-that name different districts, buildings, house numbers, units, floors, phases or
-only other sides (北门 / 南门) are `apart`: never one incident.
+that name different districts, buildings, house numbers, units, floors, phases, flats,
+vehicles, bus lines, zones or only other sides (北门 / 南门) are `apart`: never one
+incident.
 
 Per record (`Record`, computed once): the bigrams of the whole text (address and
 content), of the place (the address field, else the content) and of the problem (the
@@ -14,8 +15,8 @@ content without the address's bigrams), as sorted arrays of bigram ids (`gram_id
 building / unit / house / floor / phase numbers, the sides, the district, the problem
 kinds of the lexicon and, with `ProblemVectors`, the problem's LSA vector. Per pair
 (`pair_matrix`, every candidate of a request at once with array operations): IDF-weighted
-overlaps of these, the rarest shared bigrams, a differing side or short name, the
-problems' cosine. A logistic regression
+overlaps of these, the rarest shared bigrams and how many rare ones both hold, a
+differing side or short name, the problems' cosine. A logistic regression
 (`PairModel`, coefficients and thresholds in `data/duplicate_model.json`, fitted by
 `benchmarks/duplicates/bench_loso.py` on sets written by several people) turns them
 into a probability; from which one a pair is suggested or certain is the model's
@@ -264,8 +265,11 @@ FEATURES = (
     "name_other",  # the addresses differ only by a short name: 阳光花园3栋 / 锦绣花园3栋
     "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
     "place_x_sem",  # place_cover * problem_sem
+    "rare_shared",  # how many rare bigrams (weight >= RARE_SHARED) both hold, of 5
 )
 WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need the vectors
+RARE_SHARED = 0.7  # a bigram this rare names something (a name, a shop): counted shared
+RARE_COUNT = 5.0
 
 
 PLACE_COVER = FEATURES.index("place_cover")
@@ -279,9 +283,9 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 def apart(new: Record, old: Record) -> bool:
     """Two places told apart by what both say: other districts, other buildings, house
     numbers, units, floors or phases (12栋 and 15栋 of one estate, 8楼 and 9楼 of one
-    tower are two incidents), or only other sides (北门 / 南门, 东段 / 西头). Not one
-    repeat in the eight labelled sets (266 repeats) breaks this, so it is a rule, not a
-    weight."""
+    tower are two incidents), only other sides (北门 / 南门, 东段 / 西头), other flats,
+    vehicles, bus lines or zones of an estate (`_others`). Not one repeat in the nine
+    labelled sets (341 repeats) breaks this, so it is a rule, not a weight."""
     return bool(
         (new.district and old.district and new.district != old.district)
         or _conflict(new.buildings, old.buildings)
@@ -433,6 +437,7 @@ def _array_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
     starts = np.cumsum(lengths[:, 1]) - lengths[:, 1]
     out[:, 3] = np.where(lengths[:, 0] > 0, ranked[starts], 0.0)
     out[:, 4] = np.where(lengths[:, 0] > 1, ranked[starts + 1], 0.0)
+    out[:, 19] = np.minimum(grams.sums(shared >= RARE_SHARED)[:, 0], RARE_COUNT) / RARE_COUNT
 
     # places: how much of one side's place the other names anywhere
     cover_new = grams.sums(w * in_place)[:, 0] / (new_place_mass or 1.0)
@@ -537,6 +542,12 @@ def _plain_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
         shared.sort(reverse=True)
         row[3] = shared[0] if a > 0 else 0.0
         row[4] = shared[1] if a > 1 else 0.0
+        rare = 0
+        for x in shared:
+            if x < RARE_SHARED:
+                break
+            rare += 1
+        row[19] = min(rare, RARE_COUNT) / RARE_COUNT
         # places
         in_place = 0.0
         for g, x in zip(ids[:a], w[:a], strict=True):

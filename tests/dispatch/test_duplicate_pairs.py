@@ -171,6 +171,7 @@ def test_the_features_of_a_text_against_itself_and_a_stranger():
     other = dict(zip(FEATURES, pair_vector(first, stranger, weight), strict=True))
     assert other["place_cover"] < 0.6 and other["rarest"] < same["rarest"]
     assert other["whole_dice"] < 0.5 and other["unmatched"] > 0
+    assert same["rare_shared"] == 1.0 and other["rare_shared"] < 1.0  # names both hold
 
 
 def test_rare_bigrams_weigh_more_alike_at_any_size():

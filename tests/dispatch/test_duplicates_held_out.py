@@ -44,9 +44,9 @@ def _pooled(rows: list[dict]) -> tuple[float, float, float]:
 def test_pooled_over_all_held_out_sets(held_out):
     with_vectors, found = held_out
     recall, false, _ = _pooled([s for s, _ in found.values()])
-    # nine sets: measured 0.804 / 0.047 with the problem vectors, 0.783 / 0.054 without
+    # nine sets: measured 0.845 / 0.052 with the problem vectors, 0.818 / 0.052 without
     # (eight sets: 0.767 / 0.040 when every set's false pairs had to stay <= 0.10)
-    assert recall >= (0.78 if with_vectors else 0.76)
+    assert recall >= (0.82 if with_vectors else 0.79)
     assert false <= 0.06
 
 
@@ -60,8 +60,8 @@ def test_outside_writers(held_out):
     """blind2-4: the wordings the lexicon scorer failed on (0.37, 0.40 and 0.48)."""
     with_vectors, found = held_out
     recall, false, _ = _pooled([found[name][0] for name in ("blind2", "blind3", "blind4")])
-    # measured 0.720 / 0.063 with the problem vectors, 0.678 / 0.087 without
-    assert recall >= (0.69 if with_vectors else 0.65)
+    # measured 0.729 / 0.072 with the problem vectors, 0.686 / 0.072 without
+    assert recall >= (0.70 if with_vectors else 0.66)
     assert false <= 0.10
 
 
