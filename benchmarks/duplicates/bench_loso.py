@@ -35,7 +35,14 @@ from scipy.special import expit
 
 from benchmarks.duplicates.bench_duplicates import build, default_settings, pairs_set, read_jsonl
 from benchmarks.duplicates.synthetic import World
-from dispatch.duplicate_pairs import FEATURES, MODEL_FILE, WITH_VECTORS, PairModel, pair_vector
+from dispatch.duplicate_pairs import (
+    FEATURES,
+    MODEL_FILE,
+    WITH_VECTORS,
+    PairModel,
+    apart,
+    pair_vector,
+)
 from dispatch.duplicate_vectors import ProblemVectors, read_texts
 from dispatch.duplicate_vectors import build as build_vectors
 
@@ -94,6 +101,7 @@ class Scored:
         self.ids: list[list[str]] = []
         self.X: list[np.ndarray] = []
         self.missed = 0  # duplicates the shortlist does not hold
+        self.apart = 0  # of them, those `apart` from the request (a rule lost them)
         self.extra: list[list[float]] = []  # positives the shortlists do not hold
         weight = index.weight()
         for q in requests:
@@ -108,6 +116,7 @@ class Scored:
             self.missed += expected is not None and expected not in ids
             if expected is not None and expected not in ids and expected in index:
                 self.extra.append(pair_vector(new, index.held(expected), weight))
+                self.apart += apart(new, index.held(expected))
         # a repeat told in the very same words is a repeat too: each open order that has
         # one, against itself (no set has such a pair; without them the fit learns that
         # identical wording is suspicious, as paraphrases never are identical)
@@ -270,6 +279,24 @@ def problem_vectors() -> ProblemVectors | None:
     return ProblemVectors.load(path) if path is not None else vectors
 
 
+def where_lost(s: Scored, tops: list[tuple], threshold: float) -> dict[str, int]:
+    """Each repeat of a held-out set by what became of it: found, its order the top one
+    but below the threshold, another order on top, or never shortlisted (by `apart`, or
+    by shared mass); and the near misses suggested."""
+    found = {"hit": 0, "below": 0, "outranked": 0, "not_shortlisted": 0, "near_miss_shown": 0}
+    for (expected, top, p), ids in zip(tops, s.ids, strict=True):
+        if expected is None:
+            found["near_miss_shown"] += p >= threshold
+        elif expected not in ids:
+            found["not_shortlisted"] += 1
+        elif top != expected:
+            found["outranked"] += 1
+        else:
+            found["hit" if p >= threshold else "below"] += 1
+    found["of_them_apart"] = s.apart
+    return found
+
+
 def report(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bool) -> None:
     pooled: dict[str, list[dict]] = {"suggest": [], "certain": []}
     held = args.only.split(",") if args.only else list(scored)
@@ -287,6 +314,8 @@ def report(scored: dict[str, Scored], args: argparse.Namespace, with_vectors: bo
             f" precision {c['precision']}",
             flush=True,
         )
+        if getattr(args, "where", False):
+            print("   ", where_lost(scored[name], tops, model.suggest), flush=True)
     for level, rows in pooled.items():
         n, repeats = sum(f["n"] for f in rows), sum(f["repeats"] for f in rows)
         hit, false = sum(f["_hit"] for f in rows), sum(f["_false"] for f in rows)
@@ -306,6 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-C", type=float, default=1.0)
     parser.add_argument("--write-model", action="store_true")
     parser.add_argument("--only", help="comma-separated held-out sets")
+    parser.add_argument("--where", action="store_true", help="where each set's repeats are lost")
     parser.add_argument("--variant", choices=["with", "without", "both"], default="both")
     args = parser.parse_args(argv)
     vectors = problem_vectors()
