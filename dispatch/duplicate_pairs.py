@@ -5,8 +5,9 @@ or road suffixes: an invented name (雁栖大道, 星桥) is a few character big
 any other open order contains, so their inverse document frequency (over the orders the
 index holds) makes them weigh; 垃圾, 反映, 小区 are everywhere and weigh little. Numbers
 are written one way first (五栋 = 5号楼 = 5栋 = 5幢, 12-1 = 12栋1单元), and two records
-that name different districts, buildings, house numbers, units, floors, phases or
-only other sides (北门 / 南门) are `apart`: never one incident.
+that name different districts, buildings, house numbers, units, floors, phases, flats,
+vehicles, bus lines, zones or only other sides (北门 / 南门) are `apart`: never one
+incident.
 
 Per record (`Record`, computed once): the bigrams of the whole text (address and
 content), of the place (the address field, else the content) and of the problem (the
@@ -14,8 +15,8 @@ content without the address's bigrams), as sorted arrays of bigram ids (`gram_id
 building / unit / house / floor / phase numbers, the sides, the district, the problem
 kinds of the lexicon and, with `ProblemVectors`, the problem's LSA vector. Per pair
 (`pair_matrix`, every candidate of a request at once with array operations): IDF-weighted
-overlaps of these, the rarest shared bigrams, a differing side or short name, the
-problems' cosine. A logistic regression
+overlaps of these, the rarest shared bigrams and how many rare ones both hold, a
+differing side or short name, the problems' cosine. A logistic regression
 (`PairModel`, coefficients and thresholds in `data/duplicate_model.json`, fitted by
 `benchmarks/duplicates/bench_loso.py` on sets written by several people) turns them
 into a probability; from which one a pair is suggested or certain is the model's
@@ -57,6 +58,12 @@ _DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)")
 _FLOOR = re.compile(r"(?<![\d栋号])(\d+)(?:楼|层)(?!道|梯|房)")  # 9楼 / 8楼 of one building
 _PHASE = re.compile(r"(\d+)期")  # 一期 / 二期 of one estate
 _UNIT = re.compile(r"(\d+)单元")
+# flats of one building (2栋1202 / 2栋1502), vehicles (尾号205 / 尾号739), bus lines
+# (312路公交 / n8路末班车) and zones of an estate (北区 / 南区): other incidents
+_ROOM = re.compile(r"(?:栋|单元)(\d{3,4})(?![\d号栋楼层米])|(\d{3,4})(?:室|户)")
+_PLATE = re.compile(r"尾号(?:是|为)?([0-9a-z]{3,6})")
+_LINE = re.compile(r"(?<![0-9a-z])([0-9a-z]{1,4})路(?=公交|车|末班|夜班|首班|汽车)")
+_ZONE = re.compile(r"(?<=[\u4e00-\u9fff]{2})([东西南北中])区")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
 # characters of any sentence (particles, pronouns, digits): no problem is told by them
@@ -142,6 +149,7 @@ class Record:
     directions: frozenset[str]
     floors: frozenset[str]
     phases: frozenset[str]
+    others: frozenset[str]  # flats, plates, bus lines, zones, each tagged (see `_others`)
     district: str | None
     kinds: frozenset[str]
     meaning: np.ndarray | None = None  # the problem's vector (duplicate_vectors), if known
@@ -199,11 +207,33 @@ def record(
         directions=frozenset(_DIRECTION.findall(both)),
         floors=frozenset(_FLOOR.findall(both)),
         phases=frozenset(_PHASE.findall(both)),
+        others=_others(both, _DISTRICT.sub("", where)),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
         address=_DISTRICT.sub("", where),
     )
+
+
+def _others(both: str, address: str) -> frozenset[str]:
+    """Flats, vehicle plates and bus lines the texts name, zones (北区) the address
+    names after its district, each tagged by its kind (r, p, l, z) so that only one kind
+    is compared with the same kind."""
+    found = {"r" + (a or b) for a, b in _ROOM.findall(both)}
+    found.update("p" + plate for plate in _PLATE.findall(both))
+    found.update("l" + line for line in _LINE.findall(both))
+    found.update("z" + zone for zone in _ZONE.findall(address))
+    return frozenset(found)
+
+
+def _other_kinds(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both name a flat (or plate, line, zone) and none of that kind is shared."""
+    if not a or not b:
+        return False
+    for kind in {x[0] for x in a} & {x[0] for x in b}:
+        if not {x for x in a if x[0] == kind} & {x for x in b if x[0] == kind}:
+            return True
+    return False
 
 
 def _has_digit(gram: str) -> bool:
@@ -235,8 +265,11 @@ FEATURES = (
     "name_other",  # the addresses differ only by a short name: 阳光花园3栋 / 锦绣花园3栋
     "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
     "place_x_sem",  # place_cover * problem_sem
+    "rare_shared",  # how many rare bigrams (weight >= RARE_SHARED) both hold, of 5
 )
 WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need the vectors
+RARE_SHARED = 0.7  # a bigram this rare names something (a name, a shop): counted shared
+RARE_COUNT = 5.0
 
 
 PLACE_COVER = FEATURES.index("place_cover")
@@ -250,9 +283,9 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 def apart(new: Record, old: Record) -> bool:
     """Two places told apart by what both say: other districts, other buildings, house
     numbers, units, floors or phases (12栋 and 15栋 of one estate, 8楼 and 9楼 of one
-    tower are two incidents), or only other sides (北门 / 南门, 东段 / 西头). Not one
-    repeat in the eight labelled sets (266 repeats) breaks this, so it is a rule, not a
-    weight."""
+    tower are two incidents), only other sides (北门 / 南门, 东段 / 西头), other flats,
+    vehicles, bus lines or zones of an estate (`_others`). Not one repeat in the nine
+    labelled sets (341 repeats) breaks this, so it is a rule, not a weight."""
     return bool(
         (new.district and old.district and new.district != old.district)
         or _conflict(new.buildings, old.buildings)
@@ -261,6 +294,7 @@ def apart(new: Record, old: Record) -> bool:
         or _conflict(new.floors, old.floors)
         or _conflict(new.phases, old.phases)
         or _conflict(new.directions, old.directions)
+        or _other_kinds(new.others, old.others)
     )
 
 
@@ -344,13 +378,33 @@ def _tiled(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tile(ids, k), np.repeat(np.arange(k), len(ids))
 
 
+# Below this many ids (bigrams and characters of the request and its candidates) the
+# features are computed in plain Python, one candidate at a time (`_plain_rows`):
+# numpy's cost per call (~70 array operations, ~0.25 ms) is a floor that Python's cost
+# per id only passes at about this many (measured on TipDM and labelled texts, 1 to 10
+# candidates: plain 76 us vs 250 us below 500 ids, even at 2,000-3,000, slower above).
+PLAIN_BELOW = 2000
+
+
 def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
-    """The features of FEATURES for `new` against each of `olds` (one row each), computed
-    over all of them at once."""
+    """The features of FEATURES for `new` against each of `olds` (one row each): for a
+    few, one candidate at a time in plain Python, else over all of them at once with
+    array operations (the same figures either way)."""
+    k = len(olds)
+    if not k:
+        return np.zeros((0, len(FEATURES)))
+    size = len(new.grams) + len(new.chars)
+    for o in olds:
+        size += len(o.grams) + len(o.chars)
+    if size < PLAIN_BELOW:
+        return _plain_rows(new, olds, weight)
+    return _array_rows(new, olds, weight)
+
+
+def _array_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
+    """`pair_matrix` over all of `olds` at once."""
     k = len(olds)
     out = np.zeros((k, len(FEATURES)))
-    if not k:
-        return out
     grams = _Joined([o.grams for o in olds], [o.cuts[:2] for o in olds])
     weights = weight(np.concatenate([new.grams, grams.ids]))  # one call for all
     w_new, w = weights[: len(new.grams)], weights[len(new.grams) :]
@@ -383,6 +437,7 @@ def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
     starts = np.cumsum(lengths[:, 1]) - lengths[:, 1]
     out[:, 3] = np.where(lengths[:, 0] > 0, ranked[starts], 0.0)
     out[:, 4] = np.where(lengths[:, 0] > 1, ranked[starts + 1], 0.0)
+    out[:, 19] = np.minimum(grams.sums(shared >= RARE_SHARED)[:, 0], RARE_COUNT) / RARE_COUNT
 
     # places: how much of one side's place the other names anywhere
     cover_new = grams.sums(w * in_place)[:, 0] / (new_place_mass or 1.0)
@@ -441,6 +496,124 @@ def pair_matrix(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
         out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
     out[:, 13] = cover * out[:, 8]
     out[:, 18] = cover * out[:, 17]
+    return out
+
+
+def _share(shared: float, a: float, b: float) -> float:
+    total = a + b
+    return 2 * shared / (total if total > 0 else 1.0)
+
+
+def _plain_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
+    """`pair_matrix`, one candidate at a time on Python sets and lists: the same
+    features as `_array_rows` (sums in the same order), cheaper for a few candidates."""
+    weights = weight(np.concatenate([new.grams, *(o.grams for o in olds)])).tolist()
+    c0, c1 = new.cuts[0], new.cuts[1]
+    n_ids = new.grams.tolist()
+    w_new = weights[: len(n_ids)]
+    new_whole, new_place, new_problem = set(n_ids[:c0]), set(n_ids[c0:c1]), n_ids[c1:]
+    new_problem_set = set(new_problem)
+    new_problem_w = w_new[c1:]
+    new_place_w = list(zip(n_ids[c0:c1], w_new[c0:c1], strict=True))
+    new_whole_mass = float(new.whole.size and np.asarray(w_new[:c0]).sum())
+    new_place_mass = float(c1 > c0 and np.asarray(w_new[c0:c1]).sum()) or 1.0
+    new_chars = new.problem_chars.tolist()
+    new_char_set, new_place_chars = set(new_chars), set(new.place_chars.tolist())
+    out = np.zeros((len(olds), len(FEATURES)))
+    start = len(n_ids)
+    for i, o in enumerate(olds):
+        ids = o.grams.tolist()
+        w = weights[start : start + len(ids)]
+        start += len(ids)
+        a, b = o.cuts[0], o.cuts[1]
+        own_place = set(ids[a:b])
+        # all bigrams
+        mass = shared_mass = 0.0
+        shared = []
+        for g, x in zip(ids[:a], w[:a], strict=True):
+            mass += x
+            if g in new_whole:
+                shared_mass += x
+                shared.append(x)
+            else:
+                shared.append(0.0)
+        row = out[i]
+        row[0] = _share(shared_mass, new_whole_mass, mass)
+        shared.sort(reverse=True)
+        row[3] = shared[0] if a > 0 else 0.0
+        row[4] = shared[1] if a > 1 else 0.0
+        rare = 0
+        for x in shared:
+            if x < RARE_SHARED:
+                break
+            rare += 1
+        row[19] = min(rare, RARE_COUNT) / RARE_COUNT
+        # places
+        in_place = 0.0
+        for g, x in zip(ids[:a], w[:a], strict=True):
+            if g in new_place:
+                in_place += x
+        place_mass = place_shared = 0.0
+        lacking_new = 0.0  # the rarest of its place the request lacks
+        for g, x in zip(ids[a:b], w[a:b], strict=True):
+            place_mass += x
+            if g in new_whole:
+                place_shared += x
+            elif x > lacking_new:
+                lacking_new = x
+        cover_new = in_place / new_place_mass
+        cover_old = place_shared / (place_mass if place_mass > 0 else 1.0)
+        cover = row[1] = max(cover_new, cover_old)
+        row[2] = min(cover_new, cover_old)
+        # problems, each without the other's place
+        new_mass, new_count = 0.0, 0
+        for g, x in zip(new_problem, new_problem_w, strict=True):
+            if g not in own_place:
+                new_mass += x
+                new_count += 1
+        both_mass = old_mass = 0.0
+        both_count = old_count = 0
+        for g, x in zip(ids[b:], w[b:], strict=True):
+            if g not in new_place:
+                old_mass += x
+                old_count += 1
+                if g in new_problem_set and g not in own_place:
+                    both_mass += x
+                    both_count += 1
+        problem = row[5] = _share(both_mass, new_mass, old_mass)
+        row[6] = _share(both_count, new_count, old_count)
+        row[10] = min(cover, problem)
+        # characters of the problems, each without the other's address's
+        chars = o.chars.tolist()
+        cut = o.cuts[2]
+        own_address = set(chars[cut:])
+        left_new = sum(1 for c in new_chars if c not in own_address)
+        left_old = common = 0
+        for c in chars[:cut]:
+            if c not in new_place_chars:
+                left_old += 1
+                if c in new_char_set and c not in own_address:
+                    common += 1
+        char_dice = row[11] = _share(common, left_new, left_old)
+        row[12] = cover * char_dice
+        # something rare that one side names and the other lacks
+        old_whole = set(ids[:a])
+        lacking_old = max((x for g, x in new_place_w if g not in old_whole), default=0.0)
+        row[14] = min(lacking_old, lacking_new)
+        # what the lexicon, the numbers and the vectors say
+        if new.kinds and o.kinds:
+            row[7 if new.kinds & o.kinds else 8] = 1.0
+        if new.buildings and o.buildings:
+            row[9] = float(bool(new.buildings & o.buildings))
+        if new.sides and o.sides:
+            row[15] = _conflict(new.sides, o.sides)
+        if new.address and o.address:
+            row[16] = _other_name(new.address, o.address)
+        row[13] = cover * row[8]
+    meant = [i for i, o in enumerate(olds) if o.meaning is not None]
+    if new.meaning is not None and meant:
+        out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
+    out[:, 18] = out[:, 1] * out[:, 17]
     return out
 
 

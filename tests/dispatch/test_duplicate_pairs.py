@@ -3,11 +3,16 @@ the rules that keep two places apart, the problem kinds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from dispatch.duplicate_pairs import (
     FEATURES,
+    PLAIN_BELOW,
+    _array_rows,
+    _plain_rows,
     apart,
     canonical,
     load_model,
@@ -67,6 +72,28 @@ def test_places_told_apart_by_what_both_say(a, b):
     assert apart(record("电梯坏了", a), record("电梯坏了", b))
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("装修太吵", "柚木公馆2栋1202"), ("装修太吵", "柚木公馆2栋1502")),  # other flat
+        (("渣土车掉泥,车牌尾号205", "工地出口"), ("渣土车没冲洗,尾号739", "工地出口")),
+        (("312路公交车没停", "菖蒲桥公交站"), ("n8路末班车提前发车", "菖蒲桥公交站")),
+        (("消防通道被堵", "苎萝园北区"), ("消防通道堆了建材", "浣城区苎萝园南区地库出口")),
+    ],
+)
+def test_other_flats_vehicles_lines_and_zones_are_apart(a, b):
+    assert apart(record(*a), record(*b))
+
+
+def test_flats_vehicles_lines_and_zones_only_against_their_own_kind():
+    flat, plate = record("楼上漏水", "柚木公馆2栋1202"), record("车牌尾号205占道", "柚木公馆")
+    assert not apart(flat, plate) and flat.others == {"r1202"} and plate.others == {"p205"}
+    assert not apart(flat, record("漏水,我家1202室", "柚木公馆2栋"))
+    assert record("x", "城南区锦绣花园").others == frozenset()  # a district is no zone
+    assert record("217路公交车不停", "葵园站").others == {"l217"}
+    assert not apart(record("217路公交车不停", "葵园站"), record("两趟217都没停", "葵园站"))
+
+
 def test_a_side_that_says_less_is_not_apart():
     assert not apart(record("电梯坏了", "桑梓苑2栋"), record("电梯坏了", "桑梓苑"))
     assert not apart(record("电梯坏了", "云埠区桑梓苑"), record("电梯坏了", "桑梓苑"))
@@ -106,6 +133,33 @@ def test_all_candidates_at_once_equal_each_alone():
     assert pair_matrix(records[0], [], weight).shape == (0, len(FEATURES))
 
 
+def test_plain_python_and_arrays_give_the_same_features():
+    """A few short candidates are scored in plain Python, many or long ones with
+    arrays: the same figures either way, vectors, empty texts and identical ones too."""
+    rng = np.random.default_rng(7)
+    more = [
+        ("锦绣花园3栋楼道垃圾没人清理,臭气熏天,物业说找环卫,环卫说找物业", "锦绣花园三号楼东侧"),
+        ("和平街88号北侧垃圾收集点一周没拉", "和平街88号锦绣花园小区北边"),
+        ("12-1的电梯老出故障", "星桥花园12-1"),
+    ]
+    records = []
+    for text, address in TEXTS + more:
+        found = record(text, address)
+        meaning = rng.normal(size=8).astype(np.float32)
+        records.append(replace(found, meaning=meaning / np.linalg.norm(meaning)))
+    records.append(record("锦绣花园垃圾", "锦绣花园"))  # no vector
+    weight = _weights(records)
+    for new in records:
+        for olds in (records, records[:1], records[::-1][:3], [new]):
+            plain, arrays = _plain_rows(new, olds, weight), _array_rows(new, olds, weight)
+            assert np.array_equal(plain, arrays)
+            assert np.array_equal(pair_matrix(new, olds, weight), arrays)
+    many = [record(f"第{i}号楼{TEXTS[i % 4][0]}", TEXTS[i % 4][1]) for i in range(40)]
+    assert sum(len(o.grams) + len(o.chars) for o in many) >= PLAIN_BELOW  # arrays
+    weight = _weights(many)
+    assert np.array_equal(_plain_rows(many[0], many, weight), pair_matrix(many[0], many, weight))
+
+
 def test_the_features_of_a_text_against_itself_and_a_stranger():
     first, stranger = record(*TEXTS[0]), record(*TEXTS[3])
     weight = _weights([first, stranger])
@@ -117,6 +171,7 @@ def test_the_features_of_a_text_against_itself_and_a_stranger():
     other = dict(zip(FEATURES, pair_vector(first, stranger, weight), strict=True))
     assert other["place_cover"] < 0.6 and other["rarest"] < same["rarest"]
     assert other["whole_dice"] < 0.5 and other["unmatched"] > 0
+    assert same["rare_shared"] == 1.0 and other["rare_shared"] < 1.0  # names both hold
 
 
 def test_rare_bigrams_weigh_more_alike_at_any_size():

@@ -10,6 +10,7 @@ import argparse
 import pytest
 
 from benchmarks.duplicates.bench_loso import (
+    MAX_FALSE,
     Scored,
     figures,
     fitted,
@@ -17,7 +18,7 @@ from benchmarks.duplicates.bench_loso import (
     problem_vectors,
 )
 
-ARGS = argparse.Namespace(C=1.0, max_false=0.10, certain_precision=0.97)
+ARGS = argparse.Namespace(C=1.0, max_false=MAX_FALSE, certain_precision=0.97, every_set=False)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,9 @@ def _pooled(rows: list[dict]) -> tuple[float, float, float]:
 def test_pooled_over_all_held_out_sets(held_out):
     with_vectors, found = held_out
     recall, false, _ = _pooled([s for s, _ in found.values()])
-    # eight sets: measured 0.767 / 0.040 with the problem vectors, 0.782 / 0.055 without
-    assert recall >= (0.74 if with_vectors else 0.68)
+    # nine sets: measured 0.845 / 0.052 with the problem vectors, 0.818 / 0.052 without
+    # (eight sets: 0.767 / 0.040 when every set's false pairs had to stay <= 0.10)
+    assert recall >= (0.82 if with_vectors else 0.79)
     assert false <= 0.06
 
 
@@ -58,8 +60,8 @@ def test_outside_writers(held_out):
     """blind2-4: the wordings the lexicon scorer failed on (0.37, 0.40 and 0.48)."""
     with_vectors, found = held_out
     recall, false, _ = _pooled([found[name][0] for name in ("blind2", "blind3", "blind4")])
-    # measured 0.576 / 0.043 with the problem vectors, 0.602 / 0.087 without
-    assert recall >= (0.53 if with_vectors else 0.55)
+    # measured 0.729 / 0.072 with the problem vectors, 0.686 / 0.072 without
+    assert recall >= (0.70 if with_vectors else 0.66)
     assert false <= 0.10
 
 
