@@ -147,7 +147,6 @@ async def notify(
                     kind=appended.event.action,
                     message=message,
                     created_at=appended.event.at,
-                    read_at=None,
                 )
             )
             if email and user.email:

@@ -138,7 +138,6 @@ NUMBER_BLOCK = 100  # order numbers a process takes at once on PostgreSQL
 
 
 @functools.cache
-@functools.cache
 def number_statement(dialect: str) -> Insert:
     """Take `count` numbers of `day` (bound parameters): returns the last one taken."""
     table = OrderSequence.__table__
