@@ -1,10 +1,12 @@
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from kb_helpers import content
 
 from benchmarks.knowledge_base.bench_loso import SETS, read_pairs
+from knowledge_base import search
 from knowledge_base.domain import SearchDocument
 from knowledge_base.evaluation import Paraphrase, evaluate, evaluate_variants, load_documents
 from knowledge_base.learned import (
@@ -159,3 +161,18 @@ def test_an_entry_added_after_the_learning_is_still_found(demo_index):
     index = SearchIndex([*demo_index.documents, added])
     for query in ("家里新养了条狗要登记吗", "小狗打狂犬疫苗去哪"):
         assert index.search(query, top=1)[0].external_id == "NEW-1"
+
+
+def test_gathered_and_sliced_postings_score_alike(monkeypatch):
+    """BM25 sums read by one index array (short postings) or by a slice per term (long
+    ones) are the same to the bit, weights and repeated terms included."""
+    docs = [list(text) for text in ("路灯不亮", "路灯坏了没人修", "小区路面坑洼", "灯", "")]
+    channel = search.Bm25Channel(docs, 1.2, 0.75)
+    terms = {"路": 1.0, "灯": 0.37, "坑": 2.5, "无": 1.0, "修": 0.1}
+    monkeypatch.setattr(search, "GATHER_POSTINGS", 10**9)
+    gathered = channel.weighted_scores(terms)
+    monkeypatch.setattr(search, "GATHER_POSTINGS", 0)
+    sliced = channel.weighted_scores(terms)
+    assert gathered.tobytes() == sliced.tobytes() and gathered[0] > 0 and gathered[4] == 0
+    assert not channel.weighted_scores({"无": 1.0}).any()
+    assert np.array_equal(channel.scores(["灯"]), channel.weighted_scores({"灯": 1.0}))
