@@ -479,8 +479,13 @@ def _array_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
     np.maximum.at(lacking_old, places_of, np.tile(w_new[c0:c1], k) * ~in_their_whole)
     out[:, 14] = np.minimum(lacking_old, grams.most(w * ~in_whole)[:, 1])
 
-    # what the lexicon, the numbers and the vectors say
-    meant = []
+    _named(new, olds, out)
+    return out
+
+
+def _named(new: Record, olds: list[Record], out: np.ndarray) -> None:
+    """The columns both ways share: what the lexicon, the numbers and the vectors say,
+    and their products with the place cover (column 1, filled before)."""
     for i, o in enumerate(olds):
         if new.kinds and o.kinds:
             out[i, 7 if new.kinds & o.kinds else 8] = 1.0
@@ -490,13 +495,11 @@ def _array_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
             out[i, 15] = _conflict(new.sides, o.sides)
         if new.address and o.address:
             out[i, 16] = _other_name(new.address, o.address)
-        if o.meaning is not None:
-            meant.append(i)
+    meant = [i for i, o in enumerate(olds) if o.meaning is not None]
     if new.meaning is not None and meant:
         out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
-    out[:, 13] = cover * out[:, 8]
-    out[:, 18] = cover * out[:, 17]
-    return out
+    out[:, 13] = out[:, 1] * out[:, 8]
+    out[:, 18] = out[:, 1] * out[:, 17]
 
 
 def _share(shared: float, a: float, b: float) -> float:
@@ -600,20 +603,7 @@ def _plain_rows(new: Record, olds: list[Record], weight: Weight) -> np.ndarray:
         old_whole = set(ids[:a])
         lacking_old = max((x for g, x in new_place_w if g not in old_whole), default=0.0)
         row[14] = min(lacking_old, lacking_new)
-        # what the lexicon, the numbers and the vectors say
-        if new.kinds and o.kinds:
-            row[7 if new.kinds & o.kinds else 8] = 1.0
-        if new.buildings and o.buildings:
-            row[9] = float(bool(new.buildings & o.buildings))
-        if new.sides and o.sides:
-            row[15] = _conflict(new.sides, o.sides)
-        if new.address and o.address:
-            row[16] = _other_name(new.address, o.address)
-        row[13] = cover * row[8]
-    meant = [i for i, o in enumerate(olds) if o.meaning is not None]
-    if new.meaning is not None and meant:
-        out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
-    out[:, 18] = out[:, 1] * out[:, 17]
+    _named(new, olds, out)
     return out
 
 
