@@ -9,13 +9,17 @@ few seconds at most, when its entry expires.
 
 In a cluster the other nodes hear of it too (topic `actors` on app/bus.py) and empty
 theirs within milliseconds.
+
+Other facts about users kept per process use the same cache under keys of their own
+(the recipients of notifications, dispatch/notifications.py).
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from accounts.domain import Actor
 from accounts.storage import ApiToken, User
@@ -31,24 +35,24 @@ class ActorCache:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self.clock = clock
-        self._entries: dict[str, tuple[float, Actor]] = {}
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
         _CACHES.add(self)
 
-    def get(self, token: str) -> Actor | None:
-        entry = self._entries.get(token)
+    def get(self, key: Hashable) -> Actor | Any | None:
+        entry = self._entries.get(key)
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            del self._entries[token]
+            del self._entries[key]
             return None
         return entry[1]
 
-    def put(self, token: str, actor: Actor) -> None:
+    def put(self, key: Hashable, value: Actor | Any) -> None:
         if self.seconds <= 0:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[token] = (self.clock() + self.seconds, actor)
+        self._entries[key] = (self.clock() + self.seconds, value)
 
     def clear(self) -> None:
         self._entries.clear()

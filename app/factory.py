@@ -276,7 +276,6 @@ def _cluster(background: bool):
         app[PUSH].connect(bus)
         # What other nodes change: caches forget, the calendar is read again.
         bus.subscribe("actors", lambda _data: clear_all_caches())
-        bus.subscribe("actors", lambda _data: notifications.recipients.forget())
         bus.subscribe("catalogue", lambda _data: forget_catalogues())
         bus.subscribe("webhooks", lambda _data: webhooks.forget_webhooks())
         bus.subscribe("calendar", lambda _data: service.reload_calendar())

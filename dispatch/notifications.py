@@ -9,16 +9,16 @@ supervisors of replies to review, extension requests, overdue orders and bad rat
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.actor_cache import ActorCache
 from accounts.domain import Role
 from accounts.storage import User
-from app.db import insert_rows, on_commit_of
+from app.db import insert_rows
 from dispatch.lifecycle import Flag, State
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Notification, Order
@@ -87,39 +87,30 @@ class Recipient:
     email: str | None
 
 
-class _Recipients:
-    """Active users of a unit or of a role, read once and kept: notifying is on every
-    dispatched registration (issue 11), the users change seldom. Forgotten at every
-    commit that changes a user in this process and when another node says so (bus
-    topic `actors`); kept `SECONDS` at most for changes made outside the ORM."""
+# Active users of a unit or of a role, read once and kept: notifying is on every
+# dispatched registration (issue 11), the users change seldom. Kept like the actors
+# behind tokens (accounts/actor_cache.py: forgotten at every commit that changes a user
+# here and when another node says so) and RECIPIENTS_SECONDS at most, for changes made
+# outside the ORM.
+RECIPIENTS_SECONDS = 30.0
+_recipients = ActorCache(RECIPIENTS_SECONDS)
 
-    SECONDS = 30.0
 
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, object], tuple[float, list[Recipient]]] = {}
-
-    async def of(self, session: AsyncSession, key: tuple[str, object]) -> list[Recipient]:
-        entry = self._known.get(key)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        kind, value = key
-        if kind == UNIT:  # the unit's staff; its leaders hear of alarms only (LEADERS)
-            condition = (User.unit_id == value) & (User.role != Role.LEADER.value)
-        elif kind == LEADERS:
-            condition = (User.role == Role.LEADER.value) & User.unit_id.in_(value)
-        else:
-            condition = User.role == value
-        stmt = select(User.id, User.hotlines, User.email).where(condition, User.active.is_(True))
-        found = [Recipient(i, tuple(h or ()), e) for i, h, e in await session.execute(stmt)]
-        self._known[key] = (time.monotonic() + self.SECONDS, found)
+async def recipients(session: AsyncSession, key: tuple[str, object]) -> list[Recipient]:
+    found = _recipients.get(key)
+    if found is not None:
         return found
-
-    def forget(self) -> None:
-        self._known.clear()
-
-
-recipients = _Recipients()
-on_commit_of((User,), recipients.forget)
+    kind, value = key
+    if kind == UNIT:  # the unit's staff; its leaders hear of alarms only (LEADERS)
+        condition = (User.unit_id == value) & (User.role != Role.LEADER.value)
+    elif kind == LEADERS:
+        condition = (User.role == Role.LEADER.value) & User.unit_id.in_(value)
+    else:
+        condition = User.role == value
+    stmt = select(User.id, User.hotlines, User.email).where(condition, User.active.is_(True))
+    found = [Recipient(i, tuple(h or ()), e) for i, h, e in await session.execute(stmt)]
+    _recipients.put(key, found)
+    return found
 
 
 async def notify(
@@ -136,7 +127,7 @@ async def notify(
                 key = (LEADERS, tuple(int(i) for i in unit.path.strip("/").split("/")))
         else:
             key = ("role", who.value)
-        for user in await recipients.of(session, key):
+        for user in await recipients(session, key):
             if user.hotlines and appended.hotline not in user.hotlines:
                 continue
             message = template.format(number=appended.number)
