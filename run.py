@@ -12,6 +12,7 @@ import sys
 
 from aiohttp import web
 
+from app.bus import database_file
 from config import ConfigError, Settings, load_settings
 
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
@@ -67,10 +68,11 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
 
 
 def check_workers(settings: Settings) -> None:
-    if settings.server.workers > 1 and not settings.database.url.startswith("postgresql"):
+    url = settings.database.url
+    if settings.server.workers > 1 and url.startswith("sqlite") and database_file(url) is None:
         raise ConfigError(
-            "server.workers > 1 needs PostgreSQL: on SQLite each process would have its "
-            "own writer and its own caches, and nothing tells the others of a change"
+            "server.workers > 1 needs a database the processes share: PostgreSQL or a "
+            "SQLite file, not a database in memory"
         )
 
 

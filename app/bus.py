@@ -10,8 +10,12 @@ itself, so it never hears its own messages).
 - `PgBus` (PostgreSQL): LISTEN/NOTIFY on one dedicated asyncpg connection per node,
   re-opened when it breaks; after a re-open every handler is called with
   `{"resync": True}` (messages sent meanwhile are lost, so caches start afresh).
-- `LocalBus` (SQLite): the nodes of one process (tests) on the same database file;
-  a single node has nobody to tell.
+- `SocketBus` (SQLite file): the processes of one machine on the same database file
+  (`[server] workers` > 1): each node binds a Unix datagram socket in a directory named
+  after the database, and a message is sent to every other socket there (one that
+  refuses is a crashed node's: skipped); a full queue is waited for, one second at most
+  (then the message is lost and logged).
+- `LocalBus` (SQLite in memory): the nodes of one process (tests).
 
 Messages are JSON `{"t": topic, "o": origin node, "d": data}`; NOTIFY payloads stay
 under PostgreSQL's 8,000 bytes (a larger one is refused and logged). Delivery is best
@@ -22,12 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import hashlib
 import inspect
 import json
 import logging
+import os
+import socket
+import tempfile
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -131,7 +142,7 @@ class Bus:
 
 
 class LocalBus(Bus):
-    """The nodes of this process on the same database (SQLite: one node, or tests)."""
+    """The nodes of this process on the same database (SQLite in memory: tests)."""
 
     _peers: dict[str, weakref.WeakSet[LocalBus]] = defaultdict(weakref.WeakSet)
 
@@ -160,6 +171,132 @@ class LocalBus(Bus):
             if peer is not self:
                 peer._deliver(payload)
         return True
+
+
+def database_file(database_url: str) -> Path | None:
+    """The SQLite database file of `database_url`, absolute; None in memory or on PostgreSQL."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = make_url(database_url).database
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return Path(path).resolve()
+
+
+def socket_dir(database: Path) -> Path:
+    """Where the nodes on `database` bind their sockets: a short path (a Unix socket's
+    name has at most 107 bytes), the same for every process that opens the file."""
+    digest = hashlib.sha1(str(database).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"hotline-bus-{digest}"
+
+
+SEND_SECONDS = 1.0  # a peer's full queue is waited for this long, then the message is lost
+FRESH_NS = 200_000_000  # a directory changed this recently may change again unseen
+
+
+class SocketBus(Bus):
+    """The nodes of one machine on the same SQLite file: Unix datagram sockets."""
+
+    def __init__(self, node: str, database: Path) -> None:
+        super().__init__(node)
+        self.dir = socket_dir(database)
+        self.path = self.dir / (hashlib.sha1(node.encode()).hexdigest()[:16] + ".sock")
+        self._sock: socket.socket | None = None
+        self._sending = asyncio.Lock()  # one message after the other: order is kept
+        self._listed: tuple[int, list[Path]] = (-1, [])
+
+    @property
+    def up(self) -> bool:
+        return self._sock is not None
+
+    async def start(self) -> None:
+        for attempt in range(3):  # the last node of a stop may remove the directory meanwhile
+            self.dir.mkdir(mode=0o700, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # a crashed process of this node's name left it
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                sock.bind(str(self.path))
+                break
+            except FileNotFoundError:
+                sock.close()
+                if attempt == 2:
+                    raise
+        sock.setblocking(False)
+        self._sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            with contextlib.suppress(OSError):
+                self.dir.rmdir()  # only when no other node is left
+
+    def _readable(self) -> None:
+        while self._sock is not None:
+            try:
+                data = self._sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            self._deliver(data.decode("utf-8", "replace"))
+
+    def _peers(self) -> list[Path]:
+        """The other nodes' sockets; listed again when the directory changed (its mtime,
+        on a coarse clock: within FRESH_NS of a change it is listed every time)."""
+        try:
+            stamp = os.stat(self.dir).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        listed_at, peers = self._listed
+        if stamp != listed_at or time.time_ns() - stamp < FRESH_NS:
+            names = os.listdir(self.dir)
+            peers = [self.dir / n for n in names if n.endswith(".sock") and n != self.path.name]
+            self._listed = (stamp, peers)
+        return peers
+
+    def publish_soon(self, topic: str, data: dict[str, Any] | None = None) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: nobody to tell
+            if self._sock is not None and self._peers():  # a single node has nobody to tell
+                super().publish_soon(topic, data)
+
+    async def publish(self, topic: str, data: dict[str, Any] | None = None) -> bool:
+        payload = self._encode(topic, data)
+        if payload is None or self._sock is None:
+            return False
+        message = payload.encode()
+        async with self._sending:
+            for peer in self._peers():
+                await self._send(message, peer, topic)
+        self.sent += 1
+        return True
+
+    async def _send(self, message: bytes, peer: Path, topic: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SEND_SECONDS
+        delay = 0.0005
+        while self._sock is not None:
+            try:
+                self._sock.sendto(message, str(peer))
+                return
+            except (BlockingIOError, InterruptedError):
+                pass  # its queue is full: it is busy, wait a little
+            except (ConnectionRefusedError, FileNotFoundError):
+                return  # nobody reads there: a crashed node's (its restart binds it again)
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    log.warning("bus: message on %r to %s not sent: %s", topic, peer.name, exc)
+                    return
+            if loop.time() > deadline:
+                log.warning("bus: %s does not read; message on %r lost", peer.name, topic)
+                return
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 0.05)
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -256,6 +393,8 @@ class PgBus(Bus):
 def create_bus(node: str, database_url: str, reconnect_seconds: float = 1.0) -> Bus:
     if database_url.startswith("postgresql"):
         return PgBus(node, database_url, reconnect_seconds)
+    if (database := database_file(database_url)) is not None:
+        return SocketBus(node, database)
     return LocalBus(node, database_url)
 
 

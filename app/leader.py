@@ -7,7 +7,9 @@ take it every `[cluster] leader_poll_seconds`. When the leader's node dies its s
 ends, PostgreSQL releases the lock, and a survivor takes it at its next try: the jobs
 resume there within about one poll interval. The leader checks its connection at the
 same pace and stops its jobs as soon as it cannot (its lock may be gone: another node
-may lead now). On SQLite the single process is the leader.
+may lead now). On a SQLite file the processes of the machine (`[server] workers` > 1)
+elect the same way with an exclusive `flock` on `<database>-leader`, which the kernel
+releases when its process dies; in memory the single node is the leader.
 
 Every node also records itself in `cluster_nodes` (a heartbeat at the same pace); the
 leader's dead-nodes job (app/factory.py) cleans up after nodes not seen for
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy import String, delete, select
@@ -28,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.bus import DOWN, asyncpg_dsn
+from app.bus import DOWN, asyncpg_dsn, database_file
 from app.db import Base, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -192,9 +197,50 @@ class PgLeader(Leader):
                 conn.terminate()
 
 
+class FileLeader(Leader):
+    """The holder of an exclusive `flock` on a file beside the SQLite database."""
+
+    def __init__(self, node: str, path: Path, poll_seconds: float) -> None:
+        super().__init__(node, poll_seconds)
+        self.path = path
+        self._fd: int | None = None
+        self._runner: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._poll()  # the first node to start leads from the start
+        self._runner = asyncio.create_task(self._run(), name="leader-election")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        await self._step_down()
+        if self._fd is not None:  # closing releases the lock: the next node takes it
+            os.close(self._fd)
+            self._fd = None
+
+    async def _run(self) -> None:
+        while not self.is_leader:
+            await asyncio.sleep(self.poll_seconds)
+            self._poll()
+
+    def _poll(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another process leads
+        log.warning("node %s is the leader: background jobs run here", self.node)
+        self._lead()
+
+
 def create_leader(node: str, database_url: str, poll_seconds: float) -> Leader:
     if database_url.startswith("postgresql"):
         return PgLeader(node, database_url, poll_seconds)
+    if (database := database_file(database_url)) is not None:
+        return FileLeader(node, database.with_name(database.name + "-leader"), poll_seconds)
     return Leader(node, poll_seconds)
 
 

@@ -297,7 +297,7 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--model", type=Path, help="a trained category model (else trained)")
-    parser.add_argument("--workers", type=int, default=1, help="[server] workers (PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=1, help="[server] workers")
     parser.add_argument(
         "--unique", action="store_true", help="no text twice (no per-text cache hits)"
     )

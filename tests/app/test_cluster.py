@@ -1,5 +1,7 @@
-"""Two nodes on one PostgreSQL, in one process: the bus, the leader, shared limits,
-screen pops across nodes (DESIGN §10)."""
+"""Two nodes on one database, in one process: the bus, the leader, shared limits,
+screen pops across nodes (DESIGN §10). On PostgreSQL (LISTEN/NOTIFY, an advisory lock)
+and on a SQLite file (Unix datagram sockets, `flock`), as `[server] workers` > 1 runs
+them."""
 
 from __future__ import annotations
 
@@ -62,14 +64,23 @@ def node_settings(url: str, name: str, session_key: str):
     return settings
 
 
-@pytest.fixture
-async def nodes(aiohttp_client, pg_url, clock: FakeClock) -> tuple[Api, Api]:
+async def two_nodes(aiohttp_client, url: str, clock: FakeClock) -> tuple[Api, Api]:
     """Node `a` (started first: the leader) and node `b` on the same database."""
     key = Fernet.generate_key().decode()
-    first = Api(await aiohttp_client(create_app(node_settings(pg_url, "a", key), now=clock)))
+    first = Api(await aiohttp_client(create_app(node_settings(url, "a", key), now=clock)))
     await seed(first)
-    second = Api(await aiohttp_client(create_app(node_settings(pg_url, "b", key), now=clock)))
+    second = Api(await aiohttp_client(create_app(node_settings(url, "b", key), now=clock)))
     return first, second
+
+
+@pytest.fixture
+async def nodes(aiohttp_client, any_db_url, clock: FakeClock) -> tuple[Api, Api]:
+    return await two_nodes(aiohttp_client, any_db_url, clock)
+
+
+@pytest.fixture
+async def pg_nodes(aiohttp_client, pg_url, clock: FakeClock) -> tuple[Api, Api]:
+    return await two_nodes(aiohttp_client, pg_url, clock)
 
 
 async def until(condition, seconds: float = 5.0) -> float:
@@ -86,7 +97,6 @@ def app_of(api: Api):
     return api.client.server.app
 
 
-@pytest.mark.postgres
 async def test_a_message_from_one_node_reaches_the_other_and_empties_its_cache(nodes):
     a, b = map(app_of, nodes)
     heard = []
@@ -106,7 +116,6 @@ async def test_a_message_from_one_node_reaches_the_other_and_empties_its_cache(n
     assert cache.get("token") is None
 
 
-@pytest.mark.postgres
 async def test_a_calendar_change_on_one_node_applies_on_the_other(nodes):
     first, second = nodes
     day = date(2026, 12, 12)  # a Saturday
@@ -121,7 +130,8 @@ async def test_a_calendar_change_on_one_node_applies_on_the_other(nodes):
 
 
 @pytest.mark.postgres
-async def test_the_leader_moves_when_its_database_session_dies(nodes):
+async def test_the_leader_moves_when_its_database_session_dies(pg_nodes):
+    nodes = pg_nodes
     a, b = map(app_of, nodes)
     assert a[LEADER].is_leader and not b[LEADER].is_leader
     health = await nodes[1].client.get("/healthz")
@@ -146,7 +156,22 @@ async def test_the_leader_moves_when_its_database_session_dies(nodes):
     assert [a[LEADER].is_leader, b[LEADER].is_leader] == [False, True]
 
 
-@pytest.mark.postgres
+async def test_on_a_sqlite_file_the_leader_moves_when_its_node_lets_go_of_the_lock(
+    aiohttp_client, sqlite_url, clock: FakeClock
+):
+    """The `flock` beside the database file: a node that stops (or dies: the kernel
+    closes its files) releases it, a standby takes it at its next poll."""
+    a, b = map(app_of, await two_nodes(aiohttp_client, sqlite_url, clock))
+    assert a[LEADER].is_leader and not b[LEADER].is_leader
+    assert b[LEADER].parts()["scanner"] == "standby"
+    await a[LEADER].stop()
+    took = await until(lambda: b[LEADER].is_leader, seconds=POLL * 2 + 2)
+    assert took < POLL * 2 + 1
+    assert b[LEADER].parts()["scanner"] == "running"
+    await asyncio.sleep(POLL * 3)
+    assert [a[LEADER].is_leader, b[LEADER].is_leader] == [False, True]
+
+
 async def test_the_leader_cleans_up_after_a_dead_node(nodes, clock: FakeClock):
     a, b = map(app_of, nodes)
     user_id = await desk.user_id_of(a[SESSIONS], "agent")
@@ -178,7 +203,6 @@ async def test_the_leader_cleans_up_after_a_dead_node(nodes, clock: FakeClock):
     assert call.ended_at is not None and call.outcome == "completed"
 
 
-@pytest.mark.postgres
 async def test_failed_logins_per_address_count_across_nodes(nodes):
     for api in nodes:
         app_of(api)[THROTTLE].limit = 3
@@ -199,7 +223,6 @@ async def test_failed_logins_per_address_count_across_nodes(nodes):
         assert "该地址" in body["error"]["message"]
 
 
-@pytest.mark.postgres
 async def test_api_requests_of_a_user_count_across_nodes(nodes):
     first, second = nodes
     for api in nodes:
@@ -217,7 +240,6 @@ async def test_api_requests_of_a_user_count_across_nodes(nodes):
     await second.call("GET", "/api/v1/orders", "supervisor")
 
 
-@pytest.mark.postgres
 async def test_a_screen_pop_reaches_the_agent_signed_in_on_the_other_node(nodes):
     second = nodes[1]
     a, b = map(app_of, nodes)
@@ -252,11 +274,10 @@ async def test_nodes_of_one_process_share_a_local_bus_on_sqlite(sqlite_url):
         await bus.stop()
 
 
-@pytest.mark.postgres
 async def test_a_node_started_under_a_live_nodes_name_says_so(
-    nodes, aiohttp_client, pg_url, clock, caplog
+    nodes, aiohttp_client, any_db_url, clock, caplog
 ):
-    settings = node_settings(pg_url, "a", Fernet.generate_key().decode())
+    settings = node_settings(any_db_url, "a", Fernet.generate_key().decode())
     twin = await aiohttp_client(create_app(settings, now=clock))
     assert "'a' is in use by a live node" in caplog.text
     await twin.close()  # a clean stop: its row leaves the list (the other "a" beats on)
@@ -314,17 +335,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 async def test_background_jobs_move_to_the_survivor_when_the_leader_process_is_killed(
-    pg_url, tmp_path
+    any_db_url, tmp_path
 ):
     config = tmp_path / "cluster.toml"
     config.write_text("[cluster]\nleader_poll_seconds = 0.5\n")
     ports = [free_port(), free_port()]
-    procs = [await start_node(pg_url, "n1", ports[0], config)]
+    procs = [await start_node(any_db_url, "n1", ports[0], config)]
     try:
-        procs.append(await start_node(pg_url, "n2", ports[1], config))
+        procs.append(await start_node(any_db_url, "n2", ports[1], config))
         first, second = await health(ports[0]), await health(ports[1])
         assert (first["leader"], second["leader"]) == (True, False)
         assert second["background"]["scanner"] == "standby"
@@ -341,7 +361,6 @@ async def test_background_jobs_move_to_the_survivor_when_the_leader_process_is_k
             proc.communicate(timeout=20)
 
 
-@pytest.mark.postgres
 async def test_an_order_registered_on_one_node_is_a_duplicate_on_the_other(nodes):
     """The duplicate index of each node hears the other's registrations and changes on
     the bus (one process per worker, or per node, each with its own index)."""

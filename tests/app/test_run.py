@@ -218,15 +218,21 @@ async def _node(base: str) -> str | None:
         return None
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
-async def test_workers_share_the_port_as_nodes_of_one_cluster(request):
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database, tmp_path):
     """`[server] workers = 2`: two processes answer on one port, each a node (own name);
     orders registered through both get distinct numbers, and a registration on one is
-    a duplicate on the other; the workers end with the process that started them."""
-    from tests.postgres import create_database
+    a duplicate on the other; the workers end with the process that started them.
+    On SQLite both write the same file and hear each other through `SocketBus`."""
+    if database == "postgres":
+        from tests.postgres import create_database
 
-    db = await create_database(request.getfixturevalue("postgres_server"))
+        db = await create_database(request.getfixturevalue("postgres_server"))
+    else:
+        db = tmp_path / "workers.db"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     # two processes start at once: give them longer on a busy machine
@@ -276,16 +282,16 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request):
     assert await _node(base) is None, "a worker outlived the process that started it"
 
 
-def test_workers_need_postgresql(tmp_path):
+def test_workers_need_a_shared_database():
     result = subprocess.run(
         [sys.executable, "run.py"],
         cwd=ROOT,
-        env={**os.environ, "HOTLINE_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"}
+        env={**os.environ, "HOTLINE_DB_URL": "sqlite+aiosqlite:///:memory:"}
         | {"HOTLINE_WORKERS": "2", "HOTLINE_SIP_ENABLED": "false"},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert "server.workers > 1 needs PostgreSQL" in result.stderr
+    assert "server.workers > 1 needs a database the processes share" in result.stderr
     assert "Traceback" not in result.stderr
