@@ -363,7 +363,9 @@ class _WriteTurn:
     SQLite's own lock makes a waiting writer poll (`busy_timeout` sleeps 1, 2, 5 … 100
     ms): under load the process that just committed begins again before the other
     wakes, and the other's registrations waited up to seconds (p99 1.3 s with two
-    processes). A blocked `flock` is woken as soon as the lock is released.
+    processes). A blocked `flock` is woken as soon as the lock is released, and the
+    kernel releases it when its process dies. It has no time limit: a process stopped
+    (SIGSTOP) inside a transaction holds the others' writes until it goes on or dies.
     """
 
     def __init__(self, path: Path) -> None:

@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 from accounts.actor_cache import ActorCache
 from accounts.domain import Actor, Role
 from accounts.routes import THROTTLE
-from app.bus import LocalBus, asyncpg_dsn
+from app.bus import LocalBus, SocketBus, asyncpg_dsn, create_bus
 from app.db import unit_of_work
 from app.factory import create_app
 from app.keys import (
@@ -261,9 +261,45 @@ async def test_a_screen_pop_reaches_the_agent_signed_in_on_the_other_node(nodes)
     assert (event["type"], event["call_id"], event["caller"]) == ("call", record.id, "13800000000")
 
 
-async def test_nodes_of_one_process_share_a_local_bus_on_sqlite(sqlite_url):
-    first, second = LocalBus("a", sqlite_url), LocalBus("b", sqlite_url)
-    other = LocalBus("c", sqlite_url + ".other")
+async def test_a_socket_bus_passes_a_crashed_nodes_socket_and_waits_for_a_full_queue(tmp_path):
+    """Processes on one SQLite file: a socket nobody reads any more (its process was
+    killed) is skipped; a peer that does not read for a while (more messages than the
+    kernel queues, net.unix.max_dgram_qlen) gets every message, in order, once it reads."""
+    database = tmp_path / "hotline.db"
+    first, second = SocketBus("a", database), SocketBus("b", database)
+    heard = []
+    for bus in (first, second):
+        await bus.start()
+    second.subscribe("t", lambda data: heard.append(data["n"]))
+    crashed = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    crashed.bind(str(first.dir / "crashed.sock"))
+    crashed.close()  # the file stays, nobody reads there
+    try:
+        assert await first.publish("t", {"n": 0})
+        await until(lambda: heard == [0])
+
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(second._sock.fileno())  # b is busy
+        sending = asyncio.ensure_future(
+            asyncio.gather(*(first.publish("t", {"n": n}) for n in range(1, 41)))
+        )
+        await asyncio.sleep(0.2)
+        assert not sending.done() and heard == [0]  # the queue is full: a waits
+        loop.add_reader(second._sock.fileno(), second._readable)
+        assert all(await asyncio.wait_for(sending, 5))
+        await until(lambda: len(heard) == 41)
+        assert heard == list(range(41))
+    finally:
+        for bus in (first, second):
+            await bus.stop()
+    assert not second.path.exists()
+
+
+async def test_nodes_of_one_process_share_a_local_bus_in_memory():
+    url = "sqlite+aiosqlite:///:memory:"
+    assert isinstance(create_bus("a", url), LocalBus)
+    first, second = LocalBus("a", url), LocalBus("b", url)
+    other = LocalBus("c", url + "?other")
     heard = []
     for bus in (first, second, other):
         await bus.start()
