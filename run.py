@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 from app.bus import database_file
+from app.dealer import CHANNEL, Dealer, Hand, channel_pair
 from config import ConfigError, Settings, load_settings
 
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
@@ -76,19 +77,25 @@ def check_workers(settings: Settings) -> None:
         )
 
 
-def start_workers(settings: Settings, argv: list[str]) -> list[subprocess.Popen]:
+def start_workers(settings: Settings, argv: list[str], dealer: Dealer) -> list[subprocess.Popen]:
     """`[server] workers` > 1: the other service processes of this machine, each a node
-    of the cluster (own name, no SIP) on the same port. This process is the first; it
-    starts them once it is up (the schema migrated, hotlines and admin written)."""
+    of the cluster (own name, no SIP) serving the connections this process deals them
+    (app/dealer.py). This process is the first; it starts them once it is up (the
+    schema migrated, hotlines and admin written)."""
     workers = []
     for i in range(1, settings.server.workers):
+        mine, theirs = channel_pair()
         env = dict(os.environ)
         env |= {
             WORKER: str(os.getpid()),
+            CHANNEL: str(theirs.fileno()),
             "HOTLINE_NODE": f"{settings.sip.node_name}-w{i}",
             "HOTLINE_SIP_ENABLED": "false",
         }
-        workers.append(subprocess.Popen([sys.executable, __file__, *argv], env=env))
+        command = [sys.executable, __file__, *argv]
+        workers.append(subprocess.Popen(command, env=env, pass_fds=[theirs.fileno()]))
+        theirs.close()
+        dealer.add(mine)
     return workers
 
 
@@ -122,16 +129,29 @@ async def serve(settings: Settings, demo: bool, argv: list[str]) -> None:
         created = await load_demo(app)
         print("已生成演示数据 / demo data loaded" if created else "演示数据已存在 / demo data kept")
         accounts = DEMO_ACCOUNTS
-    reuse = settings.server.workers > 1
-    site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_port=reuse)
-    await site.start()
-    workers = []
+    workers, listening, dealer, hand = [], None, None, None
+    if worker_of is not None:  # served: the connections the first process hands over
+        hand = Hand(int(os.environ[CHANNEL]), runner.server)
+        hand.start()
+    elif settings.server.workers > 1:  # the only listener: deals the connections
+        dealer = Dealer(runner.server)
+        listening = await asyncio.get_running_loop().create_server(
+            dealer.protocol, settings.server.host, settings.server.port, reuse_address=True
+        )
+    else:
+        await web.TCPSite(runner, settings.server.host, settings.server.port).start()
     if worker_of is None:
         print(banner(settings, accounts), flush=True)
-        workers = start_workers(settings, argv)
+        if dealer is not None:
+            workers = start_workers(settings, argv, dealer)
     try:
         await (orphaned(int(worker_of)) if worker_of else asyncio.Event().wait())
     finally:
+        if listening is not None:
+            listening.close()
+        for part in (dealer, hand):
+            if part is not None:
+                part.close()
         stop_workers(workers)
         await runner.cleanup()
 

@@ -245,6 +245,9 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
                 break
             await asyncio.sleep(0.1)  # the second worker may still be starting
         assert nodes == {"main", "main-w1"}
+        # the first process deals new connections in turn: 16 of them, 8 each
+        dealt = [await _node(base) for _ in range(16)]
+        assert sorted(dealt.count(node) for node in nodes) == [8, 8]
         connector = aiohttp.TCPConnector(force_close=True)  # each request: either worker
         async with aiohttp.ClientSession(connector=connector) as http:
             agent = await _agent(http, base)
