@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from app.dealer import CHANNEL, Dealer, Hand, channel_pair
 from config import ConfigError, Settings, load_settings
 
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
+log = logging.getLogger("run")
 WORKER = "HOTLINE_WORKER"  # set in the environment of the workers run.py starts
 
 
@@ -77,26 +79,36 @@ def check_workers(settings: Settings) -> None:
         )
 
 
-def start_workers(settings: Settings, argv: list[str], dealer: Dealer) -> list[subprocess.Popen]:
-    """`[server] workers` > 1: the other service processes of this machine, each a node
-    of the cluster (own name, no SIP) serving the connections this process deals them
+def start_worker(settings: Settings, argv: list[str], dealer: Dealer, i: int) -> subprocess.Popen:
+    """`[server] workers` > 1: worker `i`, another service process of this machine, a
+    node of the cluster (own name, no SIP) serving the connections this process deals it
     (app/dealer.py). This process is the first; it starts them once it is up (the
     schema migrated, hotlines and admin written)."""
-    workers = []
-    for i in range(1, settings.server.workers):
-        mine, theirs = channel_pair()
-        env = dict(os.environ)
-        env |= {
-            WORKER: str(os.getpid()),
-            CHANNEL: str(theirs.fileno()),
-            "HOTLINE_NODE": f"{settings.sip.node_name}-w{i}",
-            "HOTLINE_SIP_ENABLED": "false",
-        }
-        command = [sys.executable, __file__, *argv]
-        workers.append(subprocess.Popen(command, env=env, pass_fds=[theirs.fileno()]))
-        theirs.close()
-        dealer.add(mine)
-    return workers
+    mine, theirs = channel_pair()
+    env = dict(os.environ)
+    env |= {
+        WORKER: str(os.getpid()),
+        CHANNEL: str(theirs.fileno()),
+        "HOTLINE_NODE": f"{settings.sip.node_name}-w{i}",
+        "HOTLINE_SIP_ENABLED": "false",
+    }
+    command = [sys.executable, __file__, *argv]
+    proc = subprocess.Popen(command, env=env, pass_fds=[theirs.fileno()])
+    theirs.close()
+    dealer.add(mine)
+    return proc
+
+
+async def keep_workers(
+    settings: Settings, argv: list[str], dealer: Dealer, workers: list[subprocess.Popen]
+) -> None:
+    """A worker that ends (crashed, killed) is started again under its name."""
+    while True:
+        await asyncio.sleep(1)
+        for i, proc in enumerate(workers, start=1):
+            if proc.poll() is not None:
+                log.error("worker %d ended (exit %s): starting it again", i, proc.returncode)
+                workers[i - 1] = start_worker(settings, argv, dealer, i)
 
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:
@@ -143,9 +155,16 @@ async def serve(settings: Settings, demo: bool, argv: list[str]) -> None:
     if worker_of is None:
         print(banner(settings, accounts), flush=True)
         if dealer is not None:
-            workers = start_workers(settings, argv, dealer)
+            workers = [
+                start_worker(settings, argv, dealer, i) for i in range(1, settings.server.workers)
+            ]
     try:
-        await (orphaned(int(worker_of)) if worker_of else asyncio.Event().wait())
+        if worker_of is not None:
+            await orphaned(int(worker_of))
+        elif dealer is not None:
+            await keep_workers(settings, argv, dealer, workers)
+        else:
+            await asyncio.Event().wait()
     finally:
         if listening is not None:
             listening.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -206,6 +207,21 @@ def test_bad_config_file_is_a_clear_error():
     assert "config file not found" in result.stderr and "Traceback" not in result.stderr
 
 
+def _worker_of(parent: int) -> int:
+    """The pid of the worker `run.py` process `parent` started (not its reading pool)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and any(part.endswith(b"run.py") for part in command):
+            return int(entry.name)
+    raise AssertionError(f"no worker of {parent}")
+
+
 async def _node(base: str) -> str | None:
     """The node that answers a new connection (None: nobody listens)."""
     try:
@@ -273,6 +289,18 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
                 assert found == [first]
             numbers = await asyncio.gather(*(register(i) for i in range(1, 21)))
             assert len({first, *numbers}) == 21
+        # a worker killed is started again under its name, and dealt connections again
+        killed = _worker_of(proc.pid)
+        os.kill(killed, signal.SIGKILL)
+        for _ in range(1200):  # the first process looks each second; a start takes a while
+            await asyncio.sleep(0.1)
+            with contextlib.suppress(AssertionError):
+                if _worker_of(proc.pid) != killed and await _node(base) == "main-w1":
+                    break
+        else:
+            raise AssertionError("the killed worker was not started again")
+        dealt = [await _node(base) for _ in range(4)]
+        assert sorted(dealt) == ["main", "main", "main-w1", "main-w1"]
     finally:
         proc.kill()  # no clean stop: the worker must notice by itself
         # (both processes wrote to it; the worker checks its parent each second, then stops)
