@@ -13,7 +13,7 @@ import sys
 
 from aiohttp import web
 
-from app.bus import database_file
+from app.db import database_file
 from app.dealer import CHANNEL, Dealer, Hand, channel_pair
 from config import ConfigError, Settings, load_settings
 

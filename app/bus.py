@@ -44,6 +44,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.db import database_file
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "hotline_cluster"
@@ -173,16 +175,6 @@ class LocalBus(Bus):
         return True
 
 
-def database_file(database_url: str) -> Path | None:
-    """The SQLite database file of `database_url`, absolute; None in memory or on PostgreSQL."""
-    if not database_url.startswith("sqlite"):
-        return None
-    path = make_url(database_url).database
-    if not path or path == ":memory:" or path.startswith("file::memory:"):
-        return None
-    return Path(path).resolve()
-
-
 def socket_dir(database: Path) -> Path:
     """Where the nodes on `database` bind their sockets: a short path (a Unix socket's
     name has at most 107 bytes), the same for every process that opens the file."""
@@ -261,9 +253,8 @@ class SocketBus(Bus):
         return peers
 
     def publish_soon(self, topic: str, data: dict[str, Any] | None = None) -> None:
-        with contextlib.suppress(RuntimeError):  # no running loop: nobody to tell
-            if self._sock is not None and self._peers():  # a single node has nobody to tell
-                super().publish_soon(topic, data)
+        if self._sock is not None and self._peers():  # a single node has nobody to tell
+            super().publish_soon(topic, data)
 
     async def publish(self, topic: str, data: dict[str, Any] | None = None) -> bool:
         payload = self._encode(topic, data)

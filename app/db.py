@@ -95,12 +95,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def database_file(database_url: str) -> Path | None:
+    """The SQLite database file of `database_url`, absolute; None in memory or on PostgreSQL."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = make_url(database_url).database
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return Path(path).resolve()
+
+
 def create_engine(url: str, echo: bool = False, **pool) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL and a busy timeout on connect."""
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and ":memory:" not in path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if (database := database_file(url)) is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -295,20 +303,31 @@ class _InlineConnection(aiosqlite.Connection):
     loop iteration each); the writer's statements are short writes to the WAL without
     fsync, and they ran one after another under the writer's lock anyway, so the
     hand-offs were most of a block's time. What can wait stays on the thread: BEGIN
-    IMMEDIATE (it waits for the writers of other processes, `_WriteTurn`) and COMMIT (the
+    IMMEDIATE (it waits for the writers of other processes, `to`) and COMMIT (the
     fsync of `synchronous=FULL`). Safe because the writer never uses its connection
     from two tasks at once (its lock).
     """
 
     @classmethod
-    def to(cls, path: str) -> _InlineConnection:
+    def to(cls, path: str, turn: Path | None) -> _InlineConnection:
+        """A connection to `path`; with `turn`, its writes take turns with the writers of
+        other processes by an exclusive lock on that file, held from BEGIN to the end of
+        the transaction.
+
+        SQLite's own lock makes a waiting writer poll (`busy_timeout` sleeps 1, 2, 5 …
+        100 ms): under load the process that just committed begins again before the
+        other wakes, and the other's registrations waited up to seconds (p99 1.3 s with
+        two processes). A blocked `flock` is woken as soon as the lock is released. It
+        has no time limit: a process stopped (SIGSTOP) inside a transaction holds the
+        others' writes until it goes on or dies.
+        """
         connection = cls(partial(sqlite3.connect, path, check_same_thread=False), 64)
         connection._thread.daemon = True
-        if path and path != ":memory:" and not path.startswith("file::memory:"):
-            connection._turn = _WriteTurn(Path(path + "-writer"))
+        if turn is not None:
+            connection._turn = FileLock(turn)
         return connection
 
-    _turn: _WriteTurn | None = None
+    _turn: FileLock | None = None
 
     # Calls handed to the thread and not finished there yet. While one runs (a COMMIT
     # whose awaiting task was cancelled, say), everything else goes to the thread too,
@@ -356,28 +375,25 @@ class _InlineConnection(aiosqlite.Connection):
                 self._turn.close()
 
 
-class _WriteTurn:
-    """The writers of several processes on one SQLite file take turns by an exclusive
-    `flock` on `<database>-writer`, held from BEGIN to the end of the transaction.
-
-    SQLite's own lock makes a waiting writer poll (`busy_timeout` sleeps 1, 2, 5 … 100
-    ms): under load the process that just committed begins again before the other
-    wakes, and the other's registrations waited up to seconds (p99 1.3 s with two
-    processes). A blocked `flock` is woken as soon as the lock is released, and the
-    kernel releases it when its process dies. It has no time limit: a process stopped
-    (SIGSTOP) inside a transaction holds the others' writes until it goes on or dies.
-    """
+class FileLock:
+    """An exclusive `flock` on a file: among the processes of one machine, one holds it
+    at a time, and the kernel releases it when its holder dies."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
         self.held = False
 
-    def take(self) -> None:
+    def take(self, wait: bool = True) -> bool:
+        """Hold it (without `wait`: only if nobody else does); whether it is held."""
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
         self.held = True
+        return True
 
     def release(self) -> None:
         self.held = False
@@ -435,8 +451,10 @@ class Writer:
     @classmethod
     async def start(cls, url: str, sessions: async_sessionmaker[AsyncSession]) -> Writer:
         path = make_url(url).database or ":memory:"
+        database = database_file(url)
+        turn = None if database is None else database.with_name(database.name + "-writer")
         engine = create_engine(
-            url, pool_size=1, max_overflow=0, async_creator=lambda: _InlineConnection.to(path)
+            url, pool_size=1, max_overflow=0, async_creator=lambda: _InlineConnection.to(path, turn)
         )
         event.listen(engine.sync_engine, "connect", _begin_immediate)
         event.listen(

@@ -115,7 +115,6 @@ class Hand:
         self.end = socket.socket(fileno=fd)
         self.end.setblocking(False)
         self._tasks: set[asyncio.Task] = set()
-        self.taken = 0
 
     def start(self) -> None:
         asyncio.get_running_loop().add_reader(self.end.fileno(), self._readable)
@@ -139,7 +138,6 @@ class Hand:
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)
-                self.taken += 1
                 task = loop.create_task(loop.connect_accepted_socket(self.serve, conn))
                 self._tasks.add(task)
                 task.add_done_callback(self._done)

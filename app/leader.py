@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,8 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.bus import DOWN, asyncpg_dsn, database_file
-from app.db import Base, unit_of_work
+from app.bus import DOWN, asyncpg_dsn
+from app.db import Base, FileLock, database_file, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +200,7 @@ class FileLeader(Leader):
 
     def __init__(self, node: str, path: Path, poll_seconds: float) -> None:
         super().__init__(node, poll_seconds)
-        self.path = path
-        self._fd: int | None = None
+        self.lock = FileLock(path)
         self._runner: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -216,9 +213,7 @@ class FileLeader(Leader):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
         await self._step_down()
-        if self._fd is not None:  # closing releases the lock: the next node takes it
-            os.close(self._fd)
-            self._fd = None
+        self.lock.close()  # the next node takes it
 
     async def _run(self) -> None:
         while not self.is_leader:
@@ -226,14 +221,9 @@ class FileLeader(Leader):
             self._poll()
 
     def _poll(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return  # another process leads
-        log.warning("node %s is the leader: background jobs run here", self.node)
-        self._lead()
+        if self.lock.take(wait=False):
+            log.warning("node %s is the leader: background jobs run here", self.node)
+            self._lead()
 
 
 def create_leader(node: str, database_url: str, poll_seconds: float) -> Leader:
