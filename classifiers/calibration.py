@@ -52,9 +52,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         self.classes_, counts = np.unique(y, return_counts=True)
         svm = self._svm().fit(X, y, sample_weight=sample_weight)
-        self.coef_ = svm.coef_.astype(np.float32)
-        # (n_features, n_classes), C-contiguous: sparse @ dense is 5x faster this way.
-        self.coef_t_ = np.ascontiguousarray(self.coef_.T)
+        self._set_coef(svm.coef_.astype(np.float32))
         self.intercept_ = svm.intercept_.astype(np.float32)
         folds = min(self.folds, int(counts.min()))
         if groups is not None:  # a fold needs whole messages of every class
@@ -86,6 +84,23 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
                 max_iter=1000, class_weight=self.calibration_class_weight
             ).fit(_as_2d_margins(margins)[keep], y[keep], sample_weight=weights)
         return self
+
+    def _set_coef(self, coef: np.ndarray) -> None:
+        # Kept (n_features, n_classes), C-contiguous: sparse @ dense is 5x faster this
+        # way; `coef_` (scikit-learn's shape) is a view of it, not a second copy (the
+        # category model's two would be 100 MB in every process that reads).
+        self.coef_t_ = np.ascontiguousarray(coef.T)
+        self.coef_ = self.coef_t_.T
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # (scikit-learn may return __dict__ itself)
+        state.pop("coef_", None)  # a view: pickled, it would be a copy
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "coef_t_" in self.__dict__:
+            self._set_coef(self.coef_t_.T)
 
     def decision_function(self, X) -> np.ndarray:
         margins = np.asarray(X @ self.coef_t_) + self.intercept_

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .char_features import sublinear_tfidf_rows
+from .char_features import sublinear_tfidf_rows, vocabulary_ids
 
 # Tokens made only of punctuation, spaces or symbols carry nothing.
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
@@ -83,7 +83,8 @@ class WordTfidf(TfidfVectorizer):
     # transform: the same rows as scikit-learn's (tests/classifiers), ~20x faster
 
     def transform(self, raw_documents):
-        rows = sublinear_tfidf_rows(map(self.analyzer, raw_documents), self)
+        grams = map(self.analyzer, raw_documents)
+        rows = sublinear_tfidf_rows(vocabulary_ids(self.vocabulary_, grams), self)
         return rows * self.scale if self.scale != 1.0 else rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -96,6 +97,43 @@ def test_fast_char_transform_equals_sklearn():
     ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(docs[:120])
     diff = fast.transform(docs[120:]) - ref.transform(docs[120:])
     assert np.abs(diff.toarray()).max() < 1e-6
+
+
+def test_char_vocabulary_is_kept_as_arrays_and_old_pickles_convert():
+    # the vocabulary as sorted code-point keys: the same rows as scikit-learn's dict
+    # (characters outside the BMP, NUL, spaces and case included), no dict kept, and a
+    # model pickled with the dict (before) is converted when loaded
+    docs = [build_document(r.text) for r in read_records(OWN_DATA / "phone_style.jsonl")]
+    docs += ["\x00a\x00", "𠀀𠀁😀 x", "Hello  WORLD", "A", ""]
+    fast = CharTfidf().fit(docs[:-30])
+    assert "vocabulary_" not in vars(fast) and len(fast.gram_columns_) > 1000
+    ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(docs[:-30])
+    probe = docs[-30:] + ["\x00", "𠀀", "a\x00b", "zzzq"]
+    diff = fast.transform(probe) - ref.transform(probe)
+    assert np.abs(diff.toarray()).max() < 1e-6
+    names = fast.get_feature_names_out()
+    assert list(names) == list(ref.get_feature_names_out())
+
+    old = CharTfidf()
+    old.__dict__.update({k: v for k, v in vars(ref).items() if k != "analyzer"})
+    old.__dict__.pop("gram_columns_", None)
+    assert "vocabulary_" in vars(old) and old.gram_columns_ is None  # as pickled before
+    loaded = pickle.loads(pickle.dumps(old))
+    assert "vocabulary_" not in vars(loaded)
+    again = pickle.loads(pickle.dumps(fast))
+    for vectorizer in (loaded, again):
+        diff = vectorizer.transform(probe) - ref.transform(probe)
+        assert np.abs(diff.toarray()).max() < 1e-6
+
+
+def test_svm_weights_are_kept_once(small_model):
+    # coef_ is a view of the transposed copy the product uses, also after pickling
+    clf = load_model(small_model).pipeline.named_steps["clf"]
+    assert np.shares_memory(clf.coef_, clf.coef_t_) and clf.coef_t_.flags.c_contiguous
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.shares_memory(again.coef_, again.coef_t_)
+    np.testing.assert_array_equal(again.coef_, clf.coef_)
+    assert "coef_" in vars(clf)  # pickling did not take it from the live object
 
 
 def test_self_training_adds_confident_unlabelled_messages():
