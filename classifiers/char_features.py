@@ -61,7 +61,9 @@ class GramColumns:
         return np.where(self.keys[at] == keys, self.columns[at], -1)
 
 
-def vocabulary_ids(vocabulary: dict[str, int], gram_lists: Iterable[list[str]]) -> Iterable[np.ndarray]:
+def vocabulary_ids(
+    vocabulary: dict[str, int], gram_lists: Iterable[list[str]]
+) -> Iterable[np.ndarray]:
     """Each document's gram columns in a scikit-learn vocabulary (-1: not in it)."""
     return (
         np.fromiter(map(vocabulary.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))

@@ -108,7 +108,7 @@ def test_char_vocabulary_is_kept_as_arrays_and_old_pickles_convert():
     fast = CharTfidf().fit(docs[:-30])
     assert "vocabulary_" not in vars(fast) and len(fast.gram_columns_) > 1000
     ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(docs[:-30])
-    probe = docs[-30:] + ["\x00", "𠀀", "a\x00b", "zzzq"]
+    probe = [*docs[-30:], "\x00", "𠀀", "a\x00b", "zzzq"]
     diff = fast.transform(probe) - ref.transform(probe)
     assert np.abs(diff.toarray()).max() < 1e-6
     names = fast.get_feature_names_out()
