@@ -57,6 +57,7 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
         f"  OpenAPI:  {base}/api/v1/openapi.json",
         f"  Health:   {base}/healthz",
         f"  Database: {settings.database.url}",
+        f"  Processes: {settings.server.workers} ([server] workers, HOTLINE_WORKERS)",
     ]
     if settings.sip.enabled:
         numbers = ", ".join(h.number for h in settings.hotlines)
@@ -90,6 +91,9 @@ def start_worker(settings: Settings, argv: list[str], dealer: Dealer, i: int) ->
         WORKER: str(os.getpid()),
         CHANNEL: str(theirs.fileno()),
         "HOTLINE_NODE": f"{settings.sip.node_name}-w{i}",
+        # as the first resolved it ("auto" again might count other memory): each
+        # process sizes its reading pool by it
+        "HOTLINE_WORKERS": str(settings.server.workers),
         "HOTLINE_SIP_ENABLED": "false",
     }
     command = [sys.executable, __file__, *argv]

@@ -226,7 +226,7 @@ async def suggestions_ctx(app: web.Application) -> AsyncIterator[None]:
     suggester = Suggester(app[KB], model, settings, app[DUPLICATES], app[SESSIONS])
     workers = settings.reading_workers
     if workers is None:
-        workers = default_workers()
+        workers = default_workers(app[SETTINGS].server.workers)
     if workers > 0:
         suggester.pool = ReadingPool(workers, path)
     app[SUGGESTER] = suggester

@@ -14,7 +14,7 @@ import socket
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import (
@@ -49,9 +49,10 @@ class ServerSettings(BaseModel):
     # Peers (the direct connection, not X-Forwarded-For) that may read /metrics: the
     # Prometheus scraper's networks. Loopback by default.
     metrics_networks: list[IPvAnyNetwork] = ["127.0.0.0/8", "::1/128"]
-    # Service processes on this machine, all on `port` (SO_REUSEPORT), each a node of
-    # the cluster: more than one needs PostgreSQL (run.py).
-    workers: int = Field(1, ge=1, le=64)
+    # Service processes on this machine, each a node of the cluster; the first listens
+    # on `port` and deals the connections to all (run.py, app/dealer.py). More than one
+    # needs a database they share (PostgreSQL or a SQLite file). "auto": `auto_workers`.
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
 
 
 class DatabaseSettings(BaseModel):
@@ -143,7 +144,7 @@ class ClassifierSettings(BaseModel):
     duplicate_shortlist: int = Field(10, gt=0)
     duplicate_vectors: str = "var/models/duplicate_vectors.npz"
     # Worker processes computing the suggestions of unseen texts off the event loop
-    # (dispatch/reading_pool.py); unset: one per core but one, at most 4; 0: in-process.
+    # (dispatch/reading_pool.py); unset: `default_workers` there; 0: in-process.
     reading_workers: int | None = Field(None, ge=0, le=32)
 
     @property
@@ -664,4 +665,40 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
     settings.database.url = _resolve_sqlite_path(settings.database.url)
+    if settings.server.workers == "auto":
+        settings.server.workers = auto_workers(settings.database.url)
     return settings
+
+
+# `[server] workers = "auto"`: what one service process with its reading worker held
+# under load (RSS, issue 11: ~0.57 + 0.44 GB), with room to spare.
+AUTO_WORKER_BYTES = 3 * 2**29  # 1.5 GiB
+AUTO_MAX_WORKERS = 4
+
+
+def auto_workers(database_url: str, cores: int | None = None, available: int | None = None) -> int:
+    """One service process per core, at most `AUTO_MAX_WORKERS`, as many as the memory
+    available holds at `AUTO_WORKER_BYTES` each; one on an in-memory SQLite database
+    (processes cannot share it). On 2 cores two processes took 300 -> 490
+    registrations/s and 1,670 -> 3,300 suggestions/s of repeated texts (the loop of one
+    process was the limit; benchmarks/load/RESULTS.md)."""
+    if database_url.startswith("sqlite") and (
+        ":memory:" in database_url or database_url.rstrip("/").endswith(":")
+    ):
+        return 1
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    available = _memory_available() if available is None else available
+    by_memory = AUTO_MAX_WORKERS if available is None else available // AUTO_WORKER_BYTES
+    return max(1, min(cores, AUTO_MAX_WORKERS, by_memory))
+
+
+def _memory_available() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is none)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -69,9 +69,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def default_workers() -> int:
-    """One worker per core but the loop's own, at most 4; none on one core."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+def default_workers(processes: int = 1) -> int:
+    """Reading workers of each of `processes` service processes: the cores left beside
+    their event loops, shared among them, at least one (at most 4); none on one core.
+    On 2 cores with two service processes, one each: without them new texts went from
+    ~235 to 113 registrations/s (benchmarks/load/RESULTS.md)."""
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return 0
+    return max(1, min(4, cores // max(1, processes) - 1))
 
 
 def read_text(

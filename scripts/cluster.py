@@ -134,6 +134,7 @@ def node_config(work: Path, i: int, sip_entry: str) -> dict:
 [server]
 host = "{host}"
 port = {http}
+workers = 1
 trusted_proxies = ["127.0.0.1/32"]
 
 [sip]

@@ -157,7 +157,7 @@ def postgres_url():
 
 
 @contextlib.contextmanager
-def service(db_url: str, model_dir: Path, work: Path, workers: int = 1):
+def service(db_url: str, model_dir: Path, work: Path, workers: int | str = 1):
     port = free_port()
     env = dict(os.environ)
     env |= {
@@ -263,7 +263,7 @@ def run(args: argparse.Namespace, db_url: str, work: Path, model: Path) -> list[
                         *("-d", str(args.profile), "-o", str(work / f"{endpoint}.txt")),
                         *("--format", "raw"),
                         "--nonblocking",
-                        *(["--subprocesses"] if args.workers > 1 else []),
+                        *(["--subprocesses"] if args.workers != 1 else []),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -297,7 +297,12 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--model", type=Path, help="a trained category model (else trained)")
-    parser.add_argument("--workers", type=int, default=1, help="[server] workers")
+    parser.add_argument(
+        "--workers",
+        type=lambda value: value if value == "auto" else int(value),
+        default=1,
+        help='[server] workers (a number or "auto", the default config\'s)',
+    )
     parser.add_argument(
         "--unique", action="store_true", help="no text twice (no per-text cache hits)"
     )

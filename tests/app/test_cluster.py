@@ -333,6 +333,7 @@ async def start_node(url: str, name: str, port: int, config: Path) -> subprocess
         "HOTLINE_PORT": str(port),
         "HOTLINE_ADMIN_PASSWORD": "Lantern-Harbour-Run-1",
         "HOTLINE_SIP_ENABLED": "false",
+        "HOTLINE_WORKERS": "1",  # a node is one process here
     }
     proc = subprocess.Popen(
         [sys.executable, "run.py", "--config", str(config)],

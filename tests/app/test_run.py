@@ -35,6 +35,7 @@ async def _start(db: Path | str, port: int, wait: float = 60, **more: str) -> su
         "HOTLINE_ADMIN_PASSWORD": ADMIN,
         "HOTLINE_PORT": str(port),
         "HOTLINE_SIP_ENABLED": "false",  # the SIP intake has its own tests
+        "HOTLINE_WORKERS": "1",  # one process unless the test asks for more
         **more,
     }
     proc = subprocess.Popen(
@@ -326,3 +327,50 @@ def test_workers_need_a_shared_database():
     assert result.returncode == 2
     assert "server.workers > 1 needs a database the processes share" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+GIB = 2**30
+
+
+def test_auto_workers_follow_cores_memory_and_the_database():
+    from config import auto_workers
+
+    shared = "sqlite+aiosqlite:////srv/hotline/hotline.db"
+    assert auto_workers(shared, cores=2, available=24 * GIB) == 2
+    assert auto_workers("postgresql+asyncpg://db/hotline", cores=16, available=64 * GIB) == 4
+    assert auto_workers(shared, cores=8, available=3 * GIB + GIB // 2) == 2  # 1.5 GiB each
+    assert auto_workers(shared, cores=2, available=GIB) == 1
+    assert auto_workers(shared, cores=1, available=24 * GIB) == 1
+    for memory in ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite://"):
+        assert auto_workers(memory, cores=8, available=64 * GIB) == 1
+
+
+def test_workers_setting_is_a_number_once_loaded(tmp_path):
+    from config import ConfigError, auto_workers, load_settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    default = load_settings(environ={"HOTLINE_DB_URL": url}).server.workers
+    assert default == auto_workers(url)  # config/default.toml says "auto"
+    assert (
+        load_settings(environ={"HOTLINE_DB_URL": url, "HOTLINE_WORKERS": "3"}).server.workers == 3
+    )
+    in_memory = {"HOTLINE_DB_URL": "sqlite+aiosqlite:///:memory:", "HOTLINE_WORKERS": "auto"}
+    assert load_settings(environ=in_memory).server.workers == 1
+    for bad in ("0", "many", "65"):
+        with pytest.raises(ConfigError):
+            load_settings(environ={"HOTLINE_DB_URL": url, "HOTLINE_WORKERS": bad})
+
+
+def test_reading_workers_share_the_cores_among_the_processes(monkeypatch):
+    from dispatch.reading_pool import default_workers
+
+    for cores, processes, readers in [
+        (1, 1, 0),
+        (2, 1, 1),
+        (2, 2, 1),
+        (8, 1, 4),
+        (8, 4, 1),
+        (16, 4, 3),
+    ]:
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert default_workers(processes) == readers, (cores, processes)
