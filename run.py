@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -20,6 +23,9 @@ from config import ConfigError, Settings, load_settings
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
 log = logging.getLogger("run")
 WORKER = "HOTLINE_WORKER"  # set in the environment of the workers run.py starts
+# prometheus_client's multiprocess mode (app/metrics.py): named here, where importing
+# app.metrics would import prometheus_client too early
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -195,14 +201,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
-    try:
-        asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)
-        return 1
+    with shared_metrics(settings):
+        try:
+            asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
+        except KeyboardInterrupt:
+            pass
+        except OSError as exc:
+            print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)
+            return 1
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics(settings: Settings) -> Iterator[None]:
+    """`[server] workers` > 1: the first process makes a fresh directory where every
+    process of the group keeps its metrics (app/metrics.py), named in the environment
+    the workers inherit, before anything imports prometheus_client; gone at the end."""
+    if settings.server.workers <= 1 or WORKER in os.environ or METRICS_DIR in os.environ:
+        yield
+        return
+    if "prometheus_client" in sys.modules:  # too late: its values are per process
+        raise RuntimeError("prometheus_client was imported before the metrics directory")
+    directory = tempfile.mkdtemp(prefix="hotline-metrics-")
+    os.environ[METRICS_DIR] = directory
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,13 @@ that every request and the event loop feed:
   `LAG_INTERVAL` seconds actually fires. Anything that blocks the loop (CPU-bound model
   work, a synchronous call) shows up here before it shows up as a slow request.
 - `hotline_http_request_seconds`: server time per request, by route and status.
+
+With `[server] workers` > 1 the processes of one machine keep these two in files of a
+shared directory (prometheus_client's multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`, set
+by run.py before anything imports prometheus_client), and every process answers a
+scrape with the sum over all of them: a scrape lands on whichever process the connection
+was dealt to, and per-process counters would go up and down between scrapes (Prometheus
+reads a drop as a restart). The readers' gauges are the answering process's own.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,6 +45,7 @@ LAG_INTERVAL = 0.01
 LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 REQUEST_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 REFRESH_SECONDS = 15.0
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name for it
 
 
 @dataclass(frozen=True)
@@ -159,7 +169,13 @@ async def metrics_view(request: web.Request) -> web.Response:
     allowed = request.app[SETTINGS].server.metrics_networks
     if peer is None or not any(peer in network for network in allowed):
         return error_response(403, "forbidden", "无权读取运行指标")
-    body = generate_latest(request.app[METRICS].registry)
+    metrics = request.app[METRICS]
+    registry = metrics.registry
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(metrics.readings)
+    body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -235,6 +235,17 @@ async def _node(base: str) -> str | None:
         return None
 
 
+def _count(exposition: str, route: str, method: str, status: str) -> float | None:
+    """`hotline_http_request_seconds_count` of one route, method and status."""
+    for line in exposition.splitlines():
+        if line.startswith("hotline_http_request_seconds_count{") and all(
+            f'{key}="{value}"' in line
+            for key, value in (("route", route), ("method", method), ("status", status))
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -290,6 +301,12 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
                 assert found == [first]
             numbers = await asyncio.gather(*(register(i) for i in range(1, 21)))
             assert len({first, *numbers}) == 21
+            # a scrape, whichever process it is dealt to, counts the requests of both
+            scraped = set()
+            for _ in range(2):
+                async with http.get(f"{base}/metrics") as resp:
+                    scraped.add(_count(await resp.text(), "/api/v1/orders", "POST", "201"))
+            assert scraped == {21.0}
         # a worker killed is started again under its name, and dealt connections again
         killed = _worker_of(proc.pid)
         os.kill(killed, signal.SIGKILL)
