@@ -26,6 +26,7 @@ WORKER = "HOTLINE_WORKER"  # set in the environment of the workers run.py starts
 # prometheus_client's multiprocess mode (app/metrics.py): named here, where importing
 # app.metrics would import prometheus_client too early
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+SESSION_KEY = "HOTLINE_SESSION_KEY"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
+    share_session_key(settings)
     with shared_metrics(settings):
         try:
             asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
@@ -210,6 +212,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def share_session_key(settings: Settings) -> None:
+    """`[server] workers` > 1 without `web.session_key`: one random key for the processes
+    of this run (the workers inherit it), not one each: a web login made on one process
+    must hold on the next request, whichever process it is dealt to."""
+    if settings.server.workers <= 1 or WORKER in os.environ or settings.web.session_key:
+        return
+    from cryptography.fernet import Fernet
+
+    log.warning(
+        "web.session_key (HOTLINE_SESSION_KEY) is empty: one random key for this run's "
+        "processes; web logins end when the service restarts"
+    )
+    settings.web.session_key = os.environ[SESSION_KEY] = Fernet.generate_key().decode()
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -264,7 +265,9 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     # two processes start at once: give them longer on a busy machine
-    proc = await _start(db, port, 120, HOTLINE_WORKERS="2", HOTLINE_NODE="main")
+    proc = await _start(
+        db, port, 120, HOTLINE_WORKERS="2", HOTLINE_NODE="main", HOTLINE_COOKIE_SECURE="false"
+    )
     try:
         nodes = set()
         for _ in range(600):
@@ -307,6 +310,23 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
                 async with http.get(f"{base}/metrics") as resp:
                     scraped.add(_count(await resp.text(), "/api/v1/orders", "POST", "201"))
             assert scraped == {21.0}
+        # a web login holds whichever process the next request is dealt to (one session
+        # key for the run's processes, none configured here): the login form and its
+        # POST, then the home page twice, each on a new connection, dealt in turn
+        connector = aiohttp.TCPConnector(force_close=True)
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as browser:
+            async with browser.get(f"{base}/login") as resp:
+                token = re.search(r'name="csrf_token" value="([^"]+)"', await resp.text())
+            form = {"username": "agent", "password": "Granite-Orchid-Run-3"}
+            form["csrf_token"] = token.group(1)
+            async with browser.post(f"{base}/login", data=form, allow_redirects=False) as resp:
+                assert resp.status == 302, await resp.text()
+                home = resp.headers["Location"]
+            assert not home.startswith("/login")
+            for _ in range(2):
+                async with browser.get(f"{base}{home}", allow_redirects=False) as resp:
+                    assert resp.status == 200, resp.headers.get("Location")
         # a worker killed is started again under its name, and dealt connections again
         killed = _worker_of(proc.pid)
         os.kill(killed, signal.SIGKILL)
