@@ -125,7 +125,7 @@ async def keep_workers(
 def stop_workers(workers: list[subprocess.Popen]) -> None:
     for proc in workers:
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)  # a clean stop: sessions end, buses close
+            proc.send_signal(signal.SIGTERM)  # a clean stop: sessions end, buses close
     for proc in workers:
         try:
             proc.wait(30)
@@ -144,6 +144,13 @@ async def serve(settings: Settings, demo: bool, argv: list[str]) -> None:
     from app.factory import create_app
 
     worker_of = os.environ.get(WORKER)
+    # SIGTERM (systemd's stop, `kill`) and SIGINT stop cleanly: workers told, the
+    # runner cleaned up, the metrics directory removed. By default SIGTERM ended the
+    # process as it was, and a process started in the background (`cmd &`) ignores
+    # SIGINT, as did the workers it started.
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, task.cancel)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -206,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     with shared_metrics(settings):
         try:
             asyncio.run(serve(settings, args.demo, sys.argv[1:] if argv is None else argv))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             pass
         except OSError as exc:
             print(f"无法启动服务 / cannot start: {exc}", file=sys.stderr)

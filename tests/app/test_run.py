@@ -351,6 +351,40 @@ async def test_workers_share_the_port_as_nodes_of_one_cluster(request, database,
     assert await _node(base) is None, "a worker outlived the process that started it"
 
 
+@pytest.mark.slow
+async def test_sigterm_stops_every_process_cleanly(tmp_path):
+    """systemd stops with SIGTERM: the first process stops its workers, they end, and
+    the metrics directory they shared is removed (exit 0, no traceback). Before, SIGTERM
+    ended the first process on the spot."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await _start(tmp_path / "term.db", port, 120, HOTLINE_WORKERS="2")
+    try:
+        for _ in range(600):  # the worker starts once the first is up
+            with contextlib.suppress(AssertionError):
+                worker = _worker_of(proc.pid)
+                if await _node(base) != await _node(base):  # dealt in turn: both answer
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the worker did not answer")
+        environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+        shared = [
+            v.split(b"=", 1)[1] for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")
+        ]
+        metrics_dir = Path(shared[0].decode())
+        assert metrics_dir.is_dir()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate(timeout=60)[0].decode()
+    assert "Traceback" not in output
+    assert not Path(f"/proc/{worker}").exists()
+    assert not metrics_dir.exists()
+
+
 def test_workers_need_a_shared_database():
     result = subprocess.run(
         [sys.executable, "run.py"],
