@@ -11,11 +11,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 
 from aiohttp import web
 
+from app import piddirs
 from app.db import database_file
 from app.dealer import CHANNEL, Dealer, Hand, channel_pair
 from config import ConfigError, Settings, load_settings
@@ -246,8 +246,8 @@ def shared_metrics(settings: Settings) -> Iterator[None]:
         return
     if "prometheus_client" in sys.modules:  # too late: its values are per process
         raise RuntimeError("prometheus_client was imported before the metrics directory")
-    directory = tempfile.mkdtemp(prefix="hotline-metrics-")
-    os.environ[METRICS_DIR] = directory
+    directory = piddirs.make("hotline-metrics-")  # and those of processes killed outright
+    os.environ[METRICS_DIR] = str(directory)
     try:
         yield
     finally:

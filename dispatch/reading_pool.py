@@ -28,13 +28,13 @@ import os
 import pickle
 import shutil
 import signal
-import tempfile
 import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from app import piddirs
 from app.metrics import Sample
 from classifiers import ClassifierError, classify_request_type, detect_urgency, load_model
 
@@ -47,26 +47,8 @@ Reading = tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, float]], s
 
 
 # The KB index files of a pool live in "<tmp>/hotline-kb-index-<pid>-<random>", removed
-# when the pool goes; a process killed outright leaves its directory behind, so a new
-# pool removes those of processes that are gone.
+# when the pool goes (app/piddirs.py: those of processes killed outright by the next pool).
 INDEX_DIR_PREFIX = "hotline-kb-index-"
-
-
-def _remove_orphans() -> None:
-    for path in Path(tempfile.gettempdir()).glob(f"{INDEX_DIR_PREFIX}*"):
-        pid = path.name.removeprefix(INDEX_DIR_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def default_workers(processes: int = 1) -> int:
@@ -108,8 +90,7 @@ class ReadingPool:
         self._version: str | None = None  # the model version the workers hold
         self._starting: asyncio.Task | None = None
         self._starting_version: str | None = None
-        _remove_orphans()
-        self._dir = Path(tempfile.mkdtemp(prefix=f"{INDEX_DIR_PREFIX}{os.getpid()}-"))
+        self._dir = piddirs.make(INDEX_DIR_PREFIX)
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._file: tuple[Any, Path] | None = None  # the last index written, and where
         self._old_file: Path | None = None
