@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from aiohttp import web
 
 from app import piddirs
-from app.db import database_file
 from app.dealer import CHANNEL, Dealer, Hand, channel_pair
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, in_memory, load_settings
 
 DEMO_DB = "sqlite+aiosqlite:///var/demo.db"
 log = logging.getLogger("run")
@@ -79,8 +78,7 @@ def banner(settings: Settings, accounts: list[tuple[str, str, str]]) -> str:
 
 
 def check_workers(settings: Settings) -> None:
-    url = settings.database.url
-    if settings.server.workers > 1 and url.startswith("sqlite") and database_file(url) is None:
+    if settings.server.workers > 1 and in_memory(settings.database.url):
         raise ConfigError(
             "server.workers > 1 needs a database the processes share: PostgreSQL or a "
             "SQLite file, not a database in memory"

@@ -44,7 +44,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.db import database_file
+from config import database_file
 
 log = logging.getLogger(__name__)
 

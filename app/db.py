@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
+from config import database_file
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
 
@@ -93,16 +95,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
-
-
-def database_file(database_url: str) -> Path | None:
-    """The SQLite database file of `database_url`, absolute; None in memory or on PostgreSQL."""
-    if not database_url.startswith("sqlite"):
-        return None
-    path = make_url(database_url).database
-    if not path or path == ":memory:" or path.startswith("file::memory:"):
-        return None
-    return Path(path).resolve()
 
 
 def create_engine(url: str, echo: bool = False, **pool) -> AsyncEngine:

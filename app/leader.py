@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.bus import DOWN, asyncpg_dsn
-from app.db import Base, FileLock, database_file, unit_of_work
+from app.db import Base, FileLock, unit_of_work
+from config import database_file
 
 log = logging.getLogger(__name__)
 

@@ -38,16 +38,13 @@ class GramColumns:
         self.columns = columns
 
     @classmethod
-    def of(cls, vocabulary: dict[str, int]) -> GramColumns | None:
-        """A vocabulary of n-grams of up to three characters; None when two of its
-        grams share a key (they do not: kept as a guard)."""
+    def of(cls, vocabulary: dict[str, int]) -> GramColumns:
+        """A vocabulary of n-grams of up to three characters (`char_key` is exact: no
+        two share a key)."""
         keys = np.fromiter(map(char_key, vocabulary), np.int64, len(vocabulary))
         columns = np.fromiter(vocabulary.values(), np.int32, len(vocabulary))
-        order = np.argsort(keys, kind="stable")
-        keys, columns = keys[order], columns[order]
-        if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
-            return None
-        return cls(keys, columns)
+        order = np.argsort(keys)
+        return cls(keys[order], columns[order])
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -108,11 +105,8 @@ class CharTfidf(TfidfVectorizer):
             self._compact()
 
     def _compact(self) -> None:
-        if self.ngram_range[1] > _MAX_PACKED:
-            return
-        columns = GramColumns.of(self.vocabulary_)
-        if columns is not None:
-            self.gram_columns_ = columns
+        if self.ngram_range[1] <= _MAX_PACKED:
+            self.gram_columns_ = GramColumns.of(self.vocabulary_)
             del self.vocabulary_
 
     def _text(self, doc: str) -> str:

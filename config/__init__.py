@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
@@ -676,15 +677,28 @@ AUTO_WORKER_BYTES = 3 * 2**29  # 1.5 GiB
 AUTO_MAX_WORKERS = 4
 
 
+def database_file(database_url: str) -> Path | None:
+    """The SQLite database file of `database_url`, absolute; None in memory or on PostgreSQL."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = make_url(database_url).database
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return Path(path).resolve()
+
+
+def in_memory(database_url: str) -> bool:
+    """A SQLite database in memory: no other process can open it."""
+    return database_url.startswith("sqlite") and database_file(database_url) is None
+
+
 def auto_workers(database_url: str, cores: int | None = None, available: int | None = None) -> int:
     """One service process per core, at most `AUTO_MAX_WORKERS`, as many as the memory
     available holds at `AUTO_WORKER_BYTES` each; one on an in-memory SQLite database
     (processes cannot share it). On 2 cores two processes took 300 -> 490
     registrations/s and 1,670 -> 3,300 suggestions/s of repeated texts (the loop of one
     process was the limit; benchmarks/load/RESULTS.md)."""
-    if database_url.startswith("sqlite") and (
-        ":memory:" in database_url or database_url.rstrip("/").endswith(":")
-    ):
+    if in_memory(database_url):
         return 1
     cores = (os.cpu_count() or 1) if cores is None else cores
     available = _memory_available() if available is None else available
