@@ -21,8 +21,11 @@ Without the file the index uses the pair model fitted without this feature.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -50,10 +53,23 @@ class ProblemVectors:
         return total / norm if norm else None
 
     def save(self, path: Path) -> None:
+        """Written beside `path`, then renamed over it: a service (or a test beside the
+        one that builds them) loading the vectors meanwhile reads the old file or the
+        new one, never half of one."""
         path.parent.mkdir(parents=True, exist_ok=True)
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        with path.open("wb") as out:
-            np.savez_compressed(out, terms=np.asarray(terms), matrix=self.matrix.astype(np.float16))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                np.savez_compressed(
+                    out, terms=np.asarray(terms), matrix=self.matrix.astype(np.float16)
+                )
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the vectors are not secret
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> ProblemVectors:

@@ -202,3 +202,25 @@ def test_a_word_may_name_several_kinds():
 def test_a_smell_alone_is_a_qualifier():
     assert kinds_of("楼道里一股臭味") == {"~odor"}
     assert "~odor" not in kinds_of("垃圾堆着没人收,一股臭味")
+
+
+def test_problem_vectors_are_replaced_whole(tmp_path, monkeypatch):
+    # a save that fails half-way leaves the old file as it was (and no stray file): a
+    # service loading the vectors while they are rebuilt reads the old or the new file
+    from dispatch.duplicate_vectors import ProblemVectors
+
+    path = tmp_path / "vectors.npz"
+    old = ProblemVectors({"停水": 0, "路灯": 1}, np.eye(2, dtype=np.float32))
+    old.save(path)
+    before = path.read_bytes()
+
+    def half_written(out, **arrays):
+        out.write(b"PK\x03\x04 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", half_written)
+    with pytest.raises(OSError):
+        ProblemVectors({"噪音": 0}, np.ones((1, 2), dtype=np.float32)).save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["vectors.npz"]
+    assert ProblemVectors.load(path).vocabulary == {"停水": 0, "路灯": 1}
