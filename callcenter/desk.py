@@ -178,10 +178,8 @@ async def previous_orders(
             if user is not None
             else Actor(username=agent, role=Role.AGENT)
         )
-    rows, _total, _units = await dispatch.list(
-        actor, OrderFilter(caller_phone=phone), 1, SCREEN_POP_ORDERS
-    )
-    rows = sorted(rows, key=lambda o: o.created_at, reverse=True)
+    found = await dispatch.list(actor, OrderFilter(caller_phone=phone), 1, SCREEN_POP_ORDERS)
+    rows = sorted(found.rows, key=lambda o: o.created_at, reverse=True)
     return [
         {
             "number": o.number,

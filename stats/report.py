@@ -51,7 +51,9 @@ async def build_report(app: web.Application, actor: Actor, start: str, end: str)
     for item in spots["items"]:
         categories[item["category_name"] or "未分类"] += item["count"]
     service = app[DISPATCH]
-    overdue, overdue_total, units = await service.list(actor, OrderFilter(flag="overdue"), 1, TOP)
+    overdue, overdue_total, _exact, units = await service.list(
+        actor, OrderFilter(flag="overdue"), 1, TOP
+    )
     ranked = [r for r in ranked_units["rows"] if r["three_rate_score"] is not None]
     return {
         "from": ranked_units["from"][:10],

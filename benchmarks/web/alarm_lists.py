@@ -47,12 +47,10 @@ async def compare(source: Path) -> str:
                 start = time.perf_counter()
                 seen = set()
                 for flag in ALARM_FLAGS:
-                    rows, _, _ = await service.list(actor, OrderFilter(flag=flag), 1, 100)
+                    rows, *_ = await service.list(actor, OrderFilter(flag=flag), 1, 100)
                     seen.update(o.number for o in rows)
                 middle = time.perf_counter()
-                rows, _, _ = await service.list(
-                    actor, OrderFilter(flags=ALARM_FLAGS), 1, ALARM_LIMIT
-                )
+                rows, *_ = await service.list(actor, OrderFilter(flags=ALARM_FLAGS), 1, ALARM_LIMIT)
                 five.append(middle - start)
                 one.append(time.perf_counter() - middle)
         finally:

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
+from dispatch import services
 from tests.api.conftest import make_api
 
 
@@ -32,7 +33,7 @@ async def orders(aiohttp_client, any_db_url, clock):
 
 async def _search(api, q: str, user: str = "supervisor") -> list[str]:
     answer = await api.call("GET", f"/api/v1/orders?q={quote(q)}", user)
-    assert answer["total"] == len(answer["items"])
+    assert answer["total"] == len(answer["items"]) and answer["total_exact"] is True
     return sorted(o["number"] for o in answer["items"])
 
 
@@ -75,3 +76,26 @@ async def test_search_stays_in_the_unit_scope(orders):
     assert await _search(api, "5678", "zjj") == [n["noise"]]
     assert await _search(api, "8000", "zjj") == []
     assert await _search(api, "5678", "cgj") == []
+
+
+async def test_a_search_count_stops_past_the_cap(orders, monkeypatch):
+    """A search's total is counted up to SEARCH_COUNT_CAP past the page asked for: more
+    reads as `total_exact` false ("more than total"), on every path of `q` (the FTS5
+    table alone, with other conditions, a short LIKE term); lists without `q` stay exact."""
+    api, _numbers = orders
+    lamps = [(await api.register(content=f"路灯不亮第{i}盏"))["number"] for i in range(3)]
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 2)
+
+    async def page(query: str) -> tuple[int, bool, list[str]]:
+        answer = await api.call("GET", f"/api/v1/orders?{query}", "supervisor")
+        return answer["total"], answer["total_exact"], [o["number"] for o in answer["items"]]
+
+    assert await page(f"q={quote('路灯不亮')}&page_size=1") == (2, False, [lamps[2]])
+    total, exact, items = await page(f"q={quote('路灯不亮')}&state=registered&page_size=1")
+    assert (total, exact, len(items)) == (2, False, 1) and items[0] in lamps
+    assert (await page(f"q={quote('湖区')}&page_size=1"))[:2] == (2, False)  # 3 match
+    # further pages count further: page 3 of 1 counts up to 3 (+1), all there is
+    assert await page(f"q={quote('路灯不亮')}&page_size=1&page=3") == (3, True, [lamps[0]])
+    assert await page(f"q={quote('路灯不亮')}&page_size=2&page=2") == (3, True, [lamps[0]])
+    assert (await page(f"q={quote('幸福路')}&page_size=1"))[:2] == (1, True)
+    assert (await page("state=registered&page_size=1"))[:2] == (6, True)  # no q: exact

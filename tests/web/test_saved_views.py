@@ -85,3 +85,22 @@ async def test_saved_views_belong_to_their_user(web_client, browser):
     assert "投诉" in await (await web_client.get("/web/orders")).text()
     resp = await browser.post(f"/web/orders/views/{view_id}/delete", {}, "/web/orders")
     assert resp.status == 302
+
+
+async def test_a_broad_search_says_more_than(web_client, browser, api, monkeypatch):
+    """工单查询 with more matches than the count reads: "超过 N 件" and a next page, no
+    page total; a narrower one is counted exactly."""
+    from dispatch import services
+    from web.screens import orders
+
+    for i in range(3):
+        await api.register(content=f"路灯不亮第{i}盏")
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(orders, "PAGE_SIZE", 1)
+    await browser.login("supervisor")
+    html = await (await web_client.get("/web/orders?q=路灯不亮")).text()
+    assert "超过 2 件" in html and "第 1 页" in html and "page=2" in html
+    html = await (await web_client.get("/web/orders?q=路灯不亮&page=3")).text()
+    assert "共 3 件" in html and "第 3 / 3 页" in html and "page=4" not in html
+    html = await (await web_client.get("/web/orders?q=第1盏")).text()
+    assert "共 1 件" in html

@@ -85,7 +85,7 @@ async def _page(request: web.Request, actor: Actor, status: int = 200, **extra) 
     service = request.app[DISPATCH]
     async with request.app[SESSIONS]() as session:
         categories = await queries.categories(session)
-    rows, _total, units = await service.list(actor, OrderFilter(), 1, RECENT)
+    rows, _total, _exact, units = await service.list(actor, OrderFilter(), 1, RECENT)
     context = {
         "categories": categories,
         "types": {t: labels.REQUEST_TYPES[t] for t in INSPECTOR_TYPES},

@@ -352,7 +352,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     if state not in {s.value for s in State}:
         state = None
     page = page_number(request.query.get("page"))
-    rows, total, units = await service.list(actor, OrderFilter(state=state, q=q), page, PAGE_SIZE)
+    rows, total, exact, units = await service.list(
+        actor, OrderFilter(state=state, q=q), page, PAGE_SIZE
+    )
     now = service.now()
     items = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in rows]
     await phones_viewed(request, actor, phones_shown(actor, rows), "web.orders")
@@ -362,6 +364,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         {
             "items": items,
             "total": total,
+            "exact": exact,
             "page": page,
             "pages": page_count(total, PAGE_SIZE),
             "q": q or "",
