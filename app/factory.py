@@ -84,6 +84,7 @@ from quality import routes as quality_routes
 from quality.services import run_sampler
 from stats import archive as stats_archive
 from stats import report as stats_report
+from stats import rollup as stats_rollup
 from stats import routes as stats_routes
 from web import web_setup
 
@@ -144,6 +145,8 @@ def _database(now: Callable[[], datetime]):
         )
         # Integrations subscribe to the domain's events: webhooks out (and so hand-offs).
         service.subscribers.append(webhooks.subscriber(service.tz))
+        # KPI daily sums: each change marks the days it touches (stats/rollup.py)
+        service.subscribers.append(stats_rollup.subscriber(service.tz))
         if settings.sms.enabled:  # acknowledgements and unit alerts by SMS
             service.subscribers.append(sms.subscriber(settings))
         await service.reload_calendar()
@@ -288,15 +291,17 @@ def _cluster(background: bool):
 
 def _leadership(background: bool):
     async def leadership_ctx(app: web.Application) -> AsyncIterator[None]:
-        """With `background`, the deadline scanner, the anonymiser, the reports and the
-        dead-nodes job run on the leader (parts may have added theirs: the survey dialer),
-        and the node records its heartbeat; without (tests), nothing runs on its own."""
+        """With `background`, the deadline scanner, the anonymiser, the KPI daily sums,
+        the reports and the dead-nodes job run on the leader (parts may have added
+        theirs: the survey dialer), and the node records its heartbeat; without (tests),
+        nothing runs on its own."""
         settings, elected = app[SETTINGS], app[LEADER]
         beat = None
         if background:
             elected.add_job("scanner", lambda: _scanner(app))
             elected.add_job("anonymiser", lambda: _anonymiser(app))
             elected.add_job("dead_nodes", lambda: _dead_nodes(app))
+            elected.add_job("kpi_daily", lambda: stats_rollup.run(app))
             if settings.reports.enabled:
                 elected.add_job("reports", lambda: stats_archive.run_reports(app))
             if settings.sms.enabled:

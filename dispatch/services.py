@@ -84,6 +84,16 @@ class Appended:
     hotline: str
     event: Event
     view: OrderView
+    # The order's times that statistics by day read it by (`anchors`), before and after
+    # this event, and the event's own: the days to count again (stats/rollup.py).
+    times: frozenset[datetime] = frozenset()
+
+
+def anchors(order: Order) -> set[datetime]:
+    """The times that put an order's rows into a statistics period (stats/queries.py's
+    sources: registered, dispatched, replied, finish due, closed)."""
+    found = (order.created_at, order.dispatched_at, order.replied_at, order.finish_due)
+    return {at for at in (*found, order.closed_at) if at is not None}
 
 
 Subscriber = Callable[[AsyncSession, Appended, "UnitDirectory"], Awaitable[None]]
@@ -569,8 +579,16 @@ class DispatchService:
         for instance in (*rows, *order.units, *order.flag_rows, order):
             make_transient_to_detached(instance)
         session.add(order)  # persistent now, with nothing to flush
-        for event, _actor, after in steps:
-            appended = Appended(order.id, order.number, order.hotline_number, event, after)
+        times = frozenset(anchors(order) | {event.at for event, _actor, _view in steps})
+        for n, (event, _actor, after) in enumerate(steps, start=1):
+            appended = Appended(
+                order.id,
+                order.number,
+                order.hotline_number,
+                event,
+                after,
+                times if n == len(steps) else frozenset(),  # the days once
+            )
             for subscriber in self.subscribers:
                 await subscriber(session, appended, units)
         return OrderDetail(order, rows, units, view)
@@ -684,9 +702,16 @@ class DispatchService:
             order.parent_id = await session.scalar(
                 select(Order.id).where(Order.number == new_view.parent)
             )
+        before, lead = anchors(order), order.lead_unit_id
         self._project(order, new_view, units)
+        times = before | anchors(order) | {event.at}
+        if order.lead_unit_id != lead and order.last_callback_at is not None:
+            # 回访 count for the order's lead unit now: their days move with it
+            times |= {r.at for r in events if r.action == "callback"}
         await session.flush()
-        appended = Appended(order.id, order.number, order.hotline_number, event, new_view)
+        appended = Appended(
+            order.id, order.number, order.hotline_number, event, new_view, frozenset(times)
+        )
         for subscriber in self.subscribers:
             await subscriber(session, appended, units)
         if event.to_state == State.REPLIED and event.action in ("reply", "answer"):

@@ -22,9 +22,10 @@ with its anchor (`dispatch.storage.KPI_INDEXES`); event sources read the event l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Float,
@@ -58,6 +59,7 @@ from stats.domain import (
     Dimension,
     Period,
 )
+from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiMark
 
 # Orders that are not requests anyone handles: duplicates merged into a parent, and
 # invalid/harassment registrations. Left out of the "orders registered" denominator.
@@ -260,12 +262,14 @@ class Scope:
     def unit_level(self) -> int:
         return self.unit_path.strip("/").count("/") + 1 if self.unit_path else 1
 
-    def conditions(self, unit_id: ColumnElement) -> list[ColumnElement[bool]]:
+    def conditions(
+        self, unit_id: ColumnElement, hotline: ColumnElement = Order.hotline_number
+    ) -> list[ColumnElement[bool]]:
         found = []
         if self.unit_path is not None:
             found.append(unit_id.in_(select(Unit.id).where(Unit.path.startswith(self.unit_path))))
         if self.hotlines:
-            found.append(Order.hotline_number.in_(sorted(self.hotlines)))
+            found.append(hotline.in_(sorted(self.hotlines)))
         return found
 
 
@@ -294,17 +298,27 @@ def _group_key(source: Source, dimension: Dimension) -> ColumnElement:
     return source.unit_id if dimension == Dimension.UNIT else _KEY_COLUMNS[dimension]
 
 
-def _branch(source: Source, query: KpiQuery):
-    key = _group_key(source, query.dimension)
-    columns = [key.label("k")]
+def measure_columns(
+    source: Source, conditions: Mapping[str, ColumnElement[bool]] | None = None
+) -> list[ColumnElement]:
+    """Every measure as a column of `source`'s aggregate (0 for other sources' measures);
+    `conditions` replaces some measures' conditions (the daily sums' `accept_judged`)."""
+    columns = []
     for measure in MEASURES:
+        condition = (conditions or {}).get(measure.name, measure.condition)
         if measure.source is not source:
             columns.append(literal_column("0").label(measure.name))
-        elif measure.condition is None:
+        elif condition is None:
             columns.append(func.count().label(measure.name))
         else:
-            one = case((measure.condition, literal_column("1")), else_=literal_column("0"))
+            one = case((condition, literal_column("1")), else_=literal_column("0"))
             columns.append(func.sum(one).label(measure.name))
+    return columns
+
+
+def _branch(source: Source, query: KpiQuery):
+    key = _group_key(source, query.dimension)
+    columns = [key.label("k"), *measure_columns(source)]
     period = query.period
     from_ = source.from_
     if source.from_alone is not None and query.dimension == Dimension.UNIT:
@@ -323,8 +337,99 @@ def _branch(source: Source, query: KpiQuery):
     return stmt if query.dimension == Dimension.TOTAL else stmt.group_by(key)
 
 
-def _sums(query: KpiQuery):
-    facts = union_all(*(_branch(s, query) for s in SOURCES)).subquery("facts")
+# ---------------------------------------------------------------------- daily sums
+
+# The groupings the daily sums (`kpi_daily`: per day, unit and hotline) can answer.
+DAILY_KEYS = {
+    Dimension.UNIT: KpiDaily.unit_id,
+    Dimension.HOTLINE: KpiDaily.hotline,
+    Dimension.TOTAL: literal_column("'all'"),
+}
+# What `kpi_daily` holds of a measure whose condition depends on the query's "as of":
+# the accepted orders; the others whose deadline has passed are read at query time.
+DAILY_CONDITIONS: Mapping[str, ColumnElement[bool]] = {
+    M_ACCEPT_JUDGED.name: Order.accepted_at.is_not(None)
+}
+assert tuple(m.name for m in MEASURES) == ROLLUP_MEASURES
+
+
+@dataclass(frozen=True)
+class DailyPlan:
+    """A KPI query over whole local days, read from `kpi_daily` except on the days
+    marked for computing again (stats/rollup.py), which are read from the rows."""
+
+    first: date
+    end: date  # the day after the last
+    marked: tuple[date, ...]
+    raw: tuple[Period, ...]  # the marked days, consecutive ones joined
+
+
+async def daily_plan(session: AsyncSession, query: KpiQuery, tz: ZoneInfo) -> DailyPlan | None:
+    """How to read `query` from the daily sums in the centre's time zone `tz`, or None
+    when they cannot answer it (another grouping, a period not of whole days)."""
+    if query.dimension not in DAILY_KEYS:
+        return None
+    first, end = query.period.start.astimezone(tz).date(), query.period.end.astimezone(tz).date()
+    if _midnight(first, tz) != query.period.start or _midnight(end, tz) != query.period.end:
+        return None
+    stmt = select(KpiMark.day).where(KpiMark.day >= first, KpiMark.day < end).distinct()
+    marked = sorted(set(await session.scalars(stmt)))
+    raw: list[Period] = []
+    for day in marked:
+        start, stop = _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
+        if raw and raw[-1].end == start:
+            raw[-1] = Period(raw[-1].start, stop)
+        else:
+            raw.append(Period(start, stop))
+    return DailyPlan(first, end, tuple(marked), tuple(raw))
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tz)
+
+
+def _daily_branches(query: KpiQuery, plan: DailyPlan) -> list:
+    """The facts of `query` by the plan: the sums of the unmarked days; the rows of the
+    marked ones; and, for the unmarked days, the orders not accepted whose accept
+    deadline has passed at the query's "as of" (the rest of `accept_judged`)."""
+    key = DAILY_KEYS[query.dimension]
+    daily = select(
+        key.label("k"), *(func.sum(KpiDaily.__table__.c[m.name]).label(m.name) for m in MEASURES)
+    ).where(
+        KpiDaily.day >= plan.first,
+        KpiDaily.day < plan.end,
+        *([KpiDaily.day.not_in(plan.marked)] if plan.marked else []),
+        *query.scope.conditions(KpiDaily.unit_id, KpiDaily.hotline),
+    )
+    if query.dimension != Dimension.TOTAL:
+        daily = daily.group_by(key)
+    raw = [_branch(s, replace(query, period=p)) for p in plan.raw for s in SOURCES]
+    at = DISPATCHED.at
+    unaccepted = select(
+        _group_key(DISPATCHED, query.dimension).label("k"),
+        *(
+            (func.count() if m is M_ACCEPT_JUDGED else literal_column("0")).label(m.name)
+            for m in MEASURES
+        ),
+    ).where(
+        at >= query.period.start,
+        at < query.period.end,
+        *(or_(at < p.start, at >= p.end) for p in plan.raw),
+        Order.accepted_at.is_(None),
+        Order.accept_due <= bindparam("as_of"),
+        *query.scope.conditions(DISPATCHED.unit_id),
+    )
+    if query.dimension != Dimension.TOTAL:
+        unaccepted = unaccepted.group_by(_group_key(DISPATCHED, query.dimension))
+    return [daily, *raw, unaccepted]
+
+
+def _sums(query: KpiQuery, plan: DailyPlan | None = None):
+    if plan is None:
+        branches = [_branch(s, query) for s in SOURCES]
+    else:
+        branches = _daily_branches(query, plan)
+    facts = union_all(*branches).subquery("facts")
     sums = select(facts.c.k, *(func.sum(facts.c[m.name]).label(m.name) for m in MEASURES))
     sums = sums.group_by(facts.c.k).subquery("sums")
     if query.dimension != Dimension.UNIT or not query.include_sub_units:
@@ -346,9 +451,10 @@ def _sums(query: KpiQuery):
     return rolled.subquery("rolled")
 
 
-def kpi_statement(query: KpiQuery, weights: Mapping[str, float]):
-    """The one SELECT of a KPI table: rows (k, <order KPIs>..., three_rate_score)."""
-    sums = _sums(query)
+def kpi_statement(query: KpiQuery, weights: Mapping[str, float], plan: DailyPlan | None = None):
+    """The one SELECT of a KPI table: rows (k, <order KPIs>..., three_rate_score); with
+    `plan`, read from the daily sums."""
+    sums = _sums(query, plan)
     rates = select(
         sums.c.k,
         sums.c.dispatched,  # the orders behind the rates (kpi_table(..., counts=True))
@@ -445,12 +551,18 @@ async def qa_kpis(session: AsyncSession, query: KpiQuery) -> dict[Any, dict[str,
 
 
 async def kpi_table(
-    session: AsyncSession, query: KpiQuery, weights: Mapping[str, float], counts: bool = False
+    session: AsyncSession,
+    query: KpiQuery,
+    weights: Mapping[str, float],
+    counts: bool = False,
+    tz: ZoneInfo | None = None,
 ) -> list[dict[str, Any]]:
     """`{"key","name", <every KPI>}` per group, in the order of DESIGN §7; with `counts`
     also `dispatched`, the orders dispatched to the group in the period (工单数); grouped
-    by agent also `qa_score` and `qa_reviews` (质检, `qa_kpis`)."""
-    stmt = kpi_statement(query, weights)
+    by agent also `qa_score` and `qa_reviews` (质检, `qa_kpis`). With the centre's time
+    zone `tz`, read from the daily sums where they can answer (the same table)."""
+    plan = None if tz is None else await daily_plan(session, query, tz)
+    stmt = kpi_statement(query, weights, plan)
     rows = (await session.execute(stmt)).mappings().all()
     calls = await call_kpis(session, query)
     names = await group_names(session, query.dimension, [r["k"] for r in rows])

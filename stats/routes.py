@@ -126,7 +126,7 @@ async def _kpi_rows(
     app: web.Application, query: queries.KpiQuery, counts: bool = False
 ) -> list[dict[str, Any]]:
     async with app[SESSIONS]() as session:
-        return await queries.kpi_table(session, query, _weights(app), counts)
+        return await queries.kpi_table(session, query, _weights(app), counts, _tz(app))
 
 
 # ---------------------------------------------------------------------- KPIs

@@ -1,10 +1,11 @@
-"""Stored leadership reports: made on a schedule or on demand, kept for reading later."""
+"""Stored leadership reports (made on a schedule or on demand, kept for reading later)
+and the daily KPI sums with the marks that keep them current (stats/rollup.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import Date, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -36,3 +37,69 @@ class Report(Base):
     html: Mapped[str] = mapped_column(Text)
     xlsx: Mapped[bytes] = mapped_column(LargeBinary)
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # e-mails queued
+
+
+# The measures of stats/queries.py (MEASURES), one column each in `kpi_daily`.
+ROLLUP_MEASURES = (
+    "registered",
+    "direct",
+    "dispatched",
+    "accept_judged",  # only the accepted part: the rest depends on the query's "as of"
+    "accepted_on_time",
+    "extended",
+    "replied",
+    "replied_with_due",
+    "replied_on_time",
+    "called_back",
+    "due",
+    "due_closed",
+    "closed",
+    "closed_reopened",
+    "dispatch_events",
+    "return_events",
+    "rated",
+    "rated_satisfied",
+    "rated_resolved",
+)
+
+
+class KpiDaily(Base):
+    """The measures of one local day's rows, per unit they are attributed to and hotline
+    (stats/rollup.py): what the KPI query sums over a period of whole days."""
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (Index("ix_kpi_daily_day", "day", "unit_id", "hotline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    hotline: Mapped[str] = mapped_column(String(20))
+    registered: Mapped[int] = mapped_column(default=0)
+    direct: Mapped[int] = mapped_column(default=0)
+    dispatched: Mapped[int] = mapped_column(default=0)
+    accept_judged: Mapped[int] = mapped_column(default=0)
+    accepted_on_time: Mapped[int] = mapped_column(default=0)
+    extended: Mapped[int] = mapped_column(default=0)
+    replied: Mapped[int] = mapped_column(default=0)
+    replied_with_due: Mapped[int] = mapped_column(default=0)
+    replied_on_time: Mapped[int] = mapped_column(default=0)
+    called_back: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    due_closed: Mapped[int] = mapped_column(default=0)
+    closed: Mapped[int] = mapped_column(default=0)
+    closed_reopened: Mapped[int] = mapped_column(default=0)
+    dispatch_events: Mapped[int] = mapped_column(default=0)
+    return_events: Mapped[int] = mapped_column(default=0)
+    rated: Mapped[int] = mapped_column(default=0)
+    rated_satisfied: Mapped[int] = mapped_column(default=0)
+    rated_resolved: Mapped[int] = mapped_column(default=0)
+
+
+class KpiMark(Base):
+    """A local day whose `kpi_daily` rows are to be computed again: written with every
+    change of an order, in its transaction; removed by the job that recomputes the day."""
+
+    __tablename__ = "kpi_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
