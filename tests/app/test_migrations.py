@@ -121,3 +121,31 @@ async def test_kpi_columns_are_filled_from_the_event_log(any_db_url):
             ]
     finally:
         await engine.dispose()
+
+
+async def test_kpi_daily_sums_start_with_every_day_marked(any_db_url):
+    """0034 marks each day from before the first order to after the last time any
+    order or event holds: the job computes them, the KPIs read the rows till then."""
+    engine = create_engine(any_db_url)
+    try:
+        await migrate(engine, "0032")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO hotlines (number, name, mode) VALUES ('12345', 'x', 'central')")
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO orders (number, hotline_number, channel, request_type,"
+                    " urgency, content, confidential, created_at, created_by, updated_at,"
+                    " tracking_token, state, extensions, return_count, reopen_count, version,"
+                    " finish_due) VALUES ('1', '12345', 'phone', 'help', 'normal', 'x', false,"
+                    " :at, 'a', :at, 't1', 'dispatched', 0, 0, 0, 1, :due)"
+                ),
+                {"at": datetime(2026, 1, 1, 3), "due": datetime(2026, 1, 20, 9)},
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            days = [str(d)[:10] for (d,) in await conn.execute(text("SELECT day FROM kpi_marks"))]
+        assert len(days) == 22 and min(days) == "2025-12-31" and max(days) == "2026-01-21"
+    finally:
+        await engine.dispose()
