@@ -81,7 +81,7 @@ def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
         read_jsonl(BENCH / "blind/dup_blind_orders.jsonl"),
         read_jsonl(BENCH / "blind/dup_blind_new.jsonl"),
     )
-    for name in ("blind2", "blind3", "blind4"):
+    for name in ("blind2", "blind3", "blind4", "blind5", "blind6"):
         sets[name] = pairs_set(
             read_jsonl(BENCH / name / "dup_pairs.jsonl"),
             read_jsonl(BENCH / name / "dup_background.jsonl"),
