@@ -73,6 +73,11 @@ _PLATE = re.compile(r"尾号(?:是|为)?([0-9a-z]{3,6})")
 _LINE = re.compile(r"(?<![0-9a-z])([0-9a-z]{1,4})路(?=公交|车|末班|夜班|首班|汽车)")
 _ZONE = re.compile(r"(?<=[\u4e00-\u9fff]{2})([东西南北中])区")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
+# a crossing of two roads (光明路与建设街交叉口, 榕溪路金桐街路口, 杏坛路/芦花街路口), each road
+# by the two characters before its suffix: the next crossing of one road is another spot
+_ROAD = r"([\u4e00-\u9fff]{2})(?:大道|大街|路|街)"
+_CROSSING = re.compile(_ROAD + r"(?:与|和|跟|同|/|、)??" + _ROAD + r"(?=交叉|交口|路口|口|交汇|十字)")
+_NO_ROAD = frozenset({"十字", "交叉", "路口"})  # 栎川街十字路口 names one road
 _CITY = re.compile(r"^[\u4e00-\u9fff]{2,4}市")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
 # characters of any sentence (particles, pronouns, digits): no problem is told by them
@@ -231,13 +236,18 @@ def record(
 
 
 def _others(both: str, address: str) -> frozenset[str]:
-    """Flats, vehicle plates and bus lines the texts name, zones (北区) the address
-    names after its district, each tagged by its kind (r, p, l, z) so that only one kind
-    is compared with the same kind."""
+    """Flats, vehicle plates, bus lines and crossings the texts name, zones (北区) the
+    address names after its district, each tagged by its kind (r, p, l, x, z) so that
+    only one kind is compared with the same kind."""
     found = {"r" + (a or b) for a, b in _ROOM.findall(both)}
     found.update("p" + plate for plate in _PLATE.findall(both))
     found.update("l" + line for line in _LINE.findall(both))
     found.update("z" + zone for zone in _ZONE.findall(address))
+    found.update(
+        "x" + "".join(sorted(pair))
+        for pair in _CROSSING.findall(both)
+        if pair[0] != pair[1] and not _NO_ROAD & set(pair)
+    )
     return frozenset(found)
 
 
@@ -281,6 +291,7 @@ FEATURES = (
     "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
     "place_x_sem",  # place_cover * problem_sem
     "rare_shared",  # how many rare bigrams (weight >= RARE_SHARED) both hold, of 5
+    "place_x_kinds_same",  # place_cover * kinds_same: same place, same kind of problem
 )
 WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need the vectors
 RARE_SHARED = 0.7  # a bigram this rare names something (a name, a shop): counted shared
@@ -514,6 +525,7 @@ def _named(new: Record, olds: list[Record], out: np.ndarray) -> None:
     if new.meaning is not None and meant:
         out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
     out[:, 13] = out[:, 1] * out[:, 8]
+    out[:, 20] = out[:, 1] * out[:, 7]
     out[:, 18] = out[:, 1] * out[:, 17]
 
 
