@@ -78,6 +78,10 @@ _HOUSE = re.compile(r"(\d+)号(?!线)")
 _ROAD = r"([\u4e00-\u9fff]{2})(?:大道|大街|路|街)"
 _CROSSING = re.compile(_ROAD + r"(?:与|和|跟|同|/|、)??" + _ROAD + r"(?=交叉|交口|路口|口|交汇|十字)")
 _NO_ROAD = frozenset({"十字", "交叉", "路口"})  # 栎川街十字路口 names one road
+# a shop, branch or factory the address names (智果编程翠屏店 / 柳岸店, 涂料厂 / 塑料厂 of one
+# industrial park, 便利店 / 面包店 of one street), by the two characters before 店 / 厂
+_SHOP = re.compile(r"([\u4e00-\u9fff]{2})(?:分店|店|厂)(?![长主员])")
+_NO_SHOP = frozenset({"那家", "这家", "一家", "家的", "个小", "那个", "这个", "一个", "家小"})
 _CITY = re.compile(r"^[\u4e00-\u9fff]{2,4}市")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
 # characters of any sentence (particles, pronouns, digits): no problem is told by them
@@ -236,13 +240,14 @@ def record(
 
 
 def _others(both: str, address: str) -> frozenset[str]:
-    """Flats, vehicle plates, bus lines and crossings the texts name, zones (北区) the
-    address names after its district, each tagged by its kind (r, p, l, x, z) so that
-    only one kind is compared with the same kind."""
+    """Flats, vehicle plates, bus lines and crossings the texts name, zones (北区) and
+    shops the address names after its district, each tagged by its kind (r, p, l, x,
+    z, s) so that only one kind is compared with the same kind."""
     found = {"r" + (a or b) for a, b in _ROOM.findall(both)}
     found.update("p" + plate for plate in _PLATE.findall(both))
     found.update("l" + line for line in _LINE.findall(both))
     found.update("z" + zone for zone in _ZONE.findall(address))
+    found.update("s" + shop for shop in _SHOP.findall(address) if shop not in _NO_SHOP)
     found.update(
         "x" + "".join(sorted(pair))
         for pair in _CROSSING.findall(both)
