@@ -76,7 +76,9 @@ _HOUSE = re.compile(r"(\d+)号(?!线)")
 # a crossing of two roads (光明路与建设街交叉口, 榕溪路金桐街路口, 杏坛路/芦花街路口), each road
 # by the two characters before its suffix: the next crossing of one road is another spot
 _ROAD = r"([\u4e00-\u9fff]{2})(?:大道|大街|路|街)"
-_CROSSING = re.compile(_ROAD + r"(?:与|和|跟|同|/|、)??" + _ROAD + r"(?=交叉|交口|路口|口|交汇|十字)")
+_CROSSING = re.compile(
+    _ROAD + r"(?:与|和|跟|同|/|、)??" + _ROAD + r"(?=交叉|交口|路口|口|交汇|十字)"
+)
 _NO_ROAD = frozenset({"十字", "交叉", "路口"})  # 栎川街十字路口 names one road
 # a shop, branch or factory the address names (智果编程翠屏店 / 柳岸店, 涂料厂 / 塑料厂 of one
 # industrial park, 便利店 / 面包店 of one street), by the two characters before 店 / 厂
