@@ -50,11 +50,19 @@ _CN_NUMBER = re.compile(
 )
 _BUILDING_FORMS = re.compile(r"(\d+)(?:号楼|栋楼|幢楼|幢|座|栋|号院楼)")
 _DASHED = re.compile(r"(?<![\d.])(\d{1,3})[-—–_](\d{1,2})(?![\d.])")
+# 3-2-501: building, unit and flat, as 3栋2单元501室
+_DASHED_FLAT = re.compile(r"(?<![\d.])(\d{1,3})[-—–_](\d{1,2})[-—–_](\d{3,4})(?![\d.])")
+# 6F / 18f: a floor
+_FLOOR_F = re.compile(r"(?<=\d)f(?![a-z])")
+# an estate's generic word: 金桂花园小区 / 金桂园 / 香樟家园 name one estate (name + 园)
+# (小区 after a name is dropped, 花园 / 家园 become 园)
+_ESTATE_WORD = re.compile(r"(?<=[\u4e00-\u9fff]{2})小区")
+_ESTATE = re.compile(r"(?<=[\u4e00-\u9fff])[花家]园")
 _BUILDING = re.compile(r"(\d+|(?<![a-z])[a-z])(?:栋|座)|(?<![a-z])([a-z])区")
 # a side of a place: 北门 and 南门, 东侧 and 西侧, 西段 and 北段 are other spots
-_SIDE = re.compile(r"[东西南北](?:门|侧|段|头|口|边|面|岸|区)")
+_SIDE = re.compile(r"[东西南北](?:门|侧|段|头|口|边|面|岸(?!区)|区)")
 # the direction of a side, as a rule: 北门 and 北侧 are one side, 北门 and 南门 two
-_DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)")
+_DIRECTION = re.compile(r"([东西南北])(?:门|侧|段|头|口|边|岸)(?![区县市])")
 _FLOOR = re.compile(r"(?<![\d栋号])(\d+)(?:楼|层)(?!道|梯|房)")  # 9楼 / 8楼 of one building
 _PHASE = re.compile(r"(\d+)期")  # 一期 / 二期 of one estate
 _UNIT = re.compile(r"(\d+)单元")
@@ -65,6 +73,18 @@ _PLATE = re.compile(r"尾号(?:是|为)?([0-9a-z]{3,6})")
 _LINE = re.compile(r"(?<![0-9a-z])([0-9a-z]{1,4})路(?=公交|车|末班|夜班|首班|汽车)")
 _ZONE = re.compile(r"(?<=[\u4e00-\u9fff]{2})([东西南北中])区")
 _HOUSE = re.compile(r"(\d+)号(?!线)")
+# a crossing of two roads (光明路与建设街交叉口, 榕溪路金桐街路口, 杏坛路/芦花街路口), each road
+# by the two characters before its suffix: the next crossing of one road is another spot
+_ROAD = r"([\u4e00-\u9fff]{2})(?:大道|大街|路|街)"
+_CROSSING = re.compile(
+    _ROAD + r"(?:与|和|跟|同|/|、)??" + _ROAD + r"(?=交叉|交口|路口|口|交汇|十字)"
+)
+_NO_ROAD = frozenset({"十字", "交叉", "路口"})  # 栎川街十字路口 names one road
+# a shop, branch or factory the address names (智果编程翠屏店 / 柳岸店, 涂料厂 / 塑料厂 of one
+# industrial park, 便利店 / 面包店 of one street), by the two characters before 店 / 厂
+_SHOP = re.compile(r"([\u4e00-\u9fff]{2})(?:分店|店|厂)(?![长主员])")
+_NO_SHOP = frozenset({"那家", "这家", "一家", "家的", "个小", "那个", "这个", "一个", "家小"})
+_CITY = re.compile(r"^[\u4e00-\u9fff]{2,4}市")
 _DISTRICT = re.compile(r"^(?:[\u4e00-\u9fff]{1,4}市)?([\u4e00-\u9fff]{2})(?<![小社园景校厂矿])区")
 # characters of any sentence (particles, pronouns, digits): no problem is told by them
 _COMMON_CHARS = frozenset(
@@ -92,7 +112,10 @@ def canonical(text: str | None) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     text = re.sub(r"\s+", "", text)
     text = _CN_NUMBER.sub(_arabic, text)
+    text = _DASHED_FLAT.sub(r"\1栋\2单元\3室", text)
     text = _DASHED.sub(r"\1栋\2单元", text)
+    text = _FLOOR_F.sub("楼", text)
+    text = _ESTATE.sub("园", _ESTATE_WORD.sub("", text))
     return _BUILDING_FORMS.sub(r"\1栋", text)
 
 
@@ -188,14 +211,17 @@ def record(
     vectors: ProblemVectors | None = None,
 ) -> Record:
     text, where = canonical(content), canonical(address)
+    if not district and (found := _DISTRICT.match(where)):
+        district = found.group(1)
+    # the city and district are compared as such (`apart`), not as words of the place:
+    # one caller names them and the other does not
+    core = _CITY.sub("", _DISTRICT.sub("", where))
     of_text, of_where = bigrams(text), bigrams(where)
     place = of_where if where else of_text
     problem = frozenset(g for g in of_text - of_where if not _has_digit(g))
     whole, place_ids, problem_ids = _ids(of_where | of_text), _ids(place), _ids(problem)
     problem_chars = _codes(set(text) - set(where) - _COMMON_CHARS)
     both = where + " " + text
-    if not district and (found := _DISTRICT.match(where)):
-        district = found.group(1)
     return Record(
         grams=np.concatenate([whole, place_ids, problem_ids]),
         cuts=(len(whole), len(whole) + len(place_ids), len(problem_chars)),
@@ -207,22 +233,28 @@ def record(
         directions=frozenset(_DIRECTION.findall(both)),
         floors=frozenset(_FLOOR.findall(both)),
         phases=frozenset(_PHASE.findall(both)),
-        others=_others(both, _DISTRICT.sub("", where)),
+        others=_others(both, core),
         district=(district or "")[:2] or None,
         kinds=kinds_of(text),
         meaning=vectors.vector(problem) if vectors is not None else None,
-        address=_DISTRICT.sub("", where),
+        address=core,
     )
 
 
 def _others(both: str, address: str) -> frozenset[str]:
-    """Flats, vehicle plates and bus lines the texts name, zones (北区) the address
-    names after its district, each tagged by its kind (r, p, l, z) so that only one kind
-    is compared with the same kind."""
+    """Flats, vehicle plates, bus lines and crossings the texts name, zones (北区) and
+    shops the address names after its district, each tagged by its kind (r, p, l, x,
+    z, s) so that only one kind is compared with the same kind."""
     found = {"r" + (a or b) for a, b in _ROOM.findall(both)}
     found.update("p" + plate for plate in _PLATE.findall(both))
     found.update("l" + line for line in _LINE.findall(both))
     found.update("z" + zone for zone in _ZONE.findall(address))
+    found.update("s" + shop for shop in _SHOP.findall(address) if shop not in _NO_SHOP)
+    found.update(
+        "x" + "".join(sorted(pair))
+        for pair in _CROSSING.findall(both)
+        if pair[0] != pair[1] and not _NO_ROAD & set(pair)
+    )
     return frozenset(found)
 
 
@@ -266,6 +298,7 @@ FEATURES = (
     "problem_sem",  # cosine of the problems' vectors (duplicate_vectors); 0 without them
     "place_x_sem",  # place_cover * problem_sem
     "rare_shared",  # how many rare bigrams (weight >= RARE_SHARED) both hold, of 5
+    "place_x_kinds_same",  # place_cover * kinds_same: same place, same kind of problem
 )
 WITH_VECTORS = frozenset({"problem_sem", "place_x_sem"})  # features that need the vectors
 RARE_SHARED = 0.7  # a bigram this rare names something (a name, a shop): counted shared
@@ -499,6 +532,7 @@ def _named(new: Record, olds: list[Record], out: np.ndarray) -> None:
     if new.meaning is not None and meant:
         out[meant, 17] = np.stack([olds[i].meaning for i in meant]) @ new.meaning
     out[:, 13] = out[:, 1] * out[:, 8]
+    out[:, 20] = out[:, 1] * out[:, 7]
     out[:, 18] = out[:, 1] * out[:, 17]
 
 

@@ -5,7 +5,7 @@ every labelled duplicate set we have, written by several people.
 
 Sets: the dev sets in `data/` (dev, dev2, dev3, dev4: one writing style; dev5: the
 train6 writer, 110 groups, half of them near-miss pairs), the retired
-blind sets (benchmarks/blind, blind2, blind3, blind4: other writers). For each held-out
+blind sets (benchmarks/blind, blind2 ... blind6: other writers). For each held-out
 set the logistic regression is fitted on the pairs of the others; its thresholds come
 from the others too (each of them scored by a model fitted without it, so the choice is
 made on out-of-set scores), the lowest `suggest` threshold whose false pairs over all of
@@ -53,7 +53,10 @@ DATA = Path(__file__).with_name("data")
 # with dev5 added blind2 came out at 0.147 false pairs). Now the false pairs pooled over
 # the training sets, with a margin for a new writer: 0.05 is the largest budget at which
 # no one of the nine held-out sets goes above 0.10 (0.06 gave blind2 0.16) -- chosen on
-# the held-out rows themselves, so the next fresh set is the test of it.
+# the held-out rows themselves, so the next fresh set is the test of it. With blind5 and
+# blind6 (eleven sets, round 7) blind2 comes out at 0.118, the others <= 0.086; 0.04
+# brought blind2 to 0.103 at a pooled 0.843 / 0.042 (against 0.879 / 0.052), so the
+# budget stayed.
 MAX_FALSE = 0.05
 BENCH = Path(__file__).parents[1]
 BACKGROUND = 600
@@ -81,7 +84,7 @@ def load_sets() -> dict[str, tuple[list[dict], list[dict]]]:
         read_jsonl(BENCH / "blind/dup_blind_orders.jsonl"),
         read_jsonl(BENCH / "blind/dup_blind_new.jsonl"),
     )
-    for name in ("blind2", "blind3", "blind4"):
+    for name in ("blind2", "blind3", "blind4", "blind5", "blind6"):
         sets[name] = pairs_set(
             read_jsonl(BENCH / name / "dup_pairs.jsonl"),
             read_jsonl(BENCH / name / "dup_background.jsonl"),

@@ -32,6 +32,10 @@ from dispatch.problem_kinds import kinds_of
         ("梅溪苑5幢", "梅溪苑5栋"),
         ("星桥花园12-1", "星桥花园12号楼一单元"),
         ("二十三号楼", "23栋"),
+        ("金桂花园小区3-2-501", "金桂园3栋2单元501室"),  # estate, building, unit, flat
+        ("香樟家园十二栋", "香樟园12幢"),
+        ("澄园小区3号楼", "澄园3栋"),
+        ("万象城6F", "万象城六楼"),
     ],
 )
 def test_one_building_written_two_ways(a, b):
@@ -39,7 +43,7 @@ def test_one_building_written_two_ways(a, b):
 
 
 def test_numbers_and_widths():
-    assert canonical("阳光花园 三号楼") == "阳光花园3栋"
+    assert canonical("阳光花园 三号楼") == "阳光园3栋"
     assert canonical("一百零五号") == "105号"
     assert canonical("ABC小区３栋") == "abc小区3栋"
     assert canonical("往北五十米") == "往北50米"
@@ -66,6 +70,10 @@ def test_the_numbers_a_record_keeps():
         ("水杉小区一期3号楼", "水杉小区二期3号楼"),  # other phase
         ("樱桃园小区北门", "樱桃园小区南门"),  # other side
         ("松涛路西头", "松涛路东段"),
+        ("北岸区实验中学南门", "北岸区实验中学北门"),  # 北岸区 is a district, not a side
+        ("光明路与建设街交叉口", "光明路和朝阳街路口"),  # the next crossing of one road
+        ("汊河区智果编程柳岸店", "汊河区智果编程翠屏店"),  # another branch of a chain
+        ("榉溪工业园鸿翔塑料厂", "榉溪工业园丰彩涂料厂"),  # another factory of one park
     ],
 )
 def test_places_told_apart_by_what_both_say(a, b):
@@ -101,6 +109,20 @@ def test_a_side_that_says_less_is_not_apart():
     assert not apart(record("变压器响", "渔村小区西边"), record("变压器响", "渔村小区西侧"))
     assert not apart(record("垃圾没拉", "锦绣花园北侧"), record("垃圾没拉", "锦绣花园北门南边"))
     assert not apart(record("漏水", "锦华大厦3楼"), record("漏水", "锦华大厦三楼"))
+    # one crossing written three ways; a crossing and one of its roads' own spots
+    crossing = record("红绿灯坏了", "和平街与建设路交叉口")
+    assert not apart(crossing, record("信号灯闪黄", "建设路和平街路口"))
+    assert not apart(crossing, record("信号灯闪黄", "建设路/和平街口"))
+    assert not apart(record("信号灯坏了", "栎川街十字路口"), crossing)
+    assert not apart(record("卫生差", "青柳街十六号川菜馆"), record("吃出蟑螂", "青柳街16号"))
+
+
+def test_kinds_tell_supply_from_quality_and_wages_from_insurance():
+    out, yellow = kinds_of("一滴水都没有,停水一天了"), kinds_of("自来水有一股漂白粉味,发黄")
+    assert "water_supply" in out and not out & yellow
+    assert kinds_of("自来水怎么回事") == {"~water"}  # the word alone qualifies
+    assert not kinds_of("公司不给交社保") & kinds_of("公司拖欠工资三个月")
+    assert kinds_of("出租车绕路多收钱") != kinds_of("出租车拒载")
 
 
 TEXTS = [
