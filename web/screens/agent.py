@@ -223,7 +223,7 @@ async def suggest(request: web.Request) -> web.StreamResponse:
         urgency = answer["urgency"]
         urgency["type_label"] = labels.URGENT_TYPES.get(urgency["type"] or "", "")
     if len(phone) >= 3:
-        rows, total, _units = await service.list(actor, OrderFilter(caller_phone=phone), 1, HISTORY)
+        rows, total, *_ = await service.list(actor, OrderFilter(caller_phone=phone), 1, HISTORY)
         answer["history"] = {
             "total": total,
             "items": [

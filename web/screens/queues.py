@@ -34,7 +34,7 @@ async def _rows(
     """The first page of one list, in the list's SQL order (work queues: oldest deadline
     first), with countdowns, the total, and unit names for display."""
     service = request.app[DISPATCH]
-    orders, total, units = await service.list(actor, filters, 1, size or QUEUE_SIZE)
+    orders, total, _exact, units = await service.list(actor, filters, 1, size or QUEUE_SIZE)
     now = service.now()
     rows = [order_row(order_summary(o, units, actor, service.tz), o, now) for o in orders]
     return {

@@ -58,7 +58,7 @@ def _call_centre(app: web.Application) -> dict[str, Any] | None:
 
 
 async def _alarm_count(app: web.Application, actor: Actor, flags: tuple[str, ...]) -> int:
-    _rows, total, _units = await app[DISPATCH].list(actor, OrderFilter(flags=flags), 1, 1)
+    total = (await app[DISPATCH].list(actor, OrderFilter(flags=flags), 1, 1)).total
     return total
 
 
