@@ -185,3 +185,31 @@ async def test_a_round_reads_its_marks_in_chunks(api, clock, monkeypatch):
     await api.act("cgj", o["O6"], "accept")
     await rollup.refresh(sessions, tz)
     await assert_same(api, clock())
+
+
+async def test_the_api_answers_the_same_from_the_sums(api, clock, monkeypatch):
+    """GET /stats/kpis (and the ranking) read the sums once the job has run: the same
+    JSON as from the rows."""
+    from stats import queries as stats_queries
+
+    plans = []
+
+    async def spy(*args):
+        plans.append(await daily_plan(*args))
+        return plans[-1]
+
+    monkeypatch.setattr(stats_queries, "daily_plan", spy)
+    await scenario.build(api, clock)
+    app = api.client.app
+    queries = [
+        f"/api/v1/stats/kpis?from=2026-11-01&to=2026-12-01&group_by={g}"
+        for g in ("unit", "hotline", "total")
+    ] + ["/api/v1/stats/ranking?from=2026-11-23&to=2026-11-27"]
+    before = [await api.call("GET", q, "supervisor") for q in queries]
+    assert await rollup.refresh(app[SESSIONS], app[DISPATCH].tz) > 0
+    async with app[SESSIONS]() as session:
+        assert not await session.scalar(select(func.count()).select_from(KpiMark))
+    plans.clear()
+    assert [await api.call("GET", q, "supervisor") for q in queries] == before
+    # every table read the sums, no day from the rows (the ranking: two periods)
+    assert len(plans) == 5 and all(p is not None and not p.marked for p in plans)
