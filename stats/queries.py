@@ -17,6 +17,10 @@ whole KPI table:
 Each order source reads only its period's rows, from a covering index that starts
 with its anchor (`dispatch.storage.KPI_INDEXES`); event sources read the event log by
 (action, at). `benchmarks/stats/bench_kpis.py` times this at 1M orders.
+
+Over whole local days grouped by unit, hotline or in total, `facts` come from the
+daily sums instead (`daily_plan`, `_daily_branches`; kept by stats/rollup.py): the same
+sums, read from one row per day, unit and hotline (`bench_daily.py`: 10M orders).
 """
 
 from __future__ import annotations
