@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import insert_rows, unit_of_work
 from app.keys import DISPATCH, SESSIONS
 from dispatch.services import Appended, UnitDirectory
-from dispatch.storage import Order
+from dispatch.storage import Order, OrderEvent
 from stats.queries import DAILY_CONDITIONS, SOURCES, measure_columns
 from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiMark
 
@@ -107,6 +107,25 @@ async def refresh(
                 chunk = ids[at : at + DELETE_CHUNK]
                 await session.execute(delete(KpiMark).where(KpiMark.id.in_(chunk)))
     return len(read)
+
+
+async def mark_all(sessions: async_sessionmaker[AsyncSession], tz: ZoneInfo) -> int:
+    """Mark every local day that may hold rows, from the day before the first order to
+    the day after the latest time any order or event holds; returns how many. For rows
+    the service did not write (a restore, a bulk load) and after `[calendar] timezone`
+    changed (the sums' days are local days)."""
+    async with sessions() as session:
+        first = await session.scalar(select(func.min(Order.created_at)))
+        if first is None:
+            return 0
+        columns = (Order.created_at, Order.finish_due, OrderEvent.at)
+        lasts = [await session.scalar(select(func.max(column))) for column in columns]
+    day = local_day(first, tz) - timedelta(days=1)
+    end = max(local_day(at, tz) for at in lasts if at is not None) + timedelta(days=1)
+    days = [day + timedelta(days=n) for n in range((end - day).days + 1)]
+    async with unit_of_work(sessions) as session:
+        await session.execute(insert(KpiMark), [{"day": d} for d in days])
+    return len(days)
 
 
 async def run(app: web.Application) -> None:

@@ -21,17 +21,16 @@ import asyncio
 import statistics
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from app import db
 from benchmarks.stats.bench_kpis import JUNE
-from dispatch.storage import Order, OrderEvent
 from stats import rollup
 from stats.domain import Dimension, three_rate_weights
 from stats.queries import KpiQuery, kpi_table
@@ -126,15 +125,7 @@ async def main_async(url: str, times: int, runs: int) -> None:
         raw_times, raw = await timed(sessions, runs, None)
         print("raw query:   " + ", ".join(f"{t:.2f} s" for t in raw_times))
         # every day of the data marked, as migration 0034 leaves an existing database
-        async with sessions() as session, session.begin():
-            first = await session.scalar(select(func.min(Order.created_at)))
-            last = await session.scalar(select(func.max(OrderEvent.at)))
-            day: date = first.date() - timedelta(days=1)
-            marks = []
-            while day <= last.date() + timedelta(days=31):
-                marks.append({"day": day})
-                day += timedelta(days=1)
-            await session.execute(insert(KpiMark), marks)
+        await rollup.mark_all(sessions, TZ)
         started = time.perf_counter()
         days = await rollup.refresh(sessions, TZ)
         print(f"first computation of {days} days: {time.perf_counter() - started:.1f} s")

@@ -213,3 +213,60 @@ async def test_the_api_answers_the_same_from_the_sums(api, clock, monkeypatch):
     assert [await api.call("GET", q, "supervisor") for q in queries] == before
     # every table read the sums, no day from the rows (the ranking: two periods)
     assert len(plans) == 5 and all(p is not None and not p.marked for p in plans)
+
+
+async def test_every_day_can_be_marked_again(api, clock):
+    """`mark_all` (python -m stats mark-days): rows written outside the service, or the
+    time zone changed: every day from before the first order to after the last time is
+    computed again, and the sums equal the rows in the new zone too."""
+    from zoneinfo import ZoneInfo
+
+    app = api.client.app
+    sessions, tz = app[SESSIONS], app[DISPATCH].tz
+    await scenario.build(api, clock)
+    await rollup.refresh(sessions, tz)
+    marked = await rollup.mark_all(sessions, tz)
+    # Monday 23 Nov to the last deadline (O1's, 15 working days later) and one each side
+    async with sessions() as session:
+        days = sorted(set(await session.scalars(select(KpiMark.day))))
+    assert days[0] == MONDAY - timedelta(days=1) and len(days) == marked
+    assert days == [days[0] + timedelta(days=n) for n in range(marked)]
+    utc = ZoneInfo("UTC")
+    while await rollup.refresh(sessions, utc):
+        pass
+    week = Period(
+        datetime.combine(MONDAY, time(), utc), datetime.combine(MONDAY + timedelta(7), time(), utc)
+    )
+    async with sessions() as session:
+        for dimension in (Dimension.UNIT, Dimension.HOTLINE, Dimension.TOTAL):
+            query = KpiQuery(week, dimension, clock())
+            plan = await daily_plan(session, query, utc)
+            assert plan is not None and not plan.marked
+            assert await kpi_table(session, query, WEIGHTS, tz=utc) == await kpi_table(
+                session, query, WEIGHTS
+            )
+
+
+async def test_mark_days_command(api, clock, sqlite_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    app = api.client.app
+    await scenario.build(api, clock)
+    env = {**os.environ, "HOTLINE_DB_URL": sqlite_url}
+    cmd = [sys.executable, "-m", "stats", "mark-days", "--now"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("已标记 ") and "已重新统计" in done.stdout
+    async with app[SESSIONS]() as session:
+        assert not await session.scalar(select(func.count()).select_from(KpiMark))
+        assert await session.scalar(select(func.count()).select_from(KpiDaily)) > 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[calendar]\ntimezone = 3\n", encoding="utf-8")
+    done = subprocess.run(
+        [*cmd, "--config", str(bad)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (
+        done.returncode == 1 and done.stderr.startswith("错误") and "Traceback" not in done.stderr
+    )
