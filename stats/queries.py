@@ -63,7 +63,7 @@ from stats.domain import (
     Dimension,
     Period,
 )
-from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiMark
+from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiDay
 
 # Orders that are not requests anyone handles: duplicates merged into a parent, and
 # invalid/harassment registrations. Left out of the "orders registered" denominator.
@@ -359,13 +359,13 @@ assert tuple(m.name for m in MEASURES) == ROLLUP_MEASURES
 
 @dataclass(frozen=True)
 class DailyPlan:
-    """A KPI query over whole local days, read from `kpi_daily` except on the days
-    marked for computing again (stats/rollup.py), which are read from the rows."""
+    """A KPI query over whole local days, read from `kpi_daily` for the days computed
+    (stats/rollup.py: `kpi_days`) and from the rows for the others."""
 
     first: date
     end: date  # the day after the last
-    marked: tuple[date, ...]
-    raw: tuple[Period, ...]  # the marked days, consecutive ones joined
+    uncomputed: tuple[date, ...]
+    raw: tuple[Period, ...]  # the days not computed, consecutive ones joined
 
 
 async def daily_plan(session: AsyncSession, query: KpiQuery, tz: ZoneInfo) -> DailyPlan | None:
@@ -376,16 +376,18 @@ async def daily_plan(session: AsyncSession, query: KpiQuery, tz: ZoneInfo) -> Da
     first, end = query.period.start.astimezone(tz).date(), query.period.end.astimezone(tz).date()
     if _midnight(first, tz) != query.period.start or _midnight(end, tz) != query.period.end:
         return None
-    stmt = select(KpiMark.day).where(KpiMark.day >= first, KpiMark.day < end).distinct()
-    marked = sorted(set(await session.scalars(stmt)))
+    stmt = select(KpiDay.day).where(KpiDay.day >= first, KpiDay.day < end)
+    computed = set(await session.scalars(stmt))
+    days = (first + timedelta(days=n) for n in range((end - first).days))
+    uncomputed = [day for day in days if day not in computed]
     raw: list[Period] = []
-    for day in marked:
+    for day in uncomputed:
         start, stop = _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
         if raw and raw[-1].end == start:
             raw[-1] = Period(raw[-1].start, stop)
         else:
             raw.append(Period(start, stop))
-    return DailyPlan(first, end, tuple(marked), tuple(raw))
+    return DailyPlan(first, end, tuple(uncomputed), tuple(raw))
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -393,16 +395,16 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def _daily_branches(query: KpiQuery, plan: DailyPlan) -> list:
-    """The facts of `query` by the plan: the sums of the unmarked days; the rows of the
-    marked ones; and, for the unmarked days, the orders not accepted whose accept
-    deadline has passed at the query's "as of" (the rest of `accept_judged`)."""
+    """The facts of `query` by the plan: the sums of the computed days; the rows of the
+    others; and, for the computed days, the orders not accepted whose accept deadline
+    has passed at the query's "as of" (the rest of `accept_judged`)."""
     key = DAILY_KEYS[query.dimension]
     daily = select(
         key.label("k"), *(func.sum(KpiDaily.__table__.c[m.name]).label(m.name) for m in MEASURES)
     ).where(
         KpiDaily.day >= plan.first,
         KpiDaily.day < plan.end,
-        *([KpiDaily.day.not_in(plan.marked)] if plan.marked else []),
+        *([KpiDaily.day.not_in(plan.uncomputed)] if plan.uncomputed else []),
         *query.scope.conditions(KpiDaily.unit_id, KpiDaily.hotline),
     )
     if query.dimension != Dimension.TOTAL:

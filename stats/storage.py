@@ -95,6 +95,16 @@ class KpiDaily(Base):
     rated_resolved: Mapped[int] = mapped_column(default=0)
 
 
+class KpiDay(Base):
+    """A local day whose `kpi_daily` rows have been computed (once at least): the KPI
+    query reads such a day from the sums, any other from the rows."""
+
+    __tablename__ = "kpi_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    computed_at: Mapped[datetime]
+
+
 class KpiMark(Base):
     """A local day whose `kpi_daily` rows are to be computed again: written with every
     change of an order, in its transaction; removed by the job that recomputes the day."""

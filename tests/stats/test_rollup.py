@@ -20,6 +20,9 @@ from tests.stats import scenario
 
 WEIGHTS = three_rate_weights({"ontime_accept": 0.2, "resolution": 0.4, "satisfaction": 0.4})
 MONDAY = date(2026, 11, 23)  # the scenario's first day
+# the scenario's days with changes (a day nothing happened on is never computed: it is
+# read from the rows, where it has none)
+BUSY_DAYS = {MONDAY, MONDAY + timedelta(days=2), MONDAY + timedelta(days=3)}
 
 
 def periods(tz) -> list[Period]:
@@ -58,7 +61,8 @@ async def assert_same(api, as_of: datetime, *, expect_daily: bool = True) -> Non
             daily = await kpi_table(session, query, WEIGHTS, counts=True, tz=tz)
             raw = await kpi_table(session, query, WEIGHTS, counts=True)
             assert daily == raw, (period, dimension, scope, sub, plan)
-        if expect_daily:  # no day left to read from the rows
+        if expect_daily:  # no change left to count; the days with rows read from the sums
+            assert not set(plan.uncomputed) & BUSY_DAYS
             assert not await session.scalar(select(func.count()).select_from(KpiMark))
 
 
@@ -76,7 +80,7 @@ async def test_daily_sums_equal_the_raw_query(aiohttp_client, any_db_url, clock)
     o = await scenario.build(api, clock)
     now = clock()
 
-    # before any round: every touched day is marked, read from the rows
+    # before any round: no day computed, every one read from the rows
     async with sessions() as session:
         marked = set(await session.scalars(select(KpiMark.day)))
     assert {MONDAY, MONDAY + timedelta(days=3)} <= marked
@@ -97,34 +101,44 @@ async def test_daily_sums_equal_the_raw_query(aiohttp_client, any_db_url, clock)
     await api.act("supervisor", o["O2"], "reopen", reason="市民再次来电")
     await api.act("dispatcher", o["O2"], "redispatch", unit="ZJJ")
     await api.register("agent", content="新的诉求", type="complaint")
-    await assert_same(api, clock(), expect_daily=False)  # marked days from the rows
     await rollup.refresh(sessions, tz)
     await assert_same(api, clock())
 
 
-async def test_marks_are_what_keeps_the_sums_current(api, clock):
-    """Without its marks, a change is not in the sums: the daily table then differs
-    from the raw one (the marks, not luck, make them equal above)."""
+async def test_a_change_counts_from_the_next_round_by_its_marks(api, clock):
+    """The sums lag a change until the next round; the round counts it by the marks the
+    change left (without them it would be missed: the marks, not luck, make the tables
+    equal above)."""
     app = api.client.app
     sessions, tz = app[SESSIONS], app[DISPATCH].tz
     o = await scenario.build(api, clock)
     await rollup.refresh(sessions, tz)
+
+    def one_day(day: date) -> KpiQuery:
+        start = datetime.combine(day, time(), tz)
+        return KpiQuery(Period(start, start + timedelta(days=1)), Dimension.UNIT, clock())
+
+    async def tables(query: KpiQuery) -> tuple[list, list]:
+        async with sessions() as session:
+            daily = await kpi_table(session, query, WEIGHTS, tz=tz)
+            return daily, await kpi_table(session, query, WEIGHTS)
+
     clock.advance(hours=1)
     await api.act("cgj", o["O6"], "accept")  # a Monday dispatch accepted on Thursday
     async with sessions() as session:
         marked = set(await session.scalars(select(KpiMark.day)))
     assert MONDAY in marked and MONDAY + timedelta(days=3) in marked
-    await assert_same(api, clock(), expect_daily=False)
+    daily, raw = await tables(one_day(MONDAY))
+    assert daily != raw  # not yet counted
+    await rollup.refresh(sessions, tz)
+    await assert_same(api, clock())
+
+    await api.act("cgj", o["O6"], "reply", text="已处理")  # replied on Thursday
     async with app[SESSIONS]() as session, session.begin():
         await session.execute(delete(KpiMark))
-    monday = Period(
-        datetime.combine(MONDAY, time(), tz), datetime.combine(MONDAY + timedelta(1), time(), tz)
-    )
-    query = KpiQuery(monday, Dimension.UNIT, clock())
-    async with sessions() as session:
-        daily = await kpi_table(session, query, WEIGHTS, tz=tz)
-        raw = await kpi_table(session, query, WEIGHTS)
-    assert daily != raw
+    await rollup.refresh(sessions, tz)
+    daily, raw = await tables(one_day(MONDAY + timedelta(days=3)))
+    assert daily != raw  # its marks gone: missed
 
 
 @pytest.mark.parametrize("bounds", [("2026-11-23T10:00:00+08:00", "2026-11-24"), (None, None)])
@@ -164,7 +178,8 @@ async def test_a_new_lead_unit_takes_the_days_of_its_ratings(api, clock):
     async with sessions() as session:
         marked = set(await session.scalars(select(KpiMark.day)))
     assert MONDAY + timedelta(days=1) in marked
-    await assert_same(api, clock(), expect_daily=False)
+    await rollup.refresh(sessions, tz)
+    await assert_same(api, clock())
 
 
 async def test_a_round_reads_its_marks_in_chunks(api, clock, monkeypatch):
@@ -211,8 +226,9 @@ async def test_the_api_answers_the_same_from_the_sums(api, clock, monkeypatch):
         assert not await session.scalar(select(func.count()).select_from(KpiMark))
     plans.clear()
     assert [await api.call("GET", q, "supervisor") for q in queries] == before
-    # every table read the sums, no day from the rows (the ranking: two periods)
-    assert len(plans) == 5 and all(p is not None and not p.marked for p in plans)
+    # every table read the sums for its busy days (the ranking: two periods)
+    assert len(plans) == 5
+    assert all(p is not None and not set(p.uncomputed) & BUSY_DAYS for p in plans)
 
 
 async def test_every_day_can_be_marked_again(api, clock):
@@ -241,7 +257,7 @@ async def test_every_day_can_be_marked_again(api, clock):
         for dimension in (Dimension.UNIT, Dimension.HOTLINE, Dimension.TOTAL):
             query = KpiQuery(week, dimension, clock())
             plan = await daily_plan(session, query, utc)
-            assert plan is not None and not plan.marked
+            assert plan is not None and not plan.uncomputed
             assert await kpi_table(session, query, WEIGHTS, tz=utc) == await kpi_table(
                 session, query, WEIGHTS
             )

@@ -1,15 +1,15 @@
-"""KPI daily sums: kpi_daily, kpi_marks, and the orders not accepted
+"""KPI daily sums: kpi_daily, kpi_days, kpi_marks, and the orders not accepted
 
 Revision ID: 0034
 Revises: 0032
 Create Date: 2026-12-07 16:10:00
 
 stats/rollup.py keeps `kpi_daily` (one row per local day, unit and hotline with the
-KPI measures) current from `kpi_marks` (days to compute again). Every day that may
-hold rows of an existing database is marked here: the leader's job computes them
-after the upgrade, and until it has, the KPI query reads those days from the raw rows
-as before. The days are UTC dates widened by one on each side (the local days are the
-centre's time zone, which a migration does not know).
+KPI measures) current from `kpi_marks` (days to compute again); `kpi_days` lists the
+days computed. Every day that may hold rows of an existing database is marked here:
+the leader's job computes them after the upgrade, and until it has, the KPI query
+reads those days from the raw rows as before. The days are UTC dates widened by one on
+each side (the local days are the centre's time zone, which a migration does not know).
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_kpi_daily_day", "kpi_daily", ["day", "unit_id", "hotline"])
     op.create_table(
+        "kpi_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_kpi_days")),
+    )
+    op.create_table(
         "kpi_marks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -100,6 +106,7 @@ def _date(value: datetime | str) -> date:
 
 def downgrade() -> None:
     op.drop_index("ix_orders_unaccepted", table_name="orders")
+    op.drop_table("kpi_days")
     op.drop_index(op.f("ix_kpi_marks_day"), table_name="kpi_marks")
     op.drop_table("kpi_marks")
     op.drop_index("ix_kpi_daily_day", table_name="kpi_daily")
