@@ -92,8 +92,14 @@ class Appended:
 def anchors(order: Order) -> set[datetime]:
     """The times that put an order's rows into a statistics period (stats/queries.py's
     sources: registered, dispatched, replied, finish due, closed)."""
-    found = (order.created_at, order.dispatched_at, order.replied_at, order.finish_due)
-    return {at for at in (*found, order.closed_at) if at is not None}
+    times = (
+        order.created_at,
+        order.dispatched_at,
+        order.replied_at,
+        order.finish_due,
+        order.closed_at,
+    )
+    return {at for at in times if at is not None}
 
 
 Subscriber = Callable[[AsyncSession, Appended, "UnitDirectory"], Awaitable[None]]

@@ -63,7 +63,7 @@ from stats.domain import (
     Dimension,
     Period,
 )
-from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiDay
+from stats.storage import KpiDaily, KpiDay
 
 # Orders that are not requests anyone handles: duplicates merged into a parent, and
 # invalid/harassment registrations. Left out of the "orders registered" denominator.
@@ -302,11 +302,30 @@ def _group_key(source: Source, dimension: Dimension) -> ColumnElement:
     return source.unit_id if dimension == Dimension.UNIT else _KEY_COLUMNS[dimension]
 
 
-def measure_columns(
-    source: Source, conditions: Mapping[str, ColumnElement[bool]] | None = None
+def source_facts(
+    source: Source,
+    keys: Mapping[str, ColumnElement],
+    period: Period,
+    *,
+    from_: FromClause | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    conditions: Mapping[str, ColumnElement[bool]] | None = None,
+    grouped: bool = True,
+):
+    """`source`'s rows in `period` (and `where`) as one aggregate row per `keys`, every
+    measure a column (0 for other sources' measures); `conditions` replaces some
+    measures' conditions (the daily sums' `accept_judged`). Not `grouped`: one row."""
+    stmt = (
+        select(*(key.label(name) for name, key in keys.items()), *_measures(source, conditions))
+        .select_from(source.from_ if from_ is None else from_)
+        .where(source.at >= period.start, source.at < period.end, *source.where, *where)
+    )
+    return stmt.group_by(*keys.values()) if grouped else stmt
+
+
+def _measures(
+    source: Source, conditions: Mapping[str, ColumnElement[bool]] | None
 ) -> list[ColumnElement]:
-    """Every measure as a column of `source`'s aggregate (0 for other sources' measures);
-    `conditions` replaces some measures' conditions (the daily sums' `accept_judged`)."""
     columns = []
     for measure in MEASURES:
         condition = (conditions or {}).get(measure.name, measure.condition)
@@ -321,24 +340,18 @@ def measure_columns(
 
 
 def _branch(source: Source, query: KpiQuery):
-    key = _group_key(source, query.dimension)
-    columns = [key.label("k"), *measure_columns(source)]
-    period = query.period
     from_ = source.from_
     if source.from_alone is not None and query.dimension == Dimension.UNIT:
         from_ = source.from_ if query.scope.hotlines else source.from_alone
-    stmt = (
-        select(*columns)
-        .select_from(from_)
-        .where(
-            source.at >= period.start,
-            source.at < period.end,
-            *source.where,
-            *query.scope.conditions(source.unit_id),
-        )
+    return source_facts(
+        source,
+        {"k": _group_key(source, query.dimension)},
+        query.period,
+        from_=from_,
+        where=query.scope.conditions(source.unit_id),
+        # `total`: one aggregate row (PostgreSQL refuses GROUP BY a constant)
+        grouped=query.dimension != Dimension.TOTAL,
     )
-    # `total`: one aggregate row (PostgreSQL refuses GROUP BY a constant)
-    return stmt if query.dimension == Dimension.TOTAL else stmt.group_by(key)
 
 
 # ---------------------------------------------------------------------- daily sums
@@ -354,7 +367,8 @@ DAILY_KEYS = {
 DAILY_CONDITIONS: Mapping[str, ColumnElement[bool]] = {
     M_ACCEPT_JUDGED.name: Order.accepted_at.is_not(None)
 }
-assert tuple(m.name for m in MEASURES) == ROLLUP_MEASURES
+# kpi_daily has a column per measure, in their order, after its id, day, unit and hotline
+assert [c.key for c in KpiDaily.__table__.columns][4:] == [m.name for m in MEASURES]
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ from app.db import insert_rows, unit_of_work, utcnow
 from app.keys import DISPATCH, SESSIONS
 from dispatch.services import Appended, UnitDirectory
 from dispatch.storage import Order, OrderEvent
-from stats.queries import DAILY_CONDITIONS, SOURCES, measure_columns
-from stats.storage import ROLLUP_MEASURES, KpiDaily, KpiDay, KpiMark
+from stats.domain import Period
+from stats.queries import DAILY_CONDITIONS, MEASURES, SOURCES, source_facts
+from stats.storage import KpiDaily, KpiDay, KpiMark
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +71,23 @@ def subscriber(tz: ZoneInfo) -> Callable:
 
 async def day_rows(session: AsyncSession, day: date, tz: ZoneInfo) -> list[dict]:
     """The `kpi_daily` rows of one local day, computed from the orders and events."""
-    start = datetime.combine(day, time(), tz)
-    end = datetime.combine(day + timedelta(days=1), time(), tz)
+    period = Period(
+        datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
+    )
     branches = [
-        select(
-            source.unit_id.label("unit_id"),
-            Order.hotline_number.label("hotline"),
-            *measure_columns(source, DAILY_CONDITIONS),
+        source_facts(
+            source,
+            {"unit_id": source.unit_id, "hotline": Order.hotline_number},
+            period,
+            conditions=DAILY_CONDITIONS,
         )
-        .select_from(source.from_)
-        .where(source.at >= start, source.at < end, *source.where)
-        .group_by(source.unit_id, Order.hotline_number)
         for source in SOURCES
     ]
     facts = union_all(*branches).subquery("facts")
-    stmt = select(
-        facts.c.unit_id, facts.c.hotline, *(func.sum(facts.c[m]).label(m) for m in ROLLUP_MEASURES)
-    ).group_by(facts.c.unit_id, facts.c.hotline)
+    sums = (func.sum(facts.c[m.name]).label(m.name) for m in MEASURES)
+    stmt = select(facts.c.unit_id, facts.c.hotline, *sums).group_by(
+        facts.c.unit_id, facts.c.hotline
+    )
     return [dict(row) for row in (await session.execute(stmt)).mappings()]
 
 

@@ -39,33 +39,10 @@ class Report(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # e-mails queued
 
 
-# The measures of stats/queries.py (MEASURES), one column each in `kpi_daily`.
-ROLLUP_MEASURES = (
-    "registered",
-    "direct",
-    "dispatched",
-    "accept_judged",  # only the accepted part: the rest depends on the query's "as of"
-    "accepted_on_time",
-    "extended",
-    "replied",
-    "replied_with_due",
-    "replied_on_time",
-    "called_back",
-    "due",
-    "due_closed",
-    "closed",
-    "closed_reopened",
-    "dispatch_events",
-    "return_events",
-    "rated",
-    "rated_satisfied",
-    "rated_resolved",
-)
-
-
 class KpiDaily(Base):
     """The measures of one local day's rows, per unit they are attributed to and hotline
-    (stats/rollup.py): what the KPI query sums over a period of whole days."""
+    (stats/rollup.py): what the KPI query sums over a period of whole days. A column per
+    measure of stats/queries.py (MEASURES), in their order (checked there)."""
 
     __tablename__ = "kpi_daily"
     __table_args__ = (Index("ix_kpi_daily_day", "day", "unit_id", "hotline"),)
@@ -77,7 +54,7 @@ class KpiDaily(Base):
     registered: Mapped[int] = mapped_column(default=0)
     direct: Mapped[int] = mapped_column(default=0)
     dispatched: Mapped[int] = mapped_column(default=0)
-    accept_judged: Mapped[int] = mapped_column(default=0)
+    accept_judged: Mapped[int] = mapped_column(default=0)  # only the accepted part
     accepted_on_time: Mapped[int] = mapped_column(default=0)
     extended: Mapped[int] = mapped_column(default=0)
     replied: Mapped[int] = mapped_column(default=0)
